@@ -1,0 +1,581 @@
+//! The accelerator description shared by the compiler and the simulator.
+//!
+//! One structure, read from one file (or a preset): crossbar geometry for partitioning, core
+//! counts and capacities for mapping, memory sizes for allocation, and the timing parameters
+//! for simulation. The file format is PIMCOMP-NN/pimsim-nn's config JSON, read as is, plus an
+//! optional `pimlir` section.
+
+mod config_json;
+mod presets;
+
+use crate::diag::{Error, Result};
+use config_json::*;
+use std::path::Path;
+
+pub use presets::PRESETS;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixConfig {
+    pub xbar_array_count: u32,
+    pub period: f64,
+    pub pipeline_mode: bool,
+    pub dac_resolution: u32,
+    pub dac_latency_cycle: u32,
+    pub dac_static_power: f64,
+    pub dac_dynamic_power: f64,
+    pub dac_count: u32,
+    /// Rows x columns of one crossbar.
+    pub xbar_size: [u32; 2],
+    pub cell_precision: u32,
+    pub xbar_latency: f64,
+    pub xbar_read_power: f64,
+    pub sample_hold_latency_cycle: u32,
+    pub sample_hold_static_power: f64,
+    pub sample_hold_dynamic_power: f64,
+    pub adc_resolution: u32,
+    pub adc_latency_cycle: u32,
+    pub adc_static_power: f64,
+    pub adc_dynamic_power: f64,
+    pub adc_count: u32,
+    pub shift_adder_latency_cycle: u32,
+    pub shift_adder_static_power: f64,
+    pub shift_adder_dynamic_power: f64,
+    pub input_buffer_latency_cycle: u32,
+    pub input_buffer_static_power: f64,
+    pub input_buffer_dynamic_power: f64,
+    pub output_buffer_latency_cycle: u32,
+    pub output_buffer_static_power: f64,
+    pub output_buffer_dynamic_power: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryConfig {
+    /// Capacity in bytes.
+    pub memory_size: u64,
+    /// Bytes per access beat.
+    pub data_width: u32,
+    pub period: f64,
+    pub static_power: f64,
+    pub write_latency_cycle: u32,
+    pub write_dynamic_energy: f64,
+    pub read_latency_cycle: u32,
+    pub read_dynamic_energy: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    Mesh,
+    Bus,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    pub topology: Topology,
+    /// Bytes per flit.
+    pub bus_width: u32,
+    pub layout: [u32; 2],
+    pub net_config_file_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreConfig {
+    pub period: f64,
+    pub matrix: MatrixConfig,
+    pub vector_width: u32,
+    pub vector_latency_cycle: u32,
+    pub local_memory: MemoryConfig,
+    pub rob_size: u32,
+    /// Power and energy figures of the core's other units, in pimsim-nn's key order.
+    pub powers: Vec<(&'static str, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub sim_mode: u32,
+    pub sim_time: f64,
+    pub report_verbose_level: u32,
+}
+
+/// A resolved accelerator configuration: every value concrete, the defaulted ones recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arch {
+    pub name: String,
+    pub chips: u32,
+    /// Cores per chip (`core_cnt`).
+    pub cores_per_chip: u32,
+    pub core: CoreConfig,
+    pub global_memory: MemoryConfig,
+    pub network: NetworkConfig,
+    pub global_memory_switch_id: i64,
+    pub sim: SimConfig,
+    pub activation_bits: u32,
+    pub weight_bits: u32,
+    /// Keys that the source did not give and that took pimlir's default, as `path = value`.
+    pub defaulted: Vec<String>,
+}
+
+impl Arch {
+    /// Total number of cores.
+    pub fn core_count(&self) -> u32 {
+        self.chips * self.cores_per_chip
+    }
+    pub fn xbar_rows(&self) -> u32 {
+        self.core.matrix.xbar_size[0]
+    }
+    pub fn xbar_cols(&self) -> u32 {
+        self.core.matrix.xbar_size[1]
+    }
+    pub fn xbars_per_core(&self) -> u32 {
+        self.core.matrix.xbar_array_count
+    }
+    /// Bytes of one activation element in local/global memory.
+    pub fn activation_bytes(&self) -> u32 {
+        self.activation_bits.div_ceil(8)
+    }
+    pub fn local_memory_bytes(&self) -> u64 {
+        self.core.local_memory.memory_size
+    }
+    pub fn global_memory_bytes(&self) -> u64 {
+        self.global_memory.memory_size
+    }
+
+    /// A preset by name, or a config file by path.
+    pub fn load(spec: &str) -> Result<Arch> {
+        if let Some(arch) = Arch::preset(spec) {
+            return Ok(arch);
+        }
+        let path = Path::new(spec);
+        if path.extension().is_some_and(|e| e == "json") || path.exists() {
+            return Arch::from_file(path);
+        }
+        Err(Error::new(format!(
+            "unknown architecture '{spec}': expected a preset ({}) or a config .json file",
+            PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    pub fn preset(name: &str) -> Option<Arch> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
+        let mut arch = Arch::from_json_str(text, name).expect("built-in preset is valid");
+        arch.name = name.to_string();
+        Some(arch)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Arch> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(format!("cannot read architecture config: {e}")).in_file(&shown))?;
+        Arch::from_json_str(&text, &shown)
+    }
+
+    /// Parses a config in PIMCOMP-NN/pimsim-nn format; `origin` names it in errors.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Arch> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let json: GlobalConfigJson = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = inner.to_string();
+            // serde's message ends with " at line L column C"; report that as our location.
+            let (msg, line, col) = split_serde_position(&msg);
+            let what = if msg.starts_with("unknown field") {
+                format!("unknown key '{path}': {msg}")
+            } else {
+                format!("invalid value for '{path}': {msg}")
+            };
+            Error::at(what, crate::diag::Loc::new(origin, line, col))
+        })?;
+        let mut arch = resolve(json)?;
+        arch.validate().map_err(|e| e.in_file(origin))?;
+        if arch.name.is_empty() {
+            arch.name = Path::new(origin)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| origin.to_string());
+        }
+        Ok(arch)
+    }
+
+    /// Rejects values no machine can have, naming the key.
+    fn validate(&self) -> Result<()> {
+        let m = &self.core.matrix;
+        let mut errs = vec![];
+        let mut need = |ok: bool, key: &str, what: &str| {
+            if !ok {
+                errs.push(crate::diag::Diagnostic::error(format!("invalid value for '{key}': {what}")));
+            }
+        };
+        need(self.cores_per_chip > 0, "chip_config.core_cnt", "must be at least 1");
+        need(self.chips > 0, "pimlir.chips", "must be at least 1");
+        need(m.xbar_array_count > 0, "chip_config.core_config.matrix_config.xbar_array_count", "must be at least 1");
+        need(m.xbar_size[0] > 0 && m.xbar_size[1] > 0, "chip_config.core_config.matrix_config.xbar_size", "rows and columns must be positive");
+        need(m.cell_precision > 0, "chip_config.core_config.matrix_config.cell_precision", "must be at least 1 bit");
+        need(m.dac_count > 0, "chip_config.core_config.matrix_config.dac_count", "must be at least 1");
+        need(m.adc_count > 0, "chip_config.core_config.matrix_config.adc_count", "must be at least 1");
+        need(m.dac_resolution > 0, "chip_config.core_config.matrix_config.dac_resolution", "must be at least 1 bit");
+        need(m.period > 0.0, "chip_config.core_config.matrix_config.period", "must be positive");
+        need(self.core.period > 0.0, "chip_config.core_config.period", "must be positive");
+        need(self.core.vector_width > 0, "chip_config.core_config.vector_width", "must be at least 1");
+        need(self.core.rob_size > 0, "chip_config.core_config.rob_size", "must be at least 1");
+        need(self.core.local_memory.memory_size > 0, "chip_config.core_config.local_memory_config.memory_size", "must be positive");
+        need(self.core.local_memory.data_width > 0, "chip_config.core_config.local_memory_config.data_width", "must be positive");
+        need(self.global_memory.memory_size > 0, "chip_config.global_memory_config.memory_size", "must be positive");
+        need(self.global_memory.data_width > 0, "chip_config.global_memory_config.data_width", "must be positive");
+        need(self.network.bus_width > 0, "chip_config.network_config.bus_width", "must be positive");
+        let [lx, ly] = self.network.layout;
+        need(
+            lx > 0 && ly > 0 && (lx as u64 * ly as u64) >= self.cores_per_chip as u64,
+            "chip_config.network_config.layout",
+            &format!("{lx}x{ly} mesh has fewer positions than core_cnt = {}", self.cores_per_chip),
+        );
+        need(self.sim.sim_mode <= 1, "sim_config.sim_mode", "must be 0 (throughput) or 1 (latency)");
+        need(self.sim.sim_time > 0.0, "sim_config.sim_time", "must be positive");
+        need((1..=32).contains(&self.activation_bits), "pimlir.activation_bits", "must be 1..32");
+        need((1..=32).contains(&self.weight_bits), "pimlir.weight_bits", "must be 1..32");
+        if errs.is_empty() { Ok(()) } else { Err(Error::many(errs)) }
+    }
+
+    /// Short human summary, e.g. for `pim-sim` reports.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {} core(s) x {} crossbars of {}x{} ({}-bit cells), local memory {} KiB/core",
+            self.name,
+            self.core_count(),
+            self.xbars_per_core(),
+            self.xbar_rows(),
+            self.xbar_cols(),
+            self.core.matrix.cell_precision,
+            self.local_memory_bytes() / 1024
+        )
+    }
+}
+
+fn split_serde_position(msg: &str) -> (String, u32, u32) {
+    if let Some(i) = msg.rfind(" at line ") {
+        let rest = &msg[i + " at line ".len()..];
+        let mut it = rest.split(" column ");
+        if let (Some(l), Some(c)) = (it.next(), it.next()) {
+            if let (Ok(l), Ok(c)) = (l.trim().parse(), c.trim().parse()) {
+                return (msg[..i].to_string(), l, c);
+            }
+        }
+    }
+    (msg.to_string(), 0, 0)
+}
+
+/// Fills defaults (recording each one) and converts to concrete types.
+struct Resolver {
+    defaulted: Vec<String>,
+    errors: Vec<crate::diag::Diagnostic>,
+}
+
+impl Resolver {
+    fn f(&mut self, v: Option<f64>, path: &str, default: f64) -> f64 {
+        v.unwrap_or_else(|| {
+            self.defaulted.push(format!("{path} = {default}"));
+            default
+        })
+    }
+    fn b(&mut self, v: Option<bool>, path: &str, default: bool) -> bool {
+        v.unwrap_or_else(|| {
+            self.defaulted.push(format!("{path} = {default}"));
+            default
+        })
+    }
+    fn u(&mut self, v: Option<i64>, path: &str, default: u32) -> u32 {
+        match v {
+            None => {
+                self.defaulted.push(format!("{path} = {default}"));
+                default
+            }
+            Some(x) if x < 0 || x > u32::MAX as i64 => {
+                self.errors.push(crate::diag::Diagnostic::error(format!(
+                    "invalid value for '{path}': {x} is out of range"
+                )));
+                default
+            }
+            Some(x) => x as u32,
+        }
+    }
+    fn u64(&mut self, v: Option<i64>, path: &str, default: u64) -> u64 {
+        match v {
+            None => {
+                self.defaulted.push(format!("{path} = {default}"));
+                default
+            }
+            Some(x) if x < 0 => {
+                self.errors.push(crate::diag::Diagnostic::error(format!(
+                    "invalid value for '{path}': {x} is negative"
+                )));
+                default
+            }
+            Some(x) => x as u64,
+        }
+    }
+    fn nonneg(&mut self, v: f64, path: &str) -> f64 {
+        if v < 0.0 || !v.is_finite() {
+            self.errors.push(crate::diag::Diagnostic::error(format!(
+                "invalid value for '{path}': {v} must be a non-negative number"
+            )));
+        }
+        v
+    }
+
+    fn memory(&mut self, m: Option<MemoryConfigJson>, path: &str, size_default: u64) -> MemoryConfig {
+        let m = m.unwrap_or_default();
+        let p = |k: &str| format!("{path}.{k}");
+        let static_power = self.f(m.static_power, &p("static_power"), 1.0);
+        let write_dynamic_energy = self.f(m.write_dynamic_energy, &p("write_dynamic_energy"), 0.0);
+        let read_dynamic_energy = self.f(m.read_dynamic_energy, &p("read_dynamic_energy"), 0.0);
+        let period = self.f(m.period, &p("period"), 1.0);
+        MemoryConfig {
+            memory_size: self.u64(m.memory_size, &p("memory_size"), size_default),
+            data_width: self.u(m.data_width, &p("data_width"), 16),
+            period: self.nonneg(period, &p("period")),
+            static_power: self.nonneg(static_power, &p("static_power")),
+            write_latency_cycle: self.u(m.write_latency_cycle, &p("write_latency_cycle"), 10),
+            write_dynamic_energy: self.nonneg(write_dynamic_energy, &p("write_dynamic_energy")),
+            read_latency_cycle: self.u(m.read_latency_cycle, &p("read_latency_cycle"), 8),
+            read_dynamic_energy: self.nonneg(read_dynamic_energy, &p("read_dynamic_energy")),
+        }
+    }
+
+    fn matrix(&mut self, m: Option<MatrixConfigJson>) -> MatrixConfig {
+        let m = m.unwrap_or_default();
+        let path = "chip_config.core_config.matrix_config";
+        let p = |k: &str| format!("{path}.{k}");
+        let xbar_size = match m.xbar_size {
+            Some([r, c]) => [self.u(Some(r), &p("xbar_size[0]"), 128), self.u(Some(c), &p("xbar_size[1]"), 128)],
+            None => {
+                self.defaulted.push(format!("{} = [128, 128]", p("xbar_size")));
+                [128, 128]
+            }
+        };
+        let pw = |s: &mut Self, v: Option<f64>, k: &str| {
+            let x = s.f(v, &p(k), 0.0);
+            s.nonneg(x, &p(k))
+        };
+        MatrixConfig {
+            xbar_array_count: self.u(m.xbar_array_count, &p("xbar_array_count"), 64),
+            period: self.f(m.period, &p("period"), 1.0),
+            pipeline_mode: self.b(m.pipeline_mode, &p("pipeline_mode"), true),
+            dac_resolution: self.u(m.dac_resolution, &p("dac_resolution"), 1),
+            dac_latency_cycle: self.u(m.dac_latency_cycle, &p("dac_latency_cycle"), 1),
+            dac_static_power: pw(self, m.dac_static_power, "dac_static_power"),
+            dac_dynamic_power: pw(self, m.dac_dynamic_power, "dac_dynamic_power"),
+            dac_count: self.u(m.dac_count, &p("dac_count"), 128),
+            xbar_size,
+            cell_precision: self.u(m.cell_precision, &p("cell_precision"), 2),
+            xbar_latency: {
+                let x = self.f(m.xbar_latency, &p("xbar_latency"), 30.0);
+                self.nonneg(x, &p("xbar_latency"))
+            },
+            xbar_read_power: pw(self, m.xbar_read_power, "xbar_read_power"),
+            sample_hold_latency_cycle: self.u(m.sample_hold_latency_cycle, &p("sample_hold_latency_cycle"), 1),
+            sample_hold_static_power: pw(self, m.sample_hold_static_power, "sample_hold_static_power"),
+            sample_hold_dynamic_power: pw(self, m.sample_hold_dynamic_power, "sample_hold_dynamic_power"),
+            adc_resolution: self.u(m.adc_resolution, &p("adc_resolution"), 8),
+            adc_latency_cycle: self.u(m.adc_latency_cycle, &p("adc_latency_cycle"), 1),
+            adc_static_power: pw(self, m.adc_static_power, "adc_static_power"),
+            adc_dynamic_power: pw(self, m.adc_dynamic_power, "adc_dynamic_power"),
+            adc_count: self.u(m.adc_count, &p("adc_count"), 1),
+            shift_adder_latency_cycle: self.u(m.shift_adder_latency_cycle, &p("shift_adder_latency_cycle"), 1),
+            shift_adder_static_power: pw(self, m.shift_adder_static_power, "shift_adder_static_power"),
+            shift_adder_dynamic_power: pw(self, m.shift_adder_dynamic_power, "shift_adder_dynamic_power"),
+            input_buffer_latency_cycle: self.u(m.input_buffer_latency_cycle, &p("input_buffer_latency_cycle"), 0),
+            input_buffer_static_power: pw(self, m.input_buffer_static_power, "input_buffer_static_power"),
+            input_buffer_dynamic_power: pw(self, m.input_buffer_dynamic_power, "input_buffer_dynamic_power"),
+            output_buffer_latency_cycle: self.u(m.output_buffer_latency_cycle, &p("output_buffer_latency_cycle"), 1),
+            output_buffer_static_power: pw(self, m.output_buffer_static_power, "output_buffer_static_power"),
+            output_buffer_dynamic_power: pw(self, m.output_buffer_dynamic_power, "output_buffer_dynamic_power"),
+        }
+    }
+}
+
+/// Default capacities where pimsim-nn's own defaults (1 MiB for both memories) cannot hold a
+/// real network's activations: global memory defaults to 1 GiB.
+const DEFAULT_LOCAL_MEMORY: u64 = 1 << 20;
+const DEFAULT_GLOBAL_MEMORY: u64 = 1 << 30;
+
+fn resolve(json: GlobalConfigJson) -> Result<Arch> {
+    let mut r = Resolver { defaulted: vec![], errors: vec![] };
+    let chip = json.chip_config.unwrap_or_default();
+    let core = chip.core_config.unwrap_or_default();
+    let cp = |k: &str| format!("chip_config.core_config.{k}");
+    let matrix = r.matrix(core.matrix_config);
+    let local_memory = r.memory(core.local_memory_config, &cp("local_memory_config"), DEFAULT_LOCAL_MEMORY);
+    let mut powers = vec![];
+    for (key, v) in [
+        ("controller_static_power", core.controller_static_power),
+        ("controller_dynamic_power", core.controller_dynamic_power),
+        ("inst_fetch_static_power", core.inst_fetch_static_power),
+        ("inst_fetch_dynamic_power", core.inst_fetch_dynamic_power),
+        ("inst_decode_static_power", core.inst_decode_static_power),
+        ("inst_decode_dynamic_power", core.inst_decode_dynamic_power),
+        ("inst_decode_offset_static_power", core.inst_decode_offset_static_power),
+        ("inst_decode_offset_dynamic_power", core.inst_decode_offset_dynamic_power),
+        ("reg_file_static_power", core.reg_file_static_power),
+        ("reg_file_read_dynamic_power", core.reg_file_read_dynamic_power),
+        ("reg_file_write_dynamic_power", core.reg_file_write_dynamic_power),
+        ("scalar_static_power", core.scalar_static_power),
+        ("scalar_dynamic_power", core.scalar_dynamic_power),
+        ("vector_alu_static_power", core.vector_alu_static_power),
+        ("vector_alu_dynamic_energy", core.vector_alu_dynamic_energy),
+        ("vector_reg_static_power", core.vector_reg_static_power),
+        ("vector_reg_read_dynamic_energy", core.vector_reg_read_dynamic_energy),
+        ("vector_reg_write_dynamic_energy", core.vector_reg_write_dynamic_energy),
+        ("transfer_static_power", core.transfer_static_power),
+        ("transfer_dynamic_power", core.transfer_dynamic_power),
+    ] {
+        let x = r.f(v, &cp(key), 0.0);
+        powers.push((key, r.nonneg(x, &cp(key))));
+    }
+    let core_period = r.f(core.period, &cp("period"), 1.0);
+    let core_cfg = CoreConfig {
+        period: core_period,
+        matrix,
+        vector_width: r.u(core.vector_width, &cp("vector_width"), 16),
+        vector_latency_cycle: r.u(core.vector_latency_cycle, &cp("vector_latency_cycle"), 8),
+        local_memory,
+        rob_size: r.u(core.rob_size, &cp("rob_size"), 1),
+        powers,
+    };
+    let global_memory = r.memory(chip.global_memory_config, "chip_config.global_memory_config", DEFAULT_GLOBAL_MEMORY);
+    let net = chip.network_config.unwrap_or_default();
+    let topology = match net.bus_topology.as_deref() {
+        None => {
+            r.defaulted.push("chip_config.network_config.bus_topology = mesh".into());
+            Topology::Mesh
+        }
+        Some("mesh") => Topology::Mesh,
+        Some("bus") => Topology::Bus,
+        Some(other) => {
+            r.errors.push(crate::diag::Diagnostic::error(format!(
+                "invalid value for 'chip_config.network_config.bus_topology': '{other}' (expected 'mesh' or 'bus')"
+            )));
+            Topology::Mesh
+        }
+    };
+    let cores_per_chip = r.u(chip.core_cnt, "chip_config.core_cnt", 1);
+    let layout = match net.layout {
+        Some([x, y]) => [
+            r.u(Some(x), "chip_config.network_config.layout[0]", 1),
+            r.u(Some(y), "chip_config.network_config.layout[1]", 1),
+        ],
+        None => {
+            // A square-ish mesh that holds every core.
+            let x = (cores_per_chip as f64).sqrt().ceil().max(1.0) as u32;
+            let y = cores_per_chip.div_ceil(x).max(1);
+            r.defaulted.push(format!("chip_config.network_config.layout = [{x}, {y}]"));
+            [x, y]
+        }
+    };
+    let network = NetworkConfig {
+        topology,
+        bus_width: r.u(net.bus_width, "chip_config.network_config.bus_width", 16),
+        layout,
+        net_config_file_path: net.net_config_file_path.unwrap_or_default(),
+    };
+    let switch_core = core.global_memory_switch_id;
+    let switch_chip = chip.global_memory_switch_id;
+    if let (Some(a), Some(b)) = (switch_core, switch_chip) {
+        if a != b {
+            r.errors.push(crate::diag::Diagnostic::error(format!(
+                "inconsistent 'global_memory_switch_id': chip_config says {b}, chip_config.core_config says {a}"
+            )));
+        }
+    }
+    let global_memory_switch_id = switch_chip.or(switch_core).unwrap_or(-10);
+    let sim = json.sim_config.unwrap_or_default();
+    let sim_time = r.f(sim.sim_time, "sim_config.sim_time", 1.0);
+    let sim = SimConfig {
+        sim_mode: r.u(sim.sim_mode, "sim_config.sim_mode", 0),
+        sim_time,
+        report_verbose_level: r.u(sim.report_verbose_level, "sim_config.report_verbose_level", 0),
+    };
+    let ext = json.pimlir.unwrap_or_default();
+    let chips = match ext.chips {
+        None => 1,
+        Some(c) => r.u(Some(c), "pimlir.chips", 1),
+    };
+    let activation_bits = match ext.activation_bits {
+        None => 16,
+        Some(b) => r.u(Some(b), "pimlir.activation_bits", 16),
+    };
+    let weight_bits = match ext.weight_bits {
+        None => 8,
+        Some(b) => r.u(Some(b), "pimlir.weight_bits", 8),
+    };
+    if !r.errors.is_empty() {
+        return Err(Error::many(r.errors));
+    }
+    Ok(Arch {
+        name: ext.name.unwrap_or_default(),
+        chips,
+        cores_per_chip,
+        core: core_cfg,
+        global_memory,
+        network,
+        global_memory_switch_id,
+        sim,
+        activation_bits,
+        weight_bits,
+        defaulted: r.defaulted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_loads_and_validates() {
+        for (name, _) in PRESETS {
+            let a = Arch::load(name).unwrap();
+            assert_eq!(a.name, *name);
+            assert!(a.core_count() > 0);
+        }
+    }
+
+    #[test]
+    fn preset_geometry_matches_the_design_brief() {
+        let isaac = Arch::preset("isaac").unwrap();
+        assert_eq!((isaac.core_count(), isaac.xbars_per_core(), isaac.xbar_rows()), (168, 96, 128));
+        let puma = Arch::preset("puma").unwrap();
+        assert_eq!((puma.core_count(), puma.xbars_per_core()), (138, 128));
+        let c = Arch::preset("isscc23").unwrap();
+        assert_eq!((c.chips, c.core_count(), c.xbars_per_core(), c.xbar_rows(), c.xbar_cols()), (16, 64, 8, 512, 1024));
+        let p = Arch::preset("pimcomp-default").unwrap();
+        assert_eq!((p.xbars_per_core(), p.network.layout), (64, [12, 12]));
+    }
+
+    #[test]
+    fn misspelled_key_is_named_with_its_path() {
+        let err = Arch::from_json_str(r#"{"chip_config": {"core_config": {"matrix_config": {"xbar_sise": [1,2]}}}}"#, "c.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key 'chip_config.core_config.matrix_config.xbar_sise'"), "{err}");
+        assert!(err.starts_with("c.json:1:"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_are_rejected() {
+        let err = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 0}}"#, "c.json").unwrap_err().to_string();
+        assert!(err.contains("'chip_config.core_cnt': must be at least 1"), "{err}");
+        let err = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 10, "network_config": {"layout": [2, 2]}}}"#, "c.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chip_config.network_config.layout"), "{err}");
+        let err = Arch::from_json_str(r#"{"chip_config": {"core_config": {"matrix_config": {"xbar_size": [128, -1]}}}}"#, "c.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("xbar_size[1]"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_recorded() {
+        let a = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 4}}"#, "c.json").unwrap();
+        assert!(a.defaulted.iter().any(|d| d.starts_with("chip_config.core_config.matrix_config.xbar_size")));
+        assert!(!a.defaulted.iter().any(|d| d.starts_with("chip_config.core_cnt")));
+        assert_eq!(a.name, "c");
+    }
+}

@@ -1,0 +1,480 @@
+//! The ISA level as plain Rust data: per-core programs in structured form.
+//!
+//! A program keeps the regularity of a schedule: `Repeat` blocks whose instructions address
+//! memory with affine expressions of the enclosing loop counters. This is what the `pim_isa`
+//! dialect and the `.pim` text hold; the flat dynamic stream (one entry per executed
+//! instruction) is produced only where it is consumed, by [`CoreProgram::for_each`].
+
+pub mod reroll;
+pub mod text;
+
+use crate::diag::{Error, Result};
+use std::fmt;
+
+/// Which memory an address points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Base {
+    /// A plain byte address.
+    Abs,
+    /// Start of local buffer `n` of the core (see [`CoreProgram::buffers`]).
+    Local(u32),
+    /// Start of global buffer `n` of the program (see [`Program::globals`]).
+    Global(u32),
+}
+
+/// `base + offset + sum(coeff * counter[level])`, in bytes. Levels count from the outermost
+/// loop of the core's body (0) inwards.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Addr {
+    pub base: Base,
+    pub offset: i64,
+    pub terms: Vec<(u8, i64)>,
+}
+
+impl Addr {
+    pub fn abs(offset: i64) -> Addr {
+        Addr { base: Base::Abs, offset, terms: vec![] }
+    }
+    pub fn local(buf: u32, offset: i64) -> Addr {
+        Addr { base: Base::Local(buf), offset, terms: vec![] }
+    }
+    pub fn global(buf: u32, offset: i64) -> Addr {
+        Addr { base: Base::Global(buf), offset, terms: vec![] }
+    }
+    /// Adds `coeff * counter[level]`, keeping terms sorted by level and free of zeros.
+    pub fn add_term(&mut self, level: u8, coeff: i64) {
+        if coeff == 0 {
+            return;
+        }
+        match self.terms.binary_search_by_key(&level, |t| t.0) {
+            Ok(i) => {
+                self.terms[i].1 += coeff;
+                if self.terms[i].1 == 0 {
+                    self.terms.remove(i);
+                }
+            }
+            Err(i) => self.terms.insert(i, (level, coeff)),
+        }
+    }
+    /// Evaluates the loop-dependent part for the given counters (`counters[level]`).
+    #[inline]
+    pub fn offset_at(&self, counters: &[i64]) -> i64 {
+        self.terms.iter().fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarOp {
+    Sldi,
+    Sld,
+    Sadd,
+    Ssub,
+    Smul,
+    Saddi,
+    Smuli,
+}
+
+impl ScalarOp {
+    pub const ALL: [ScalarOp; 7] =
+        [ScalarOp::Sldi, ScalarOp::Sld, ScalarOp::Sadd, ScalarOp::Ssub, ScalarOp::Smul, ScalarOp::Saddi, ScalarOp::Smuli];
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarOp::Sldi => "sldi",
+            ScalarOp::Sld => "sld",
+            ScalarOp::Sadd => "sadd",
+            ScalarOp::Ssub => "ssub",
+            ScalarOp::Smul => "smul",
+            ScalarOp::Saddi => "saddi",
+            ScalarOp::Smuli => "smuli",
+        }
+    }
+}
+
+/// Element-wise vector operations (lengths in elements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VecOp {
+    /// rd = rs1 + rs2
+    Vvadd,
+    /// rd = rs1 - rs2
+    Vvsub,
+    /// rd = rs1 * rs2
+    Vvmul,
+    /// rd[0] = dot(rs1, rs2)
+    Vvdmul,
+    /// rd = max(rs1, rs2)
+    Vvmax,
+    /// rd = rs1 << rs2 (as multiplication by 2^rs2)
+    Vvsll,
+    /// rd = rs1 >> rs2 (as division by 2^rs2)
+    Vvsra,
+    /// rd[0] = mean(rs1)
+    Vavg,
+    Vrelu,
+    Vtanh,
+    Vsigm,
+    /// Resize to a wider bit width (value-preserving).
+    Vrsu,
+    /// Resize to a narrower bit width (value-preserving in the f32 model).
+    Vrsl,
+}
+
+impl VecOp {
+    pub const ALL: [VecOp; 13] = [
+        VecOp::Vvadd,
+        VecOp::Vvsub,
+        VecOp::Vvmul,
+        VecOp::Vvdmul,
+        VecOp::Vvmax,
+        VecOp::Vvsll,
+        VecOp::Vvsra,
+        VecOp::Vavg,
+        VecOp::Vrelu,
+        VecOp::Vtanh,
+        VecOp::Vsigm,
+        VecOp::Vrsu,
+        VecOp::Vrsl,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            VecOp::Vvadd => "vvadd",
+            VecOp::Vvsub => "vvsub",
+            VecOp::Vvmul => "vvmul",
+            VecOp::Vvdmul => "vvdmul",
+            VecOp::Vvmax => "vvmax",
+            VecOp::Vvsll => "vvsll",
+            VecOp::Vvsra => "vvsra",
+            VecOp::Vavg => "vavg",
+            VecOp::Vrelu => "vrelu",
+            VecOp::Vtanh => "vtanh",
+            VecOp::Vsigm => "vsigm",
+            VecOp::Vrsu => "vrsu",
+            VecOp::Vrsl => "vrsl",
+        }
+    }
+    /// Two-source ops read `rs2`.
+    pub fn binary(self) -> bool {
+        matches!(
+            self,
+            VecOp::Vvadd | VecOp::Vvsub | VecOp::Vvmul | VecOp::Vvdmul | VecOp::Vvmax | VecOp::Vvsll | VecOp::Vvsra
+        )
+    }
+    /// Elements written (reductions write one).
+    pub fn out_len(self, len: u32) -> u32 {
+        if matches!(self, VecOp::Vvdmul | VecOp::Vavg) {
+            1
+        } else {
+            len
+        }
+    }
+}
+
+/// One instruction. Vector/matrix lengths count elements; memory and transfer sizes count bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inst {
+    Nop,
+    Scalar { op: ScalarOp, rd: u8, rs1: u8, rs2: u8, imm: i64 },
+    SetBw { ibiw: u32, obiw: u32 },
+    /// LMem[rd..] = AG `group` x LMem[rs1..] (input length = AG rows, output = layer columns).
+    Mvmul { rd: Addr, rs1: Addr, group: u32, relu: bool, mbiw: u32 },
+    Vec { op: VecOp, rd: Addr, rs1: Addr, rs2: Option<Addr>, len: u32 },
+    /// Strided gather: rd[i] = rs1[i * stride] for i < len (stride in elements).
+    Vmv { rd: Addr, rs1: Addr, len: u32, stride: u32 },
+    /// GMem -> LMem
+    Ld { rd: Addr, rs1: Addr, size: u32 },
+    /// LMem -> GMem
+    St { rd: Addr, rs1: Addr, size: u32 },
+    /// Fill `size` bytes of LMem at rd with the value.
+    Lldi { rd: Addr, size: u32, value: f32 },
+    /// LMem -> LMem copy
+    Lmv { rd: Addr, rs1: Addr, size: u32 },
+    Send { rs1: Addr, core: u32, size: u32 },
+    Recv { rd: Addr, core: u32, size: u32 },
+    Wait { event: u8, value: i64 },
+    Sync { event: u8, core: u32 },
+}
+
+impl Inst {
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            Inst::Nop => "nop",
+            Inst::Scalar { op, .. } => op.name(),
+            Inst::SetBw { .. } => "setbw",
+            Inst::Mvmul { .. } => "mvmul",
+            Inst::Vec { op, .. } => op.name(),
+            Inst::Vmv { .. } => "vmv",
+            Inst::Ld { .. } => "ld",
+            Inst::St { .. } => "st",
+            Inst::Lldi { .. } => "lldi",
+            Inst::Lmv { .. } => "lmv",
+            Inst::Send { .. } => "send",
+            Inst::Recv { .. } => "recv",
+            Inst::Wait { .. } => "wait",
+            Inst::Sync { .. } => "sync",
+        }
+    }
+
+    /// The instruction's addresses, in operand order.
+    pub fn addrs(&self) -> Vec<&Addr> {
+        match self {
+            Inst::Mvmul { rd, rs1, .. } | Inst::Vmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Vec { rd, rs1, rs2, .. } => {
+                let mut v = vec![rd, rs1];
+                v.extend(rs2.iter());
+                v
+            }
+            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
+            Inst::Send { rs1, .. } => vec![rs1],
+            _ => vec![],
+        }
+    }
+
+    pub fn addrs_mut(&mut self) -> Vec<&mut Addr> {
+        match self {
+            Inst::Mvmul { rd, rs1, .. } | Inst::Vmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Vec { rd, rs1, rs2, .. } => {
+                let mut v = vec![rd, rs1];
+                v.extend(rs2.iter_mut());
+                v
+            }
+            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
+            Inst::Send { rs1, .. } => vec![rs1],
+            _ => vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stmt {
+    Inst(Inst),
+    /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
+    Repeat { start: i64, count: i64, body: Vec<Stmt> },
+}
+
+/// How a crossbar layer's weight matrix is read from the weight store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatrixSource {
+    /// OIHW convolution weight; row `(kh * K_w + kw) * C_in + ci`, column `o` (input patches
+    /// are laid out height, width, channel).
+    Conv { weight: String, kernel: [i64; 2], in_channels: i64 },
+    /// Fully connected weight, `(in, out)` or `(out, in)` when transposed. With `hwc`, the input
+    /// vector is a flattened `[C, H, W]` feature map stored height-width-channel, so row
+    /// `(h * W + w) * C + c` holds ONNX feature `c * H * W + h * W + w`.
+    Fc { weight: String, transposed: bool, hwc: Option<[i64; 3]> },
+}
+
+impl MatrixSource {
+    pub fn weight(&self) -> &str {
+        match self {
+            MatrixSource::Conv { weight, .. } | MatrixSource::Fc { weight, .. } => weight,
+        }
+    }
+}
+
+/// A crossbar layer: the matrix its array groups slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub rows: i64,
+    pub cols: i64,
+    pub source: MatrixSource,
+}
+
+/// Initial content / role of a global buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GlobalInit {
+    /// Scratch (an intermediate activation).
+    None,
+    /// Model input `index` (shape NCHW or [1, F]); stored height-width-channel when 4-D.
+    Input { index: u32, shape: Vec<i64> },
+    /// Model output `index`, read back after the run; stored like inputs.
+    Output { index: u32, shape: Vec<i64> },
+    /// A tensor from the weight store (e.g. a bias vector), flat.
+    Weight { name: String },
+    /// Every element equal to `value`.
+    Fill { value: f32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalBuf {
+    pub name: String,
+    pub size: u64,
+    pub addr: Option<u64>,
+    pub init: GlobalInit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalBuf {
+    pub name: String,
+    pub size: u64,
+    pub addr: Option<u64>,
+}
+
+/// One entry of a core's array-group table; `mvmul ... group=N` names entry N.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayGroup {
+    pub layer: String,
+    pub replica: u32,
+    /// First weight row of the layer matrix held by this group.
+    pub row_begin: i64,
+    pub rows: i64,
+    /// Crossbars the group occupies (ceil(layer cols / crossbar cols)).
+    pub xbars: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreProgram {
+    pub id: u32,
+    pub ags: Vec<ArrayGroup>,
+    pub buffers: Vec<LocalBuf>,
+    pub body: Vec<Stmt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Program {
+    /// Architecture the program was compiled for: a preset name or a config path.
+    pub arch: String,
+    /// Weight store (ONNX file), relative to the program file.
+    pub weights: Option<String>,
+    pub layers: Vec<Layer>,
+    pub globals: Vec<GlobalBuf>,
+    pub cores: Vec<CoreProgram>,
+}
+
+/// An instruction with every address resolved to a byte address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved {
+    pub rd: u64,
+    pub rs1: u64,
+    pub rs2: u64,
+}
+
+impl CoreProgram {
+    /// Number of instructions one run executes (repeats expanded).
+    pub fn dynamic_count(&self) -> u64 {
+        fn count(stmts: &[Stmt]) -> u64 {
+            stmts
+                .iter()
+                .map(|s| match s {
+                    Stmt::Inst(_) => 1,
+                    Stmt::Repeat { count, body, .. } => (*count).max(0) as u64 * count_body(body),
+                })
+                .sum()
+        }
+        fn count_body(b: &[Stmt]) -> u64 {
+            count(b)
+        }
+        count(&self.body)
+    }
+
+    /// Number of instructions as written (repeats not expanded).
+    pub fn static_count(&self) -> u64 {
+        fn count(stmts: &[Stmt]) -> u64 {
+            stmts
+                .iter()
+                .map(|s| match s {
+                    Stmt::Inst(_) => 1,
+                    Stmt::Repeat { body, .. } => count(body),
+                })
+                .sum()
+        }
+        count(&self.body)
+    }
+
+    /// Deepest loop nesting in the body.
+    pub fn max_depth(&self) -> usize {
+        fn depth(stmts: &[Stmt]) -> usize {
+            stmts
+                .iter()
+                .map(|s| match s {
+                    Stmt::Inst(_) => 0,
+                    Stmt::Repeat { body, .. } => 1 + depth(body),
+                })
+                .max()
+                .unwrap_or(0)
+        }
+        depth(&self.body)
+    }
+
+    /// Calls `f` for every dynamic instruction in execution order, with the loop counters.
+    /// Stops at the first error `f` returns.
+    pub fn for_each<E>(&self, mut f: impl FnMut(&Inst, &[i64]) -> Result<(), E>) -> Result<(), E> {
+        fn walk<E>(stmts: &[Stmt], counters: &mut Vec<i64>, f: &mut impl FnMut(&Inst, &[i64]) -> Result<(), E>) -> Result<(), E> {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(i) => f(i, counters)?,
+                    Stmt::Repeat { start, count, body } => {
+                        counters.push(*start);
+                        for k in 0..*count {
+                            *counters.last_mut().expect("pushed above") = start + k;
+                            walk(body, counters, f)?;
+                        }
+                        counters.pop();
+                    }
+                }
+            }
+            Ok(())
+        }
+        walk(&self.body, &mut Vec::with_capacity(8), &mut f)
+    }
+}
+
+impl Program {
+    /// Byte address of an address expression at the given loop counters; `None` when the
+    /// buffer it is based on has no address yet (before `--alloc-memory`).
+    #[inline]
+    pub fn resolve(&self, core: &CoreProgram, a: &Addr, counters: &[i64]) -> Option<i64> {
+        let base = match a.base {
+            Base::Abs => 0,
+            Base::Local(b) => core.buffers.get(b as usize)?.addr? as i64,
+            Base::Global(g) => self.globals.get(g as usize)?.addr? as i64,
+        };
+        Some(base + a.offset_at(counters))
+    }
+
+    pub fn layer(&self, name: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+
+    pub fn core(&self, id: u32) -> Option<&CoreProgram> {
+        self.cores.iter().find(|c| c.id == id)
+    }
+
+    pub fn dynamic_count(&self) -> u64 {
+        self.cores.iter().map(|c| c.dynamic_count()).sum()
+    }
+
+    pub fn static_count(&self) -> u64 {
+        self.cores.iter().map(|c| c.static_count()).sum()
+    }
+
+    /// Checks that every buffer has an address (what the simulator and exporters need).
+    pub fn check_allocated(&self) -> Result<()> {
+        for g in &self.globals {
+            if g.addr.is_none() {
+                return Err(Error::new(format!(
+                    "global buffer '{}' has no address; run --alloc-memory first",
+                    g.name
+                )));
+            }
+        }
+        for c in &self.cores {
+            for b in &c.buffers {
+                if b.addr.is_none() {
+                    return Err(Error::new(format!(
+                        "local buffer '{}' of core {} has no address; run --alloc-memory first",
+                        b.name, c.id
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&text::print(self))
+    }
+}

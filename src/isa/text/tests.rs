@@ -1,0 +1,69 @@
+use super::*;
+
+const SAMPLE: &str = r#"// pimlir ISA program
+arch "pimcomp-default"
+weights "lenet5.onnx"
+
+layer conv1 conv weight="conv1.weight" kernel=5x5 channels=1 rows=25 cols=6
+layer fc1 fc weight="fc1.weight" transposed hwc=16x4x4 rows=256 cols=120
+
+global $input size=1568 addr=0 input=0 shape=1x1x28x28
+global $conv1.bias size=12 addr=1568 weight="conv1.bias"
+global $half size=12 fill=0.5
+
+core 0 {
+  ag 0 conv1 replica=0 rows=0..25 xbars=1
+  buffer @patch size=50 addr=0
+  buffer @acc size=12
+  setbw ibiw=16, obiw=16
+  repeat i in 0..24 {
+    repeat j in 0..24 {
+      ld @patch+10*j, $input+56*i+2*j-4, size=10
+      mvmul @acc, @patch, group=0, relu
+      vvadd @acc, @acc, @patch+2, len=6
+    }
+  }
+  send @acc, core=1, size=12
+  lldi @patch, size=50, value=-1.5
+}
+"#;
+
+#[test]
+fn print_of_parse_is_identity() {
+    let p = parse(SAMPLE, "s.pim").unwrap();
+    assert_eq!(print(&p), SAMPLE);
+    assert_eq!(p.cores[0].dynamic_count(), 1 + 24 * 24 * 3 + 2);
+    assert_eq!(p.cores[0].static_count(), 6);
+}
+
+#[test]
+fn several_syntax_errors_in_one_run() {
+    let src = "arch \"x\"\ncore 0 {\n  ld @a, , size=1\n  mvmul @a @b\n}\n";
+    let err = parse(src, "bad.pim").unwrap_err();
+    assert_eq!(err.diagnostics.len(), 2, "{err}");
+    assert!(err.diagnostics[0].to_string().starts_with("bad.pim:3:10: error: unexpected ','"), "{err}");
+    assert!(err.diagnostics[1].to_string().starts_with("bad.pim:4:12: error: unexpected '@b'"), "{err}");
+}
+
+#[test]
+fn semantic_errors_name_the_place() {
+    let src = "core 0 {\n  buffer @a size=8\n  ld $nope, @a, size=4\n  mvmul @a, @a, group=3\n  frob @a\n}\n";
+    let err = parse(src, "sem.pim").unwrap_err().to_string();
+    assert!(err.contains("sem.pim:3:6: error: unknown global buffer '$nope'"), "{err}");
+    assert!(err.contains("sem.pim:4:3: error: array group 3 is not in this core's table (0 groups)"), "{err}");
+    assert!(err.contains("sem.pim:5:3: error: unknown instruction 'frob'"), "{err}");
+}
+
+#[test]
+fn wrong_memory_is_reported() {
+    let src = "global $g size=8\ncore 0 {\n  buffer @a size=8\n  ld $g, @a, size=4\n}\n";
+    let err = parse(src, "m.pim").unwrap_err().to_string();
+    assert!(err.contains("m.pim:4:6: error: '$g' is in the wrong memory; this operand needs a local (@name) address"), "{err}");
+}
+
+#[test]
+fn line_index() {
+    let idx = LineIndex::new("ab\ncd\n");
+    assert_eq!(idx.line_col(0), (1, 1));
+    assert_eq!(idx.line_col(4), (2, 2));
+}
