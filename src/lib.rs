@@ -3,6 +3,12 @@
 
 pub mod arch;
 pub mod diag;
+pub mod dialect;
+pub mod driver;
+pub mod frontend;
 pub mod graph;
 pub mod isa;
 pub mod onnx;
+pub mod pass;
+pub mod sched;
+pub mod sim;

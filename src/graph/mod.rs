@@ -19,6 +19,13 @@ pub enum Act {
 }
 
 impl Act {
+    /// The activation an op computes, if it is a plain element-wise activation.
+    pub fn of(op: &Op) -> Option<Act> {
+        match op {
+            Op::Relu => Some(Act::Relu),
+            _ => None,
+        }
+    }
     pub fn name(self) -> &'static str {
         match self {
             Act::Relu => "relu",
@@ -177,6 +184,8 @@ pub struct Graph<'c> {
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
     pub nodes: Vec<Node<'c>>,
+    /// Location of the graph function.
+    pub loc: Option<Location<'c>>,
 }
 
 impl<'c> Graph<'c> {
@@ -189,6 +198,7 @@ impl<'c> Graph<'c> {
             input_names: vec![],
             output_names: vec![],
             nodes: vec![],
+            loc: None,
         }
     }
 
@@ -237,4 +247,35 @@ impl<'c> Graph<'c> {
         }
         Ok(())
     }
+}
+
+/// Folds each activation into the crossbar layer producing its input, when that layer has no
+/// activation yet and no other user: the crossbar or vector unit applies it on the way out
+/// instead of a separate pass over the tensor.
+pub fn fuse_activations(g: &mut Graph) {
+    let mut removed = vec![false; g.nodes.len()];
+    let producers = g.producers();
+    let consumers = g.consumers();
+    for i in 0..g.nodes.len() {
+        let Some(act) = Act::of(&g.nodes[i].op) else { continue };
+        let input = g.nodes[i].inputs[0];
+        let Some(p) = producers[input] else { continue };
+        if consumers[input].len() != 1 || g.outputs.contains(&input) || removed[p] {
+            continue;
+        }
+        let slot = match &mut g.nodes[p].op {
+            Op::Conv2d(c) if c.act.is_none() => &mut c.act,
+            Op::Fc(f) if f.act.is_none() => &mut f.act,
+            _ => continue,
+        };
+        *slot = Some(act);
+        // The layer now produces the activation's result value directly.
+        g.nodes[p].output = g.nodes[i].output;
+        removed[i] = true;
+    }
+    let mut k = 0;
+    g.nodes.retain(|_| {
+        k += 1;
+        !removed[k - 1]
+    });
 }

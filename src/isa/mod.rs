@@ -6,6 +6,7 @@
 //! instruction) is produced only where it is consumed, by [`CoreProgram::for_each`].
 
 pub mod reroll;
+pub mod verify;
 pub mod text;
 
 use crate::diag::{Error, Result};
@@ -245,9 +246,20 @@ impl Inst {
     }
 }
 
+/// Visits every address in `stmts` in program order.
+pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
+    for s in stmts {
+        match s {
+            Stmt::Inst(i, _) => i.addrs().into_iter().for_each(&mut *f),
+            Stmt::Repeat { body, .. } => visit_addrs(body, f),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
-    Inst(Inst),
+    /// An instruction and the source line it came from (0 when generated).
+    Inst(Inst, u32),
     /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
     Repeat { start: i64, count: i64, body: Vec<Stmt> },
 }
@@ -333,6 +345,8 @@ pub struct CoreProgram {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Program {
+    /// File the program was read from, for diagnostics (empty when built in memory).
+    pub source: String,
     /// Architecture the program was compiled for: a preset name or a config path.
     pub arch: String,
     /// Weight store (ONNX file), relative to the program file.
@@ -357,7 +371,7 @@ impl CoreProgram {
             stmts
                 .iter()
                 .map(|s| match s {
-                    Stmt::Inst(_) => 1,
+                    Stmt::Inst(..) => 1,
                     Stmt::Repeat { count, body, .. } => (*count).max(0) as u64 * count_body(body),
                 })
                 .sum()
@@ -374,7 +388,7 @@ impl CoreProgram {
             stmts
                 .iter()
                 .map(|s| match s {
-                    Stmt::Inst(_) => 1,
+                    Stmt::Inst(..) => 1,
                     Stmt::Repeat { body, .. } => count(body),
                 })
                 .sum()
@@ -388,7 +402,7 @@ impl CoreProgram {
             stmts
                 .iter()
                 .map(|s| match s {
-                    Stmt::Inst(_) => 0,
+                    Stmt::Inst(..) => 0,
                     Stmt::Repeat { body, .. } => 1 + depth(body),
                 })
                 .max()
@@ -397,13 +411,17 @@ impl CoreProgram {
         depth(&self.body)
     }
 
-    /// Calls `f` for every dynamic instruction in execution order, with the loop counters.
-    /// Stops at the first error `f` returns.
-    pub fn for_each<E>(&self, mut f: impl FnMut(&Inst, &[i64]) -> Result<(), E>) -> Result<(), E> {
-        fn walk<E>(stmts: &[Stmt], counters: &mut Vec<i64>, f: &mut impl FnMut(&Inst, &[i64]) -> Result<(), E>) -> Result<(), E> {
+    /// Calls `f` for every dynamic instruction in execution order, with its source line and
+    /// the loop counters. Stops at the first error `f` returns.
+    pub fn for_each<E>(&self, mut f: impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>) -> Result<(), E> {
+        fn walk<E>(
+            stmts: &[Stmt],
+            counters: &mut Vec<i64>,
+            f: &mut impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>,
+        ) -> Result<(), E> {
             for s in stmts {
                 match s {
-                    Stmt::Inst(i) => f(i, counters)?,
+                    Stmt::Inst(i, line) => f(i, *line, counters)?,
                     Stmt::Repeat { start, count, body } => {
                         counters.push(*start);
                         for k in 0..*count {

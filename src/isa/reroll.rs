@@ -12,7 +12,7 @@ use super::{Addr, Inst, Stmt};
 pub fn visit_addrs_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Addr)) {
     for s in stmts {
         match s {
-            Stmt::Inst(i) => {
+            Stmt::Inst(i, _) => {
                 for a in i.addrs_mut() {
                     f(a);
                 }
@@ -59,7 +59,7 @@ fn diff(a: &[Stmt], b: &[Stmt], delta: &mut Vec<i64>) -> bool {
     }
     for (x, y) in a.iter().zip(b) {
         match (x, y) {
-            (Stmt::Inst(i), Stmt::Inst(j)) => {
+            (Stmt::Inst(i, _), Stmt::Inst(j, _)) => {
                 if !same_shape_inst(i, j) {
                     return false;
                 }
@@ -130,7 +130,7 @@ mod tests {
     use crate::isa::Addr;
 
     fn ld(dst: i64, src: i64) -> Stmt {
-        Stmt::Inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 })
+        Stmt::Inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 }, 0)
     }
 
     #[test]
@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(out.len(), 2);
         match &out[0] {
             Stmt::Repeat { count: 3, body, .. } => match &body[0] {
-                Stmt::Inst(Inst::Ld { rd, rs1, .. }) => {
+                Stmt::Inst(Inst::Ld { rd, rs1, .. }, _) => {
                     assert!(rd.terms.is_empty());
                     assert_eq!(rs1.terms, vec![(0, 16)]);
                 }
@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(out.len(), 1);
         let Stmt::Repeat { count: 3, body, .. } = &out[0] else { panic!("{out:?}") };
         let Stmt::Repeat { count: 4, body, .. } = &body[0] else { panic!("{body:?}") };
-        let Stmt::Inst(Inst::Ld { rs1, .. }) = &body[0] else { panic!() };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
         assert_eq!(rs1.terms, vec![(0, 100), (1, 8)]);
     }
 
@@ -171,7 +171,7 @@ mod tests {
         let rows = vec![fold_blocks((0..4).map(|c| vec![ld(0, 8 * c)]).collect(), 1)];
         let out = fold_blocks(rows, 0);
         let Stmt::Repeat { count: 4, body, .. } = &out[0] else { panic!("{out:?}") };
-        let Stmt::Inst(Inst::Ld { rs1, .. }) = &body[0] else { panic!() };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
         assert_eq!(rs1.terms, vec![(0, 8)]);
     }
 }

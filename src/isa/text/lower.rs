@@ -421,7 +421,7 @@ impl<'l> Lower<'l> {
                 }
                 CoreItem::Inst { mnemonic, operands, span } => {
                     if let Some(i) = self.inst(mnemonic, operands, *span, scope, vars) {
-                        out.push(Stmt::Inst(i));
+                        out.push(Stmt::Inst(i, (self.loc)(span.0).line));
                     }
                 }
             }

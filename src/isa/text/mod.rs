@@ -60,7 +60,9 @@ pub fn parse(src: &str, file: &str) -> Result<crate::isa::Program> {
     if !diags.is_empty() {
         return Err(Error::many(diags));
     }
-    lower::lower(&items, &loc)
+    let mut prog = lower::lower(&items, &loc)?;
+    prog.source = file.to_string();
+    Ok(prog)
 }
 
 type ParseError<'a> = lalrpop_util::ParseError<usize, Tok<'a>, LexError>;

@@ -131,7 +131,7 @@ impl Printer<'_> {
     fn stmts(&mut self, stmts: &[Stmt], depth: usize) {
         for s in stmts {
             match s {
-                Stmt::Inst(i) => {
+                Stmt::Inst(i, _) => {
                     self.indent(depth);
                     self.inst(i);
                     self.out.push('\n');

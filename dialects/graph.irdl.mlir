@@ -1,0 +1,97 @@
+// The `graph` dialect: a DNN as a dataflow graph of tensor operations, as imported from ONNX
+// or PIMCOMP-NN JSON. Activations are ranked f32 tensors (NCHW, batch 1); weights are never
+// inlined, ops name them in the model's weight store. Documented in graph.md.
+//
+// IRDL checks operand/result counts and attribute kinds; shapes, optional attributes and
+// value ranges are checked by pimlir's verifier (src/verify.rs).
+irdl.dialect @graph {
+  irdl.operation @conv2d {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %str0 = irdl.base "#builtin.string"
+    %str1 = irdl.base "#builtin.string"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    %arr3 = irdl.base "#builtin.dense_array"
+    %int0 = irdl.base "#builtin.integer"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"name" = %str0, "weight" = %str1, "kernel" = %arr0, "strides" = %arr1,
+                     "pads" = %arr2, "dilations" = %arr3, "group" = %int0}
+  }
+  irdl.operation @fc {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %str0 = irdl.base "#builtin.string"
+    %str1 = irdl.base "#builtin.string"
+    %bool0 = irdl.base "#builtin.integer"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"name" = %str0, "weight" = %str1, "transpose_weight" = %bool0}
+  }
+  irdl.operation @relu {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+  }
+  irdl.operation @maxpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"kernel" = %arr0, "strides" = %arr1, "pads" = %arr2}
+  }
+  irdl.operation @avgpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    %bool0 = irdl.base "#builtin.integer"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"kernel" = %arr0, "strides" = %arr1, "pads" = %arr2, "count_include_pad" = %bool0}
+  }
+  irdl.operation @global_avgpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+  }
+  irdl.operation @add {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %t2 = irdl.base "!builtin.tensor"
+    irdl.operands(lhs: %t0, rhs: %t1)
+    irdl.results(output: %t2)
+  }
+  irdl.operation @concat {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    irdl.operands(inputs: variadic %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0}
+  }
+  irdl.operation @flatten {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0}
+  }
+  irdl.operation @softmax {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0}
+  }
+}

@@ -1,0 +1,124 @@
+// The `pim_core` dialect: the dataflow graph with every op placed on cores by `--map-cores`.
+// Crossbar layers carry their partition plus the core of every array group (`ag_cores`,
+// replica-major); vector ops carry the cores that share their work (`cores`).
+// Documented in pim_core.md.
+irdl.dialect @pim_core {
+  irdl.operation @conv2d {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %str0 = irdl.base "#builtin.string"
+    %str1 = irdl.base "#builtin.string"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    %arr3 = irdl.base "#builtin.dense_array"
+    %int0 = irdl.base "#builtin.integer"
+    %rows = irdl.base "#builtin.integer"
+    %cols = irdl.base "#builtin.integer"
+    %ag_rows = irdl.base "#builtin.integer"
+    %ag_count = irdl.base "#builtin.integer"
+    %xbars_per_ag = irdl.base "#builtin.integer"
+    %replicas = irdl.base "#builtin.integer"
+    %ag_cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"name" = %str0, "weight" = %str1, "kernel" = %arr0, "strides" = %arr1,
+                     "pads" = %arr2, "dilations" = %arr3, "group" = %int0,
+                     "rows" = %rows, "cols" = %cols, "ag_rows" = %ag_rows, "ag_count" = %ag_count, "xbars_per_ag" = %xbars_per_ag, "replicas" = %replicas,
+                     "ag_cores" = %ag_cores}
+  }
+  irdl.operation @fc {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %str0 = irdl.base "#builtin.string"
+    %str1 = irdl.base "#builtin.string"
+    %bool0 = irdl.base "#builtin.integer"
+    %rows = irdl.base "#builtin.integer"
+    %cols = irdl.base "#builtin.integer"
+    %ag_rows = irdl.base "#builtin.integer"
+    %ag_count = irdl.base "#builtin.integer"
+    %xbars_per_ag = irdl.base "#builtin.integer"
+    %replicas = irdl.base "#builtin.integer"
+    %ag_cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"name" = %str0, "weight" = %str1, "transpose_weight" = %bool0,
+                     "rows" = %rows, "cols" = %cols, "ag_rows" = %ag_rows, "ag_count" = %ag_count, "xbars_per_ag" = %xbars_per_ag, "replicas" = %replicas,
+                     "ag_cores" = %ag_cores}
+  }
+  irdl.operation @relu {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"cores" = %cores}
+  }
+  irdl.operation @maxpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"kernel" = %arr0, "strides" = %arr1, "pads" = %arr2, "cores" = %cores}
+  }
+  irdl.operation @avgpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %arr0 = irdl.base "#builtin.dense_array"
+    %arr1 = irdl.base "#builtin.dense_array"
+    %arr2 = irdl.base "#builtin.dense_array"
+    %bool0 = irdl.base "#builtin.integer"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"kernel" = %arr0, "strides" = %arr1, "pads" = %arr2, "count_include_pad" = %bool0, "cores" = %cores}
+  }
+  irdl.operation @global_avgpool {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"cores" = %cores}
+  }
+  irdl.operation @add {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %t2 = irdl.base "!builtin.tensor"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(lhs: %t0, rhs: %t1)
+    irdl.results(output: %t2)
+    irdl.attributes {"cores" = %cores}
+  }
+  irdl.operation @concat {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(inputs: variadic %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0, "cores" = %cores}
+  }
+  irdl.operation @flatten {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0, "cores" = %cores}
+  }
+  irdl.operation @softmax {
+    %t0 = irdl.base "!builtin.tensor"
+    %t1 = irdl.base "!builtin.tensor"
+    %int0 = irdl.base "#builtin.integer"
+    %cores = irdl.base "#builtin.dense_array"
+    irdl.operands(input: %t0)
+    irdl.results(output: %t1)
+    irdl.attributes {"axis" = %int0, "cores" = %cores}
+  }
+}

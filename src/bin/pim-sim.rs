@@ -1,0 +1,118 @@
+//! pim-sim: runs a compiled program (.pim, or pim_isa MLIR) on the functional simulator.
+//!
+//!   pim-sim lenet5.pim --input x.npy --output y.npy
+
+use clap::Parser;
+use pimlir::diag::{Error, SourceMap};
+use pimlir::dialect::{new_context, DiagnosticCapture};
+use pimlir::driver;
+use pimlir::sim::{self, Tensor};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pim-sim",
+    about = "Simulate a compiled PIM program and report its outputs and instruction counts",
+    long_about = "Simulate a compiled PIM program (.pim text, or pim_isa MLIR after --alloc-memory) on \
+                  pimlir's functional simulator. Crossbars are programmed from the program's weight \
+                  file (an ONNX model); inputs and outputs are numpy .npy files in the model's NCHW layout."
+)]
+struct Args {
+    /// Program to simulate (.pim or .mlir)
+    program: String,
+    /// Input tensor(s) as .npy, in the model's input order
+    #[arg(long = "input", short = 'i', value_name = "NPY")]
+    inputs: Vec<PathBuf>,
+    /// Where to write the output tensor(s) as .npy, in the model's output order
+    #[arg(long = "output", short = 'o', value_name = "NPY")]
+    outputs: Vec<PathBuf>,
+    /// Architecture to simulate [default: the one the program names]
+    #[arg(long, alias = "config", value_name = "PRESET|FILE")]
+    arch: Option<String>,
+    /// Weight file [default: the one the program names]
+    #[arg(long, value_name = "ONNX")]
+    weights: Option<PathBuf>,
+    /// Print only errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut sources = SourceMap::default();
+    match run(&args, &mut sources) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprint!("{}", e.render(&sources));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
+    let program = load_program(&args.program, sources)?;
+    let arch_spec = args.arch.clone().unwrap_or_else(|| if program.arch.is_empty() { "pimcomp-default".into() } else { program.arch.clone() });
+    let arch = pimlir::arch::Arch::load(&arch_spec)?;
+    let weights_path = match (&args.weights, &program.weights) {
+        (Some(w), _) => w.clone(),
+        (None, Some(w)) => PathBuf::from(w),
+        (None, None) => return Err(Error::new("the program names no weight file; give --weights")),
+    };
+    let weights = pimlir::onnx::OnnxModel::open(&weights_path)?;
+    let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
+    let t0 = std::time::Instant::now();
+    let result = sim::run(&program, &arch, &weights, &inputs)?;
+    let elapsed = t0.elapsed();
+    if args.outputs.len() > result.outputs.len() {
+        return Err(Error::new(format!("{} --output files given, the program has {} outputs", args.outputs.len(), result.outputs.len())));
+    }
+    for (path, t) in args.outputs.iter().zip(&result.outputs) {
+        t.write_npy(path)?;
+    }
+    if !args.quiet {
+        println!("program: {} ({} cores, {} static / {} dynamic instructions)", args.program, program.cores.len(), program.static_count(), result.instructions());
+        println!("arch:    {}", arch.summary());
+        println!("weights: {}", weights_path.display());
+        for (k, t) in result.outputs.iter().enumerate() {
+            let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();
+            let more = if t.data.len() > 16 { ", ..." } else { "" };
+            println!("output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
+        }
+        println!("{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}", "core", "instructions", "mvmul", "vector", "ld/st/mem", "messages");
+        for c in &result.cores {
+            println!("{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}", c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages);
+        }
+        println!("simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Reads a program from .pim text or pim_isa MLIR; weight paths become relative to the cwd.
+fn load_program(path: &str, sources: &mut SourceMap) -> Result<pimlir::isa::Program, Error> {
+    let text = driver::read_text(path)?;
+    sources.add(path, text.as_str());
+    if driver::input_kind(path) == driver::InputKind::Pim {
+        let mut p = pimlir::isa::text::parse(&text, path)?;
+        if let Some(w) = &p.weights {
+            if Path::new(w).is_relative() {
+                p.weights = Some(driver::dir_of(path).join(w).to_string_lossy().into_owned());
+            }
+        }
+        return Ok(p);
+    }
+    let ctx = new_context();
+    let capture = DiagnosticCapture::attach(&ctx);
+    let module = pimlir::dialect::parse_module(&ctx, &text, path);
+    let program = module.as_ref().ok_or(()).and_then(|m| pimlir::dialect::isa_ir::read_program(m).map_err(|_| ()));
+    match program {
+        Ok(p) => Ok(p),
+        Err(()) => {
+            let mut d = capture.take();
+            if d.is_empty() {
+                d.push(pimlir::diag::Diagnostic::error("not a pim_isa program"));
+            }
+            Err(Error::many(d))
+        }
+    }
+}

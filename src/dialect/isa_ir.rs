@@ -1,0 +1,680 @@
+//! Reading and writing the `pim_isa` level: [`Program`] <-> MLIR.
+//!
+//! Each core is a `func.func @coreN` (attribute `pim.core = N`). Its body declares array groups
+//! and buffers, then the instructions; a `Repeat` is an `affine.for`, and an address is an
+//! `index` value: a buffer base, an `arith.constant`, or an `affine.apply` whose dimensions
+//! are loop counters and whose symbol is a buffer base. IR size therefore follows the static
+//! program, not the million dynamic instructions it executes.
+
+use super::graph_ir::Failed;
+use super::{attrs, emit_error, AttrBuilder};
+use crate::isa::*;
+use melior::dialect::func;
+use melior::ir::attribute::{DenseI32ArrayAttribute, IntegerAttribute, StringAttribute, TypeAttribute};
+use melior::ir::block::BlockLike;
+use melior::ir::operation::{OperationBuilder, OperationLike, OperationRef};
+use melior::ir::r#type::FunctionType;
+use melior::ir::{
+    AffineExpr, AffineMap, Attribute, AttributeLike, Block, Identifier, Location, Module, Region, RegionLike, Type, Value, ValueLike,
+};
+use melior::Context;
+use std::collections::HashMap;
+
+fn map_attr<'c>(m: AffineMap<'c>) -> Attribute<'c> {
+    // SAFETY: wraps a live affine map of the same context.
+    unsafe { Attribute::from_raw(mlir_sys::mlirAffineMapAttrGet(m.to_raw())) }
+}
+
+fn raw(v: Value) -> usize {
+    v.to_raw().ptr as usize
+}
+
+// ----- writing ---------------------------------------------------------------------------------
+
+/// Replaces the module's body with the program.
+pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
+    super::clear_module_body(module);
+    let unknown = Location::unknown(ctx);
+    let file_loc = |line: u32| {
+        if line > 0 && !p.source.is_empty() {
+            Location::new(ctx, &p.source, line as usize, 1)
+        } else {
+            unknown
+        }
+    };
+    let body = module.body();
+    for l in &p.layers {
+        let mut b = AttrBuilder::new(ctx).str("name", &l.name).str("weight", l.source.weight()).i64("rows", l.rows).i64("cols", l.cols);
+        b = match &l.source {
+            MatrixSource::Conv { kernel, in_channels, .. } => {
+                b.str("kind", "conv").i64_array("kernel", kernel).i64("channels", *in_channels)
+            }
+            MatrixSource::Fc { transposed, hwc, .. } => {
+                let b = b.str("kind", "fc").bool("transposed", *transposed);
+                match hwc {
+                    Some(h) => b.i64_array("hwc", h),
+                    None => b,
+                }
+            }
+        };
+        body.append_operation(OperationBuilder::new("pim_isa.layer", unknown).add_attributes(&b.list).build().expect("op"));
+    }
+    for g in &p.globals {
+        let mut b = AttrBuilder::new(ctx).str("name", &g.name).i64("size", g.size as i64);
+        if let Some(a) = g.addr {
+            b = b.i64("addr", a as i64);
+        }
+        b = match &g.init {
+            GlobalInit::None => b,
+            GlobalInit::Input { index, shape } => b.i64("input", *index as i64).i64_array("shape", shape),
+            GlobalInit::Output { index, shape } => b.i64("output", *index as i64).i64_array("shape", shape),
+            GlobalInit::Weight { name } => b.str("weight", name),
+            GlobalInit::Fill { value } => b.f32("fill", *value),
+        };
+        body.append_operation(OperationBuilder::new("pim_isa.global", unknown).add_attributes(&b.list).build().expect("op"));
+    }
+    for c in &p.cores {
+        let region = Region::new();
+        let block = region.append_block(Block::new(&[]));
+        let mut w = CoreWriter { ctx, bases: HashMap::new(), file_loc: &file_loc };
+        for (i, ag) in c.ags.iter().enumerate() {
+            let b = AttrBuilder::new(ctx)
+                .i64("index", i as i64)
+                .str("layer", &ag.layer)
+                .i64("replica", ag.replica as i64)
+                .i64("row_begin", ag.row_begin)
+                .i64("rows", ag.rows)
+                .i64("xbars", ag.xbars as i64);
+            block.append_operation(OperationBuilder::new("pim_isa.ag", unknown).add_attributes(&b.list).build().expect("op"));
+        }
+        for (i, buf) in c.buffers.iter().enumerate() {
+            let mut b = AttrBuilder::new(ctx).str("name", &buf.name).i64("size", buf.size as i64);
+            if let Some(a) = buf.addr {
+                b = b.i64("addr", a as i64);
+            }
+            let op = OperationBuilder::new("pim_isa.buffer", unknown)
+                .add_attributes(&b.list)
+                .add_results(&[Type::index(ctx)])
+                .build()
+                .expect("op");
+            let op = block.append_operation(op);
+            w.bases.insert(Base::Local(i as u32), op.result(0).expect("result").to_raw());
+        }
+        // Global bases this core uses, in global order.
+        let mut used = std::collections::BTreeSet::new();
+        crate::isa::visit_addrs(&c.body, &mut |a| {
+            if let Base::Global(g) = a.base {
+                used.insert(g);
+            }
+        });
+        for g in used {
+            let name = p.globals.get(g as usize).map(|g| g.name.as_str()).unwrap_or("?");
+            let op = OperationBuilder::new("pim_isa.global_addr", unknown)
+                .add_attributes(&AttrBuilder::new(ctx).str("name", name).list)
+                .add_results(&[Type::index(ctx)])
+                .build()
+                .expect("op");
+            let op = block.append_operation(op);
+            w.bases.insert(Base::Global(g), op.result(0).expect("result").to_raw());
+        }
+        w.stmts(&block, &c.body, &mut vec![]);
+        block.append_operation(func::r#return(&[], unknown));
+        let f = func::func(
+            ctx,
+            StringAttribute::new(ctx, &format!("core{}", c.id)),
+            TypeAttribute::new(FunctionType::new(ctx, &[], &[]).into()),
+            region,
+            &AttrBuilder::new(ctx).i64("pim.core", c.id as i64).list,
+            unknown,
+        );
+        body.append_operation(f);
+    }
+    let mut module_op = unsafe { melior::ir::operation::OperationRefMut::from_raw(module.as_operation().to_raw()) };
+    use melior::ir::operation::OperationMutLike;
+    if !p.arch.is_empty() {
+        module_op.set_attribute("pim.arch", StringAttribute::new(ctx, &p.arch).into());
+    }
+    if let Some(w) = &p.weights {
+        module_op.set_attribute("pim.weights", StringAttribute::new(ctx, w).into());
+    }
+}
+
+struct CoreWriter<'a, 'c> {
+    ctx: &'c Context,
+    /// Raw values of buffer and global bases.
+    bases: HashMap<Base, mlir_sys::MlirValue>,
+    file_loc: &'a dyn Fn(u32) -> Location<'c>,
+}
+
+impl<'a, 'c> CoreWriter<'a, 'c> {
+    fn value(&self, raw: mlir_sys::MlirValue) -> Value<'c, 'a> {
+        // SAFETY: `raw` is a live value defined in this core function.
+        unsafe { Value::from_raw(raw) }
+    }
+
+    /// The index value of an address, materialized before the instruction that uses it.
+    fn addr(&self, block: &Block<'c>, a: &Addr, ivs: &[mlir_sys::MlirValue], loc: Location<'c>) -> mlir_sys::MlirValue {
+        let idx = Type::index(self.ctx);
+        let base = match a.base {
+            Base::Abs => None,
+            b => Some(self.bases[&b]),
+        };
+        if a.terms.is_empty() {
+            if let Some(b) = base {
+                if a.offset == 0 {
+                    return b;
+                }
+            } else {
+                let op = OperationBuilder::new("arith.constant", loc)
+                    .add_attributes(&[(Identifier::new(self.ctx, "value"), IntegerAttribute::new(idx, a.offset).into())])
+                    .add_results(&[idx])
+                    .build()
+                    .expect("op");
+                return block.append_operation(op).result(0).expect("result").to_raw();
+            }
+        }
+        // affine.apply (d_0 .. d_k)[s0] -> (s0 + sum c_i * d_i + offset)
+        let mut operands: Vec<Value> = vec![];
+        let mut expr = AffineExpr::constant(self.ctx, a.offset);
+        for (i, &(level, coeff)) in a.terms.iter().enumerate() {
+            operands.push(self.value(ivs[level as usize]));
+            expr = expr + AffineExpr::dim(self.ctx, i) * AffineExpr::constant(self.ctx, coeff);
+        }
+        let nsym = if let Some(b) = base {
+            operands.push(self.value(b));
+            expr = expr + AffineExpr::symbol(self.ctx, 0);
+            1
+        } else {
+            0
+        };
+        let map = AffineMap::new(self.ctx, a.terms.len(), nsym, &[expr]);
+        let op = OperationBuilder::new("affine.apply", loc)
+            .add_attributes(&[(Identifier::new(self.ctx, "map"), map_attr(map))])
+            .add_operands(&operands)
+            .add_results(&[idx])
+            .build()
+            .expect("op");
+        block.append_operation(op).result(0).expect("result").to_raw()
+    }
+
+    fn stmts(&mut self, block: &Block<'c>, stmts: &[Stmt], ivs: &mut Vec<mlir_sys::MlirValue>) {
+        for s in stmts {
+            match s {
+                Stmt::Inst(i, line) => self.inst(block, i, *line, ivs),
+                Stmt::Repeat { start, count, body } => {
+                    let loc = Location::unknown(self.ctx);
+                    let idx = Type::index(self.ctx);
+                    let inner = Block::new(&[(idx, loc)]);
+                    ivs.push(inner.argument(0).expect("iv").to_raw());
+                    self.stmts(&inner, body, ivs);
+                    ivs.pop();
+                    inner.append_operation(OperationBuilder::new("affine.yield", loc).build().expect("op"));
+                    let region = Region::new();
+                    region.append_block(inner);
+                    let op = OperationBuilder::new("affine.for", loc)
+                        .add_attributes(&[
+                            (Identifier::new(self.ctx, "lowerBoundMap"), map_attr(AffineMap::constant(self.ctx, *start))),
+                            (
+                                Identifier::new(self.ctx, "upperBoundMap"),
+                                map_attr(AffineMap::constant(self.ctx, start + count)),
+                            ),
+                            (Identifier::new(self.ctx, "step"), IntegerAttribute::new(idx, 1).into()),
+                            (
+                                Identifier::new(self.ctx, "operandSegmentSizes"),
+                                DenseI32ArrayAttribute::new(self.ctx, &[0, 0, 0]).into(),
+                            ),
+                        ])
+                        .add_regions([region])
+                        .build()
+                        .expect("op");
+                    block.append_operation(op);
+                }
+            }
+        }
+    }
+
+    fn inst(&mut self, block: &Block<'c>, i: &Inst, line: u32, ivs: &[mlir_sys::MlirValue]) {
+        let loc = (self.file_loc)(line);
+        let operands: Vec<mlir_sys::MlirValue> = i.addrs().into_iter().map(|a| self.addr(block, a, ivs, loc)).collect();
+        let operands: Vec<Value> = operands.into_iter().map(|r| self.value(r)).collect();
+        let b = AttrBuilder::new(self.ctx);
+        let b = match i {
+            Inst::Nop => b,
+            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
+                b.i64("rd", *rd as i64).i64("rs1", *rs1 as i64).i64("rs2", *rs2 as i64).i64("imm", *imm)
+            }
+            Inst::SetBw { ibiw, obiw } => b.i64("ibiw", *ibiw as i64).i64("obiw", *obiw as i64),
+            Inst::Mvmul { group, relu, mbiw, .. } => b.i64("group", *group as i64).bool("relu", *relu).i64("mbiw", *mbiw as i64),
+            Inst::Vec { len, .. } => b.i64("len", *len as i64),
+            Inst::Vmv { len, stride, .. } => b.i64("len", *len as i64).i64("stride", *stride as i64),
+            Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => b.i64("size", *size as i64),
+            Inst::Lldi { size, value, .. } => b.i64("size", *size as i64).f32("value", *value),
+            Inst::Send { core, size, .. } | Inst::Recv { core, size, .. } => b.i64("core", *core as i64).i64("size", *size as i64),
+            Inst::Wait { event, value } => b.i64("event", *event as i64).i64("value", *value),
+            Inst::Sync { event, core } => b.i64("event", *event as i64).i64("core", *core as i64),
+        };
+        let op = OperationBuilder::new(&format!("pim_isa.{}", i.mnemonic()), loc)
+            .add_operands(&operands)
+            .add_attributes(&b.list)
+            .build()
+            .expect("op");
+        block.append_operation(op);
+    }
+}
+
+// ----- reading ---------------------------------------------------------------------------------
+
+/// What an index value stands for while reading a core.
+#[derive(Clone)]
+enum Sym {
+    Addr(Addr),
+    Counter(u8),
+}
+
+/// Reads a `pim_isa` module into a program.
+pub fn read_program(module: &Module) -> Result<Program, Failed> {
+    let mut p = Program {
+        arch: super::module_str(module, "pim.arch").unwrap_or_default(),
+        weights: super::module_str(module, "pim.weights"),
+        ..Program::default()
+    };
+    let failed = std::cell::Cell::new(false);
+    let fail = |loc: Location, msg: &str| {
+        emit_error(loc, msg);
+        failed.set(true);
+    };
+    let mut funcs = vec![];
+    let mut cur = module.body().first_operation();
+    while let Some(op) = cur {
+        cur = op.next_in_block();
+        let name = op.name();
+        let name = name.as_string_ref().as_str().unwrap_or("").to_string();
+        let a = attrs(&op, &name);
+        match name.as_str() {
+            "pim_isa.layer" => match read_layer(&a) {
+                Ok(l) => p.layers.push(l),
+                Err(m) => fail(op.location(), &m),
+            },
+            "pim_isa.global" => match read_global(&a) {
+                Ok(g) => p.globals.push(g),
+                Err(m) => fail(op.location(), &m),
+            },
+            "func.func" => funcs.push(op),
+            other => fail(op.location(), &format!("unexpected top-level op '{other}' in a pim_isa module")),
+        }
+    }
+    if p.source.is_empty() {
+        if let Some(l) = super::location_to_loc(module.as_operation().location()) {
+            p.source = l.file.to_string();
+        }
+    }
+    for f in funcs {
+        match read_core(&f, &p) {
+            Ok(c) => {
+                if p.cores.iter().any(|x| x.id == c.id) {
+                    fail(f.location(), &format!("core {} is defined twice", c.id));
+                } else {
+                    p.cores.push(c);
+                }
+            }
+            Err(()) => failed.set(true),
+        }
+    }
+    if failed.get() {
+        Err(Failed)
+    } else {
+        Ok(p)
+    }
+}
+
+fn read_layer(a: &super::Attrs) -> Result<Layer, String> {
+    let weight = a.str("weight")?;
+    let source = match a.str("kind")?.as_str() {
+        "conv" => MatrixSource::Conv { weight, kernel: a.i64_array_n("kernel")?, in_channels: a.i64("channels")? },
+        "fc" => MatrixSource::Fc {
+            weight,
+            transposed: a.bool("transposed")?,
+            hwc: if a.has("hwc") { Some(a.i64_array_n("hwc")?) } else { None },
+        },
+        k => return Err(format!("unknown layer kind '{k}' (expected 'conv' or 'fc')")),
+    };
+    Ok(Layer { name: a.str("name")?, rows: a.i64("rows")?, cols: a.i64("cols")?, source })
+}
+
+fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
+    let size = a.i64("size")?;
+    if size <= 0 {
+        return Err(format!("global buffer size must be positive, got {size}"));
+    }
+    let addr = a.opt_i64("addr")?;
+    if addr.is_some_and(|x| x < 0) {
+        return Err("global buffer address must not be negative".into());
+    }
+    let init = if a.has("input") {
+        GlobalInit::Input { index: a.i64("input")? as u32, shape: a.i64_array("shape")? }
+    } else if a.has("output") {
+        GlobalInit::Output { index: a.i64("output")? as u32, shape: a.i64_array("shape")? }
+    } else if a.has("weight") {
+        GlobalInit::Weight { name: a.str("weight")? }
+    } else if a.has("fill") {
+        GlobalInit::Fill { value: a.f32("fill")? }
+    } else {
+        GlobalInit::None
+    };
+    Ok(GlobalBuf { name: a.str("name")?, size: size as u64, addr: addr.map(|x| x as u64), init })
+}
+
+fn line_of(loc: Location) -> u32 {
+    super::location_to_loc(loc).map(|l| l.line).unwrap_or(0)
+}
+
+fn read_core(f: &OperationRef, p: &Program) -> Result<CoreProgram, ()> {
+    let a = attrs(f, "func.func");
+    let id = match a.i64("pim.core") {
+        Ok(id) if id >= 0 && id <= u32::MAX as i64 => id as u32,
+        Ok(id) => {
+            emit_error(f.location(), &format!("core id {id} is out of range"));
+            return Err(());
+        }
+        Err(_) => {
+            emit_error(f.location(), "a function in a pim_isa module must be a core (attribute 'pim.core = N')");
+            return Err(());
+        }
+    };
+    let mut core = CoreProgram { id, ags: vec![], buffers: vec![], body: vec![] };
+    let Some(block) = f.region(0).ok().and_then(|r| r.first_block()) else {
+        emit_error(f.location(), "core function has no body");
+        return Err(());
+    };
+    let mut r = CoreReader { p, syms: HashMap::new(), failed: false };
+    core.body = r.block(&block, &mut core, 0, true);
+    if r.failed {
+        Err(())
+    } else {
+        Ok(core)
+    }
+}
+
+struct CoreReader<'p> {
+    p: &'p Program,
+    syms: HashMap<usize, Sym>,
+    failed: bool,
+}
+
+impl CoreReader<'_> {
+    fn fail(&mut self, loc: Location, msg: &str) {
+        emit_error(loc, msg);
+        self.failed = true;
+    }
+
+    fn block(&mut self, block: &melior::ir::BlockRef, core: &mut CoreProgram, depth: u8, top: bool) -> Vec<Stmt> {
+        let mut out = vec![];
+        let mut cur = block.first_operation();
+        while let Some(op) = cur {
+            cur = op.next_in_block();
+            let name = op.name();
+            let name = name.as_string_ref().as_str().unwrap_or("").to_string();
+            let loc = op.location();
+            let a = attrs(&op, &name);
+            match name.as_str() {
+                "func.return" | "affine.yield" => {}
+                "pim_isa.ag" if top => {
+                    let r = (|| -> Result<ArrayGroup, String> {
+                        let index = a.i64("index")?;
+                        if index != core.ags.len() as i64 {
+                            return Err(format!("array group {index} is out of order; expected {}", core.ags.len()));
+                        }
+                        Ok(ArrayGroup {
+                            layer: a.str("layer")?,
+                            replica: a.i64("replica")? as u32,
+                            row_begin: a.i64("row_begin")?,
+                            rows: a.i64("rows")?,
+                            xbars: a.i64("xbars")? as u32,
+                        })
+                    })();
+                    match r {
+                        Ok(ag) => core.ags.push(ag),
+                        Err(m) => self.fail(loc, &m),
+                    }
+                }
+                "pim_isa.buffer" if top => {
+                    let r = (|| -> Result<LocalBuf, String> {
+                        let size = a.i64("size")?;
+                        let addr = a.opt_i64("addr")?;
+                        if size <= 0 || addr.is_some_and(|x| x < 0) {
+                            return Err("buffer needs a positive size and a non-negative address".into());
+                        }
+                        Ok(LocalBuf { name: a.str("name")?, size: size as u64, addr: addr.map(|x| x as u64) })
+                    })();
+                    match r {
+                        Ok(b) => {
+                            let i = core.buffers.len() as u32;
+                            core.buffers.push(b);
+                            if let Ok(res) = op.result(0) {
+                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::local(i, 0)));
+                            }
+                        }
+                        Err(m) => self.fail(loc, &m),
+                    }
+                }
+                "pim_isa.global_addr" => match a.str("name") {
+                    Ok(n) => match self.p.globals.iter().position(|g| g.name == n) {
+                        Some(g) => {
+                            if let Ok(res) = op.result(0) {
+                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::global(g as u32, 0)));
+                            }
+                        }
+                        None => self.fail(loc, &format!("unknown global buffer '{n}'")),
+                    },
+                    Err(m) => self.fail(loc, &m),
+                },
+                "arith.constant" => match op.attribute("value").ok().and_then(|v| IntegerAttribute::try_from(v).ok()) {
+                    Some(v) => {
+                        if let Ok(res) = op.result(0) {
+                            self.syms.insert(raw(res.into()), Sym::Addr(Addr::abs(v.value())));
+                        }
+                    }
+                    None => self.fail(loc, "only integer (index) constants can be addresses"),
+                },
+                "affine.apply" => match self.apply(&op) {
+                    Ok(addr) => {
+                        if let Ok(res) = op.result(0) {
+                            self.syms.insert(raw(res.into()), Sym::Addr(addr));
+                        }
+                    }
+                    Err(m) => self.fail(loc, &m),
+                },
+                "affine.for" => match self.for_bounds(&op) {
+                    Ok((start, count)) => {
+                        let Some(inner) = op.region(0).ok().and_then(|r| r.first_block()) else {
+                            self.fail(loc, "affine.for has no body");
+                            continue;
+                        };
+                        if let Ok(iv) = inner.argument(0) {
+                            self.syms.insert(raw(iv.into()), Sym::Counter(depth));
+                        }
+                        let body = self.block(&inner, core, depth + 1, false);
+                        out.push(Stmt::Repeat { start, count, body });
+                    }
+                    Err(m) => self.fail(loc, &m),
+                },
+                n if n.starts_with("pim_isa.") => match self.inst(&op, &n["pim_isa.".len()..], core) {
+                    Ok(Some(i)) => out.push(Stmt::Inst(i, line_of(loc))),
+                    Ok(None) => self.fail(
+                        loc,
+                        &format!("'{n}' must be at the top of the core function, not inside a loop"),
+                    ),
+                    Err(m) => self.fail(loc, &m),
+                },
+                other => self.fail(loc, &format!("unexpected op '{other}' in a core program")),
+            }
+        }
+        out
+    }
+
+    fn for_bounds(&self, op: &OperationRef) -> Result<(i64, i64), String> {
+        let bound = |name: &str| -> Result<i64, String> {
+            let a = op.attribute(name).map_err(|_| format!("affine.for needs '{name}'"))?;
+            // SAFETY: checked to be an affine map attribute first.
+            if unsafe { !mlir_sys::mlirAttributeIsAAffineMap(a.to_raw()) } {
+                return Err(format!("'{name}' must be an affine map"));
+            }
+            let m = unsafe { AffineMap::from_raw(mlir_sys::mlirAffineMapAttrGetValue(a.to_raw())) };
+            if m.is_single_constant() {
+                Ok(m.single_constant_result())
+            } else {
+                Err("loop bounds must be constants (a program's repeat counts are static)".into())
+            }
+        };
+        if op.operand_count() != 0 {
+            return Err("loop bounds must be constants (a program's repeat counts are static)".into());
+        }
+        let step = attrs(op, "affine.for").i64("step").unwrap_or(1);
+        if step != 1 {
+            return Err(format!("loop step must be 1, got {step}"));
+        }
+        let (lo, hi) = (bound("lowerBoundMap")?, bound("upperBoundMap")?);
+        Ok((lo, (hi - lo).max(0)))
+    }
+
+    /// An `affine.apply` as an address: dims must be loop counters, the symbol a buffer base.
+    fn apply(&self, op: &OperationRef) -> Result<Addr, String> {
+        let a = op.attribute("map").map_err(|_| "affine.apply needs a map")?;
+        // SAFETY: attribute kind checked before conversion.
+        if unsafe { !mlir_sys::mlirAttributeIsAAffineMap(a.to_raw()) } {
+            return Err("affine.apply map is not an affine map".into());
+        }
+        let m = unsafe { AffineMap::from_raw(mlir_sys::mlirAffineMapAttrGetValue(a.to_raw())) };
+        if m.result_count() != 1 {
+            return Err("an address affine.apply must have one result".into());
+        }
+        let (nd, ns) = (m.dim_count(), m.symbol_count());
+        let (coeffs, constant) = linearize(m.result(0).map_err(|e| e.to_string())?, nd, ns)
+            .ok_or("address must be a linear function of loop counters (no mod/div/products)")?;
+        let mut addr = Addr::abs(constant);
+        for i in 0..nd + ns {
+            let v = op.operand(i).map_err(|e| e.to_string())?;
+            let c = coeffs[i];
+            match self.syms.get(&raw(v)) {
+                Some(Sym::Counter(level)) => addr.add_term(*level, c),
+                Some(Sym::Addr(x)) => {
+                    if c == 0 {
+                        continue;
+                    }
+                    if x.base != Base::Abs {
+                        if c != 1 || addr.base != Base::Abs {
+                            return Err("an address can add one buffer base, once".into());
+                        }
+                        addr.base = x.base;
+                    }
+                    addr.offset += c * x.offset;
+                    for &(l, k) in &x.terms {
+                        addr.add_term(l, c * k);
+                    }
+                }
+                None => return Err("address operands must be loop counters, buffers or constants".into()),
+            }
+        }
+        Ok(addr)
+    }
+
+    fn addr(&self, op: &OperationRef, i: usize) -> Result<Addr, String> {
+        let v = op.operand(i).map_err(|_| "missing address operand".to_string())?;
+        match self.syms.get(&raw(v)) {
+            Some(Sym::Addr(a)) => Ok(a.clone()),
+            Some(Sym::Counter(l)) => {
+                let mut a = Addr::abs(0);
+                a.add_term(*l, 1);
+                Ok(a)
+            }
+            None => Err("address operand must come from a buffer, constant or affine.apply".into()),
+        }
+    }
+
+    /// Returns Ok(None) for declarations in the wrong place.
+    fn inst(&self, op: &OperationRef, m: &str, core: &CoreProgram) -> Result<Option<Inst>, String> {
+        let name = format!("pim_isa.{m}");
+        let a = attrs(op, &name);
+        let u = |k: &str| -> Result<u32, String> {
+            let v = a.i64(k)?;
+            u32::try_from(v).map_err(|_| format!("'{k}' = {v} is out of range"))
+        };
+        let reg = |k: &str| -> Result<u8, String> {
+            let v = a.i64(k)?;
+            if (0..32).contains(&v) {
+                Ok(v as u8)
+            } else {
+                Err(format!("register {v} does not exist (registers are 0..31)"))
+            }
+        };
+        let ad = |i: usize| self.addr(op, i);
+        let inst = match m {
+            "ag" | "buffer" => return Ok(None),
+            "nop" => Inst::Nop,
+            "setbw" => Inst::SetBw { ibiw: u("ibiw")?, obiw: u("obiw")? },
+            "mvmul" => {
+                let group = u("group")?;
+                if group as usize >= core.ags.len() {
+                    return Err(format!("array group {group} is not in this core's table ({} groups)", core.ags.len()));
+                }
+                Inst::Mvmul { rd: ad(0)?, rs1: ad(1)?, group, relu: a.bool("relu")?, mbiw: u("mbiw")? }
+            }
+            "vmv" => Inst::Vmv { rd: ad(0)?, rs1: ad(1)?, len: u("len")?, stride: u("stride")? },
+            "ld" => Inst::Ld { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "st" => Inst::St { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "lmv" => Inst::Lmv { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "lldi" => Inst::Lldi { rd: ad(0)?, size: u("size")?, value: a.f32("value")? },
+            "send" => Inst::Send { rs1: ad(0)?, core: u("core")?, size: u("size")? },
+            "recv" => Inst::Recv { rd: ad(0)?, core: u("core")?, size: u("size")? },
+            "wait" => Inst::Wait { event: reg("event")?, value: a.i64("value")? },
+            "sync" => Inst::Sync { event: reg("event")?, core: u("core")? },
+            _ => {
+                if let Some(op_) = VecOp::ALL.into_iter().find(|o| o.name() == m) {
+                    Inst::Vec {
+                        op: op_,
+                        rd: ad(0)?,
+                        rs1: ad(1)?,
+                        rs2: if op_.binary() { Some(ad(2)?) } else { None },
+                        len: u("len")?,
+                    }
+                } else if let Some(op_) = ScalarOp::ALL.into_iter().find(|o| o.name() == m) {
+                    Inst::Scalar { op: op_, rd: reg("rd")?, rs1: reg("rs1")?, rs2: reg("rs2")?, imm: a.i64("imm")? }
+                } else {
+                    return Err(format!("'{name}' is not an instruction"));
+                }
+            }
+        };
+        Ok(Some(inst))
+    }
+}
+
+/// Linear form of an affine expression: coefficients of dims then symbols, and a constant.
+fn linearize(e: AffineExpr, nd: usize, ns: usize) -> Option<(Vec<i64>, i64)> {
+    fn go(e: AffineExpr, s: i64, nd: usize, c: &mut [i64], k: &mut i64) -> Option<()> {
+        if e.is_constant() {
+            *k += s * e.constant_value();
+        } else if e.is_dim() {
+            c[e.dim_position()] += s;
+        } else if e.is_symbol() {
+            c[nd + e.symbol_position()] += s;
+        } else if e.is_add() {
+            go(e.lhs(), s, nd, c, k)?;
+            go(e.rhs(), s, nd, c, k)?;
+        } else if e.is_mul() {
+            let (l, r) = (e.lhs(), e.rhs());
+            if r.is_constant() {
+                go(l, s * r.constant_value(), nd, c, k)?;
+            } else if l.is_constant() {
+                go(r, s * l.constant_value(), nd, c, k)?;
+            } else {
+                return None;
+            }
+        } else {
+            return None;
+        }
+        Some(())
+    }
+    let (mut c, mut k) = (vec![0; nd + ns], 0);
+    go(e, 1, nd, &mut c, &mut k)?;
+    Some((c, k))
+}

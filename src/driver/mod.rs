@@ -1,0 +1,186 @@
+//! Plumbing shared by the command-line tools: reading inputs by extension, pass pipelines,
+//! writing outputs, and reporting diagnostics (or checking them, for `--verify-diagnostics`).
+
+pub mod expected;
+pub mod pipeline;
+
+use crate::arch::Arch;
+use crate::diag::{Diagnostic, Error, Result, SourceMap};
+use crate::dialect::graph_ir::Failed;
+use crate::dialect::{isa_ir, DiagnosticCapture};
+use melior::ir::operation::{OperationLike, OperationPrintingFlags};
+use melior::ir::{Location, Module};
+use melior::Context;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// What kind of file an input is, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Onnx,
+    Pim,
+    Mlir,
+}
+
+pub fn input_kind(path: &str) -> InputKind {
+    match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("onnx") => InputKind::Onnx,
+        Some("pim") => InputKind::Pim,
+        _ => InputKind::Mlir,
+    }
+}
+
+/// Reads a text input (`-` is standard input).
+pub fn read_text(path: &str) -> Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
+}
+
+/// `path` made relative to directory `dir` when both are relative or both absolute.
+pub fn relative_to(path: &Path, dir: &Path) -> PathBuf {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (p, d) = (abs(path), abs(dir));
+    let pc: Vec<_> = p.components().collect();
+    let dc: Vec<_> = d.components().collect();
+    let common = pc.iter().zip(&dc).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return p;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..dc.len() {
+        out.push("..");
+    }
+    for c in &pc[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// The directory a file lives in ("." for a bare name).
+pub fn dir_of(path: &str) -> PathBuf {
+    match Path::new(path).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Parses a `.pim` text into a `pim_isa` module. The weight path, relative to the `.pim`
+/// file in the text, becomes relative to the working directory in the module.
+pub fn pim_to_module<'c>(ctx: &'c Context, src: &str, name: &str) -> Result<Module<'c>> {
+    let mut p = crate::isa::text::parse(src, name)?;
+    if let Some(w) = &p.weights {
+        if name != "-" && Path::new(w).is_relative() {
+            p.weights = Some(dir_of(name).join(w).to_string_lossy().into_owned());
+        }
+    }
+    let module = Module::new(Location::new(ctx, name, 1, 1));
+    isa_ir::write_program(ctx, &module, &p);
+    Ok(module)
+}
+
+/// Loads an input of any kind into a module. MLIR parse errors arrive through `capture`.
+pub fn load_module<'c>(ctx: &'c Context, path: &str, text: Option<&str>, sources: &mut SourceMap) -> Result<Module<'c>> {
+    match input_kind(path) {
+        InputKind::Onnx => crate::frontend::import_onnx(ctx, Path::new(path)),
+        InputKind::Pim => {
+            let owned;
+            let src = match text {
+                Some(t) => t,
+                None => {
+                    owned = read_text(path)?;
+                    &owned
+                }
+            };
+            sources.add(path, src);
+            pim_to_module(ctx, src, path)
+        }
+        InputKind::Mlir => {
+            let owned;
+            let src = match text {
+                Some(t) => t,
+                None => {
+                    owned = read_text(path)?;
+                    &owned
+                }
+            };
+            let name = if path == "-" { "<stdin>" } else { path };
+            sources.add(name, src);
+            crate::dialect::parse_module(ctx, src, name).ok_or_else(|| Error::many(vec![]))
+        }
+    }
+}
+
+/// The architecture to compile for: `--arch`, else the module's `pim.arch`, else the default.
+pub fn resolve_arch(flag: Option<&str>, module: Option<&Module>) -> Result<(Arch, String)> {
+    let spec = match flag {
+        Some(s) => s.to_string(),
+        None => module
+            .and_then(|m| crate::dialect::module_str(m, "pim.arch"))
+            .unwrap_or_else(|| "pimcomp-default".to_string()),
+    };
+    Ok((Arch::load(&spec)?, spec))
+}
+
+/// Prints a module as MLIR.
+pub fn module_to_mlir(module: &Module, debug_info: bool) -> String {
+    if debug_info {
+        module
+            .as_operation()
+            .to_string_with_flags(OperationPrintingFlags::new().enable_debug_info(true, false))
+            .unwrap_or_else(|_| module.as_operation().to_string())
+    } else {
+        module.as_operation().to_string()
+    }
+}
+
+/// Prints a `pim_isa` module as `.pim` text written to `out_path` (weights made relative).
+pub fn module_to_pim(module: &Module, out_path: Option<&str>) -> std::result::Result<String, Failed> {
+    let mut p = isa_ir::read_program(module)?;
+    if let (Some(w), Some(out)) = (&p.weights, out_path) {
+        if out != "-" {
+            p.weights = Some(relative_to(Path::new(w), &dir_of(out)).to_string_lossy().into_owned());
+        }
+    }
+    Ok(crate::isa::text::print(&p))
+}
+
+/// Writes output to a file or standard output.
+pub fn write_output(path: &str, text: &str) -> Result<()> {
+    if path == "-" {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(|e| Error::new(format!("cannot write output: {e}")))?;
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+        Ok(())
+    } else {
+        std::fs::write(path, text).map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
+    }
+}
+
+/// Prints diagnostics to stderr with source snippets; returns whether any was an error.
+pub fn report(diags: &[Diagnostic], sources: &SourceMap) -> bool {
+    let mut any = false;
+    for d in diags {
+        any |= d.severity == crate::diag::Severity::Error;
+        eprint!("{}", d.render(sources));
+    }
+    any
+}
+
+/// Diagnostics gathered from MLIR plus an error of our own, in order.
+pub fn collect(capture: &DiagnosticCapture, err: Option<Error>) -> Vec<Diagnostic> {
+    let mut d = capture.take();
+    if let Some(e) = err {
+        d.extend(e.diagnostics);
+    }
+    d
+}

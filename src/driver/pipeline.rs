@@ -1,0 +1,144 @@
+//! Pass pipelines: from `--<pass>[=options]` flags or an mlir-opt style `--pass-pipeline`
+//! string, to a configured MLIR pass manager.
+
+use crate::arch::Arch;
+use crate::pass::{self, Options, PassDef};
+use melior::ir::operation::OperationPrintingFlags;
+use melior::pass::{PassIrPrintingOptions, PassManager};
+use melior::Context;
+use std::sync::Arc;
+
+/// One step of a pipeline.
+pub enum Step {
+    /// A pimlir pass with its options.
+    Ours(&'static PassDef, Options),
+    /// An upstream MLIR pass (e.g. `canonicalize`), as pipeline text.
+    Upstream(String),
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Step::Ours(d, _) => d.name,
+            Step::Upstream(t) => t,
+        }
+    }
+}
+
+/// Builds a step from a pass name and its option text.
+pub fn step(name: &str, options: &str) -> Result<Step, String> {
+    match pass::find(name) {
+        Some(def) => Ok(Step::Ours(def, Options::parse(def, options)?)),
+        None => {
+            melior::utility::register_all_passes();
+            let text = if options.is_empty() { name.to_string() } else { format!("{name}{{{options}}}") };
+            // Check that MLIR knows the pass now, for a clear error.
+            let ctx = Context::new();
+            let pm = PassManager::new(&ctx);
+            match melior::utility::parse_pass_pipeline(pm.as_operation_pass_manager(), &format!("builtin.module({text})")) {
+                Ok(()) => Ok(Step::Upstream(text)),
+                Err(_) => Err(format!(
+                    "unknown pass '{name}'; pimlir passes: {}",
+                    pass::PASSES.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+    }
+}
+
+/// Parses `builtin.module(a, b{k=v}, c)` or `a,b{k=v},c`.
+pub fn parse_pipeline(text: &str) -> Result<Vec<Step>, String> {
+    let mut t = text.trim();
+    if let Some(rest) = t.strip_prefix("builtin.module(") {
+        t = rest.strip_suffix(')').ok_or("unbalanced parentheses in --pass-pipeline")?;
+    }
+    let mut steps = vec![];
+    let (mut depth, mut start) = (0i32, 0usize);
+    let bytes: Vec<char> = t.chars().collect();
+    let mut items = vec![];
+    for (i, &ch) in bytes.iter().enumerate() {
+        match ch {
+            '{' | '(' => depth += 1,
+            '}' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(bytes[start..i].iter().collect::<String>());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return Err("unbalanced braces in --pass-pipeline".into());
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced braces in --pass-pipeline".into());
+    }
+    items.push(bytes[start..].iter().collect::<String>());
+    for item in items {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (name, opts) = match item.find('{') {
+            Some(i) => {
+                let opts = item[i + 1..].strip_suffix('}').ok_or_else(|| format!("bad pass options in '{item}'"))?;
+                (&item[..i], opts)
+            }
+            None => (item, ""),
+        };
+        steps.push(step(name.trim(), opts)?);
+    }
+    Ok(steps)
+}
+
+/// A pass manager running `steps`; with `verify_each`, pimlir's verifier follows each pass.
+pub fn build<'c>(ctx: &'c Context, steps: &[Step], arch: &Arch, arch_spec: &str, verify_each: bool, print_after_all: bool) -> PassManager<'c> {
+    let pm = PassManager::new(ctx);
+    pm.enable_verifier(true);
+    if print_after_all {
+        pm.enable_ir_printing(&PassIrPrintingOptions {
+            before_all: false,
+            after_all: true,
+            module_scope: false,
+            on_change: false,
+            on_failure: false,
+            flags: OperationPrintingFlags::new(),
+            tree_printing_path: std::path::PathBuf::new(),
+        });
+    }
+    let arch = Arc::new(arch.clone());
+    let spec: Arc<str> = arch_spec.into();
+    for s in steps {
+        match s {
+            Step::Ours(def, opts) => {
+                pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone()));
+                if verify_each && def.name != "verify" {
+                    let v = &pass::verify::PASS;
+                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone()));
+                }
+            }
+            Step::Upstream(text) => {
+                melior::utility::register_all_passes();
+                melior::utility::parse_pass_pipeline(pm.as_operation_pass_manager(), &format!("builtin.module({text})"))
+                    .expect("checked when the step was built");
+            }
+        }
+    }
+    pm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_text_with_options() {
+        let s = parse_pipeline("builtin.module(partition, replicate{strategy=none}, map-cores)").unwrap();
+        let names: Vec<&str> = s.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["partition", "replicate", "map-cores"]);
+        let Step::Ours(_, o) = &s[1] else { panic!() };
+        assert_eq!(o.get("strategy"), "none");
+        assert!(parse_pipeline("partition{bogus=1}").unwrap_err().contains("has no option 'bogus'"));
+        assert!(parse_pipeline("no-such-pass").unwrap_err().contains("unknown pass 'no-such-pass'"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Static checks of an ISA program against an architecture: what IRDL cannot express.
+//!
+//! Every address operand is checked over the whole range its loop counters take: it must stay
+//! inside the buffer it names (or inside memory, for absolute addresses). Array groups must
+//! match their layer and fit their core. Findings name the core, the source line when the
+//! program came from text, and the cause.
+
+use super::*;
+use crate::arch::Arch;
+use crate::diag::{Diagnostic, Loc};
+
+/// At most this many findings are reported (the rest are counted).
+const MAX_FINDINGS: usize = 50;
+
+struct Checker<'a> {
+    p: &'a Program,
+    arch: &'a Arch,
+    eb: i64,
+    out: Vec<Diagnostic>,
+    suppressed: usize,
+}
+
+pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
+    let mut c = Checker { p, arch, eb: arch.activation_bytes() as i64, out: vec![], suppressed: 0 };
+    c.program();
+    if c.suppressed > 0 {
+        c.out.push(Diagnostic::note(format!("{} more findings not shown", c.suppressed)));
+    }
+    c.out
+}
+
+impl Checker<'_> {
+    fn report(&mut self, line: u32, msg: String) {
+        if self.out.len() >= MAX_FINDINGS {
+            self.suppressed += 1;
+            return;
+        }
+        let loc = (!self.p.source.is_empty()).then(|| Loc::new(self.p.source.as_str(), line, if line > 0 { 1 } else { 0 }));
+        self.out.push(Diagnostic::error(msg).at_opt(loc));
+    }
+
+    fn program(&mut self) {
+        let p = self.p;
+        for (i, l) in p.layers.iter().enumerate() {
+            if p.layers[..i].iter().any(|m| m.name == l.name) {
+                self.report(0, format!("layer '{}' is defined twice", l.name));
+            }
+            if l.rows <= 0 || l.cols <= 0 {
+                self.report(0, format!("layer '{}' must have positive rows and cols", l.name));
+            }
+        }
+        let gmem = self.arch.global_memory_bytes();
+        let mut allocated: Vec<(u64, u64, &str)> = vec![];
+        for g in &p.globals {
+            if let Some(a) = g.addr {
+                if a + g.size > gmem {
+                    self.report(0, format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, a + g.size));
+                }
+                allocated.push((a, a + g.size, &g.name));
+            }
+        }
+        allocated.sort_unstable();
+        for w in allocated.windows(2) {
+            if w[1].0 < w[0].1 {
+                self.report(0, format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2));
+            }
+        }
+        for (i, c) in p.cores.iter().enumerate() {
+            if p.cores[..i].iter().any(|d| d.id == c.id) {
+                self.report(0, format!("core {} is defined twice", c.id));
+            }
+            self.core(c);
+        }
+    }
+
+    fn core(&mut self, c: &CoreProgram) {
+        let id = c.id;
+        if id >= self.arch.core_count() {
+            self.report(0, format!("core {id} does not exist: the architecture has {} cores", self.arch.core_count()));
+        }
+        let xbar_cols = self.arch.xbar_cols() as i64;
+        let mut xbars = 0u64;
+        for (k, ag) in c.ags.iter().enumerate() {
+            xbars += ag.xbars as u64;
+            let Some(l) = self.p.layer(&ag.layer) else {
+                self.report(0, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
+                continue;
+            };
+            if ag.row_begin < 0 || ag.rows <= 0 || ag.row_begin + ag.rows > l.rows {
+                self.report(0, format!(
+                    "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{})",
+                    ag.row_begin, ag.row_begin + ag.rows, l.name, l.rows
+                ));
+            }
+            if ag.rows > self.arch.xbar_rows() as i64 {
+                self.report(0, format!("core {id}: array group {k} has {} rows but a crossbar has {}", ag.rows, self.arch.xbar_rows()));
+            }
+            let need = (l.cols + xbar_cols - 1) / xbar_cols;
+            if ag.xbars as i64 != need {
+                self.report(0, format!(
+                    "core {id}: array group {k} of layer '{}' ({} columns) needs {need} crossbars of {xbar_cols} columns, not {}",
+                    l.name, l.cols, ag.xbars
+                ));
+            }
+        }
+        if xbars > self.arch.xbars_per_core() as u64 {
+            self.report(0, format!("core {id}: array groups use {xbars} crossbars but a core has {}", self.arch.xbars_per_core()));
+        }
+        let lmem = self.arch.local_memory_bytes();
+        for b in &c.buffers {
+            if let Some(a) = b.addr {
+                if a + b.size > lmem {
+                    self.report(0, format!("core {id}: buffer '{}' ends at byte {} but local memory has {lmem}", b.name, a + b.size));
+                }
+            }
+        }
+        let mut ranges = vec![];
+        self.stmts(c, &c.body, &mut ranges);
+    }
+
+    /// `ranges[level]` = (first, last) counter value of each enclosing loop.
+    fn stmts(&mut self, c: &CoreProgram, stmts: &[Stmt], ranges: &mut Vec<(i64, i64)>) {
+        for s in stmts {
+            match s {
+                Stmt::Inst(i, line) => self.inst(c, i, *line, ranges),
+                Stmt::Repeat { start, count, body } => {
+                    if *count <= 0 {
+                        continue;
+                    }
+                    ranges.push((*start, start + count - 1));
+                    self.stmts(c, body, ranges);
+                    ranges.pop();
+                }
+            }
+        }
+    }
+
+    fn inst(&mut self, c: &CoreProgram, i: &Inst, line: u32, ranges: &[(i64, i64)]) {
+        let eb = self.eb;
+        let m = i.mnemonic();
+        let id = c.id;
+        // (address, bytes accessed, operand name)
+        let mut accesses: Vec<(&Addr, i64, &str)> = vec![];
+        match i {
+            Inst::Mvmul { rd, rs1, group, .. } => match c.ags.get(*group as usize) {
+                Some(ag) => {
+                    let cols = self.p.layer(&ag.layer).map(|l| l.cols).unwrap_or(0);
+                    accesses.push((rs1, ag.rows * eb, "input"));
+                    accesses.push((rd, cols * eb, "output"));
+                }
+                None => self.report(line, format!("core {id}: mvmul uses array group {group}, but the core has {}", c.ags.len())),
+            },
+            Inst::Vec { op, rd, rs1, rs2, len } => {
+                let len = *len as i64;
+                accesses.push((rd, op.out_len(len as u32) as i64 * eb, "destination"));
+                accesses.push((rs1, len * eb, "source"));
+                if let Some(r) = rs2 {
+                    accesses.push((r, len * eb, "second source"));
+                }
+            }
+            Inst::Vmv { rd, rs1, len, stride } => {
+                let len = *len as i64;
+                accesses.push((rd, len * eb, "destination"));
+                accesses.push((rs1, ((len - 1).max(0) * *stride as i64 + 1) * eb, "source"));
+            }
+            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
+                accesses.push((rd, *size as i64, "destination"));
+                accesses.push((rs1, *size as i64, "source"));
+            }
+            Inst::Lldi { rd, size, .. } => accesses.push((rd, *size as i64, "destination")),
+            Inst::Send { rs1, core, size } | Inst::Recv { rd: rs1, core, size } => {
+                accesses.push((rs1, *size as i64, if m == "send" { "source" } else { "destination" }));
+                if *core == id {
+                    self.report(line, format!("core {id}: {m} names its own core"));
+                } else if self.p.core(*core).is_none() {
+                    self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
+                }
+                if *size == 0 {
+                    self.report(line, format!("core {id}: {m} of 0 bytes"));
+                }
+            }
+            _ => {}
+        }
+        for (a, bytes, what) in accesses {
+            // Range of the address over all loop iterations.
+            let (mut lo, mut hi) = (a.offset, a.offset);
+            for &(level, coeff) in &a.terms {
+                let Some(&(first, last)) = ranges.get(level as usize) else {
+                    self.report(line, format!("core {id}: {m} uses loop counter {level} outside its loop"));
+                    return;
+                };
+                let (x, y) = (coeff * first, coeff * last);
+                lo += x.min(y);
+                hi += x.max(y);
+            }
+            let (limit, what_mem, base_off) = match a.base {
+                Base::Local(b) => match c.buffers.get(b as usize) {
+                    Some(buf) => (buf.size as i64, format!("buffer '@{}'", buf.name), 0),
+                    None => {
+                        self.report(line, format!("core {id}: {m} uses an unknown buffer"));
+                        continue;
+                    }
+                },
+                Base::Global(g) => match self.p.globals.get(g as usize) {
+                    Some(gb) => (gb.size as i64, format!("global buffer '${}'", gb.name), 0),
+                    None => {
+                        self.report(line, format!("core {id}: {m} uses an unknown global buffer"));
+                        continue;
+                    }
+                },
+                Base::Abs => {
+                    let global = matches!((i, what), (Inst::Ld { .. }, "source") | (Inst::St { .. }, "destination"));
+                    let size = if global { self.arch.global_memory_bytes() } else { self.arch.local_memory_bytes() };
+                    (size as i64, if global { "global memory".to_string() } else { "local memory".to_string() }, 0)
+                }
+            };
+            if lo < base_off || hi + bytes > limit {
+                let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
+                self.report(
+                    line,
+                    format!("core {id}: {m} {what} ({bytes} bytes at {span}) is outside {what_mem} of {limit} bytes"),
+                );
+            }
+        }
+    }
+}

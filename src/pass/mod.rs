@@ -1,0 +1,183 @@
+//! pimlir's passes: one file each, registered in [`PASSES`], run as MLIR external passes.
+//!
+//! A pass follows "analyze, plan, apply": it reads the module into plain Rust data
+//! (`crate::graph::Graph` or `crate::isa::Program`), decides, and writes the module back.
+//! Errors are reported as MLIR diagnostics at the op they concern.
+
+pub mod alloc_memory;
+pub mod map_cores;
+pub mod partition;
+pub mod replicate;
+pub mod schedule;
+pub mod verify;
+
+use crate::arch::Arch;
+use crate::dialect::emit_error;
+use crate::dialect::graph_ir::Failed;
+use melior::ir::operation::OperationLike;
+use melior::ir::r#type::TypeId;
+use melior::ir::{Module, OperationRef};
+use melior::pass::{ExternalPass, Pass, RunExternalPass};
+use melior::{Context, ContextRef};
+use std::collections::BTreeMap;
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+
+/// One option of a pass: `--pass=name=value` or `pass{name=value}` in a pipeline.
+pub struct OptionDef {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub default: &'static str,
+}
+
+/// Everything a pass gets when it runs.
+pub struct PassContext<'a, 'c> {
+    pub ctx: &'c Context,
+    pub arch: &'a Arch,
+    /// The `--arch` argument as given (recorded in the module as `pim.arch`).
+    pub arch_spec: &'a str,
+    pub options: &'a Options,
+}
+
+pub type RunFn = for<'a, 'c> fn(&PassContext<'a, 'c>, &mut Module<'c>) -> Result<(), Failed>;
+
+pub struct PassDef {
+    /// Command-line name (`--partition`).
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub options: &'static [OptionDef],
+    pub run: RunFn,
+}
+
+pub static PASSES: &[&PassDef] = &[
+    &partition::PASS,
+    &replicate::PASS,
+    &map_cores::PASS,
+    &schedule::PASS,
+    &alloc_memory::PASS,
+    &verify::PASS,
+];
+
+pub fn find(name: &str) -> Option<&'static PassDef> {
+    PASSES.iter().copied().find(|p| p.name == name)
+}
+
+/// Parsed pass options, validated against the pass's [`OptionDef`]s.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    values: BTreeMap<String, String>,
+}
+
+impl Options {
+    /// Parses `k=v k2=v2` (spaces or commas between) for pass `def`.
+    pub fn parse(def: &PassDef, text: &str) -> Result<Options, String> {
+        let mut values = BTreeMap::new();
+        for item in text.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("option '{item}' of pass '{}' needs a value (name=value)", def.name))?;
+            if !def.options.iter().any(|o| o.name == k) {
+                let known: Vec<&str> = def.options.iter().map(|o| o.name).collect();
+                return Err(format!(
+                    "pass '{}' has no option '{k}'; options: {}",
+                    def.name,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ));
+            }
+            values.insert(k.to_string(), v.to_string());
+        }
+        for o in def.options {
+            values.entry(o.name.to_string()).or_insert_with(|| o.default.to_string());
+        }
+        Ok(Options { values })
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map(|s| s.as_str()).unwrap_or("")
+    }
+
+    /// An integer option; 0 when empty.
+    pub fn int(&self, name: &str) -> Result<i64, String> {
+        let v = self.get(name);
+        if v.is_empty() {
+            return Ok(0);
+        }
+        v.parse().map_err(|_| format!("option '{name}' must be an integer, got '{v}'"))
+    }
+}
+
+/// Emits an error at the module and fails (for errors with no better place).
+pub fn module_error(module: &Module, msg: &str) -> Failed {
+    emit_error(module.as_operation().location(), msg);
+    Failed
+}
+
+// ----- running our passes inside MLIR's pass manager --------------------------------------
+
+#[repr(align(8))]
+struct PassId(#[allow(dead_code)] u8);
+
+/// One type id per registered pass (MLIR identifies passes by address).
+static PASS_IDS: [PassId; 8] = [PassId(0), PassId(1), PassId(2), PassId(3), PassId(4), PassId(5), PassId(6), PassId(7)];
+
+#[derive(Clone)]
+struct External {
+    def: &'static PassDef,
+    options: Options,
+    arch: Arc<Arch>,
+    arch_spec: Arc<str>,
+}
+
+impl<'c> RunExternalPass<'c> for External {
+    fn initialize(&mut self, _context: ContextRef<'c>) {}
+
+    fn run(&mut self, op: OperationRef<'c, '_>, pass: ExternalPass<'_>) {
+        // SAFETY: the pass is anchored on builtin.module; the handle does not own the module,
+        // so it must never be dropped (ManuallyDrop).
+        let mut module = ManuallyDrop::new(unsafe { Module::from_raw(mlir_sys::mlirModuleFromOperation(op.to_raw())) });
+        let ctx = op.context();
+        // SAFETY: the context outlives the pass run.
+        let ctx: &'c Context = unsafe { ctx.to_ref() };
+        let pc = PassContext { ctx, arch: &self.arch, arch_spec: &self.arch_spec, options: &self.options };
+        if (self.def.run)(&pc, &mut module).is_err() {
+            pass.signal_failure();
+        }
+    }
+}
+
+/// Wraps a pass definition as an MLIR pass.
+pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>) -> Pass {
+    let index = PASSES.iter().position(|p| p.name == def.name).expect("registered pass");
+    melior::pass::create_external(
+        External { def, options, arch, arch_spec },
+        TypeId::create(&PASS_IDS[index]),
+        def.name,
+        def.name,
+        def.summary,
+        "builtin.module",
+        &[],
+    )
+}
+
+/// Records the architecture in the module (`pim.arch`), or checks that the one already
+/// recorded is the one we are compiling for: a model partitioned for 128x128 crossbars cannot
+/// be mapped onto 512x1024 ones.
+pub fn record_arch(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
+    match crate::dialect::module_str(module, "pim.arch") {
+        Some(spec) if spec != pc.arch_spec => match Arch::load(&spec) {
+            Ok(a) if &a == pc.arch => Ok(()),
+            _ => Err(module_error(
+                module,
+                &format!(
+                    "module was compiled for architecture '{spec}' but this run uses '{}'; give --arch {spec}",
+                    pc.arch_spec
+                ),
+            )),
+        },
+        Some(_) => Ok(()),
+        None => {
+            crate::dialect::set_module_str(module, "pim.arch", pc.arch_spec);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `--schedule`: pim_core -> pim_isa. Turns the placed graph into per-core instruction
+//! streams (see `crate::sched` for the dataflow and why it cannot deadlock).
+
+use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
+use crate::dialect::emit_error;
+use crate::dialect::graph_ir::{read_graph, Failed, Level};
+use crate::dialect::isa_ir::write_program;
+use crate::sched::{schedule, Mode};
+use melior::ir::Module;
+
+pub static PASS: PassDef = PassDef {
+    name: "schedule",
+    summary: "Schedule the dataflow into per-core ISA programs (pim_core -> pim_isa)",
+    options: &[OptionDef {
+        name: "mode",
+        help: "ht (batch pipeline, high throughput) or ll (element pipeline, low latency)",
+        default: "ht",
+    }],
+    run,
+};
+
+fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
+    let mode = match pc.options.get("mode") {
+        "ht" => Mode::Ht,
+        "ll" => Mode::Ll,
+        other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
+    };
+    let (g, level) = read_graph(module)?;
+    if level != Level::Core {
+        return Err(module_error(
+            module,
+            &format!("--schedule expects pim_core-level IR (run --map-cores first), got {}-level IR", level.name()),
+        ));
+    }
+    record_arch(pc, module)?;
+    let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
+    let weights = crate::dialect::module_str(module, "pim.weights");
+    match schedule(&g, pc.arch, &arch_spec, weights, mode) {
+        Ok(program) => {
+            write_program(pc.ctx, module, &program);
+            Ok(())
+        }
+        Err(e) => {
+            match e.node {
+                Some(i) => emit_error(g.nodes[i].loc, &e.message),
+                None => {
+                    module_error(module, &e.message);
+                }
+            }
+            Err(Failed)
+        }
+    }
+}
