@@ -174,6 +174,13 @@ impl Error {
         }
         self
     }
+    /// Puts `prefix` before every message (e.g. the name of the node being imported).
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        for d in &mut self.diagnostics {
+            d.message.insert_str(0, prefix);
+        }
+        self
+    }
     pub fn render(&self, sources: &SourceMap) -> String {
         self.diagnostics.iter().map(|d| d.render(sources)).collect()
     }

@@ -72,8 +72,11 @@ fn graph_function<'c, 'a>(module: &'a Module<'c>) -> Result<melior::ir::operatio
     while let Some(op) = cur {
         let name = op.name();
         let name = name.as_string_ref().as_str().unwrap_or("");
-        if name == "func.func" && found.is_none() {
+        if name == "func.func" && found.is_none() && op.attribute("pim.core").is_err() {
             found = Some(op);
+        } else if name == "func.func" && op.attribute("pim.core").is_err() {
+            emit_error(op.location(), "a second function: a dataflow-graph module holds exactly one func.func");
+            return Err(Failed);
         } else if name.starts_with("pim_isa.") || name == "func.func" {
             emit_error(
                 op.location(),
@@ -164,6 +167,11 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
             Err(msg) => {
                 emit_error(op.location(), &msg);
                 failed = true;
+                // Keep later uses of the result from reporting errors of their own.
+                if let Ok(result) = op.result(0) {
+                    let v = g.add_value(vec![]);
+                    ids.insert(value_key(result.into()), v);
+                }
             }
         }
     }

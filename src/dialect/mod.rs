@@ -13,6 +13,7 @@ use melior::ir::attribute::{
 };
 use melior::ir::operation::{OperationLike, OperationMutLike, OperationRef};
 use melior::ir::r#type::IntegerType;
+use melior::ir::block::BlockLike;
 use melior::ir::{Attribute, AttributeLike, Identifier, Location, Module, Type};
 use melior::Context;
 use std::cell::RefCell;
@@ -114,8 +115,41 @@ pub fn emit_error(loc: Location, message: &str) {
     unsafe { mlir_sys::mlirEmitError(loc.to_raw(), msg.as_ptr()) }
 }
 
-/// Parses MLIR text, naming the buffer `file` in locations. Errors go to the context's handlers.
+/// Parses MLIR text, naming the buffer `file` in locations. Errors go to the context's
+/// handlers. Top-level ops other than one module (a bare `func.func`, or several ops) are
+/// wrapped in a module, as mlir-opt does.
 pub fn parse_module<'c>(ctx: &'c Context, src: &str, file: &str) -> Option<Module<'c>> {
+    // MLIR's C API parses exactly one top-level op. Try that quietly first; if the text has
+    // several, parse it again inside `module { ... }` opened on its first line, so every
+    // line number stays the same.
+    let several = Rc::new(RefCell::new(false));
+    let flag = several.clone();
+    let quiet = ctx.attach_diagnostic_handler(move |d| {
+        if d.to_string().contains("single top-level operation") {
+            *flag.borrow_mut() = true;
+        }
+        true
+    });
+    let op = parse_op(ctx, src, file);
+    ctx.detach_diagnostic_handler(quiet);
+    let op = match op {
+        Some(op) => op,
+        None if *several.borrow() => {
+            let wrapped = format!("module {{{src}\n}}");
+            return parse_op(ctx, &wrapped, file).and_then(Module::from_operation);
+        }
+        // Parse again with the user's handlers attached, to report the errors.
+        None => parse_op(ctx, src, file)?,
+    };
+    if op.name().as_string_ref().as_str() == Ok("builtin.module") {
+        return Module::from_operation(op);
+    }
+    let module = Module::new(op.location());
+    module.body().append_operation(op);
+    Some(module)
+}
+
+fn parse_op<'c>(ctx: &'c Context, src: &str, file: &str) -> Option<melior::ir::Operation<'c>> {
     let src = std::ffi::CString::new(src.replace('\0', " ")).ok()?;
     let name = melior::StringRef::new(file);
     // SAFETY: both strings outlive the call; MLIR copies what it keeps.
@@ -127,8 +161,7 @@ pub fn parse_module<'c>(ctx: &'c Context, src: &str, file: &str) -> Option<Modul
         )
     };
     // SAFETY: a null result means failure; otherwise we own the operation.
-    let op = unsafe { melior::ir::Operation::from_option_raw(raw) }?;
-    Module::from_operation(op)
+    unsafe { melior::ir::Operation::from_option_raw(raw) }
 }
 
 // ----- attribute access -------------------------------------------------------------------
@@ -266,7 +299,7 @@ pub fn module_str(module: &Module, name: &str) -> Option<String> {
 pub fn clear_module_body(module: &Module) {
     let body = module.body();
     let mut ops = vec![];
-    let mut cur = melior::ir::block::BlockLike::first_operation(&body);
+    let mut cur = body.first_operation();
     while let Some(op) = cur {
         ops.push(op.to_raw());
         cur = op.next_in_block();

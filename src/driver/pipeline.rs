@@ -30,19 +30,45 @@ pub fn step(name: &str, options: &str) -> Result<Step, String> {
     match pass::find(name) {
         Some(def) => Ok(Step::Ours(def, Options::parse(def, options)?)),
         None => {
-            melior::utility::register_all_passes();
             let text = if options.is_empty() { name.to_string() } else { format!("{name}{{{options}}}") };
             // Check that MLIR knows the pass now, for a clear error.
             let ctx = Context::new();
             let pm = PassManager::new(&ctx);
-            match melior::utility::parse_pass_pipeline(pm.as_operation_pass_manager(), &format!("builtin.module({text})")) {
+            match add_upstream(&pm, &text) {
                 Ok(()) => Ok(Step::Upstream(text)),
                 Err(_) => Err(format!(
-                    "unknown pass '{name}'; pimlir passes: {}",
+                    "unknown pass '{name}'; pimlir passes: {} (upstream MLIR passes such as canonicalize work too)",
                     pass::PASSES.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
                 )),
             }
         }
+    }
+}
+
+/// Appends upstream MLIR pass(es) given as pipeline text (e.g. `canonicalize`) to `pm`.
+fn add_upstream(pm: &PassManager, text: &str) -> Result<(), String> {
+    melior::utility::register_all_passes();
+    unsafe extern "C" fn collect(s: mlir_sys::MlirStringRef, data: *mut std::ffi::c_void) {
+        // SAFETY: `data` is the String passed below; `s` is valid for the call.
+        let out = unsafe { &mut *(data as *mut String) };
+        let bytes = unsafe { std::slice::from_raw_parts(s.data as *const u8, s.length) };
+        out.push_str(&String::from_utf8_lossy(bytes));
+    }
+    let mut err = String::new();
+    let t = melior::StringRef::new(text);
+    // SAFETY: the pass manager and strings outlive the call.
+    let ok = unsafe {
+        mlir_sys::mlirOpPassManagerAddPipeline(
+            pm.as_operation_pass_manager().to_raw(),
+            t.to_raw(),
+            Some(collect),
+            &mut err as *mut String as *mut std::ffi::c_void,
+        )
+    };
+    if ok.value == 1 {
+        Ok(())
+    } else {
+        Err(err)
     }
 }
 
@@ -117,11 +143,7 @@ pub fn build<'c>(ctx: &'c Context, steps: &[Step], arch: &Arch, arch_spec: &str,
                     pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone()));
                 }
             }
-            Step::Upstream(text) => {
-                melior::utility::register_all_passes();
-                melior::utility::parse_pass_pipeline(pm.as_operation_pass_manager(), &format!("builtin.module({text})"))
-                    .expect("checked when the step was built");
-            }
+            Step::Upstream(text) => add_upstream(&pm, text).expect("checked when the step was built"),
         }
     }
     pm

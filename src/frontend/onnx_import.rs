@@ -98,7 +98,7 @@ impl<'c> Importer<'c, '_> {
         for (i, node) in g.node.iter().enumerate() {
             self.import_node(i, node).map_err(|e| {
                 let who = if node.name.is_empty() { format!("#{i}") } else { format!("'{}'", node.name) };
-                Error::new(format!("node {who} ({}): {e}", node.op_type))
+                e.prefixed(&format!("node {who} ({}): ", node.op_type))
             })?;
         }
         for out in &g.output {
