@@ -57,7 +57,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 }
             }
         };
-        body.append_operation(OperationBuilder::new("pim_isa.layer", unknown).add_attributes(&b.list).build().expect("op"));
+        body.append_operation(OperationBuilder::new("pim_isa.layer", file_loc(l.line.0)).add_attributes(&b.list).build().expect("op"));
     }
     for g in &p.globals {
         let mut b = AttrBuilder::new(ctx).str("name", &g.name).i64("size", g.size as i64);
@@ -71,12 +71,12 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             GlobalInit::Weight { name } => b.str("weight", name),
             GlobalInit::Fill { value } => b.f32("fill", *value),
         };
-        body.append_operation(OperationBuilder::new("pim_isa.global", unknown).add_attributes(&b.list).build().expect("op"));
+        body.append_operation(OperationBuilder::new("pim_isa.global", file_loc(g.line.0)).add_attributes(&b.list).build().expect("op"));
     }
     for c in &p.cores {
         let region = Region::new();
         let block = region.append_block(Block::new(&[]));
-        let mut w = CoreWriter { ctx, bases: HashMap::new(), file_loc: &file_loc };
+        let mut w = CoreWriter { ctx, bases: HashMap::new(), memo: vec![HashMap::new()], file_loc: &file_loc };
         for (i, ag) in c.ags.iter().enumerate() {
             let b = AttrBuilder::new(ctx)
                 .i64("index", i as i64)
@@ -85,14 +85,14 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 .i64("row_begin", ag.row_begin)
                 .i64("rows", ag.rows)
                 .i64("xbars", ag.xbars as i64);
-            block.append_operation(OperationBuilder::new("pim_isa.ag", unknown).add_attributes(&b.list).build().expect("op"));
+            block.append_operation(OperationBuilder::new("pim_isa.ag", file_loc(ag.line.0)).add_attributes(&b.list).build().expect("op"));
         }
         for (i, buf) in c.buffers.iter().enumerate() {
             let mut b = AttrBuilder::new(ctx).str("name", &buf.name).i64("size", buf.size as i64);
             if let Some(a) = buf.addr {
                 b = b.i64("addr", a as i64);
             }
-            let op = OperationBuilder::new("pim_isa.buffer", unknown)
+            let op = OperationBuilder::new("pim_isa.buffer", file_loc(buf.line.0))
                 .add_attributes(&b.list)
                 .add_results(&[Type::index(ctx)])
                 .build()
@@ -125,7 +125,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             TypeAttribute::new(FunctionType::new(ctx, &[], &[]).into()),
             region,
             &AttrBuilder::new(ctx).i64("pim.core", c.id as i64).list,
-            unknown,
+            file_loc(c.line.0),
         );
         body.append_operation(f);
     }
@@ -143,6 +143,9 @@ struct CoreWriter<'a, 'c> {
     ctx: &'c Context,
     /// Raw values of buffer and global bases.
     bases: HashMap<Base, mlir_sys::MlirValue>,
+    /// Address values already materialized, per enclosing block (outermost first): a value
+    /// defined in an outer block is reused inside loops, so each address is computed once.
+    memo: Vec<HashMap<Addr, mlir_sys::MlirValue>>,
     file_loc: &'a dyn Fn(u32) -> Location<'c>,
 }
 
@@ -153,7 +156,16 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
     }
 
     /// The index value of an address, materialized before the instruction that uses it.
-    fn addr(&self, block: &Block<'c>, a: &Addr, ivs: &[mlir_sys::MlirValue], loc: Location<'c>) -> mlir_sys::MlirValue {
+    fn addr(&mut self, block: &Block<'c>, a: &Addr, ivs: &[mlir_sys::MlirValue], loc: Location<'c>) -> mlir_sys::MlirValue {
+        if let Some(v) = self.memo.iter().rev().find_map(|m| m.get(a)) {
+            return *v;
+        }
+        let v = self.materialize(block, a, ivs, loc);
+        self.memo.last_mut().expect("a scope is open").insert(a.clone(), v);
+        v
+    }
+
+    fn materialize(&self, block: &Block<'c>, a: &Addr, ivs: &[mlir_sys::MlirValue], loc: Location<'c>) -> mlir_sys::MlirValue {
         let idx = Type::index(self.ctx);
         let base = match a.base {
             Base::Abs => None,
@@ -200,13 +212,15 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
     fn stmts(&mut self, block: &Block<'c>, stmts: &[Stmt], ivs: &mut Vec<mlir_sys::MlirValue>) {
         for s in stmts {
             match s {
-                Stmt::Inst(i, line) => self.inst(block, i, *line, ivs),
+                Stmt::Inst(i, line) => self.inst(block, i, line.0, ivs),
                 Stmt::Repeat { start, count, body } => {
                     let loc = Location::unknown(self.ctx);
                     let idx = Type::index(self.ctx);
                     let inner = Block::new(&[(idx, loc)]);
                     ivs.push(inner.argument(0).expect("iv").to_raw());
+                    self.memo.push(HashMap::new());
                     self.stmts(&inner, body, ivs);
+                    self.memo.pop();
                     ivs.pop();
                     inner.append_operation(OperationBuilder::new("affine.yield", loc).build().expect("op"));
                     let region = Region::new();
@@ -338,7 +352,7 @@ fn read_layer(a: &super::Attrs) -> Result<Layer, String> {
         },
         k => return Err(format!("unknown layer kind '{k}' (expected 'conv' or 'fc')")),
     };
-    Ok(Layer { name: a.str("name")?, rows: a.i64("rows")?, cols: a.i64("cols")?, source })
+    Ok(Layer { name: a.str("name")?, line: Line(line_of(a.op.location())), rows: a.i64("rows")?, cols: a.i64("cols")?, source })
 }
 
 fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
@@ -361,7 +375,7 @@ fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
     } else {
         GlobalInit::None
     };
-    Ok(GlobalBuf { name: a.str("name")?, size: size as u64, addr: addr.map(|x| x as u64), init })
+    Ok(GlobalBuf { name: a.str("name")?, line: Line(line_of(a.op.location())), size: size as u64, addr: addr.map(|x| x as u64), init })
 }
 
 fn line_of(loc: Location) -> u32 {
@@ -381,7 +395,7 @@ fn read_core(f: &OperationRef, p: &Program) -> Result<CoreProgram, ()> {
             return Err(());
         }
     };
-    let mut core = CoreProgram { id, ags: vec![], buffers: vec![], body: vec![] };
+    let mut core = CoreProgram { id, line: Line(line_of(f.location())), ags: vec![], buffers: vec![], body: vec![] };
     let Some(block) = f.region(0).ok().and_then(|r| r.first_block()) else {
         emit_error(f.location(), "core function has no body");
         return Err(());
@@ -426,6 +440,7 @@ impl CoreReader<'_> {
                         }
                         Ok(ArrayGroup {
                             layer: a.str("layer")?,
+                            line: Line(line_of(loc)),
                             replica: a.i64("replica")? as u32,
                             row_begin: a.i64("row_begin")?,
                             rows: a.i64("rows")?,
@@ -444,7 +459,7 @@ impl CoreReader<'_> {
                         if size <= 0 || addr.is_some_and(|x| x < 0) {
                             return Err("buffer needs a positive size and a non-negative address".into());
                         }
-                        Ok(LocalBuf { name: a.str("name")?, size: size as u64, addr: addr.map(|x| x as u64) })
+                        Ok(LocalBuf { name: a.str("name")?, line: Line(line_of(loc)), size: size as u64, addr: addr.map(|x| x as u64) })
                     })();
                     match r {
                         Ok(b) => {
@@ -476,14 +491,16 @@ impl CoreReader<'_> {
                     }
                     None => self.fail(loc, "only integer (index) constants can be addresses"),
                 },
-                "affine.apply" => match self.apply(&op) {
-                    Ok(addr) => {
-                        if let Ok(res) = op.result(0) {
-                            self.syms.insert(raw(res.into()), Sym::Addr(addr));
-                        }
+                "affine.apply" => {
+                    let addr = self.apply(&op).unwrap_or_else(|m| {
+                        self.fail(loc, &m);
+                        // Stand-in so uses of the result do not report errors of their own.
+                        Addr::abs(0)
+                    });
+                    if let Ok(res) = op.result(0) {
+                        self.syms.insert(raw(res.into()), Sym::Addr(addr));
                     }
-                    Err(m) => self.fail(loc, &m),
-                },
+                }
                 "affine.for" => match self.for_bounds(&op) {
                     Ok((start, count)) => {
                         let Some(inner) = op.region(0).ok().and_then(|r| r.first_block()) else {
@@ -499,7 +516,7 @@ impl CoreReader<'_> {
                     Err(m) => self.fail(loc, &m),
                 },
                 n if n.starts_with("pim_isa.") => match self.inst(&op, &n["pim_isa.".len()..], core) {
-                    Ok(Some(i)) => out.push(Stmt::Inst(i, line_of(loc))),
+                    Ok(Some(i)) => out.push(Stmt::Inst(i, Line(line_of(loc)))),
                     Ok(None) => self.fail(
                         loc,
                         &format!("'{n}' must be at the top of the core function, not inside a loop"),

@@ -119,13 +119,16 @@ pub fn load_module<'c>(ctx: &'c Context, path: &str, text: Option<&str>, sources
 
 /// The architecture to compile for: `--arch`, else the module's `pim.arch`, else the default.
 pub fn resolve_arch(flag: Option<&str>, module: Option<&Module>) -> Result<(Arch, String)> {
-    let spec = match flag {
-        Some(s) => s.to_string(),
-        None => module
-            .and_then(|m| crate::dialect::module_str(m, "pim.arch"))
-            .unwrap_or_else(|| "pimcomp-default".to_string()),
-    };
-    Ok((Arch::load(&spec)?, spec))
+    if let Some(s) = flag {
+        return Ok((Arch::load(s)?, s.to_string()));
+    }
+    match module.and_then(|m| crate::dialect::module_str(m, "pim.arch")) {
+        Some(spec) => match Arch::load(&spec) {
+            Ok(a) => Ok((a, spec)),
+            Err(e) => Err(e.prefixed("the module was compiled for an architecture pimlir cannot load here (give --arch): ")),
+        },
+        None => Ok((Arch::load("pimcomp-default")?, "pimcomp-default".to_string())),
+    }
 }
 
 /// Prints a module as MLIR.

@@ -246,6 +246,21 @@ impl Inst {
     }
 }
 
+/// A source line (0: none), kept for diagnostics. Positions are not part of a program's
+/// meaning, so any two lines compare equal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Line(pub u32);
+
+impl PartialEq for Line {
+    fn eq(&self, _: &Line) -> bool {
+        true
+    }
+}
+
+impl Line {
+    pub const NONE: Line = Line(0);
+}
+
 /// Visits every address in `stmts` in program order.
 pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
     for s in stmts {
@@ -258,8 +273,8 @@ pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
-    /// An instruction and the source line it came from (0 when generated).
-    Inst(Inst, u32),
+    /// An instruction and the source line it came from.
+    Inst(Inst, Line),
     /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
     Repeat { start: i64, count: i64, body: Vec<Stmt> },
 }
@@ -288,6 +303,7 @@ impl MatrixSource {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub name: String,
+    pub line: Line,
     pub rows: i64,
     pub cols: i64,
     pub source: MatrixSource,
@@ -311,6 +327,7 @@ pub enum GlobalInit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GlobalBuf {
     pub name: String,
+    pub line: Line,
     pub size: u64,
     pub addr: Option<u64>,
     pub init: GlobalInit,
@@ -319,6 +336,7 @@ pub struct GlobalBuf {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalBuf {
     pub name: String,
+    pub line: Line,
     pub size: u64,
     pub addr: Option<u64>,
 }
@@ -327,6 +345,7 @@ pub struct LocalBuf {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayGroup {
     pub layer: String,
+    pub line: Line,
     pub replica: u32,
     /// First weight row of the layer matrix held by this group.
     pub row_begin: i64,
@@ -338,6 +357,7 @@ pub struct ArrayGroup {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoreProgram {
     pub id: u32,
+    pub line: Line,
     pub ags: Vec<ArrayGroup>,
     pub buffers: Vec<LocalBuf>,
     pub body: Vec<Stmt>,
@@ -421,7 +441,7 @@ impl CoreProgram {
         ) -> Result<(), E> {
             for s in stmts {
                 match s {
-                    Stmt::Inst(i, line) => f(i, *line, counters)?,
+                    Stmt::Inst(i, line) => f(i, line.0, counters)?,
                     Stmt::Repeat { start, count, body } => {
                         counters.push(*start);
                         for k in 0..*count {

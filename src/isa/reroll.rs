@@ -130,7 +130,7 @@ mod tests {
     use crate::isa::Addr;
 
     fn ld(dst: i64, src: i64) -> Stmt {
-        Stmt::Inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 }, 0)
+        Stmt::Inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 }, crate::isa::Line::NONE)
     }
 
     #[test]

@@ -43,31 +43,31 @@ impl Checker<'_> {
         let p = self.p;
         for (i, l) in p.layers.iter().enumerate() {
             if p.layers[..i].iter().any(|m| m.name == l.name) {
-                self.report(0, format!("layer '{}' is defined twice", l.name));
+                self.report(l.line.0, format!("layer '{}' is defined twice", l.name));
             }
             if l.rows <= 0 || l.cols <= 0 {
-                self.report(0, format!("layer '{}' must have positive rows and cols", l.name));
+                self.report(l.line.0, format!("layer '{}' must have positive rows and cols", l.name));
             }
         }
         let gmem = self.arch.global_memory_bytes();
-        let mut allocated: Vec<(u64, u64, &str)> = vec![];
+        let mut allocated: Vec<(u64, u64, &str, u32)> = vec![];
         for g in &p.globals {
             if let Some(a) = g.addr {
                 if a + g.size > gmem {
-                    self.report(0, format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, a + g.size));
+                    self.report(g.line.0, format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, a + g.size));
                 }
-                allocated.push((a, a + g.size, &g.name));
+                allocated.push((a, a + g.size, &g.name, g.line.0));
             }
         }
         allocated.sort_unstable();
         for w in allocated.windows(2) {
             if w[1].0 < w[0].1 {
-                self.report(0, format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2));
+                self.report(w[1].3, format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2));
             }
         }
         for (i, c) in p.cores.iter().enumerate() {
             if p.cores[..i].iter().any(|d| d.id == c.id) {
-                self.report(0, format!("core {} is defined twice", c.id));
+                self.report(c.line.0, format!("core {} is defined twice", c.id));
             }
             self.core(c);
         }
@@ -76,41 +76,42 @@ impl Checker<'_> {
     fn core(&mut self, c: &CoreProgram) {
         let id = c.id;
         if id >= self.arch.core_count() {
-            self.report(0, format!("core {id} does not exist: the architecture has {} cores", self.arch.core_count()));
+            self.report(c.line.0, format!("core {id} does not exist: the architecture has {} cores", self.arch.core_count()));
         }
         let xbar_cols = self.arch.xbar_cols() as i64;
         let mut xbars = 0u64;
         for (k, ag) in c.ags.iter().enumerate() {
             xbars += ag.xbars as u64;
+            let line = ag.line.0;
             let Some(l) = self.p.layer(&ag.layer) else {
-                self.report(0, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
+                self.report(line, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
                 continue;
             };
             if ag.row_begin < 0 || ag.rows <= 0 || ag.row_begin + ag.rows > l.rows {
-                self.report(0, format!(
+                self.report(line, format!(
                     "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{})",
                     ag.row_begin, ag.row_begin + ag.rows, l.name, l.rows
                 ));
             }
             if ag.rows > self.arch.xbar_rows() as i64 {
-                self.report(0, format!("core {id}: array group {k} has {} rows but a crossbar has {}", ag.rows, self.arch.xbar_rows()));
+                self.report(line, format!("core {id}: array group {k} has {} rows but a crossbar has {}", ag.rows, self.arch.xbar_rows()));
             }
             let need = (l.cols + xbar_cols - 1) / xbar_cols;
             if ag.xbars as i64 != need {
-                self.report(0, format!(
+                self.report(line, format!(
                     "core {id}: array group {k} of layer '{}' ({} columns) needs {need} crossbars of {xbar_cols} columns, not {}",
                     l.name, l.cols, ag.xbars
                 ));
             }
         }
         if xbars > self.arch.xbars_per_core() as u64 {
-            self.report(0, format!("core {id}: array groups use {xbars} crossbars but a core has {}", self.arch.xbars_per_core()));
+            self.report(c.line.0, format!("core {id}: array groups use {xbars} crossbars but a core has {}", self.arch.xbars_per_core()));
         }
         let lmem = self.arch.local_memory_bytes();
         for b in &c.buffers {
             if let Some(a) = b.addr {
                 if a + b.size > lmem {
-                    self.report(0, format!("core {id}: buffer '{}' ends at byte {} but local memory has {lmem}", b.name, a + b.size));
+                    self.report(b.line.0, format!("core {id}: buffer '{}' ends at byte {} but local memory has {lmem}", b.name, a + b.size));
                 }
             }
         }
@@ -122,7 +123,7 @@ impl Checker<'_> {
     fn stmts(&mut self, c: &CoreProgram, stmts: &[Stmt], ranges: &mut Vec<(i64, i64)>) {
         for s in stmts {
             match s {
-                Stmt::Inst(i, line) => self.inst(c, i, *line, ranges),
+                Stmt::Inst(i, line) => self.inst(c, i, line.0, ranges),
                 Stmt::Repeat { start, count, body } => {
                     if *count <= 0 {
                         continue;

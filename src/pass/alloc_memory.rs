@@ -117,15 +117,16 @@ mod tests {
     use crate::isa::{Addr, Inst, LocalBuf};
 
     fn lldi(b: u32) -> Stmt {
-        Stmt::Inst(Inst::Lldi { rd: Addr::local(b, 0), size: 4, value: 0.0 }, 0)
+        Stmt::Inst(Inst::Lldi { rd: Addr::local(b, 0), size: 4, value: 0.0 }, crate::isa::Line::NONE)
     }
 
     #[test]
     fn buffers_with_disjoint_lifetimes_share_memory() {
         let mut c = CoreProgram {
             id: 0,
+            line: Default::default(),
             ags: vec![],
-            buffers: (0..3).map(|i| LocalBuf { name: format!("b{i}"), size: 100, addr: None }).collect(),
+            buffers: (0..3).map(|i| LocalBuf { name: format!("b{i}"), line: Default::default(), size: 100, addr: None }).collect(),
             body: vec![lldi(0), lldi(1), lldi(0), lldi(2)],
         };
         allocate_core(&mut c, 1000, 2).unwrap();
@@ -140,8 +141,9 @@ mod tests {
     fn a_buffer_used_in_a_loop_lives_for_the_whole_loop() {
         let mut c = CoreProgram {
             id: 0,
+            line: Default::default(),
             ags: vec![],
-            buffers: (0..2).map(|i| LocalBuf { name: format!("b{i}"), size: 8, addr: None }).collect(),
+            buffers: (0..2).map(|i| LocalBuf { name: format!("b{i}"), line: Default::default(), size: 8, addr: None }).collect(),
             body: vec![Stmt::Repeat { start: 0, count: 3, body: vec![lldi(0), lldi(1)] }],
         };
         allocate_core(&mut c, 100, 2).unwrap();

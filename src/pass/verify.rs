@@ -44,14 +44,17 @@ pub fn verify_module(module: &Module, arch: &Arch) -> Result<(), Failed> {
         if findings.is_empty() {
             return Ok(());
         }
-        let loc = module.as_operation().location();
+        let module_loc = module.as_operation().location();
+        let ctx = module.context();
+        // SAFETY: the module's context outlives this call.
+        let ctx = unsafe { ctx.to_ref() };
         for f in findings {
-            // Findings carry file:line when the program came from text; MLIR gets the message.
-            let msg = match &f.loc {
-                Some(l) if l.line > 0 => format!("{}: {}", l, f.message),
-                _ => f.message.clone(),
+            // Findings carry file:line when the program came from text or parsed MLIR.
+            let loc = match &f.loc {
+                Some(l) if l.line > 0 => melior::ir::Location::new(ctx, &l.file, l.line as usize, l.col.max(1) as usize),
+                _ => module_loc,
             };
-            emit_error(loc, &msg);
+            emit_error(loc, &f.message);
         }
         return Err(Failed);
     }

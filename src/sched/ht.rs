@@ -3,7 +3,7 @@
 use super::{is_view, natural_layout, value_name, Layout, Sched, SchedError};
 use crate::graph::{Act, Op, Placement, Pool};
 use crate::isa::reroll::fold_blocks;
-use crate::isa::{Addr, ArrayGroup, GlobalInit, Inst, Layer, MatrixSource, Stmt, VecOp};
+use crate::isa::{Addr, ArrayGroup, GlobalInit, Inst, Layer, Line, MatrixSource, Stmt, VecOp};
 use crate::pass::map_cores::output_cores;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 const CHUNK: i64 = 2048;
 
 fn inst(i: Inst) -> Stmt {
-    Stmt::Inst(i, 0)
+    Stmt::Inst(i, crate::isa::Line::NONE)
 }
 
 pub fn schedule(s: &mut Sched) -> Result<(), SchedError> {
@@ -271,7 +271,7 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
         ),
         (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
     };
-    s.layers.push(Layer { name: name.clone(), rows: p.rows, cols, source });
+    s.layers.push(Layer { name: name.clone(), line: Line::NONE, rows: p.rows, cols, source });
     let bias_g = bias.as_ref().map(|b| s.add_global(&format!("{name}.bias"), cols, GlobalInit::Weight { name: b.clone() }));
     let n_windows = windows_hw.0 * windows_hw.1;
 
@@ -298,7 +298,7 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                 .iter()
                 .map(|&gi| {
                     let (b, e) = p.ag_row_range(gi);
-                    cb.add_ag(ArrayGroup { layer: name.clone(), replica: r as u32, row_begin: b, rows: e - b, xbars: p.xbars_per_ag as u32 })
+                    cb.add_ag(ArrayGroup { layer: name.clone(), line: Line::NONE, replica: r as u32, row_begin: b, rows: e - b, xbars: p.xbars_per_ag as u32 })
                 })
                 .collect();
             let lo = p.ag_row_range(groups[0]).0;

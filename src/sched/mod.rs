@@ -13,7 +13,7 @@ pub mod ht;
 
 use crate::arch::Arch;
 use crate::graph::{Graph, Op};
-use crate::isa::{ArrayGroup, CoreProgram, GlobalBuf, GlobalInit, LocalBuf, Program, Stmt};
+use crate::isa::{ArrayGroup, CoreProgram, GlobalBuf, GlobalInit, Line, LocalBuf, Program, Stmt};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub struct CoreBuilder {
 
 impl CoreBuilder {
     fn new(id: u32) -> Self {
-        CoreBuilder { prog: CoreProgram { id, ags: vec![], buffers: vec![], body: vec![] }, bufs: HashMap::new() }
+        CoreBuilder { prog: CoreProgram { id, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] }, bufs: HashMap::new() }
     }
 
     /// A local buffer by name, created (or grown) to hold `size` bytes.
@@ -76,7 +76,7 @@ impl CoreBuilder {
             return i;
         }
         let i = self.prog.buffers.len() as u32;
-        self.prog.buffers.push(LocalBuf { name: name.to_string(), size: size as u64, addr: None });
+        self.prog.buffers.push(LocalBuf { name: name.to_string(), line: Line::NONE, size: size as u64, addr: None });
         self.bufs.insert(name.to_string(), i);
         i
     }
@@ -134,7 +134,7 @@ impl<'g, 'c> Sched<'g, 'c> {
             k += 1;
         }
         let i = self.globals.len() as u32;
-        self.globals.push(GlobalBuf { name: unique.clone(), size: (elements * self.eb) as u64, addr: None, init });
+        self.globals.push(GlobalBuf { name: unique.clone(), line: Line::NONE, size: (elements * self.eb) as u64, addr: None, init });
         self.global_names.insert(unique, i);
         i
     }

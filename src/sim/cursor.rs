@@ -32,7 +32,7 @@ impl<'p> Cursor<'p> {
                 let s = &f.stmts[f.pc];
                 f.pc += 1;
                 match s {
-                    Stmt::Inst(i, line) => return Some((i, *line)),
+                    Stmt::Inst(i, line) => return Some((i, line.0)),
                     Stmt::Repeat { start, count, body } => {
                         if *count > 0 && !body.is_empty() {
                             self.counters.push(*start);
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn walks_nested_loops_in_order() {
-        let st = |x: i64| Stmt::Inst(Inst::Lldi { rd: Addr::abs(x), size: 2, value: 0.0 }, x as u32);
+        let st = |x: i64| Stmt::Inst(Inst::Lldi { rd: Addr::abs(x), size: 2, value: 0.0 }, crate::isa::Line(x as u32));
         let body = vec![
             st(1),
             Stmt::Repeat { start: 2, count: 2, body: vec![Stmt::Repeat { start: 0, count: 3, body: vec![st(2)] }, st(3)] },

@@ -37,6 +37,10 @@ enum Space {
 }
 
 impl<'l> Lower<'l> {
+    fn line(&self, span: Span) -> Line {
+        Line((self.loc)(span.0).line)
+    }
+
     fn err(&mut self, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(msg).at((self.loc)(span.0)));
     }
@@ -216,7 +220,7 @@ impl<'l> Lower<'l> {
                     self.err(*span, format!("core {id} is defined twice"));
                     continue;
                 }
-                cores.push(self.core(*id as u32, items, &prog, &globals));
+                cores.push(self.core(*id as u32, *span, items, &prog, &globals));
             }
         }
         prog.cores = cores;
@@ -268,7 +272,7 @@ impl<'l> Lower<'l> {
         if rows <= 0 || cols <= 0 {
             self.err(span, format!("layer '{name}' must have positive rows and cols"));
         }
-        Some(Layer { name: name.to_string(), rows, cols, source })
+        Some(Layer { name: name.to_string(), line: self.line(span), rows, cols, source })
     }
 
     fn global(&mut self, name: &str, attrs: &[Attr], span: Span) -> Option<GlobalBuf> {
@@ -318,11 +322,11 @@ impl<'l> Lower<'l> {
             self.err(span, format!("global buffer '${name}' has a negative address"));
             return None;
         }
-        Some(GlobalBuf { name: name.to_string(), size: size as u64, addr: addr.map(|a| a as u64), init })
+        Some(GlobalBuf { name: name.to_string(), line: self.line(span), size: size as u64, addr: addr.map(|a| a as u64), init })
     }
 
-    fn core(&mut self, id: u32, items: &[CoreItem], prog: &Program, globals: &HashMap<&str, u32>) -> CoreProgram {
-        let mut core = CoreProgram { id, ags: vec![], buffers: vec![], body: vec![] };
+    fn core(&mut self, id: u32, span: Span, items: &[CoreItem], prog: &Program, globals: &HashMap<&str, u32>) -> CoreProgram {
+        let mut core = CoreProgram { id, line: self.line(span), ags: vec![], buffers: vec![], body: vec![] };
         // Tables first (they may be used before they are declared).
         for item in items {
             match item {
@@ -351,6 +355,7 @@ impl<'l> Lower<'l> {
                         }
                         core.buffers.push(LocalBuf {
                             name: name.clone(),
+                            line: self.line(*span),
                             size: size.max(0) as u64,
                             addr: addr.map(|a| a.max(0) as u64),
                         });
@@ -392,7 +397,7 @@ impl<'l> Lower<'l> {
             self.err(span, format!("rows {b}..{e} are not inside layer '{layer}' (rows 0..{})", l.rows));
             return None;
         }
-        Some(ArrayGroup { layer: layer.to_string(), replica: replica?, row_begin: b, rows: e - b, xbars: xbars? })
+        Some(ArrayGroup { layer: layer.to_string(), line: self.line(span), replica: replica?, row_begin: b, rows: e - b, xbars: xbars? })
     }
 
     fn body(&mut self, items: &[CoreItem], scope: &Scope<'_>, vars: &mut Vec<String>, top: bool) -> Vec<Stmt> {
@@ -421,7 +426,7 @@ impl<'l> Lower<'l> {
                 }
                 CoreItem::Inst { mnemonic, operands, span } => {
                     if let Some(i) = self.inst(mnemonic, operands, *span, scope, vars) {
-                        out.push(Stmt::Inst(i, (self.loc)(span.0).line));
+                        out.push(Stmt::Inst(i, self.line(*span)));
                     }
                 }
             }
