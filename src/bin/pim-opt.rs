@@ -203,14 +203,13 @@ fn run_chunk(
         }
     }
     let out = if emit_pim {
+        if !pimlir::pass::verify::is_isa_module(&module) {
+            let e = Error::new("cannot write .pim: the module is not at the pim_isa level (run --schedule first, or emit MLIR)");
+            return Ok(finish(&capture, Some(e), &sources, None));
+        }
         match driver::module_to_pim(&module, Some(output)) {
             Ok(t) => t,
-            Err(_) => {
-                let e = Error::new(
-                    "cannot write .pim: the module is not at the pim_isa level (run --schedule first, or emit MLIR)",
-                );
-                return Ok(finish(&capture, if capture.has_errors() { None } else { Some(e) }, &sources, None));
-            }
+            Err(_) => return Ok(finish(&capture, None, &sources, None)),
         }
     } else {
         driver::module_to_mlir(&module, m.get_flag("mlir-print-debuginfo"))

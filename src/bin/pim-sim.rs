@@ -55,14 +55,17 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
     let arch_spec = args.arch.clone().unwrap_or_else(|| if program.arch.is_empty() { "pimcomp-default".into() } else { program.arch.clone() });
     let arch = pimlir::arch::Arch::load(&arch_spec)?;
     let weights_path = match (&args.weights, &program.weights) {
-        (Some(w), _) => w.clone(),
-        (None, Some(w)) => PathBuf::from(w),
-        (None, None) => return Err(Error::new("the program names no weight file; give --weights")),
+        (Some(w), _) => Some(w.clone()),
+        (None, Some(w)) => Some(PathBuf::from(w)),
+        (None, None) => None,
     };
-    let weights = pimlir::onnx::OnnxModel::open(&weights_path)?;
+    let weights: Box<dyn sim::WeightStore> = match &weights_path {
+        Some(p) => Box::new(pimlir::onnx::OnnxModel::open(p)?),
+        None => Box::new(sim::weights::NoWeights),
+    };
     let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
     let t0 = std::time::Instant::now();
-    let result = sim::run(&program, &arch, &weights, &inputs)?;
+    let result = sim::run(&program, &arch, weights.as_ref(), &inputs)?;
     let elapsed = t0.elapsed();
     if args.outputs.len() > result.outputs.len() {
         return Err(Error::new(format!("{} --output files given, the program has {} outputs", args.outputs.len(), result.outputs.len())));
@@ -73,7 +76,9 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
     if !args.quiet {
         println!("program: {} ({} cores, {} static / {} dynamic instructions)", args.program, program.cores.len(), program.static_count(), result.instructions());
         println!("arch:    {}", arch.summary());
-        println!("weights: {}", weights_path.display());
+        if let Some(w) = &weights_path {
+            println!("weights: {}", w.display());
+        }
         for (k, t) in result.outputs.iter().enumerate() {
             let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();
             let more = if t.data.len() > 16 { ", ..." } else { "" };

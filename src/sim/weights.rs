@@ -66,6 +66,15 @@ impl WeightStore for OnnxModel {
     }
 }
 
+/// The store of a program that names no weight file.
+pub struct NoWeights;
+
+impl WeightStore for NoWeights {
+    fn tensor(&self, name: &str) -> Result<Tensor> {
+        Err(Error::new(format!("weight '{name}' is needed, but the program names no weight file; give --weights")))
+    }
+}
+
 /// Every layer's matrix (rows, cols, row-major data), as its array groups slice it.
 pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String, (usize, usize, Vec<f32>)>> {
     let mut out = HashMap::new();
