@@ -10,8 +10,7 @@ use pimlir::driver::{self, pipeline};
 use pimlir::pass::PASSES;
 use std::process::ExitCode;
 
-/// The whole compilation as one named pipeline.
-const COMPILE_PIPELINE: &str = "partition,replicate,map-cores,schedule,alloc-memory";
+use pimlir::driver::COMPILE_PIPELINE;
 
 fn command() -> Command {
     let mut cmd = Command::new("pim-opt")
@@ -45,7 +44,16 @@ fn command() -> Command {
     for p in PASSES {
         let mut help = p.summary.to_string();
         for o in p.options {
-            help.push_str(&format!("\n  {}=<value>: {}{}", o.name, o.help, if o.default.is_empty() { String::new() } else { format!(" [default: {}]", o.default) }));
+            help.push_str(&format!(
+                "\n  {}=<value>: {}{}",
+                o.name,
+                o.help,
+                if o.default.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [default: {}]", o.default)
+                }
+            ));
         }
         cmd = cmd.arg(
             Arg::new(p.name)
@@ -72,7 +80,10 @@ fn steps_from_flags(m: &ArgMatches) -> Result<Vec<pipeline::Step>, String> {
         }
     }
     found.sort_by_key(|x| x.0);
-    found.into_iter().map(|(_, name, opts)| pipeline::step(name, &opts)).collect()
+    found
+        .into_iter()
+        .map(|(_, name, opts)| pipeline::step(name, &opts))
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -93,13 +104,17 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     let mut steps = steps_from_flags(m).map_err(Error::new)?;
     if let Some(text) = m.get_one::<String>("pass-pipeline") {
         if !steps.is_empty() {
-            return Err(Error::new("give passes either as flags or with --pass-pipeline, not both"));
+            return Err(Error::new(
+                "give passes either as flags or with --pass-pipeline, not both",
+            ));
         }
         steps = pipeline::parse_pipeline(text).map_err(Error::new)?;
     }
     if m.get_flag("compile") {
         if !steps.is_empty() {
-            return Err(Error::new("--compile runs the whole pipeline; do not add passes to it"));
+            return Err(Error::new(
+                "--compile runs the whole pipeline; do not add passes to it",
+            ));
         }
         steps = pipeline::parse_pipeline(COMPILE_PIPELINE).map_err(Error::new)?;
     }
@@ -137,7 +152,15 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     let mut ok = true;
     let mut outputs = vec![];
     for chunk in &chunks {
-        let (chunk_ok, out) = run_chunk(m, &input, chunk.as_deref(), &steps, emit_pim, &output, verify_diags)?;
+        let (chunk_ok, out) = run_chunk(
+            m,
+            &input,
+            chunk.as_deref(),
+            &steps,
+            emit_pim,
+            &output,
+            verify_diags,
+        )?;
         ok &= chunk_ok;
         if let Some(o) = out {
             outputs.push(o);
@@ -163,7 +186,10 @@ fn run_chunk(
     let capture = DiagnosticCapture::attach(&ctx);
     let mut sources = SourceMap::default();
     let name = if input == "-" { "<stdin>" } else { input };
-    let finish = |capture: &DiagnosticCapture, err: Option<Error>, sources: &SourceMap, out: Option<String>| {
+    let finish = |capture: &DiagnosticCapture,
+                  err: Option<Error>,
+                  sources: &SourceMap,
+                  out: Option<String>| {
         let diags = driver::collect(capture, err);
         if verify_diags {
             let src = sources.get(name).unwrap_or("");
@@ -181,7 +207,10 @@ fn run_chunk(
         Ok(mo) => mo,
         Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
     };
-    let (arch, spec) = match driver::resolve_arch(m.get_one::<String>("arch").map(|s| s.as_str()), Some(&module)) {
+    let (arch, spec) = match driver::resolve_arch(
+        m.get_one::<String>("arch").map(|s| s.as_str()),
+        Some(&module),
+    ) {
         Ok(a) => a,
         Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
     };
@@ -194,10 +223,22 @@ fn run_chunk(
         return Ok(finish(&capture, None, &sources, None));
     }
     if !steps.is_empty() {
-        let pm = pipeline::build(&ctx, steps, &arch, &spec, verify_each, m.get_flag("print-ir-after-all"));
+        let pm = pipeline::build(
+            &ctx,
+            steps,
+            &arch,
+            &spec,
+            verify_each,
+            m.get_flag("print-ir-after-all"),
+        );
         if pm.run(&mut module).is_err() {
             if !capture.has_errors() {
-                return Ok(finish(&capture, Some(Error::new("a pass failed")), &sources, None));
+                return Ok(finish(
+                    &capture,
+                    Some(Error::new("a pass failed")),
+                    &sources,
+                    None,
+                ));
             }
             return Ok(finish(&capture, None, &sources, None));
         }

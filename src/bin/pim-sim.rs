@@ -7,7 +7,7 @@ use pimlir::diag::{Error, SourceMap};
 use pimlir::dialect::{new_context, DiagnosticCapture};
 use pimlir::driver;
 use pimlir::sim::{self, Tensor};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -52,7 +52,13 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
     let program = load_program(&args.program, sources)?;
-    let arch_spec = args.arch.clone().unwrap_or_else(|| if program.arch.is_empty() { "pimcomp-default".into() } else { program.arch.clone() });
+    let arch_spec = args.arch.clone().unwrap_or_else(|| {
+        if program.arch.is_empty() {
+            "pimcomp-default".into()
+        } else {
+            program.arch.clone()
+        }
+    });
     let arch = pimlir::arch::Arch::load(&arch_spec)?;
     let weights_path = match (&args.weights, &program.weights) {
         (Some(w), _) => Some(w.clone()),
@@ -63,18 +69,32 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         Some(p) => Box::new(pimlir::onnx::OnnxModel::open(p)?),
         None => Box::new(sim::weights::NoWeights),
     };
-    let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|p| Tensor::read_npy(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let t0 = std::time::Instant::now();
     let result = sim::run(&program, &arch, weights.as_ref(), &inputs)?;
     let elapsed = t0.elapsed();
     if args.outputs.len() > result.outputs.len() {
-        return Err(Error::new(format!("{} --output files given, the program has {} outputs", args.outputs.len(), result.outputs.len())));
+        return Err(Error::new(format!(
+            "{} --output files given, the program has {} outputs",
+            args.outputs.len(),
+            result.outputs.len()
+        )));
     }
     for (path, t) in args.outputs.iter().zip(&result.outputs) {
         t.write_npy(path)?;
     }
     if !args.quiet {
-        println!("program: {} ({} cores, {} static / {} dynamic instructions)", args.program, program.cores.len(), program.static_count(), result.instructions());
+        println!(
+            "program: {} ({} cores, {} static / {} dynamic instructions)",
+            args.program,
+            program.cores.len(),
+            program.static_count(),
+            result.instructions()
+        );
         println!("arch:    {}", arch.summary());
         if let Some(w) = &weights_path {
             println!("weights: {}", w.display());
@@ -84,11 +104,21 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             let more = if t.data.len() > 16 { ", ..." } else { "" };
             println!("output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
         }
-        println!("{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}", "core", "instructions", "mvmul", "vector", "ld/st/mem", "messages");
+        println!(
+            "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
+            "core", "instructions", "mvmul", "vector", "ld/st/mem", "messages"
+        );
         for c in &result.cores {
-            println!("{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}", c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages);
+            println!(
+                "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
+                c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages
+            );
         }
-        println!("simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
+        println!(
+            "simulated {} instructions in {:.3} s",
+            result.instructions(),
+            elapsed.as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -100,16 +130,17 @@ fn load_program(path: &str, sources: &mut SourceMap) -> Result<pimlir::isa::Prog
     if driver::input_kind(path) == driver::InputKind::Pim {
         let mut p = pimlir::isa::text::parse(&text, path)?;
         if let Some(w) = &p.weights {
-            if Path::new(w).is_relative() {
-                p.weights = Some(driver::dir_of(path).join(w).to_string_lossy().into_owned());
-            }
+            p.weights = Some(driver::resolve_relative(&driver::dir_of(path), w));
         }
         return Ok(p);
     }
     let ctx = new_context();
     let capture = DiagnosticCapture::attach(&ctx);
     let module = pimlir::dialect::parse_module(&ctx, &text, path);
-    let program = module.as_ref().ok_or(()).and_then(|m| pimlir::dialect::isa_ir::read_program(m).map_err(|_| ()));
+    let program = module
+        .as_ref()
+        .ok_or(())
+        .and_then(|m| pimlir::dialect::isa_ir::read_program(m).map_err(|_| ()));
     match program {
         Ok(p) => Ok(p),
         Err(()) => {

@@ -34,10 +34,13 @@ pub fn input_kind(path: &str) -> InputKind {
 pub fn read_text(path: &str) -> Result<String> {
     if path == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
         return Ok(s);
     }
-    std::fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
 }
 
 /// `path` made relative to directory `dir` when both are relative or both absolute.
@@ -48,7 +51,7 @@ pub fn relative_to(path: &Path, dir: &Path) -> PathBuf {
     let dc: Vec<_> = d.components().collect();
     let common = pc.iter().zip(&dc).take_while(|(a, b)| a == b).count();
     if common == 0 {
-        return p;
+        return normalize(&p);
     }
     let mut out = PathBuf::new();
     for _ in common..dc.len() {
@@ -61,6 +64,34 @@ pub fn relative_to(path: &Path, dir: &Path) -> PathBuf {
         out.push(".");
     }
     out
+}
+
+/// Removes `.` and resolves `a/..` without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = vec![];
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+/// `file` (relative to directory `dir`) as a path usable from the working directory.
+pub fn resolve_relative(dir: &Path, file: &str) -> String {
+    if Path::new(file).is_relative() {
+        normalize(&dir.join(file)).to_string_lossy().into_owned()
+    } else {
+        file.to_string()
+    }
 }
 
 /// The directory a file lives in ("." for a bare name).
@@ -76,8 +107,8 @@ pub fn dir_of(path: &str) -> PathBuf {
 pub fn pim_to_module<'c>(ctx: &'c Context, src: &str, name: &str) -> Result<Module<'c>> {
     let mut p = crate::isa::text::parse(src, name)?;
     if let Some(w) = &p.weights {
-        if name != "-" && Path::new(w).is_relative() {
-            p.weights = Some(dir_of(name).join(w).to_string_lossy().into_owned());
+        if name != "-" {
+            p.weights = Some(resolve_relative(&dir_of(name), w));
         }
     }
     let module = Module::new(Location::new(ctx, name, 1, 1));
@@ -86,7 +117,12 @@ pub fn pim_to_module<'c>(ctx: &'c Context, src: &str, name: &str) -> Result<Modu
 }
 
 /// Loads an input of any kind into a module. MLIR parse errors arrive through `capture`.
-pub fn load_module<'c>(ctx: &'c Context, path: &str, text: Option<&str>, sources: &mut SourceMap) -> Result<Module<'c>> {
+pub fn load_module<'c>(
+    ctx: &'c Context,
+    path: &str,
+    text: Option<&str>,
+    sources: &mut SourceMap,
+) -> Result<Module<'c>> {
     match input_kind(path) {
         InputKind::Onnx => crate::frontend::import_onnx(ctx, Path::new(path)),
         InputKind::Pim => {
@@ -144,11 +180,18 @@ pub fn module_to_mlir(module: &Module, debug_info: bool) -> String {
 }
 
 /// Prints a `pim_isa` module as `.pim` text written to `out_path` (weights made relative).
-pub fn module_to_pim(module: &Module, out_path: Option<&str>) -> std::result::Result<String, Failed> {
+pub fn module_to_pim(
+    module: &Module,
+    out_path: Option<&str>,
+) -> std::result::Result<String, Failed> {
     let mut p = isa_ir::read_program(module)?;
     if let (Some(w), Some(out)) = (&p.weights, out_path) {
         if out != "-" {
-            p.weights = Some(relative_to(Path::new(w), &dir_of(out)).to_string_lossy().into_owned());
+            p.weights = Some(
+                relative_to(Path::new(w), &dir_of(out))
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     Ok(crate::isa::text::print(&p))
@@ -159,13 +202,15 @@ pub fn write_output(path: &str, text: &str) -> Result<()> {
     if path == "-" {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).map_err(|e| Error::new(format!("cannot write output: {e}")))?;
+        out.write_all(text.as_bytes())
+            .map_err(|e| Error::new(format!("cannot write output: {e}")))?;
         if !text.ends_with('\n') {
             let _ = out.write_all(b"\n");
         }
         Ok(())
     } else {
-        std::fs::write(path, text).map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
+        std::fs::write(path, text)
+            .map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
     }
 }
 
@@ -186,4 +231,45 @@ pub fn collect(capture: &DiagnosticCapture, err: Option<Error>) -> Vec<Diagnosti
         d.extend(e.diagnostics);
     }
     d
+}
+
+/// The whole compilation as a pass pipeline (what `pim-opt --compile` runs).
+pub const COMPILE_PIPELINE: &str = "partition,replicate,map-cores,schedule,alloc-memory";
+
+/// Runs a pass pipeline (text, e.g. [`COMPILE_PIPELINE`]) on a module, verifying after each
+/// pass. Errors are the diagnostics the passes reported.
+pub fn run_pipeline(
+    ctx: &Context,
+    module: &mut Module,
+    pipeline_text: &str,
+    arch: &Arch,
+    arch_spec: &str,
+) -> Result<()> {
+    let capture = DiagnosticCapture::attach(ctx);
+    let steps = pipeline::parse_pipeline(pipeline_text).map_err(Error::new)?;
+    let pm = pipeline::build(ctx, &steps, arch, arch_spec, true, false);
+    if pm.run(module).is_err() {
+        let d = capture.take();
+        return Err(if d.is_empty() {
+            Error::new("a pass failed")
+        } else {
+            Error::many(d)
+        });
+    }
+    Ok(())
+}
+
+/// Compiles an ONNX model into an ISA program with the given pipeline (library entry point
+/// for tests, benchmarks and tools).
+pub fn compile_onnx(
+    path: &Path,
+    arch_spec: &str,
+    pipeline_text: &str,
+) -> Result<crate::isa::Program> {
+    let ctx = crate::dialect::new_context();
+    let capture = DiagnosticCapture::attach(&ctx);
+    let arch = Arch::load(arch_spec)?;
+    let mut module = crate::frontend::import_onnx(&ctx, path)?;
+    run_pipeline(&ctx, &mut module, pipeline_text, &arch, arch_spec)?;
+    isa_ir::read_program(&module).map_err(|_| Error::many(capture.take()))
 }

@@ -76,11 +76,18 @@ impl<'c> Importer<'c, '_> {
     fn run(&mut self) -> Result<()> {
         let opset = self.model.opset();
         if opset != 0 && !(7..=22).contains(&opset) {
-            return Err(Error::new(format!("model uses opset {opset}; pimlir reads opsets 7-22")));
+            return Err(Error::new(format!(
+                "model uses opset {opset}; pimlir reads opsets 7-22"
+            )));
         }
         let g = self.model.graph();
         for t in &g.initializer {
-            self.syms.insert(t.name.clone(), Sym::Weight { dims: t.dims.clone() });
+            self.syms.insert(
+                t.name.clone(),
+                Sym::Weight {
+                    dims: t.dims.clone(),
+                },
+            );
         }
         for input in &g.input {
             if self.syms.contains_key(&input.name) {
@@ -97,7 +104,11 @@ impl<'c> Importer<'c, '_> {
         }
         for (i, node) in g.node.iter().enumerate() {
             self.import_node(i, node).map_err(|e| {
-                let who = if node.name.is_empty() { format!("#{i}") } else { format!("'{}'", node.name) };
+                let who = if node.name.is_empty() {
+                    format!("#{i}")
+                } else {
+                    format!("'{}'", node.name)
+                };
                 e.prefixed(&format!("node {who} ({}): ", node.op_type))
             })?;
         }
@@ -117,8 +128,18 @@ impl<'c> Importer<'c, '_> {
                     self.graph.outputs.push(v);
                     self.graph.output_names.push(out.name.clone());
                 }
-                Some(_) => return Err(Error::new(format!("output '{}' is a constant, not computed", out.name))),
-                None => return Err(Error::new(format!("output '{}' is not produced by any node", out.name))),
+                Some(_) => {
+                    return Err(Error::new(format!(
+                        "output '{}' is a constant, not computed",
+                        out.name
+                    )))
+                }
+                None => {
+                    return Err(Error::new(format!(
+                        "output '{}' is not produced by any node",
+                        out.name
+                    )))
+                }
             }
         }
         Ok(())
@@ -137,7 +158,11 @@ impl<'c> Importer<'c, '_> {
                 data_type::name(tt.elem_type)
             )));
         }
-        let dims = &tt.shape.as_ref().ok_or_else(|| Error::new(format!("'{}' has no shape", vi.name)))?.dim;
+        let dims = &tt
+            .shape
+            .as_ref()
+            .ok_or_else(|| Error::new(format!("'{}' has no shape", vi.name)))?
+            .dim;
         dims.iter()
             .enumerate()
             .map(|(i, d)| match (d.dim_value, &d.dim_param) {
@@ -148,7 +173,10 @@ impl<'c> Importer<'c, '_> {
                     "'{}' has dynamic dimension '{p}' at axis {i}; pimlir needs static shapes",
                     vi.name
                 ))),
-                _ => Err(Error::new(format!("'{}' has an unknown or invalid size at axis {i}", vi.name))),
+                _ => Err(Error::new(format!(
+                    "'{}' has an unknown or invalid size at axis {i}",
+                    vi.name
+                ))),
             })
             .collect()
     }
@@ -156,8 +184,12 @@ impl<'c> Importer<'c, '_> {
     fn value(&self, name: &str) -> Result<ValueId> {
         match self.syms.get(name) {
             Some(Sym::Value(v)) => Ok(*v),
-            Some(_) => Err(Error::new(format!("input '{name}' is a constant where an activation is expected"))),
-            None => Err(Error::new(format!("input '{name}' is not defined before this node"))),
+            Some(_) => Err(Error::new(format!(
+                "input '{name}' is a constant where an activation is expected"
+            ))),
+            None => Err(Error::new(format!(
+                "input '{name}' is not defined before this node"
+            ))),
         }
     }
 
@@ -176,20 +208,33 @@ impl<'c> Importer<'c, '_> {
         match self.syms.get(name) {
             Some(Sym::Ints(v)) => Ok(v.clone()),
             Some(Sym::Weight { .. }) => {
-                let t = self.model.initializer(name).ok_or_else(|| Error::new(format!("'{name}' is missing")))?;
+                let t = self
+                    .model
+                    .initializer(name)
+                    .ok_or_else(|| Error::new(format!("'{name}' is missing")))?;
                 tensor_to_i64(t)
             }
-            _ => Err(Error::new(format!("'{name}' must be a constant (computed at run time here)"))),
+            _ => Err(Error::new(format!(
+                "'{name}' must be a constant (computed at run time here)"
+            ))),
         }
     }
 
     fn loc(&self, node: &NodeProto, index: usize) -> Location<'c> {
-        let name = if node.name.is_empty() { format!("{}#{index}", node.op_type) } else { node.name.clone() };
+        let name = if node.name.is_empty() {
+            format!("{}#{index}", node.op_type)
+        } else {
+            node.name.clone()
+        };
         Location::name(self.ctx, &name, Location::new(self.ctx, &self.file, 0, 0))
     }
 
     fn layer_name(&mut self, node: &NodeProto, index: usize) -> String {
-        let base = if node.name.is_empty() { format!("{}{index}", node.op_type.to_lowercase()) } else { node.name.clone() };
+        let base = if node.name.is_empty() {
+            format!("{}{index}", node.op_type.to_lowercase())
+        } else {
+            node.name.clone()
+        };
         let mut name = base.clone();
         let mut k = 1;
         while !self.layer_names.insert(name.clone()) {
@@ -202,8 +247,12 @@ impl<'c> Importer<'c, '_> {
     fn ints_attr(&self, node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>> {
         match attr(node, name) {
             None => Ok(None),
-            Some(a) if a.r#type == at::INTS || (a.r#type == 0 && !a.ints.is_empty()) => Ok(Some(a.ints.clone())),
-            Some(_) => Err(Error::new(format!("attribute '{name}' must be a list of integers"))),
+            Some(a) if a.r#type == at::INTS || (a.r#type == 0 && !a.ints.is_empty()) => {
+                Ok(Some(a.ints.clone()))
+            }
+            Some(_) => Err(Error::new(format!(
+                "attribute '{name}' must be a list of integers"
+            ))),
         }
     }
 
@@ -226,7 +275,9 @@ impl<'c> Importer<'c, '_> {
     fn string_attr(&self, node: &NodeProto, name: &str) -> Result<Option<String>> {
         match attr(node, name) {
             None => Ok(None),
-            Some(a) if a.r#type == at::STRING || a.r#type == 0 => Ok(Some(String::from_utf8_lossy(&a.s).into_owned())),
+            Some(a) if a.r#type == at::STRING || a.r#type == 0 => {
+                Ok(Some(String::from_utf8_lossy(&a.s).into_owned()))
+            }
             Some(_) => Err(Error::new(format!("attribute '{name}' must be a string"))),
         }
     }
@@ -236,37 +287,63 @@ impl<'c> Importer<'c, '_> {
         match self.ints_attr(node, name)? {
             None => Ok(default),
             Some(v) if v.len() == 2 => Ok([v[0], v[1]]),
-            Some(v) => Err(Error::new(format!("attribute '{name}' must have 2 values (2-D), got {v:?}"))),
+            Some(v) => Err(Error::new(format!(
+                "attribute '{name}' must have 2 values (2-D), got {v:?}"
+            ))),
         }
     }
 
     fn pads(&self, node: &NodeProto) -> Result<[i64; 4]> {
         if let Some(p) = self.string_attr(node, "auto_pad")? {
             if p != "NOTSET" && p != "VALID" {
-                return Err(Error::new(format!("auto_pad = {p} is not supported yet; give explicit pads")));
+                return Err(Error::new(format!(
+                    "auto_pad = {p} is not supported yet; give explicit pads"
+                )));
             }
         }
         match self.ints_attr(node, "pads")? {
             None => Ok([0; 4]),
             // ONNX order: x1_begin, x2_begin, x1_end, x2_end = top, left, bottom, right.
             Some(v) if v.len() == 4 => Ok([v[0], v[1], v[2], v[3]]),
-            Some(v) => Err(Error::new(format!("attribute 'pads' must have 4 values, got {v:?}"))),
+            Some(v) => Err(Error::new(format!(
+                "attribute 'pads' must have 4 values, got {v:?}"
+            ))),
         }
     }
 
-    fn push(&mut self, node: &NodeProto, index: usize, op: Op, inputs: Vec<ValueId>, out_channels: Option<i64>) -> Result<()> {
+    fn push(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op: Op,
+        inputs: Vec<ValueId>,
+        out_channels: Option<i64>,
+    ) -> Result<()> {
         let in_shapes: Vec<&[i64]> = inputs.iter().map(|&v| self.graph.shape(v)).collect();
         let out_shape = shape::infer(&op, &in_shapes, out_channels).map_err(Error::new)?;
         let out = self.graph.add_value(out_shape);
         let loc = self.loc(node, index);
-        self.graph.nodes.push(Node { op, inputs, output: out, loc, partition: None, placement: None });
-        let name = node.output.first().ok_or_else(|| Error::new("node has no output"))?;
+        self.graph.nodes.push(Node {
+            op,
+            inputs,
+            output: out,
+            loc,
+            partition: None,
+            placement: None,
+        });
+        let name = node
+            .output
+            .first()
+            .ok_or_else(|| Error::new("node has no output"))?;
         self.syms.insert(name.clone(), Sym::Value(out));
         Ok(())
     }
 
     fn alias(&mut self, node: &NodeProto, v: ValueId) -> Result<()> {
-        let name = node.output.first().ok_or_else(|| Error::new("node has no output"))?;
+        let name = node
+            .output
+            .first()
+            .ok_or_else(|| Error::new("node has no output"))?;
         self.syms.insert(name.clone(), Sym::Value(v));
         Ok(())
     }
@@ -280,12 +357,18 @@ impl<'c> Importer<'c, '_> {
     }
 
     fn opt_input<'n>(&self, node: &'n NodeProto, i: usize) -> Option<&'n str> {
-        node.input.get(i).map(|s| s.as_str()).filter(|s| !s.is_empty())
+        node.input
+            .get(i)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
     }
 
     fn import_node(&mut self, index: usize, node: &NodeProto) -> Result<()> {
         if !node.domain.is_empty() && node.domain != "ai.onnx" {
-            return Err(Error::new(format!("operator domain '{}' is not supported", node.domain)));
+            return Err(Error::new(format!(
+                "operator domain '{}' is not supported",
+                node.domain
+            )));
         }
         match node.op_type.as_str() {
             "Conv" => {
@@ -293,13 +376,18 @@ impl<'c> Importer<'c, '_> {
                 let wname = self.input(node, 1)?.to_string();
                 let w = self.weight(&wname)?;
                 if w.len() != 4 {
-                    return Err(Error::new(format!("weight '{wname}' must be 4-D (OIHW), got shape {w:?}")));
+                    return Err(Error::new(format!(
+                        "weight '{wname}' must be 4-D (OIHW), got shape {w:?}"
+                    )));
                 }
                 let bias = match self.opt_input(node, 2) {
                     Some(b) => {
                         let bd = self.weight(b)?;
                         if bd.iter().product::<i64>() != w[0] {
-                            return Err(Error::new(format!("bias '{b}' has shape {bd:?}, expected [{}]", w[0])));
+                            return Err(Error::new(format!(
+                                "bias '{b}' has shape {bd:?}, expected [{}]",
+                                w[0]
+                            )));
                         }
                         Some(b.to_string())
                     }
@@ -308,7 +396,9 @@ impl<'c> Importer<'c, '_> {
                 let group = self.int_attr(node, "group", 1)?;
                 let kernel = self.pair(node, "kernel_shape", [w[2], w[3]])?;
                 if kernel != [w[2], w[3]] {
-                    return Err(Error::new(format!("kernel_shape {kernel:?} does not match weight shape {w:?}")));
+                    return Err(Error::new(format!(
+                        "kernel_shape {kernel:?} does not match weight shape {w:?}"
+                    )));
                 }
                 let in_ch = self.graph.shape(x).get(1).copied().unwrap_or(0);
                 if w[1] * group != in_ch {
@@ -318,7 +408,9 @@ impl<'c> Importer<'c, '_> {
                     )));
                 }
                 if group != 1 {
-                    return Err(Error::new(format!("grouped convolution (group = {group}) is not supported yet")));
+                    return Err(Error::new(format!(
+                        "grouped convolution (group = {group}) is not supported yet"
+                    )));
                 }
                 let name = self.layer_name(node, index);
                 let op = Op::Conv2d(Conv2d {
@@ -336,12 +428,19 @@ impl<'c> Importer<'c, '_> {
             }
             "Gemm" => {
                 let x = self.value(self.input(node, 0)?)?;
-                let (alpha, beta) = (self.float_attr(node, "alpha", 1.0)?, self.float_attr(node, "beta", 1.0)?);
+                let (alpha, beta) = (
+                    self.float_attr(node, "alpha", 1.0)?,
+                    self.float_attr(node, "beta", 1.0)?,
+                );
                 if self.int_attr(node, "transA", 0)? != 0 {
-                    return Err(Error::new("transA = 1 is not supported (the activation must be a row vector)"));
+                    return Err(Error::new(
+                        "transA = 1 is not supported (the activation must be a row vector)",
+                    ));
                 }
                 if alpha != 1.0 || (beta != 1.0 && self.opt_input(node, 2).is_some()) {
-                    return Err(Error::new(format!("alpha = {alpha}, beta = {beta} are not supported (only 1)")));
+                    return Err(Error::new(format!(
+                        "alpha = {alpha}, beta = {beta} are not supported (only 1)"
+                    )));
                 }
                 let transposed = self.int_attr(node, "transB", 0)? != 0;
                 self.fc(node, index, x, transposed)
@@ -372,7 +471,11 @@ impl<'c> Importer<'c, '_> {
                     pads: self.pads(node)?,
                     count_include_pad: self.int_attr(node, "count_include_pad", 0)? != 0,
                 };
-                let op = if node.op_type == "MaxPool" { Op::MaxPool(pool) } else { Op::AvgPool(pool) };
+                let op = if node.op_type == "MaxPool" {
+                    Op::MaxPool(pool)
+                } else {
+                    Op::AvgPool(pool)
+                };
                 if node.output.len() > 1 && !node.output[1].is_empty() {
                     return Err(Error::new("the Indices output of MaxPool is not supported"));
                 }
@@ -385,14 +488,22 @@ impl<'c> Importer<'c, '_> {
             "Add" => {
                 let (a, b) = (self.input(node, 0)?, self.input(node, 1)?);
                 match (self.syms.get(a).cloned(), self.syms.get(b).cloned()) {
-                    (Some(Sym::Value(x)), Some(Sym::Value(y))) => self.push(node, index, Op::Add, vec![x, y], None),
+                    (Some(Sym::Value(x)), Some(Sym::Value(y))) => {
+                        self.push(node, index, Op::Add, vec![x, y], None)
+                    }
                     (Some(Sym::Value(x)), Some(Sym::Weight { .. })) => self.add_bias(node, x, a, b),
                     (Some(Sym::Weight { .. }), Some(Sym::Value(y))) => self.add_bias(node, y, b, a),
-                    _ => Err(Error::new("adding two constants (or undefined inputs) is not supported")),
+                    _ => Err(Error::new(
+                        "adding two constants (or undefined inputs) is not supported",
+                    )),
                 }
             }
             "Concat" => {
-                let inputs = node.input.iter().map(|n| self.value(n)).collect::<Result<Vec<_>>>()?;
+                let inputs = node
+                    .input
+                    .iter()
+                    .map(|n| self.value(n))
+                    .collect::<Result<Vec<_>>>()?;
                 let axis = self.int_attr(node, "axis", i64::MIN)?;
                 if axis == i64::MIN {
                     return Err(Error::new("attribute 'axis' is required"));
@@ -410,7 +521,17 @@ impl<'c> Importer<'c, '_> {
                 let s = self.graph.shape(x).to_vec();
                 let total: i64 = s.iter().product();
                 // Resolve 0 (copy) and -1 (infer) as ONNX defines them.
-                let mut dims: Vec<i64> = target.iter().enumerate().map(|(i, &d)| if d == 0 { s.get(i).copied().unwrap_or(0) } else { d }).collect();
+                let mut dims: Vec<i64> = target
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| {
+                        if d == 0 {
+                            s.get(i).copied().unwrap_or(0)
+                        } else {
+                            d
+                        }
+                    })
+                    .collect();
                 if let Some(p) = dims.iter().position(|&d| d == -1) {
                     let known: i64 = dims.iter().filter(|&&d| d != -1).product();
                     if known == 0 || total % known != 0 {
@@ -443,9 +564,16 @@ impl<'c> Importer<'c, '_> {
                 self.alias(node, x)
             }
             "Constant" => {
-                let a = attr(node, "value").ok_or_else(|| Error::new("Constant without 'value' is not supported"))?;
-                let t = a.t.as_ref().ok_or_else(|| Error::new("Constant 'value' must be a tensor"))?;
-                let out = node.output.first().ok_or_else(|| Error::new("node has no output"))?.clone();
+                let a = attr(node, "value")
+                    .ok_or_else(|| Error::new("Constant without 'value' is not supported"))?;
+                let t =
+                    a.t.as_ref()
+                        .ok_or_else(|| Error::new("Constant 'value' must be a tensor"))?;
+                let out = node
+                    .output
+                    .first()
+                    .ok_or_else(|| Error::new("node has no output"))?
+                    .clone();
                 match t.data_type {
                     data_type::INT64 | data_type::INT32 => {
                         self.syms.insert(out, Sym::Ints(tensor_to_i64(t)?));
@@ -466,9 +594,15 @@ impl<'c> Importer<'c, '_> {
         let wname = self.input(node, 1)?.to_string();
         let w = self.weight(&wname)?;
         if w.len() != 2 {
-            return Err(Error::new(format!("weight '{wname}' must be 2-D, got shape {w:?}")));
+            return Err(Error::new(format!(
+                "weight '{wname}' must be 2-D, got shape {w:?}"
+            )));
         }
-        let (k, n) = if transposed { (w[1], w[0]) } else { (w[0], w[1]) };
+        let (k, n) = if transposed {
+            (w[1], w[0])
+        } else {
+            (w[0], w[1])
+        };
         let xs = self.graph.shape(x).to_vec();
         if xs.len() != 2 || xs[1] != k {
             return Err(Error::new(format!(
@@ -479,21 +613,32 @@ impl<'c> Importer<'c, '_> {
             Some(b) => {
                 let bd = self.weight(b)?;
                 if bd.iter().product::<i64>() != n {
-                    return Err(Error::new(format!("bias '{b}' has shape {bd:?}, expected [{n}]")));
+                    return Err(Error::new(format!(
+                        "bias '{b}' has shape {bd:?}, expected [{n}]"
+                    )));
                 }
                 Some(b.to_string())
             }
             None => None,
         };
         let name = self.layer_name(node, index);
-        let op = Op::Fc(Fc { name, weight: wname, bias, transpose_weight: transposed, act: None });
+        let op = Op::Fc(Fc {
+            name,
+            weight: wname,
+            bias,
+            transpose_weight: transposed,
+            act: None,
+        });
         self.push(node, index, op, vec![x], Some(n))
     }
 
     /// Number of nodes and graph outputs that read the ONNX tensor `name`.
     fn uses(&self, name: &str) -> usize {
         let g = self.model.graph();
-        g.node.iter().map(|n| n.input.iter().filter(|i| *i == name).count()).sum::<usize>()
+        g.node
+            .iter()
+            .map(|n| n.input.iter().filter(|i| *i == name).count())
+            .sum::<usize>()
             + g.output.iter().filter(|o| o.name == name).count()
     }
 
@@ -507,7 +652,9 @@ impl<'c> Importer<'c, '_> {
             let bias_ok = dims.iter().product::<i64>() == out_ch;
             let slot = match &mut self.graph.nodes[p].op {
                 Op::Fc(f) if f.bias.is_none() => Some(&mut f.bias),
-                Op::Conv2d(c) if c.bias.is_none() && (dims.len() == 1 || dims.len() == 3) => Some(&mut c.bias),
+                Op::Conv2d(c) if c.bias.is_none() && (dims.len() == 1 || dims.len() == 3) => {
+                    Some(&mut c.bias)
+                }
                 _ => None,
             };
             if let (Some(slot), true, true) = (slot, only_user, bias_ok) {

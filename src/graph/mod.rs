@@ -241,7 +241,9 @@ impl<'c> Graph<'c> {
         for n in &self.nodes {
             if let Some(name) = n.op.layer_name() {
                 if !seen.insert(name) {
-                    return Err(Error::new(format!("two layers are named '{name}'; layer names must be unique")));
+                    return Err(Error::new(format!(
+                        "two layers are named '{name}'; layer names must be unique"
+                    )));
                 }
             }
         }
@@ -257,7 +259,9 @@ pub fn fuse_activations(g: &mut Graph) {
     let producers = g.producers();
     let consumers = g.consumers();
     for i in 0..g.nodes.len() {
-        let Some(act) = Act::of(&g.nodes[i].op) else { continue };
+        let Some(act) = Act::of(&g.nodes[i].op) else {
+            continue;
+        };
         let input = g.nodes[i].inputs[0];
         let Some(p) = producers[input] else { continue };
         if consumers[input].len() != 1 || g.outputs.contains(&input) || removed[p] {

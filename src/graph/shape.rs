@@ -7,7 +7,14 @@
 use super::{Op, Pool};
 
 /// Output spatial size of a sliding window, or an error if the window does not fit.
-pub fn window_out(input: i64, kernel: i64, stride: i64, pad_begin: i64, pad_end: i64, dilation: i64) -> Result<i64, String> {
+pub fn window_out(
+    input: i64,
+    kernel: i64,
+    stride: i64,
+    pad_begin: i64,
+    pad_end: i64,
+    dilation: i64,
+) -> Result<i64, String> {
     if kernel <= 0 || stride <= 0 || dilation <= 0 || pad_begin < 0 || pad_end < 0 {
         return Err(format!(
             "kernel {kernel}, stride {stride}, dilation {dilation} must be positive and pads {pad_begin},{pad_end} non-negative"
@@ -16,16 +23,20 @@ pub fn window_out(input: i64, kernel: i64, stride: i64, pad_begin: i64, pad_end:
     let span = dilation * (kernel - 1) + 1;
     let padded = input + pad_begin + pad_end;
     if padded < span {
-        return Err(format!("window of extent {span} does not fit in input of size {input} (padded {padded})"));
+        return Err(format!(
+            "window of extent {span} does not fit in input of size {input} (padded {padded})"
+        ));
     }
     Ok((padded - span) / stride + 1)
 }
 
-fn rank4<'a>(what: &str, s: &'a [i64]) -> Result<[i64; 4], String> {
+fn rank4(what: &str, s: &[i64]) -> Result<[i64; 4], String> {
     match s {
         [n, c, h, w] => {
             if *n != 1 {
-                return Err(format!("{what} has batch size {n}; pimlir compiles batch-1 inference"));
+                return Err(format!(
+                    "{what} has batch size {n}; pimlir compiles batch-1 inference"
+                ));
             }
             Ok([*n, *c, *h, *w])
         }
@@ -60,15 +71,31 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
                     c.group
                 ));
             }
-            let oh = window_out(h, c.kernel[0], c.strides[0], c.pads[0], c.pads[2], c.dilations[0])?;
-            let ow = window_out(w, c.kernel[1], c.strides[1], c.pads[1], c.pads[3], c.dilations[1])?;
+            let oh = window_out(
+                h,
+                c.kernel[0],
+                c.strides[0],
+                c.pads[0],
+                c.pads[2],
+                c.dilations[0],
+            )?;
+            let ow = window_out(
+                w,
+                c.kernel[1],
+                c.strides[1],
+                c.pads[1],
+                c.pads[3],
+                c.dilations[1],
+            )?;
             Ok(vec![n, o, oh, ow])
         }
         Op::Fc(_) => {
             arity(1)?;
             let x = inputs[0];
             if x.len() != 2 || x[0] != 1 {
-                return Err(format!("fc input must be a [1, features] matrix, got shape {x:?}"));
+                return Err(format!(
+                    "fc input must be a [1, features] matrix, got shape {x:?}"
+                ));
             }
             let o = out_channels.ok_or("fc needs its output-feature count")?;
             Ok(vec![1, o])
@@ -89,7 +116,10 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
         Op::Add => {
             arity(2)?;
             if inputs[0] != inputs[1] {
-                return Err(format!("add operands must have equal shapes, got {:?} and {:?}", inputs[0], inputs[1]));
+                return Err(format!(
+                    "add operands must have equal shapes, got {:?} and {:?}",
+                    inputs[0], inputs[1]
+                ));
             }
             Ok(inputs[0].to_vec())
         }
@@ -100,17 +130,25 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
             let rank = inputs[0].len() as i64;
             let ax = if *axis < 0 { axis + rank } else { *axis };
             if ax < 0 || ax >= rank {
-                return Err(format!("concat axis {axis} is out of range for rank {rank}"));
+                return Err(format!(
+                    "concat axis {axis} is out of range for rank {rank}"
+                ));
             }
             let mut out = inputs[0].to_vec();
             out[ax as usize] = 0;
             for s in inputs {
                 if s.len() as i64 != rank {
-                    return Err(format!("concat operands must have equal rank, got {:?} and {:?}", inputs[0], s));
+                    return Err(format!(
+                        "concat operands must have equal rank, got {:?} and {:?}",
+                        inputs[0], s
+                    ));
                 }
                 for (d, (&a, &b)) in inputs[0].iter().zip(s.iter()).enumerate() {
                     if d as i64 != ax && a != b {
-                        return Err(format!("concat operands differ outside axis {ax}: {:?} vs {:?}", inputs[0], s));
+                        return Err(format!(
+                            "concat operands differ outside axis {ax}: {:?} vs {:?}",
+                            inputs[0], s
+                        ));
                     }
                 }
                 out[ax as usize] += s[ax as usize];
@@ -123,7 +161,9 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
             let rank = s.len() as i64;
             let ax = if *axis < 0 { axis + rank } else { *axis };
             if ax < 0 || ax > rank {
-                return Err(format!("flatten axis {axis} is out of range for rank {rank}"));
+                return Err(format!(
+                    "flatten axis {axis} is out of range for rank {rank}"
+                ));
             }
             let (a, b) = s.split_at(ax as usize);
             Ok(vec![a.iter().product(), b.iter().product()])
@@ -132,7 +172,9 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
             arity(1)?;
             let rank = inputs[0].len() as i64;
             if *axis < -rank || *axis >= rank {
-                return Err(format!("softmax axis {axis} is out of range for rank {rank}"));
+                return Err(format!(
+                    "softmax axis {axis} is out of range for rank {rank}"
+                ));
             }
             Ok(inputs[0].to_vec())
         }
@@ -160,18 +202,34 @@ mod tests {
 
     #[test]
     fn conv_shapes() {
-        assert_eq!(infer(&conv(5, 1, 0), &[&[1, 1, 28, 28]], Some(6)).unwrap(), vec![1, 6, 24, 24]);
-        assert_eq!(infer(&conv(7, 2, 3), &[&[1, 3, 224, 224]], Some(64)).unwrap(), vec![1, 64, 112, 112]);
-        assert!(infer(&conv(5, 1, 0), &[&[1, 1, 3, 3]], Some(6)).unwrap_err().contains("does not fit"));
-        assert!(infer(&conv(3, 1, 1), &[&[2, 1, 8, 8]], Some(6)).unwrap_err().contains("batch size 2"));
+        assert_eq!(
+            infer(&conv(5, 1, 0), &[&[1, 1, 28, 28]], Some(6)).unwrap(),
+            vec![1, 6, 24, 24]
+        );
+        assert_eq!(
+            infer(&conv(7, 2, 3), &[&[1, 3, 224, 224]], Some(64)).unwrap(),
+            vec![1, 64, 112, 112]
+        );
+        assert!(infer(&conv(5, 1, 0), &[&[1, 1, 3, 3]], Some(6))
+            .unwrap_err()
+            .contains("does not fit"));
+        assert!(infer(&conv(3, 1, 1), &[&[2, 1, 8, 8]], Some(6))
+            .unwrap_err()
+            .contains("batch size 2"));
     }
 
     #[test]
     fn flatten_and_concat() {
-        assert_eq!(infer(&Op::Flatten { axis: 1 }, &[&[1, 16, 4, 4]], None).unwrap(), vec![1, 256]);
+        assert_eq!(
+            infer(&Op::Flatten { axis: 1 }, &[&[1, 16, 4, 4]], None).unwrap(),
+            vec![1, 256]
+        );
         let a: &[i64] = &[1, 3, 4, 4];
         let b: &[i64] = &[1, 5, 4, 4];
-        assert_eq!(infer(&Op::Concat { axis: 1 }, &[a, b], None).unwrap(), vec![1, 8, 4, 4]);
+        assert_eq!(
+            infer(&Op::Concat { axis: 1 }, &[a, b], None).unwrap(),
+            vec![1, 8, 4, 4]
+        );
         assert!(infer(&Op::Concat { axis: 2 }, &[a, b], None).is_err());
     }
 }

@@ -6,8 +6,8 @@
 //! instruction) is produced only where it is consumed, by [`CoreProgram::for_each`].
 
 pub mod reroll;
-pub mod verify;
 pub mod text;
+pub mod verify;
 
 use crate::diag::{Error, Result};
 use std::fmt;
@@ -34,13 +34,25 @@ pub struct Addr {
 
 impl Addr {
     pub fn abs(offset: i64) -> Addr {
-        Addr { base: Base::Abs, offset, terms: vec![] }
+        Addr {
+            base: Base::Abs,
+            offset,
+            terms: vec![],
+        }
     }
     pub fn local(buf: u32, offset: i64) -> Addr {
-        Addr { base: Base::Local(buf), offset, terms: vec![] }
+        Addr {
+            base: Base::Local(buf),
+            offset,
+            terms: vec![],
+        }
     }
     pub fn global(buf: u32, offset: i64) -> Addr {
-        Addr { base: Base::Global(buf), offset, terms: vec![] }
+        Addr {
+            base: Base::Global(buf),
+            offset,
+            terms: vec![],
+        }
     }
     /// Adds `coeff * counter[level]`, keeping terms sorted by level and free of zeros.
     pub fn add_term(&mut self, level: u8, coeff: i64) {
@@ -60,7 +72,9 @@ impl Addr {
     /// Evaluates the loop-dependent part for the given counters (`counters[level]`).
     #[inline]
     pub fn offset_at(&self, counters: &[i64]) -> i64 {
-        self.terms.iter().fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
+        self.terms
+            .iter()
+            .fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
     }
 }
 
@@ -76,8 +90,15 @@ pub enum ScalarOp {
 }
 
 impl ScalarOp {
-    pub const ALL: [ScalarOp; 7] =
-        [ScalarOp::Sldi, ScalarOp::Sld, ScalarOp::Sadd, ScalarOp::Ssub, ScalarOp::Smul, ScalarOp::Saddi, ScalarOp::Smuli];
+    pub const ALL: [ScalarOp; 7] = [
+        ScalarOp::Sldi,
+        ScalarOp::Sld,
+        ScalarOp::Sadd,
+        ScalarOp::Ssub,
+        ScalarOp::Smul,
+        ScalarOp::Saddi,
+        ScalarOp::Smuli,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             ScalarOp::Sldi => "sldi",
@@ -156,7 +177,13 @@ impl VecOp {
     pub fn binary(self) -> bool {
         matches!(
             self,
-            VecOp::Vvadd | VecOp::Vvsub | VecOp::Vvmul | VecOp::Vvdmul | VecOp::Vvmax | VecOp::Vvsll | VecOp::Vvsra
+            VecOp::Vvadd
+                | VecOp::Vvsub
+                | VecOp::Vvmul
+                | VecOp::Vvdmul
+                | VecOp::Vvmax
+                | VecOp::Vvsll
+                | VecOp::Vvsra
         )
     }
     /// Elements written (reductions write one).
@@ -173,25 +200,81 @@ impl VecOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inst {
     Nop,
-    Scalar { op: ScalarOp, rd: u8, rs1: u8, rs2: u8, imm: i64 },
-    SetBw { ibiw: u32, obiw: u32 },
+    Scalar {
+        op: ScalarOp,
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+        imm: i64,
+    },
+    SetBw {
+        ibiw: u32,
+        obiw: u32,
+    },
     /// LMem[rd..] = AG `group` x LMem[rs1..] (input length = AG rows, output = layer columns).
-    Mvmul { rd: Addr, rs1: Addr, group: u32, relu: bool, mbiw: u32 },
-    Vec { op: VecOp, rd: Addr, rs1: Addr, rs2: Option<Addr>, len: u32 },
+    Mvmul {
+        rd: Addr,
+        rs1: Addr,
+        group: u32,
+        relu: bool,
+        mbiw: u32,
+    },
+    Vec {
+        op: VecOp,
+        rd: Addr,
+        rs1: Addr,
+        rs2: Option<Addr>,
+        len: u32,
+    },
     /// Strided gather: rd[i] = rs1[i * stride] for i < len (stride in elements).
-    Vmv { rd: Addr, rs1: Addr, len: u32, stride: u32 },
+    Vmv {
+        rd: Addr,
+        rs1: Addr,
+        len: u32,
+        stride: u32,
+    },
     /// GMem -> LMem
-    Ld { rd: Addr, rs1: Addr, size: u32 },
+    Ld {
+        rd: Addr,
+        rs1: Addr,
+        size: u32,
+    },
     /// LMem -> GMem
-    St { rd: Addr, rs1: Addr, size: u32 },
+    St {
+        rd: Addr,
+        rs1: Addr,
+        size: u32,
+    },
     /// Fill `size` bytes of LMem at rd with the value.
-    Lldi { rd: Addr, size: u32, value: f32 },
+    Lldi {
+        rd: Addr,
+        size: u32,
+        value: f32,
+    },
     /// LMem -> LMem copy
-    Lmv { rd: Addr, rs1: Addr, size: u32 },
-    Send { rs1: Addr, core: u32, size: u32 },
-    Recv { rd: Addr, core: u32, size: u32 },
-    Wait { event: u8, value: i64 },
-    Sync { event: u8, core: u32 },
+    Lmv {
+        rd: Addr,
+        rs1: Addr,
+        size: u32,
+    },
+    Send {
+        rs1: Addr,
+        core: u32,
+        size: u32,
+    },
+    Recv {
+        rd: Addr,
+        core: u32,
+        size: u32,
+    },
+    Wait {
+        event: u8,
+        value: i64,
+    },
+    Sync {
+        event: u8,
+        core: u32,
+    },
 }
 
 impl Inst {
@@ -223,7 +306,9 @@ impl Inst {
                 v.extend(rs2.iter());
                 v
             }
-            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => {
+                vec![rd, rs1]
+            }
             Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
             Inst::Send { rs1, .. } => vec![rs1],
             _ => vec![],
@@ -238,7 +323,9 @@ impl Inst {
                 v.extend(rs2.iter_mut());
                 v
             }
-            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => vec![rd, rs1],
+            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => {
+                vec![rd, rs1]
+            }
             Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
             Inst::Send { rs1, .. } => vec![rs1],
             _ => vec![],
@@ -276,7 +363,11 @@ pub enum Stmt {
     /// An instruction and the source line it came from.
     Inst(Inst, Line),
     /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
-    Repeat { start: i64, count: i64, body: Vec<Stmt> },
+    Repeat {
+        start: i64,
+        count: i64,
+        body: Vec<Stmt>,
+    },
 }
 
 /// How a crossbar layer's weight matrix is read from the weight store.
@@ -284,11 +375,19 @@ pub enum Stmt {
 pub enum MatrixSource {
     /// OIHW convolution weight; row `(kh * K_w + kw) * C_in + ci`, column `o` (input patches
     /// are laid out height, width, channel).
-    Conv { weight: String, kernel: [i64; 2], in_channels: i64 },
+    Conv {
+        weight: String,
+        kernel: [i64; 2],
+        in_channels: i64,
+    },
     /// Fully connected weight, `(in, out)` or `(out, in)` when transposed. With `hwc`, the input
     /// vector is a flattened `[C, H, W]` feature map stored height-width-channel, so row
     /// `(h * W + w) * C + c` holds ONNX feature `c * H * W + h * W + w`.
-    Fc { weight: String, transposed: bool, hwc: Option<[i64; 3]> },
+    Fc {
+        weight: String,
+        transposed: bool,
+        hwc: Option<[i64; 3]>,
+    },
 }
 
 impl MatrixSource {
@@ -433,7 +532,10 @@ impl CoreProgram {
 
     /// Calls `f` for every dynamic instruction in execution order, with its source line and
     /// the loop counters. Stops at the first error `f` returns.
-    pub fn for_each<E>(&self, mut f: impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>) -> Result<(), E> {
+    pub fn for_each<E>(
+        &self,
+        mut f: impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>,
+    ) -> Result<(), E> {
         fn walk<E>(
             stmts: &[Stmt],
             counters: &mut Vec<i64>,

@@ -41,14 +41,25 @@ pub fn matrix_shape(g: &Graph, node: &crate::graph::Node) -> (i64, i64) {
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
     if level != Level::Graph {
-        return Err(module_error(module, &format!("--partition expects graph-level IR, got {}-level IR", level.name())));
+        return Err(module_error(
+            module,
+            &format!(
+                "--partition expects graph-level IR, got {}-level IR",
+                level.name()
+            ),
+        ));
     }
     let xbar_rows = pc.arch.xbar_rows() as i64;
     let xbar_cols = pc.arch.xbar_cols() as i64;
     let ag_rows = match pc.options.int("ag-rows") {
         Ok(0) => xbar_rows,
         Ok(r) if r > 0 && r <= xbar_rows => r,
-        Ok(r) => return Err(module_error(module, &format!("ag-rows = {r} must be in 1..={xbar_rows} (the crossbar height)"))),
+        Ok(r) => {
+            return Err(module_error(
+                module,
+                &format!("ag-rows = {r} must be in 1..={xbar_rows} (the crossbar height)"),
+            ))
+        }
         Err(e) => return Err(module_error(module, &e)),
     };
     record_arch(pc, module)?;
@@ -59,7 +70,13 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         }
         if let Op::Conv2d(c) = &g.nodes[i].op {
             if c.group != 1 {
-                emit_error(g.nodes[i].loc, &format!("layer '{}': grouped convolution is not supported yet", c.name));
+                emit_error(
+                    g.nodes[i].loc,
+                    &format!(
+                        "layer '{}': grouped convolution is not supported yet",
+                        c.name
+                    ),
+                );
                 failed = true;
                 continue;
             }

@@ -16,8 +16,16 @@ pub static PASS: PassDef = PassDef {
     name: "replicate",
     summary: "Choose the number of replicas of each crossbar layer (pim_partition)",
     options: &[
-        OptionDef { name: "strategy", help: "none (every layer once) or balance (even out windows per replica)", default: "none" },
-        OptionDef { name: "max-replicas", help: "upper bound on replicas of one layer for 'balance' (0: no bound)", default: "0" },
+        OptionDef {
+            name: "strategy",
+            help: "none (every layer once) or balance (even out windows per replica)",
+            default: "none",
+        },
+        OptionDef {
+            name: "max-replicas",
+            help: "upper bound on replicas of one layer for 'balance' (0: no bound)",
+            default: "0",
+        },
     ],
     run,
 };
@@ -45,10 +53,17 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     record_arch(pc, module)?;
     let max = match pc.options.int("max-replicas") {
         Ok(m) if m >= 0 => m,
-        Ok(m) => return Err(module_error(module, &format!("max-replicas = {m} must not be negative"))),
+        Ok(m) => {
+            return Err(module_error(
+                module,
+                &format!("max-replicas = {m} must not be negative"),
+            ))
+        }
         Err(e) => return Err(module_error(module, &e)),
     };
-    let layers: Vec<usize> = (0..g.nodes.len()).filter(|&i| g.nodes[i].op.is_crossbar_layer()).collect();
+    let layers: Vec<usize> = (0..g.nodes.len())
+        .filter(|&i| g.nodes[i].op.is_crossbar_layer())
+        .collect();
     for &i in &layers {
         g.nodes[i].partition.as_mut().expect("partitioned").replicas = 1;
     }
@@ -59,13 +74,11 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             let mut full = vec![false; layers.len()];
             loop {
                 // The bottleneck: most windows per replica among layers that can still grow.
-                let pick = (0..layers.len())
-                    .filter(|&k| !full[k])
-                    .max_by(|&a, &b| {
-                        let ra = g.nodes[layers[a]].partition.as_ref().expect("p").replicas;
-                        let rb = g.nodes[layers[b]].partition.as_ref().expect("p").replicas;
-                        (win[a] * rb).cmp(&(win[b] * ra)).then(b.cmp(&a))
-                    });
+                let pick = (0..layers.len()).filter(|&k| !full[k]).max_by(|&a, &b| {
+                    let ra = g.nodes[layers[a]].partition.as_ref().expect("p").replicas;
+                    let rb = g.nodes[layers[b]].partition.as_ref().expect("p").replicas;
+                    (win[a] * rb).cmp(&(win[b] * ra)).then(b.cmp(&a))
+                });
                 let Some(k) = pick else { break };
                 let p = g.nodes[layers[k]].partition.as_mut().expect("p");
                 if p.replicas >= win[k] || (max > 0 && p.replicas >= max) {
@@ -80,7 +93,12 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
                 }
             }
         }
-        other => return Err(module_error(module, &format!("unknown replicate strategy '{other}'; available: none, balance"))),
+        other => {
+            return Err(module_error(
+                module,
+                &format!("unknown replicate strategy '{other}'; available: none, balance"),
+            ))
+        }
     }
     write_graph(pc.ctx, module, &g, Level::Partition);
     Ok(())

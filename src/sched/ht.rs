@@ -54,10 +54,24 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
     for (k, &v) in g.inputs.iter().enumerate() {
         let layout = natural_layout(g.shape(v)).ok_or_else(|| SchedError {
             node: None,
-            message: format!("model input {k} has shape {:?}; expected [1, C, H, W] or [1, N]", g.shape(v)),
+            message: format!(
+                "model input {k} has shape {:?}; expected [1, C, H, W] or [1, N]",
+                g.shape(v)
+            ),
         })?;
-        let name = g.input_names.get(k).cloned().unwrap_or_else(|| format!("input{k}"));
-        let gi = s.add_global(&name, layout.elements(), GlobalInit::Input { index: k as u32, shape: g.shape(v).to_vec() });
+        let name = g
+            .input_names
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("input{k}"));
+        let gi = s.add_global(
+            &name,
+            layout.elements(),
+            GlobalInit::Input {
+                index: k as u32,
+                shape: g.shape(v).to_vec(),
+            },
+        );
         s.value_global[v] = Some(gi);
         s.layout[v] = Some(layout);
     }
@@ -66,16 +80,37 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
         if is_view(&n.op) {
             let src = n.inputs[0];
             let layout = match s.layout_of(src) {
-                Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => Layout::FlatHwc { c, h, w },
-                l @ (Layout::Flat(_) | Layout::FlatHwc { .. }) if g.shape(out) == [1, l.elements()] => l,
-                l => return Err(SchedError::at(i, format!("cannot flatten a value laid out as {l:?} to {:?}", g.shape(out)))),
+                Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => {
+                    Layout::FlatHwc { c, h, w }
+                }
+                l @ (Layout::Flat(_) | Layout::FlatHwc { .. })
+                    if g.shape(out) == [1, l.elements()] =>
+                {
+                    l
+                }
+                l => {
+                    return Err(SchedError::at(
+                        i,
+                        format!(
+                            "cannot flatten a value laid out as {l:?} to {:?}",
+                            g.shape(out)
+                        ),
+                    ))
+                }
             };
             s.layout[out] = Some(layout);
             s.value_global[out] = s.value_global[src];
             continue;
         }
-        let mut layout = natural_layout(g.shape(out))
-            .ok_or_else(|| SchedError::at(i, format!("result shape {:?} is not [1, C, H, W] or [1, N]", g.shape(out))))?;
+        let mut layout = natural_layout(g.shape(out)).ok_or_else(|| {
+            SchedError::at(
+                i,
+                format!(
+                    "result shape {:?} is not [1, C, H, W] or [1, N]",
+                    g.shape(out)
+                ),
+            )
+        })?;
         // Element-wise ops keep a flattened feature map's order.
         if matches!(n.op, Op::Relu | Op::Add) {
             if let Layout::FlatHwc { .. } = s.layout_of(n.inputs[0]) {
@@ -86,14 +121,24 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
         let init = match output_index {
             Some(k) => {
                 if let Layout::FlatHwc { .. } = layout {
-                    return Err(SchedError::at(i, "a flattened feature map as model output is not supported yet"));
+                    return Err(SchedError::at(
+                        i,
+                        "a flattened feature map as model output is not supported yet",
+                    ));
                 }
-                GlobalInit::Output { index: k as u32, shape: g.shape(out).to_vec() }
+                GlobalInit::Output {
+                    index: k as u32,
+                    shape: g.shape(out).to_vec(),
+                }
             }
             None => GlobalInit::None,
         };
         let name = match output_index {
-            Some(k) => g.output_names.get(k).cloned().unwrap_or_else(|| value_name(g, i)),
+            Some(k) => g
+                .output_names
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| value_name(g, i)),
             None => value_name(g, i),
         };
         let gi = s.add_global(&name, layout.elements(), init);
@@ -102,11 +147,17 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
     }
     for (k, &o) in g.outputs.iter().enumerate() {
         if g.inputs.contains(&o) || g.outputs[..k].contains(&o) {
-            return Err(SchedError { node: None, message: format!("model output {k} is a model input or repeats another output") });
+            return Err(SchedError {
+                node: None,
+                message: format!("model output {k} is a model input or repeats another output"),
+            });
         }
         if let Some(p) = g.producers()[o] {
             if is_view(&g.nodes[p].op) {
-                return Err(SchedError::at(p, "a flattened feature map as model output is not supported yet"));
+                return Err(SchedError::at(
+                    p,
+                    "a flattened feature map as model output is not supported yet",
+                ));
             }
         }
     }
@@ -155,10 +206,18 @@ fn sync_phase(s: &mut Sched, i: usize) {
     for (w, r) in pairs {
         let c = s.core(w);
         let tok = c.buf("token", eb);
-        c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: r as u32, size: eb as u32 })]);
+        c.emit([inst(Inst::Send {
+            rs1: Addr::local(tok, 0),
+            core: r as u32,
+            size: eb as u32,
+        })]);
         let c = s.core(r);
         let tok = c.buf("token", eb);
-        c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: w as u32, size: eb as u32 })]);
+        c.emit([inst(Inst::Recv {
+            rd: Addr::local(tok, 0),
+            core: w as u32,
+            size: eb as u32,
+        })]);
     }
 }
 
@@ -202,21 +261,56 @@ fn conv_patch(c: &crate::graph::Conv2d, input: (i64, i64, i64), oh: i64, ow: i64
         let ih = oh * c.strides[0] - c.pads[0] + kh * c.dilations[0];
         let base = kh * kw_n * ch;
         if ih < 0 || ih >= h {
-            push_segment(&mut out, Segment { at: base, len: kw_n * ch, src: None });
+            push_segment(
+                &mut out,
+                Segment {
+                    at: base,
+                    len: kw_n * ch,
+                    src: None,
+                },
+            );
             continue;
         }
         let iw0 = ow * c.strides[1] - c.pads[1];
         if c.dilations[1] == 1 {
             let lo = (-iw0).clamp(0, kw_n);
             let hi = (w - iw0).clamp(lo, kw_n);
-            push_segment(&mut out, Segment { at: base, len: lo * ch, src: None });
-            push_segment(&mut out, Segment { at: base + lo * ch, len: (hi - lo) * ch, src: Some((ih * w + iw0 + lo) * ch) });
-            push_segment(&mut out, Segment { at: base + hi * ch, len: (kw_n - hi) * ch, src: None });
+            push_segment(
+                &mut out,
+                Segment {
+                    at: base,
+                    len: lo * ch,
+                    src: None,
+                },
+            );
+            push_segment(
+                &mut out,
+                Segment {
+                    at: base + lo * ch,
+                    len: (hi - lo) * ch,
+                    src: Some((ih * w + iw0 + lo) * ch),
+                },
+            );
+            push_segment(
+                &mut out,
+                Segment {
+                    at: base + hi * ch,
+                    len: (kw_n - hi) * ch,
+                    src: None,
+                },
+            );
         } else {
             for kw in 0..kw_n {
                 let iw = iw0 + kw * c.dilations[1];
                 let src = (iw >= 0 && iw < w).then_some((ih * w + iw) * ch);
-                push_segment(&mut out, Segment { at: base + kw * ch, len: ch, src });
+                push_segment(
+                    &mut out,
+                    Segment {
+                        at: base + kw * ch,
+                        len: ch,
+                        src,
+                    },
+                );
             }
         }
     }
@@ -230,7 +324,11 @@ fn clip(segs: &[Segment], lo: i64, hi: i64) -> Vec<Segment> {
         let a = s.at.max(lo);
         let b = (s.at + s.len).min(hi);
         if a < b {
-            out.push(Segment { at: a, len: b - a, src: s.src.map(|x| x + (a - s.at)) });
+            out.push(Segment {
+                at: a,
+                len: b - a,
+                src: s.src.map(|x| x + (a - s.at)),
+            });
         }
     }
     out
@@ -239,12 +337,22 @@ fn clip(segs: &[Segment], lo: i64, hi: i64) -> Vec<Segment> {
 fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let g = s.g;
     let n = &g.nodes[i];
-    let p = n.partition.clone().ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
+    let p = n
+        .partition
+        .clone()
+        .ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
     let Some(Placement::ArrayGroups(ag_cores)) = n.placement.clone() else {
         return Err(SchedError::at(i, "layer is not placed on cores"));
     };
     if ag_cores.len() as i64 != p.total_ags() {
-        return Err(SchedError::at(i, format!("{} array groups but {} core assignments", p.total_ags(), ag_cores.len())));
+        return Err(SchedError::at(
+            i,
+            format!(
+                "{} array groups but {} core assignments",
+                p.total_ags(),
+                ag_cores.len()
+            ),
+        ));
     }
     let name = n.op.layer_name().expect("crossbar layer").to_string();
     let eb = s.eb;
@@ -262,17 +370,52 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let (source, windows_hw) = match (&n.op, in_layout) {
         (Op::Conv2d(c), Layout::Hwc { c: ch, .. }) => {
             let o = g.shape(n.output);
-            (MatrixSource::Conv { weight: c.weight.clone(), kernel: c.kernel, in_channels: ch }, (o[2], o[3]))
+            (
+                MatrixSource::Conv {
+                    weight: c.weight.clone(),
+                    kernel: c.kernel,
+                    in_channels: ch,
+                },
+                (o[2], o[3]),
+            )
         }
-        (Op::Fc(f), Layout::Flat(_)) => (MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc: None }, (1, 1)),
-        (Op::Fc(f), Layout::FlatHwc { c, h, w }) => (
-            MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc: Some([c, h, w]) },
+        (Op::Fc(f), Layout::Flat(_)) => (
+            MatrixSource::Fc {
+                weight: f.weight.clone(),
+                transposed: f.transpose_weight,
+                hwc: None,
+            },
             (1, 1),
         ),
-        (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
+        (Op::Fc(f), Layout::FlatHwc { c, h, w }) => (
+            MatrixSource::Fc {
+                weight: f.weight.clone(),
+                transposed: f.transpose_weight,
+                hwc: Some([c, h, w]),
+            },
+            (1, 1),
+        ),
+        (_, l) => {
+            return Err(SchedError::at(
+                i,
+                format!("layer input laid out as {l:?} is not supported"),
+            ))
+        }
     };
-    s.layers.push(Layer { name: name.clone(), line: Line::NONE, rows: p.rows, cols, source });
-    let bias_g = bias.as_ref().map(|b| s.add_global(&format!("{name}.bias"), cols, GlobalInit::Weight { name: b.clone() }));
+    s.layers.push(Layer {
+        name: name.clone(),
+        line: Line::NONE,
+        rows: p.rows,
+        cols,
+        source,
+    });
+    let bias_g = bias.as_ref().map(|b| {
+        s.add_global(
+            &format!("{name}.bias"),
+            cols,
+            GlobalInit::Weight { name: b.clone() },
+        )
+    });
     let n_windows = windows_hw.0 * windows_hw.1;
 
     // Which groups of which replica each core holds.
@@ -298,37 +441,72 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                 .iter()
                 .map(|&gi| {
                     let (b, e) = p.ag_row_range(gi);
-                    cb.add_ag(ArrayGroup { layer: name.clone(), line: Line::NONE, replica: r as u32, row_begin: b, rows: e - b, xbars: p.xbars_per_ag as u32 })
+                    cb.add_ag(ArrayGroup {
+                        layer: name.clone(),
+                        line: Line::NONE,
+                        replica: r as u32,
+                        row_begin: b,
+                        rows: e - b,
+                        xbars: p.xbars_per_ag as u32,
+                    })
                 })
                 .collect();
             let lo = p.ag_row_range(groups[0]).0;
             let hi = p.ag_row_range(*groups.last().expect("nonempty")).1;
             let patch = cb.buf(&format!("{name}.patch"), p.rows * eb);
             let acc = cb.buf(&format!("{name}.acc"), cols * eb);
-            let partials: Vec<u32> = (1..groups.len()).map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb)).collect();
-            let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
-            let bias_buf = if is_owner { bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb)) } else { None };
+            let partials: Vec<u32> = (1..groups.len())
+                .map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb))
+                .collect();
+            let recv = (is_owner && !helpers.is_empty())
+                .then(|| cb.buf(&format!("{name}.recv"), cols * eb));
+            let bias_buf = if is_owner {
+                bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb))
+            } else {
+                None
+            };
             if let (Some(bb), Some(bg)) = (bias_buf, bias_g) {
-                cb.emit([inst(Inst::Ld { rd: Addr::local(bb, 0), rs1: Addr::global(bg, 0), size: (cols * eb) as u32 })]);
+                cb.emit([inst(Inst::Ld {
+                    rd: Addr::local(bb, 0),
+                    rs1: Addr::global(bg, 0),
+                    size: (cols * eb) as u32,
+                })]);
             }
             // ReLU rides on the crossbar when nothing has to be added after the product.
-            let relu_on_mvmul = act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
+            let relu_on_mvmul = act == Some(Act::Relu)
+                && groups.len() == 1
+                && helpers.is_empty()
+                && bias_buf.is_none();
             let (w0, w1) = (r * n_windows / p.replicas, (r + 1) * n_windows / p.replicas);
             let mut rows: Vec<Vec<Vec<Stmt>>> = vec![];
             let mut last_oh = -1;
             for w in w0..w1 {
                 let (oh, ow) = (w / windows_hw.1, w % windows_hw.1);
                 let segs = match (&n.op, in_layout) {
-                    (Op::Conv2d(c), Layout::Hwc { c: ch, h, w: iw }) => conv_patch(c, (ch, h, iw), oh, ow),
-                    _ => vec![Segment { at: 0, len: p.rows, src: Some(0) }],
+                    (Op::Conv2d(c), Layout::Hwc { c: ch, h, w: iw }) => {
+                        conv_patch(c, (ch, h, iw), oh, ow)
+                    }
+                    _ => vec![Segment {
+                        at: 0,
+                        len: p.rows,
+                        src: Some(0),
+                    }],
                 };
                 let mut b = vec![];
                 for sg in clip(&segs, lo, hi) {
                     let rd = Addr::local(patch, sg.at * eb);
                     let size = (sg.len * eb) as u32;
                     b.push(inst(match sg.src {
-                        Some(src) => Inst::Ld { rd, rs1: Addr::global(in_g, src * eb), size },
-                        None => Inst::Lldi { rd, size, value: 0.0 },
+                        Some(src) => Inst::Ld {
+                            rd,
+                            rs1: Addr::global(in_g, src * eb),
+                            size,
+                        },
+                        None => Inst::Lldi {
+                            rd,
+                            size,
+                            value: 0.0,
+                        },
                     }));
                 }
                 for (k, (&gi, &ag)) in groups.iter().zip(&ag_ids).enumerate() {
@@ -355,11 +533,19 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                     b.push(vadd(acc, ps));
                 }
                 if !is_owner {
-                    b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: owner as u32, size: (cols * eb) as u32 }));
+                    b.push(inst(Inst::Send {
+                        rs1: Addr::local(acc, 0),
+                        core: owner as u32,
+                        size: (cols * eb) as u32,
+                    }));
                 } else {
                     for &h in &helpers {
                         let rb = recv.expect("owner with helpers has a receive buffer");
-                        b.push(inst(Inst::Recv { rd: Addr::local(rb, 0), core: h as u32, size: (cols * eb) as u32 }));
+                        b.push(inst(Inst::Recv {
+                            rd: Addr::local(rb, 0),
+                            core: h as u32,
+                            size: (cols * eb) as u32,
+                        }));
                         b.push(vadd(acc, rb));
                     }
                     if let Some(bb) = bias_buf {
@@ -374,7 +560,11 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                             len: cols as u32,
                         }));
                     }
-                    b.push(inst(Inst::St { rd: Addr::global(out_g, w * cols * eb), rs1: Addr::local(acc, 0), size: (cols * eb) as u32 }));
+                    b.push(inst(Inst::St {
+                        rd: Addr::global(out_g, w * cols * eb),
+                        rs1: Addr::local(acc, 0),
+                        size: (cols * eb) as u32,
+                    }));
                 }
                 if oh != last_oh {
                     rows.push(vec![]);
@@ -398,7 +588,12 @@ fn shares(s: &Sched, i: usize, units: i64) -> Result<Vec<(i64, i64, i64)>, Sched
         return Err(SchedError::at(i, "op is placed on no core"));
     }
     let k = cores.len() as i64;
-    Ok(cores.iter().enumerate().map(|(j, &c)| (c, j as i64 * units / k, (j as i64 + 1) * units / k)).filter(|t| t.1 < t.2).collect())
+    Ok(cores
+        .iter()
+        .enumerate()
+        .map(|(j, &c)| (c, j as i64 * units / k, (j as i64 + 1) * units / k))
+        .filter(|t| t.1 < t.2)
+        .collect())
 }
 
 /// Relu / Add over equal layouts: chunks of at most CHUNK elements.
@@ -407,24 +602,37 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
     let n = &g.nodes[i];
     let layouts: Vec<Layout> = n.inputs.iter().map(|&v| s.layout_of(v)).collect();
     if layouts.iter().any(|l| *l != layouts[0]) {
-        return Err(SchedError::at(i, format!("operands are laid out differently: {layouts:?}")));
+        return Err(SchedError::at(
+            i,
+            format!("operands are laid out differently: {layouts:?}"),
+        ));
     }
     let total = layouts[0].elements();
-    let ins: Vec<u32> = n.inputs.iter().map(|&v| s.value_global[v].expect("buffer")).collect();
+    let ins: Vec<u32> = n
+        .inputs
+        .iter()
+        .map(|&v| s.value_global[v].expect("buffer"))
+        .collect();
     let out = s.value_global[n.output].expect("buffer");
     let eb = s.eb;
     let units = (total + CHUNK - 1) / CHUNK;
     let mnemonic = n.op.mnemonic();
     for (core, u0, u1) in shares(s, i, units)? {
         let cb = s.core(core);
-        let bufs: Vec<u32> = (0..ins.len()).map(|k| cb.buf(&format!("{mnemonic}{i}.in{k}"), CHUNK.min(total) * eb)).collect();
+        let bufs: Vec<u32> = (0..ins.len())
+            .map(|k| cb.buf(&format!("{mnemonic}{i}.in{k}"), CHUNK.min(total) * eb))
+            .collect();
         let mut blocks = vec![];
         for u in u0..u1 {
             let start = u * CHUNK;
             let len = CHUNK.min(total - start);
             let mut b = vec![];
             for (k, &gi) in ins.iter().enumerate() {
-                b.push(inst(Inst::Ld { rd: Addr::local(bufs[k], 0), rs1: Addr::global(gi, start * eb), size: (len * eb) as u32 }));
+                b.push(inst(Inst::Ld {
+                    rd: Addr::local(bufs[k], 0),
+                    rs1: Addr::global(gi, start * eb),
+                    size: (len * eb) as u32,
+                }));
             }
             b.push(inst(Inst::Vec {
                 op,
@@ -433,7 +641,11 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
                 rs2: bufs.get(1).map(|&b2| Addr::local(b2, 0)),
                 len: len as u32,
             }));
-            b.push(inst(Inst::St { rd: Addr::global(out, start * eb), rs1: Addr::local(bufs[0], 0), size: (len * eb) as u32 }));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out, start * eb),
+                rs1: Addr::local(bufs[0], 0),
+                size: (len * eb) as u32,
+            }));
             blocks.push(b);
         }
         cb.emit(fold_blocks(blocks, 0));
@@ -444,7 +656,10 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
 fn hwc(s: &Sched, i: usize, v: usize) -> Result<(i64, i64, i64), SchedError> {
     match s.layout_of(v) {
         Layout::Hwc { c, h, w } => Ok((c, h, w)),
-        l => Err(SchedError::at(i, format!("expected a feature map, got a value laid out as {l:?}"))),
+        l => Err(SchedError::at(
+            i,
+            format!("expected a feature map, got a value laid out as {l:?}"),
+        )),
     }
 }
 
@@ -456,7 +671,10 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
     let (c, h, w) = hwc(s, i, n.inputs[0])?;
     let o = g.shape(n.output).to_vec();
     let (oh_n, ow_n) = (o[2], o[3]);
-    let (in_g, out_g) = (s.value_global[n.inputs[0]].expect("buffer"), s.value_global[n.output].expect("buffer"));
+    let (in_g, out_g) = (
+        s.value_global[n.inputs[0]].expect("buffer"),
+        s.value_global[n.output].expect("buffer"),
+    );
     let eb = s.eb;
     let [kh_n, kw_n] = p.kernel;
     for (core, r0, r1) in shares(s, i, oh_n)? {
@@ -465,7 +683,9 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
         let mut rows = vec![];
         for oh in r0..r1 {
             let ih0 = oh * p.strides[0] - p.pads[0];
-            let valid_kh: Vec<i64> = (0..kh_n).filter(|kh| (0..h).contains(&(ih0 + kh))).collect();
+            let valid_kh: Vec<i64> = (0..kh_n)
+                .filter(|kh| (0..h).contains(&(ih0 + kh)))
+                .collect();
             let mut b = vec![];
             let cb = s.core(core);
             let inrows = cb.buf(&format!("pool{i}.in"), kh_n * w * c * eb);
@@ -491,30 +711,54 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
                         }
                         let src = Addr::local(inrows, (kh * w + iw) * c * eb);
                         pb.push(inst(if count == 0 {
-                            Inst::Lmv { rd: dst.clone(), rs1: src, size: (c * eb) as u32 }
+                            Inst::Lmv {
+                                rd: dst.clone(),
+                                rs1: src,
+                                size: (c * eb) as u32,
+                            }
                         } else {
-                            Inst::Vec { op: if avg { VecOp::Vvadd } else { VecOp::Vvmax }, rd: dst.clone(), rs1: dst.clone(), rs2: Some(src), len: c as u32 }
+                            Inst::Vec {
+                                op: if avg { VecOp::Vvadd } else { VecOp::Vvmax },
+                                rd: dst.clone(),
+                                rs1: dst.clone(),
+                                rs2: Some(src),
+                                len: c as u32,
+                            }
                         }));
                         count += 1;
                     }
                 }
                 if count == 0 {
-                    return Err(SchedError::at(i, format!("pooling window at ({oh}, {ow}) covers only padding")));
+                    return Err(SchedError::at(
+                        i,
+                        format!("pooling window at ({oh}, {ow}) covers only padding"),
+                    ));
                 }
                 if avg {
-                    let divisor = if p.count_include_pad { kh_n * kw_n } else { count };
+                    let divisor = if p.count_include_pad {
+                        kh_n * kw_n
+                    } else {
+                        count
+                    };
                     pb.push(inst(Inst::Vec {
                         op: VecOp::Vvmul,
                         rd: dst.clone(),
                         rs1: dst.clone(),
-                        rs2: Some(Addr::local(scale_buf(s, core, i, c, divisor, &mut scales), 0)),
+                        rs2: Some(Addr::local(
+                            scale_buf(s, core, i, c, divisor, &mut scales),
+                            0,
+                        )),
                         len: c as u32,
                     }));
                 }
                 pixels.push(pb);
             }
             b.extend(fold_blocks(pixels, 1));
-            b.push(inst(Inst::St { rd: Addr::global(out_g, oh * ow_n * c * eb), rs1: Addr::local(orow, 0), size: (ow_n * c * eb) as u32 }));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, oh * ow_n * c * eb),
+                rs1: Addr::local(orow, 0),
+                size: (ow_n * c * eb) as u32,
+            }));
             rows.push(b);
         }
         s.core(core).emit(fold_blocks(rows, 0));
@@ -523,7 +767,14 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
 }
 
 /// A local buffer of `c` copies of 1/divisor on `core`, loaded from a fill global on first use.
-fn scale_buf(s: &mut Sched, core: i64, i: usize, c: i64, divisor: i64, cache: &mut BTreeMap<i64, u32>) -> u32 {
+fn scale_buf(
+    s: &mut Sched,
+    core: i64,
+    i: usize,
+    c: i64,
+    divisor: i64,
+    cache: &mut BTreeMap<i64, u32>,
+) -> u32 {
     if let Some(&b) = cache.get(&divisor) {
         return b;
     }
@@ -531,7 +782,11 @@ fn scale_buf(s: &mut Sched, core: i64, i: usize, c: i64, divisor: i64, cache: &m
     let eb = s.eb;
     let cb = s.core(core);
     let b = cb.buf(&format!("pool{i}.scale{divisor}"), c * eb);
-    cb.emit([inst(Inst::Ld { rd: Addr::local(b, 0), rs1: Addr::global(g, 0), size: (c * eb) as u32 })]);
+    cb.emit([inst(Inst::Ld {
+        rd: Addr::local(b, 0),
+        rs1: Addr::global(g, 0),
+        size: (c * eb) as u32,
+    })]);
     cache.insert(divisor, b);
     b
 }
@@ -540,18 +795,31 @@ fn global_avgpool(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let g = s.g;
     let n = &g.nodes[i];
     let (c, h, w) = hwc(s, i, n.inputs[0])?;
-    let (in_g, out_g) = (s.value_global[n.inputs[0]].expect("buffer"), s.value_global[n.output].expect("buffer"));
+    let (in_g, out_g) = (
+        s.value_global[n.inputs[0]].expect("buffer"),
+        s.value_global[n.output].expect("buffer"),
+    );
     let eb = s.eb;
-    let Some(&(core, _, _)) = shares(s, i, 1)?.first() else { return Ok(()) };
+    let Some(&(core, _, _)) = shares(s, i, 1)?.first() else {
+        return Ok(());
+    };
     let mut scales = BTreeMap::new();
     let scale = scale_buf(s, core, i, c, h * w, &mut scales);
     let cb = s.core(core);
     let row = cb.buf(&format!("gap{i}.row"), w * c * eb);
     let acc = cb.buf(&format!("gap{i}.acc"), c * eb);
-    cb.emit([inst(Inst::Lldi { rd: Addr::local(acc, 0), size: (c * eb) as u32, value: 0.0 })]);
+    cb.emit([inst(Inst::Lldi {
+        rd: Addr::local(acc, 0),
+        size: (c * eb) as u32,
+        value: 0.0,
+    })]);
     let mut rows = vec![];
     for y in 0..h {
-        let mut b = vec![inst(Inst::Ld { rd: Addr::local(row, 0), rs1: Addr::global(in_g, y * w * c * eb), size: (w * c * eb) as u32 })];
+        let mut b = vec![inst(Inst::Ld {
+            rd: Addr::local(row, 0),
+            rs1: Addr::global(in_g, y * w * c * eb),
+            size: (w * c * eb) as u32,
+        })];
         let px: Vec<Vec<Stmt>> = (0..w)
             .map(|x| {
                 vec![inst(Inst::Vec {
@@ -568,8 +836,18 @@ fn global_avgpool(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     }
     cb.emit(fold_blocks(rows, 0));
     cb.emit([
-        inst(Inst::Vec { op: VecOp::Vvmul, rd: Addr::local(acc, 0), rs1: Addr::local(acc, 0), rs2: Some(Addr::local(scale, 0)), len: c as u32 }),
-        inst(Inst::St { rd: Addr::global(out_g, 0), rs1: Addr::local(acc, 0), size: (c * eb) as u32 }),
+        inst(Inst::Vec {
+            op: VecOp::Vvmul,
+            rd: Addr::local(acc, 0),
+            rs1: Addr::local(acc, 0),
+            rs2: Some(Addr::local(scale, 0)),
+            len: c as u32,
+        }),
+        inst(Inst::St {
+            rd: Addr::global(out_g, 0),
+            rs1: Addr::local(acc, 0),
+            size: (c * eb) as u32,
+        }),
     ]);
     Ok(())
 }
@@ -581,7 +859,11 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
     let n = &g.nodes[i];
     let eb = s.eb;
     let out_g = s.value_global[n.output].expect("buffer");
-    let ins: Vec<(u32, Layout)> = n.inputs.iter().map(|&v| (s.value_global[v].expect("buffer"), s.layout_of(v))).collect();
+    let ins: Vec<(u32, Layout)> = n
+        .inputs
+        .iter()
+        .map(|&v| (s.value_global[v].expect("buffer"), s.layout_of(v)))
+        .collect();
     match s.layout_of(n.output) {
         Layout::Hwc { c, h, w } if axis == 1 || axis == -3 => {
             for (core, r0, r1) in shares(s, i, h)? {
@@ -592,7 +874,9 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
                     let mut b = vec![];
                     let mut off = 0;
                     for &(gi, l) in &ins {
-                        let Layout::Hwc { c: ci, .. } = l else { unreachable!("shapes verified") };
+                        let Layout::Hwc { c: ci, .. } = l else {
+                            unreachable!("shapes verified")
+                        };
                         let px: Vec<Vec<Stmt>> = (0..w)
                             .map(|x| {
                                 vec![inst(Inst::Ld {
@@ -605,7 +889,11 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
                         b.extend(fold_blocks(px, 1));
                         off += ci;
                     }
-                    b.push(inst(Inst::St { rd: Addr::global(out_g, y * w * c * eb), rs1: Addr::local(orow, 0), size: (w * c * eb) as u32 }));
+                    b.push(inst(Inst::St {
+                        rd: Addr::global(out_g, y * w * c * eb),
+                        rs1: Addr::local(orow, 0),
+                        size: (w * c * eb) as u32,
+                    }));
                     rows.push(b);
                 }
                 s.core(core).emit(fold_blocks(rows, 0));
@@ -613,18 +901,31 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
             Ok(())
         }
         Layout::Flat(total) if axis == 1 || axis == -1 => {
-            let Some(&(core, _, _)) = shares(s, i, 1)?.first() else { return Ok(()) };
+            let Some(&(core, _, _)) = shares(s, i, 1)?.first() else {
+                return Ok(());
+            };
             let cb = s.core(core);
             let buf = cb.buf(&format!("concat{i}.buf"), total * eb);
             let mut off = 0;
             for &(gi, l) in &ins {
                 let len = l.elements();
-                cb.emit([inst(Inst::Ld { rd: Addr::local(buf, off * eb), rs1: Addr::global(gi, 0), size: (len * eb) as u32 })]);
+                cb.emit([inst(Inst::Ld {
+                    rd: Addr::local(buf, off * eb),
+                    rs1: Addr::global(gi, 0),
+                    size: (len * eb) as u32,
+                })]);
                 off += len;
             }
-            cb.emit([inst(Inst::St { rd: Addr::global(out_g, 0), rs1: Addr::local(buf, 0), size: (total * eb) as u32 })]);
+            cb.emit([inst(Inst::St {
+                rd: Addr::global(out_g, 0),
+                rs1: Addr::local(buf, 0),
+                size: (total * eb) as u32,
+            })]);
             Ok(())
         }
-        l => Err(SchedError::at(i, format!("concat along axis {axis} of a value laid out as {l:?} is not supported yet"))),
+        l => Err(SchedError::at(
+            i,
+            format!("concat along axis {axis} of a value laid out as {l:?} is not supported yet"),
+        )),
     }
 }

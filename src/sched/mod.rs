@@ -33,7 +33,10 @@ pub struct SchedError {
 
 impl SchedError {
     pub fn at(node: usize, message: impl Into<String>) -> Self {
-        SchedError { node: Some(node), message: message.into() }
+        SchedError {
+            node: Some(node),
+            message: message.into(),
+        }
     }
 }
 
@@ -65,7 +68,16 @@ pub struct CoreBuilder {
 
 impl CoreBuilder {
     fn new(id: u32) -> Self {
-        CoreBuilder { prog: CoreProgram { id, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] }, bufs: HashMap::new() }
+        CoreBuilder {
+            prog: CoreProgram {
+                id,
+                line: Line::NONE,
+                ags: vec![],
+                buffers: vec![],
+                body: vec![],
+            },
+            bufs: HashMap::new(),
+        }
     }
 
     /// A local buffer by name, created (or grown) to hold `size` bytes.
@@ -76,7 +88,12 @@ impl CoreBuilder {
             return i;
         }
         let i = self.prog.buffers.len() as u32;
-        self.prog.buffers.push(LocalBuf { name: name.to_string(), line: Line::NONE, size: size as u64, addr: None });
+        self.prog.buffers.push(LocalBuf {
+            name: name.to_string(),
+            line: Line::NONE,
+            size: size as u64,
+            addr: None,
+        });
         self.bufs.insert(name.to_string(), i);
         i
     }
@@ -122,7 +139,9 @@ impl<'g, 'c> Sched<'g, 'c> {
     }
 
     pub fn core(&mut self, id: i64) -> &mut CoreBuilder {
-        self.cores.entry(id as u32).or_insert_with(|| CoreBuilder::new(id as u32))
+        self.cores
+            .entry(id as u32)
+            .or_insert_with(|| CoreBuilder::new(id as u32))
     }
 
     /// A new global buffer of `elements` activation elements (name made unique).
@@ -134,7 +153,13 @@ impl<'g, 'c> Sched<'g, 'c> {
             k += 1;
         }
         let i = self.globals.len() as u32;
-        self.globals.push(GlobalBuf { name: unique.clone(), line: Line::NONE, size: (elements * self.eb) as u64, addr: None, init });
+        self.globals.push(GlobalBuf {
+            name: unique.clone(),
+            line: Line::NONE,
+            size: (elements * self.eb) as u64,
+            addr: None,
+            init,
+        });
         self.global_names.insert(unique, i);
         i
     }
@@ -167,7 +192,11 @@ impl<'g, 'c> Sched<'g, 'c> {
 /// Layout of a graph value from its shape.
 pub fn natural_layout(shape: &[i64]) -> Option<Layout> {
     match shape {
-        [1, c, h, w] => Some(Layout::Hwc { c: *c, h: *h, w: *w }),
+        [1, c, h, w] => Some(Layout::Hwc {
+            c: *c,
+            h: *h,
+            w: *w,
+        }),
         [1, n] => Some(Layout::Flat(*n)),
         _ => None,
     }
@@ -183,7 +212,13 @@ pub fn value_name(g: &Graph, i: usize) -> String {
 }
 
 /// Schedules a placed graph into a program for `arch` (recorded as `arch_spec`).
-pub fn schedule(g: &Graph, arch: &Arch, arch_spec: &str, weights: Option<String>, mode: Mode) -> Result<Program, SchedError> {
+pub fn schedule(
+    g: &Graph,
+    arch: &Arch,
+    arch_spec: &str,
+    weights: Option<String>,
+    mode: Mode,
+) -> Result<Program, SchedError> {
     match mode {
         Mode::Ht => {
             let mut s = Sched::new(g, arch);
@@ -192,7 +227,9 @@ pub fn schedule(g: &Graph, arch: &Arch, arch_spec: &str, weights: Option<String>
         }
         Mode::Ll => Err(SchedError {
             node: None,
-            message: "mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht".into(),
+            message:
+                "mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht"
+                    .into(),
         }),
     }
 }

@@ -17,20 +17,34 @@ pub struct Tensor {
 impl Tensor {
     pub fn read_npy(path: &Path) -> Result<Tensor> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
-        let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
+        let npy = npyz::NpyFile::new(&bytes[..])
+            .map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
         let shape: Vec<i64> = npy.shape().iter().map(|&d| d as i64).collect();
         let data: Vec<f32> = match npy.dtype() {
-            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
-                npy.into_vec::<f32>().map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
+            npyz::DType::Plain(t)
+                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 =>
+            {
+                npy.into_vec::<f32>()
+                    .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
             }
-            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => npy
-                .into_vec::<f64>()
-                .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
-                .into_iter()
-                .map(|x| x as f32)
-                .collect(),
-            d => return Err(Error::new(format!("expected a float32 array, got dtype {}", d.descr())).in_file(&shown)),
+            npyz::DType::Plain(t)
+                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 =>
+            {
+                npy.into_vec::<f64>()
+                    .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
+                    .into_iter()
+                    .map(|x| x as f32)
+                    .collect()
+            }
+            d => {
+                return Err(Error::new(format!(
+                    "expected a float32 array, got dtype {}",
+                    d.descr()
+                ))
+                .in_file(&shown))
+            }
         };
         Ok(Tensor { shape, data })
     }
@@ -38,7 +52,8 @@ impl Tensor {
     pub fn write_npy(&self, path: &Path) -> Result<()> {
         let shown = path.display().to_string();
         let shape: Vec<u64> = self.shape.iter().map(|&d| d as u64).collect();
-        let file = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        let file = std::fs::File::create(path)
+            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
         use npyz::WriterBuilder;
         let mut w = npyz::WriteOptions::<f32>::new()
             .default_dtype()
@@ -46,8 +61,10 @@ impl Tensor {
             .writer(std::io::BufWriter::new(file))
             .begin_nd()
             .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
-        w.extend(self.data.iter().copied()).map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
-        w.finish().map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        w.extend(self.data.iter().copied())
+            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        w.finish()
+            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
         Ok(())
     }
 }
@@ -62,7 +79,10 @@ impl WeightStore for OnnxModel {
         let t = self.initializer(name).ok_or_else(|| {
             Error::new(format!("weight '{name}' is not in {}", self.path.display()))
         })?;
-        Ok(Tensor { shape: t.dims.clone(), data: crate::onnx::tensor_to_f32(t)? })
+        Ok(Tensor {
+            shape: t.dims.clone(),
+            data: crate::onnx::tensor_to_f32(t)?,
+        })
     }
 }
 
@@ -71,21 +91,41 @@ pub struct NoWeights;
 
 impl WeightStore for NoWeights {
     fn tensor(&self, name: &str) -> Result<Tensor> {
-        Err(Error::new(format!("weight '{name}' is needed, but the program names no weight file; give --weights")))
+        Err(Error::new(format!(
+            "weight '{name}' is needed, but the program names no weight file; give --weights"
+        )))
     }
 }
 
-/// Every layer's matrix (rows, cols, row-major data), as its array groups slice it.
-pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String, (usize, usize, Vec<f32>)>> {
+/// A layer's matrix: rows, columns and row-major data.
+pub type Matrix = (usize, usize, Vec<f32>);
+
+/// Every layer's matrix, as its array groups slice it.
+pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String, Matrix>> {
     let mut out = HashMap::new();
     for l in &p.layers {
         let (rows, cols) = (l.rows as usize, l.cols as usize);
         let t = w.tensor(l.source.weight())?;
         let mut m = vec![0.0f32; rows * cols];
-        let bad = |want: String| Error::new(format!("layer '{}': weight '{}' has shape {:?}, expected {want}", l.name, l.source.weight(), t.shape));
+        let bad = |want: String| {
+            Error::new(format!(
+                "layer '{}': weight '{}' has shape {:?}, expected {want}",
+                l.name,
+                l.source.weight(),
+                t.shape
+            ))
+        };
         match &l.source {
-            MatrixSource::Conv { kernel, in_channels, .. } => {
-                let (kh, kw, c) = (kernel[0] as usize, kernel[1] as usize, *in_channels as usize);
+            MatrixSource::Conv {
+                kernel,
+                in_channels,
+                ..
+            } => {
+                let (kh, kw, c) = (
+                    kernel[0] as usize,
+                    kernel[1] as usize,
+                    *in_channels as usize,
+                );
                 if t.shape != [cols as i64, c as i64, kh as i64, kw as i64] || kh * kw * c != rows {
                     return Err(bad(format!("[{cols}, {c}, {kh}, {kw}] (OIHW)")));
                 }
@@ -93,14 +133,21 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
                     for ci in 0..c {
                         for y in 0..kh {
                             for x in 0..kw {
-                                m[((y * kw + x) * c + ci) * cols + o] = t.data[((o * c + ci) * kh + y) * kw + x];
+                                m[((y * kw + x) * c + ci) * cols + o] =
+                                    t.data[((o * c + ci) * kh + y) * kw + x];
                             }
                         }
                     }
                 }
             }
-            MatrixSource::Fc { transposed, hwc, .. } => {
-                let want = if *transposed { [cols as i64, rows as i64] } else { [rows as i64, cols as i64] };
+            MatrixSource::Fc {
+                transposed, hwc, ..
+            } => {
+                let want = if *transposed {
+                    [cols as i64, rows as i64]
+                } else {
+                    [rows as i64, cols as i64]
+                };
                 if t.shape != want {
                     return Err(bad(format!("{want:?}")));
                 }
@@ -116,7 +163,11 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
                         None => r,
                     };
                     for o in 0..cols {
-                        m[r * cols + o] = if *transposed { t.data[o * rows + f] } else { t.data[f * cols + o] };
+                        m[r * cols + o] = if *transposed {
+                            t.data[o * rows + f]
+                        } else {
+                            t.data[f * cols + o]
+                        };
                     }
                 }
             }

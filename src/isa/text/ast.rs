@@ -47,10 +47,29 @@ pub enum Operand {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CoreItem {
-    Ag { index: i64, layer: String, attrs: Vec<Attr>, span: Span },
-    Buffer { name: String, attrs: Vec<Attr>, span: Span },
-    Repeat { var: String, start: i64, end: i64, body: Vec<CoreItem>, span: Span },
-    Inst { mnemonic: String, operands: Vec<Operand>, span: Span },
+    Ag {
+        index: i64,
+        layer: String,
+        attrs: Vec<Attr>,
+        span: Span,
+    },
+    Buffer {
+        name: String,
+        attrs: Vec<Attr>,
+        span: Span,
+    },
+    Repeat {
+        var: String,
+        start: i64,
+        end: i64,
+        body: Vec<CoreItem>,
+        span: Span,
+    },
+    Inst {
+        mnemonic: String,
+        operands: Vec<Operand>,
+        span: Span,
+    },
     /// A line that failed to parse (already reported).
     Error,
 }
@@ -59,8 +78,21 @@ pub enum CoreItem {
 pub enum Item {
     Arch(String, Span),
     Weights(String, Span),
-    Layer { name: String, kind: String, attrs: Vec<Attr>, span: Span },
-    Global { name: String, attrs: Vec<Attr>, span: Span },
-    Core { id: i64, items: Vec<CoreItem>, span: Span },
+    Layer {
+        name: String,
+        kind: String,
+        attrs: Vec<Attr>,
+        span: Span,
+    },
+    Global {
+        name: String,
+        attrs: Vec<Attr>,
+        span: Span,
+    },
+    Core {
+        id: i64,
+        items: Vec<CoreItem>,
+        span: Span,
+    },
     Error,
 }

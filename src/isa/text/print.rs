@@ -7,11 +7,17 @@ use std::fmt::Write;
 /// Name of the loop counter at nesting `level`: i, j, k, l, m, n, then i6, i7, ...
 pub fn loop_var(level: usize) -> String {
     const NAMES: [&str; 6] = ["i", "j", "k", "l", "m", "n"];
-    NAMES.get(level).map(|s| s.to_string()).unwrap_or_else(|| format!("i{level}"))
+    NAMES
+        .get(level)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| format!("i{level}"))
 }
 
 fn dims(d: &[i64]) -> String {
-    d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")
+    d.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// Prints a float so that it parses back to the same f32 (always with a '.' or exponent).
@@ -39,7 +45,11 @@ pub fn print(p: &Program) -> String {
     for l in &p.layers {
         let _ = write!(out, "layer {} ", quote_name(&l.name));
         match &l.source {
-            MatrixSource::Conv { weight, kernel, in_channels } => {
+            MatrixSource::Conv {
+                weight,
+                kernel,
+                in_channels,
+            } => {
                 let _ = write!(
                     out,
                     "conv weight={} kernel={} channels={in_channels}",
@@ -47,7 +57,11 @@ pub fn print(p: &Program) -> String {
                     dims(kernel)
                 );
             }
-            MatrixSource::Fc { weight, transposed, hwc } => {
+            MatrixSource::Fc {
+                weight,
+                transposed,
+                hwc,
+            } => {
                 let _ = write!(out, "fc weight={}", quote_str(weight));
                 if *transposed {
                     out.push_str(" transposed");
@@ -138,7 +152,12 @@ impl Printer<'_> {
                 }
                 Stmt::Repeat { start, count, body } => {
                     self.indent(depth);
-                    let _ = writeln!(self.out, "repeat {} in {start}..{} {{", loop_var(depth - 1), start + count);
+                    let _ = writeln!(
+                        self.out,
+                        "repeat {} in {start}..{} {{",
+                        loop_var(depth - 1),
+                        start + count
+                    );
                     self.stmts(body, depth + 1);
                     self.indent(depth);
                     self.out.push_str("}\n");
@@ -156,11 +175,21 @@ impl Printer<'_> {
                 offset = 0;
             }
             Base::Local(b) => {
-                let name = self.c.buffers.get(b as usize).map(|b| b.name.as_str()).unwrap_or("?");
+                let name = self
+                    .c
+                    .buffers
+                    .get(b as usize)
+                    .map(|b| b.name.as_str())
+                    .unwrap_or("?");
                 let _ = write!(self.out, "@{}", quote_name(name));
             }
             Base::Global(g) => {
-                let name = self.p.globals.get(g as usize).map(|g| g.name.as_str()).unwrap_or("?");
+                let name = self
+                    .p
+                    .globals
+                    .get(g as usize)
+                    .map(|g| g.name.as_str())
+                    .unwrap_or("?");
                 let _ = write!(self.out, "${}", quote_name(name));
             }
         }
@@ -187,13 +216,21 @@ impl Printer<'_> {
         self.out.push_str(i.mnemonic());
         match i {
             Inst::Nop => {}
-            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
+            Inst::Scalar {
+                rd, rs1, rs2, imm, ..
+            } => {
                 let _ = write!(self.out, " rd={rd}, rs1={rs1}, rs2={rs2}, imm={imm}");
             }
             Inst::SetBw { ibiw, obiw } => {
                 let _ = write!(self.out, " ibiw={ibiw}, obiw={obiw}");
             }
-            Inst::Mvmul { rd, rs1, group, relu, mbiw } => {
+            Inst::Mvmul {
+                rd,
+                rs1,
+                group,
+                relu,
+                mbiw,
+            } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
@@ -206,7 +243,9 @@ impl Printer<'_> {
                     let _ = write!(self.out, ", mbiw={mbiw}");
                 }
             }
-            Inst::Vec { rd, rs1, rs2, len, .. } => {
+            Inst::Vec {
+                rd, rs1, rs2, len, ..
+            } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
@@ -217,14 +256,21 @@ impl Printer<'_> {
                 }
                 let _ = write!(self.out, ", len={len}");
             }
-            Inst::Vmv { rd, rs1, len, stride } => {
+            Inst::Vmv {
+                rd,
+                rs1,
+                len,
+                stride,
+            } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
                 self.addr(rs1);
                 let _ = write!(self.out, ", len={len}, stride={stride}");
             }
-            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
+            Inst::Ld { rd, rs1, size }
+            | Inst::St { rd, rs1, size }
+            | Inst::Lmv { rd, rs1, size } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");

@@ -1,0 +1,46 @@
+# pimlir: the two entry points are `make demo` and `make test` (see README.md).
+CARGO ?= cargo
+PYTHON := .venv/bin/python
+LIT := .venv/bin/lit
+BIN := target/debug
+
+.PHONY: all setup build demo test unit lit models fmt clippy clean
+
+all: build
+
+# LLVM/MLIR 22 and the Python venv (onnx, onnxruntime, numpy, lit); fast when done before.
+setup:
+	./tools/setup.sh
+
+build: setup
+	$(CARGO) build --bins
+
+# Compile LeNet-5 for pimcomp-default, simulate it, and check it against onnxruntime.
+demo: build
+	./tools/demo.sh
+
+# Every test: Rust unit/snapshot tests, then the lit suite (FileCheck, end-to-end).
+test: build
+	$(CARGO) test
+	$(LIT) -sv lit-tests
+
+unit:
+	$(CARGO) test
+
+lit:
+	$(CARGO) build --bins
+	$(LIT) -sv lit-tests
+
+# Regenerate the models in models/ (small ones are committed).
+models: setup
+	$(PYTHON) tools/make_models.py
+
+fmt:
+	$(CARGO) fmt
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf build lit-tests/Output
