@@ -396,6 +396,10 @@ mod tests {
         assert!(parse_module(&ctx, bad, "bad.mlir").is_none());
         let d = diags.take();
         assert_eq!(d[0].loc, Some(Loc::new("bad.mlir", 2, 8)));
-        assert!(d[0].message.contains("expects exactly 1 operands"), "{:?}", d);
+        assert!(
+            d[0].message.contains("expects exactly 1 operands"),
+            "{:?}",
+            d
+        );
     }
 }

@@ -114,7 +114,7 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>> {
         data_type::DOUBLE if !raw.is_empty() => {
             check_len(t, raw.len(), n * 8)?;
             raw.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .map(|c| f64::from_le_bytes(bytes8(c)) as f32)
                 .collect()
         }
         data_type::DOUBLE => t.double_data.iter().map(|&x| x as f32).collect(),
@@ -142,14 +142,14 @@ pub fn tensor_to_i64(t: &TensorProto) -> Result<Vec<i64>> {
         data_type::INT64 if !raw.is_empty() => {
             check_len(t, raw.len(), n * 8)?;
             raw.chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .map(|c| i64::from_le_bytes(bytes8(c)))
                 .collect()
         }
         data_type::INT64 => t.int64_data.clone(),
         data_type::INT32 if !raw.is_empty() => {
             check_len(t, raw.len(), n * 4)?;
             raw.chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
                 .collect()
         }
         data_type::INT32 => t.int32_data.iter().map(|&x| x as i64).collect(),
@@ -163,6 +163,13 @@ pub fn tensor_to_i64(t: &TensorProto) -> Result<Vec<i64>> {
     };
     check_len(t, out.len(), n)?;
     Ok(out)
+}
+
+/// The 8 bytes of a `chunks_exact(8)` chunk.
+fn bytes8(c: &[u8]) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    b
 }
 
 fn check_len(t: &TensorProto, got: usize, want: usize) -> Result<()> {
