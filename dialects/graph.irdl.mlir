@@ -3,7 +3,7 @@
 // inlined, ops name them in the model's weight store. Documented in graph.md.
 //
 // IRDL checks operand/result counts and attribute kinds; shapes, optional attributes and
-// value ranges are checked by pimlir's verifier (src/verify.rs).
+// value ranges are checked by pimlir's verifier (src/pass/verify.rs).
 irdl.dialect @graph {
   irdl.operation @conv2d {
     %t0 = irdl.base "!builtin.tensor"

@@ -89,3 +89,25 @@ module {
     return
   }
 }
+
+// -----
+
+module {
+  // expected-error@+1 {{layer 'fc' has 100 rows, but its hwc make 64}}
+  "pim_isa.layer"() {cols = 10 : i64, hwc = array<i64: 4, 4, 4>, kind = "fc", name = "fc", rows = 100 : i64, transposed = true, weight = "w"} : () -> ()
+  func.func @core0() attributes {pim.core = 0 : i64} {
+    return
+  }
+}
+
+// -----
+
+module {
+  func.func @core0() attributes {pim.core = 0 : i64} {
+    %0 = "pim_isa.buffer"() {name = "v", size = 16 : i64} : () -> index
+    %1 = affine.apply affine_map<()[s0] -> (s0 + 3)>()[%0]
+    // expected-error@+1 {{core 0: vrelu destination address is not a multiple of the element size 2}}
+    "pim_isa.vrelu"(%1, %0) {len = 2 : i64} : (index, index) -> ()
+    return
+  }
+}

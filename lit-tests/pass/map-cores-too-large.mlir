@@ -2,4 +2,4 @@
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=2 --replicate | not pim-opt --map-cores 2>&1 | FileCheck %s
 
 // 36 conv rows in groups of 2: 18 crossbars; 128 fc rows: 64 more. 12 x 3 = 36.
-// CHECK: error: model does not fit on 'tiny': it needs 82 crossbars, the architecture has 36 (12 cores x 3 crossbars); out of crossbars at layer 'fc'
+// CHECK: error: model does not fit on 'tiny': it needs 82 crossbars, the architecture has 36 (12 cores x 3 crossbars); out of cores at layer 'fc'

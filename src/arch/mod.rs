@@ -154,6 +154,10 @@ impl Arch {
         )))
     }
 
+    pub fn is_preset(spec: &str) -> bool {
+        PRESETS.iter().any(|(n, _)| *n == spec)
+    }
+
     pub fn preset(name: &str) -> Option<Arch> {
         let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
         let mut arch = Arch::from_json_str(text, name).expect("built-in preset is valid");

@@ -129,9 +129,7 @@ fn load_program(path: &str, sources: &mut SourceMap) -> Result<pimlir::isa::Prog
     sources.add(path, text.as_str());
     if driver::input_kind(path) == driver::InputKind::Pim {
         let mut p = pimlir::isa::text::parse(&text, path)?;
-        if let Some(w) = &p.weights {
-            p.weights = Some(driver::resolve_relative(&driver::dir_of(path), w));
-        }
+        driver::paths_from_file(&mut p, path);
         return Ok(p);
     }
     let ctx = new_context();

@@ -491,6 +491,14 @@ fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
     if addr.is_some_and(|x| x < 0) {
         return Err("global buffer address must not be negative".into());
     }
+    if ["input", "output", "weight", "fill"]
+        .iter()
+        .filter(|k| a.has(k))
+        .count()
+        > 1
+    {
+        return Err("a global buffer can have only one of input, output, weight, fill".into());
+    }
     let init = if a.has("input") {
         GlobalInit::Input {
             index: a.i64("input")? as u32,

@@ -94,6 +94,35 @@ pub fn resolve_relative(dir: &Path, file: &str) -> String {
     }
 }
 
+/// Makes the weight and architecture paths of a program read from `file` (relative to that
+/// file) usable from the working directory.
+pub fn paths_from_file(p: &mut crate::isa::Program, file: &str) {
+    let dir = dir_of(file);
+    if let Some(w) = &p.weights {
+        p.weights = Some(resolve_relative(&dir, w));
+    }
+    if !p.arch.is_empty() && !Arch::is_preset(&p.arch) {
+        p.arch = resolve_relative(&dir, &p.arch);
+    }
+}
+
+/// The inverse of [`paths_from_file`], for a program about to be written to `file`.
+pub fn paths_for_file(p: &mut crate::isa::Program, file: &str) {
+    let dir = dir_of(file);
+    if let Some(w) = &p.weights {
+        p.weights = Some(
+            relative_to(Path::new(w), &dir)
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    if !p.arch.is_empty() && !Arch::is_preset(&p.arch) {
+        p.arch = relative_to(Path::new(&p.arch), &dir)
+            .to_string_lossy()
+            .into_owned();
+    }
+}
+
 /// The directory a file lives in ("." for a bare name).
 pub fn dir_of(path: &str) -> PathBuf {
     match Path::new(path).parent() {
@@ -106,10 +135,8 @@ pub fn dir_of(path: &str) -> PathBuf {
 /// file in the text, becomes relative to the working directory in the module.
 pub fn pim_to_module<'c>(ctx: &'c Context, src: &str, name: &str) -> Result<Module<'c>> {
     let mut p = crate::isa::text::parse(src, name)?;
-    if let Some(w) = &p.weights {
-        if name != "-" {
-            p.weights = Some(resolve_relative(&dir_of(name), w));
-        }
+    if name != "-" {
+        paths_from_file(&mut p, name);
     }
     let module = Module::new(Location::new(ctx, name, 1, 1));
     isa_ir::write_program(ctx, &module, &p);
@@ -185,14 +212,8 @@ pub fn module_to_pim(
     out_path: Option<&str>,
 ) -> std::result::Result<String, Failed> {
     let mut p = isa_ir::read_program(module)?;
-    if let (Some(w), Some(out)) = (&p.weights, out_path) {
-        if out != "-" {
-            p.weights = Some(
-                relative_to(Path::new(w), &dir_of(out))
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
+    if let Some(out) = out_path.filter(|o| *o != "-") {
+        paths_for_file(&mut p, out);
     }
     Ok(crate::isa::text::print(&p))
 }

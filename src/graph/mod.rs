@@ -154,7 +154,8 @@ impl Partition {
 pub enum Placement {
     /// Crossbar layer: the core of every array group, replica-major (`replica * ag_count + g`).
     ArrayGroups(Vec<i64>),
-    /// Vector op: the cores that share its work (output rows split between them).
+    /// Vector op: the cores that share its work (the scheduler splits it into row or chunk
+    /// ranges between them).
     Cores(Vec<i64>),
 }
 

@@ -61,6 +61,27 @@ impl Checker<'_> {
                     format!("layer '{}' must have positive rows and cols", l.name),
                 );
             }
+            let implied = match &l.source {
+                MatrixSource::Conv {
+                    kernel,
+                    in_channels,
+                    ..
+                } => Some(("kernel x channels", kernel[0] * kernel[1] * in_channels)),
+                MatrixSource::Fc {
+                    hwc: Some([c, h, w]),
+                    ..
+                } => Some(("hwc", c * h * w)),
+                MatrixSource::Fc { hwc: None, .. } => None,
+            };
+            if let Some((what, rows)) = implied {
+                if rows != l.rows {
+                    let msg = format!(
+                        "layer '{}' has {} rows, but its {what} make {rows}",
+                        l.name, l.rows
+                    );
+                    self.report(l.line.0, msg);
+                }
+            }
         }
         let gmem = self.arch.global_memory_bytes();
         let mut allocated: Vec<(u64, u64, &str, u32)> = vec![];
@@ -160,6 +181,15 @@ impl Checker<'_> {
         }
         let lmem = self.arch.local_memory_bytes();
         for b in &c.buffers {
+            if b.addr.is_some_and(|a| a % self.eb as u64 != 0) {
+                self.report(
+                    b.line.0,
+                    format!(
+                        "core {id}: buffer '{}' is not aligned to the element size {}",
+                        b.name, self.eb
+                    ),
+                );
+            }
             if let Some(a) = b.addr {
                 if a + b.size > lmem {
                     self.report(
@@ -246,6 +276,14 @@ impl Checker<'_> {
                 accesses.push((rs1, *size as i64, "source"));
             }
             Inst::Lldi { rd, size, .. } => accesses.push((rd, *size as i64, "destination")),
+            Inst::Sync { core, .. } => {
+                if self.p.core(*core).is_none() {
+                    self.report(
+                        line,
+                        format!("core {id}: sync names core {core}, which has no program"),
+                    );
+                }
+            }
             Inst::Send { rs1, core, size }
             | Inst::Recv {
                 rd: rs1,
@@ -271,7 +309,34 @@ impl Checker<'_> {
             }
             _ => {}
         }
+        let sized = matches!(
+            i,
+            Inst::Ld { .. }
+                | Inst::St { .. }
+                | Inst::Lmv { .. }
+                | Inst::Lldi { .. }
+                | Inst::Send { .. }
+                | Inst::Recv { .. }
+        );
+        if sized && accesses.first().is_some_and(|a| a.1 % eb != 0) {
+            self.report(
+                line,
+                format!(
+                    "core {id}: {m} size {} is not a multiple of the element size {eb}",
+                    accesses[0].1
+                ),
+            );
+        }
         for (a, bytes, what) in accesses {
+            if a.offset % eb != 0 || a.terms.iter().any(|t| t.1 % eb != 0) {
+                self.report(
+                    line,
+                    format!(
+                        "core {id}: {m} {what} address is not a multiple of the element size {eb}"
+                    ),
+                );
+                continue;
+            }
             // Range of the address over all loop iterations.
             let (mut lo, mut hi) = (a.offset, a.offset);
             for &(level, coeff) in &a.terms {

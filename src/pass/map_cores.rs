@@ -30,8 +30,8 @@ pub static PASS: PassDef = PassDef {
 pub enum PlaceError {
     /// One array group is wider than a whole core.
     GroupTooWide { layer: usize, xbars: i64 },
-    /// The array groups need more crossbars than the cores offer (counting what first-fit
-    /// could not pack).
+    /// First-fit ran out of cores at `layer`. `needed` is the sum of all groups' crossbars;
+    /// it can be below `available` when groups do not pack into cores.
     DoesNotFit {
         layer: usize,
         needed: i64,
@@ -124,10 +124,15 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             available,
         }) => {
             let n = &g.nodes[layer_nodes[layer]];
+            let why = if needed > available {
+                format!("it needs {needed} crossbars, the architecture has {available}")
+            } else {
+                format!("its array groups ({needed} crossbars in all) do not pack into the {available} crossbars of the architecture")
+            };
             emit_error(
                 n.loc,
                 &format!(
-                    "model does not fit on '{}': it needs {needed} crossbars, the architecture has {available} ({} cores x {} crossbars); out of crossbars at layer '{}'",
+                    "model does not fit on '{}': {why} ({} cores x {} crossbars); out of cores at layer '{}'",
                     pc.arch.name,
                     pc.arch.core_count(),
                     pc.arch.xbars_per_core(),

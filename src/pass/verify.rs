@@ -112,6 +112,12 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
                 fail(n.loc, format!("layer '{name}' has no partition"));
                 continue;
             };
+            if let Op::Conv2d(c) = &n.op {
+                if c.group != 1 {
+                    fail(n.loc, format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group));
+                    continue;
+                }
+            }
             let (rows, cols) = super::partition::matrix_shape(g, n);
             let xr = arch.xbar_rows() as i64;
             let xc = arch.xbar_cols() as i64;

@@ -102,6 +102,18 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
             s.value_global[out] = s.value_global[src];
             continue;
         }
+        if matches!(n.op, Op::Concat { .. })
+            && n.inputs
+                .iter()
+                .any(|&v| matches!(s.layout_of(v), Layout::FlatHwc { .. }))
+        {
+            // The concatenation would mix height-width-channel order into a flat vector that
+            // consumers read in ONNX (channel-major) order.
+            return Err(SchedError::at(
+                i,
+                "concatenating flattened feature maps is not supported yet",
+            ));
+        }
         let mut layout = natural_layout(g.shape(out)).ok_or_else(|| {
             SchedError::at(
                 i,

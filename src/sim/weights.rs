@@ -151,6 +151,14 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
                 if t.shape != want {
                     return Err(bad(format!("{want:?}")));
                 }
+                if let Some([c, h, w]) = hwc {
+                    if c * h * w != rows as i64 {
+                        return Err(Error::new(format!(
+                            "layer '{}': hwc {c}x{h}x{w} does not make its {rows} rows",
+                            l.name
+                        )));
+                    }
+                }
                 for r in 0..rows {
                     // The ONNX feature this matrix row multiplies.
                     let f = match hwc {
