@@ -276,13 +276,11 @@ impl Checker<'_> {
                 accesses.push((rs1, *size as i64, "source"));
             }
             Inst::Lldi { rd, size, .. } => accesses.push((rd, *size as i64, "destination")),
-            Inst::Sync { core, .. } => {
-                if self.p.core(*core).is_none() {
-                    self.report(
-                        line,
-                        format!("core {id}: sync names core {core}, which has no program"),
-                    );
-                }
+            Inst::Sync { core, .. } if self.p.core(*core).is_none() => {
+                self.report(
+                    line,
+                    format!("core {id}: sync names core {core}, which has no program"),
+                );
             }
             Inst::Send { rs1, core, size }
             | Inst::Recv {
