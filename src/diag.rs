@@ -37,18 +37,10 @@ pub struct Loc {
 
 impl Loc {
     pub fn new(file: impl Into<Arc<str>>, line: u32, col: u32) -> Self {
-        Loc {
-            file: file.into(),
-            line,
-            col,
-        }
+        Loc { file: file.into(), line, col }
     }
     pub fn file(file: impl Into<Arc<str>>) -> Self {
-        Loc {
-            file: file.into(),
-            line: 0,
-            col: 0,
-        }
+        Loc { file: file.into(), line: 0, col: 0 }
     }
 }
 
@@ -73,24 +65,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            loc: None,
-            message: message.into(),
-            notes: vec![],
-        }
+        Diagnostic { severity: Severity::Error, loc: None, message: message.into(), notes: vec![] }
     }
     pub fn note(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Note,
-            ..Diagnostic::error(message)
-        }
+        Diagnostic { severity: Severity::Note, ..Diagnostic::error(message) }
     }
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(message)
-        }
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
     }
     pub fn at(mut self, loc: Loc) -> Self {
         self.loc = Some(loc);
@@ -207,9 +188,7 @@ impl Error {
 
 impl From<Diagnostic> for Error {
     fn from(d: Diagnostic) -> Self {
-        Error {
-            diagnostics: vec![d],
-        }
+        Error { diagnostics: vec![d] }
     }
 }
 
@@ -238,10 +217,7 @@ mod tests {
         let mut sources = SourceMap::default();
         sources.add("a.pim", "core 0 {\n  bogus 1\n}\n");
         let d = Diagnostic::error("unknown instruction 'bogus'").at(Loc::new("a.pim", 2, 3));
-        assert_eq!(
-            d.render(&sources),
-            "a.pim:2:3: error: unknown instruction 'bogus'\n  bogus 1\n  ^\n"
-        );
+        assert_eq!(d.render(&sources), "a.pim:2:3: error: unknown instruction 'bogus'\n  bogus 1\n  ^\n");
     }
 
     #[test]

@@ -11,12 +11,7 @@ fn models() -> &'static Path {
 
 #[test]
 fn lenet5_program_snapshot() {
-    let mut p = compile_onnx(
-        &models().join("lenet5.onnx"),
-        "pimcomp-default",
-        COMPILE_PIPELINE,
-    )
-    .unwrap();
+    let mut p = compile_onnx(&models().join("lenet5.onnx"), "pimcomp-default", COMPILE_PIPELINE).unwrap();
     p.weights = Some("lenet5.onnx".into());
     insta::assert_snapshot!(pimlir::isa::text::print(&p));
 }
@@ -25,13 +20,7 @@ fn lenet5_program_snapshot() {
 fn lenet5_simulation_matches_onnxruntime_reference() {
     let onnx = models().join("lenet5.onnx");
     let weights = pimlir::onnx::OnnxModel::open(&onnx).unwrap();
-    for arch in [
-        "pimcomp-default",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/lit-tests/Inputs/tiny-arch.json"
-        ),
-    ] {
+    for arch in ["pimcomp-default", concat!(env!("CARGO_MANIFEST_DIR"), "/lit-tests/Inputs/tiny-arch.json")] {
         let p = compile_onnx(&onnx, arch, COMPILE_PIPELINE).unwrap();
         let a = pimlir::arch::Arch::load(arch).unwrap();
         for k in 0..3 {
@@ -39,12 +28,7 @@ fn lenet5_simulation_matches_onnxruntime_reference() {
             let want = Tensor::read_npy(&models().join(format!("lenet5.output{k}.npy"))).unwrap();
             let got = sim::run(&p, &a, &weights, &[x]).unwrap();
             assert_eq!(got.outputs[0].shape, want.shape);
-            let err = got.outputs[0]
-                .data
-                .iter()
-                .zip(&want.data)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let err = got.outputs[0].data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(err <= 1e-4, "{arch} input {k}: max abs error {err}");
         }
     }
@@ -53,12 +37,7 @@ fn lenet5_simulation_matches_onnxruntime_reference() {
 #[test]
 fn lenet5_static_program_stays_small() {
     // The schedule is rerolled into loops: the static program is a small fraction of what runs.
-    let p = compile_onnx(
-        &models().join("lenet5.onnx"),
-        "pimcomp-default",
-        COMPILE_PIPELINE,
-    )
-    .unwrap();
+    let p = compile_onnx(&models().join("lenet5.onnx"), "pimcomp-default", COMPILE_PIPELINE).unwrap();
     let (stat, dynamic) = (p.static_count(), p.dynamic_count());
     assert!(dynamic > 50 * stat, "static {stat}, dynamic {dynamic}");
 }

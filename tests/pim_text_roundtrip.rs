@@ -17,11 +17,7 @@ fn name() -> impl Strategy<Value = String> {
 fn addr(base_count: u32, depth: usize) -> impl Strategy<Value = Addr> {
     let terms = proptest::collection::vec((0..depth.max(1) as u8, -50i64..50), 0..=depth.min(3));
     (0..base_count + 1, 0i64..4096, terms).prop_map(move |(b, off, terms)| {
-        let mut a = if b == 0 {
-            Addr::abs(off)
-        } else {
-            Addr::local(b - 1, off)
-        };
+        let mut a = if b == 0 { Addr::abs(off) } else { Addr::local(b - 1, off) };
         if depth > 0 {
             for (l, c) in terms {
                 a.add_term(l, c);
@@ -43,76 +39,25 @@ fn inst(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Inst> 
     let a = move || addr(bufs, depth);
     let mut choices: Vec<BoxedStrategy<Inst>> = vec![
         Just(Inst::Nop).boxed(),
-        (0u32..64, 0u32..64)
-            .prop_map(|(i, o)| Inst::SetBw { ibiw: i, obiw: o })
+        (0u32..64, 0u32..64).prop_map(|(i, o)| Inst::SetBw { ibiw: i, obiw: o }).boxed(),
+        (prop::sample::select(VecOp::ALL.to_vec()), a(), a(), a(), 1u32..300)
+            .prop_map(|(op, rd, rs1, rs2, len)| Inst::Vec { op, rd, rs1, rs2: op.binary().then_some(rs2), len })
             .boxed(),
-        (
-            prop::sample::select(VecOp::ALL.to_vec()),
-            a(),
-            a(),
-            a(),
-            1u32..300,
-        )
-            .prop_map(|(op, rd, rs1, rs2, len)| Inst::Vec {
-                op,
-                rd,
-                rs1,
-                rs2: op.binary().then_some(rs2),
-                len,
-            })
-            .boxed(),
-        (a(), a(), 1u32..99, 1u32..9)
-            .prop_map(|(rd, rs1, len, stride)| Inst::Vmv {
-                rd,
-                rs1,
-                len,
-                stride,
-            })
-            .boxed(),
-        (a(), 1u32..999, -1000.0f32..1000.0)
-            .prop_map(|(rd, size, value)| Inst::Lldi { rd, size, value })
-            .boxed(),
-        (a(), a(), 1u32..999)
-            .prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size })
-            .boxed(),
-        (a(), 0u32..200, 1u32..999)
-            .prop_map(|(rs1, core, size)| Inst::Send { rs1, core, size })
-            .boxed(),
-        (a(), 0u32..200, 1u32..999)
-            .prop_map(|(rd, core, size)| Inst::Recv { rd, core, size })
-            .boxed(),
-        (0u8..32, -99i64..99)
-            .prop_map(|(event, value)| Inst::Wait { event, value })
-            .boxed(),
-        (0u8..32, 0u32..9)
-            .prop_map(|(event, core)| Inst::Sync { event, core })
-            .boxed(),
-        (
-            prop::sample::select(ScalarOp::ALL.to_vec()),
-            0u8..32,
-            0u8..32,
-            0u8..32,
-            -9999i64..9999,
-        )
-            .prop_map(|(op, rd, rs1, rs2, imm)| Inst::Scalar {
-                op,
-                rd,
-                rs1,
-                rs2,
-                imm,
-            })
+        (a(), a(), 1u32..99, 1u32..9).prop_map(|(rd, rs1, len, stride)| Inst::Vmv { rd, rs1, len, stride }).boxed(),
+        (a(), 1u32..999, -1000.0f32..1000.0).prop_map(|(rd, size, value)| Inst::Lldi { rd, size, value }).boxed(),
+        (a(), a(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size }).boxed(),
+        (a(), 0u32..200, 1u32..999).prop_map(|(rs1, core, size)| Inst::Send { rs1, core, size }).boxed(),
+        (a(), 0u32..200, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core, size }).boxed(),
+        (0u8..32, -99i64..99).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
+        (0u8..32, 0u32..9).prop_map(|(event, core)| Inst::Sync { event, core }).boxed(),
+        (prop::sample::select(ScalarOp::ALL.to_vec()), 0u8..32, 0u8..32, 0u8..32, -9999i64..9999)
+            .prop_map(|(op, rd, rs1, rs2, imm)| Inst::Scalar { op, rd, rs1, rs2, imm })
             .boxed(),
     ];
     if ags > 0 {
         choices.push(
             (a(), a(), 0..ags, any::<bool>(), 0u32..16)
-                .prop_map(|(rd, rs1, group, relu, mbiw)| Inst::Mvmul {
-                    rd,
-                    rs1,
-                    group,
-                    relu,
-                    mbiw,
-                })
+                .prop_map(|(rd, rs1, group, relu, mbiw)| Inst::Mvmul { rd, rs1, group, relu, mbiw })
                 .boxed(),
         );
     }
@@ -142,93 +87,41 @@ fn stmts(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Vec<S
 }
 
 fn program() -> impl Strategy<Value = Program> {
-    let layers = proptest::collection::vec(
-        (
-            name(),
-            any::<bool>(),
-            1i64..5,
-            1i64..300,
-            any::<bool>(),
-            name(),
-        ),
-        0..3,
-    )
-    .prop_map(|ls| {
-        let mut out: Vec<Layer> = vec![];
-        for (n, conv, k, cols, t, w) in ls {
-            if out.iter().any(|l| l.name == n) {
-                continue;
+    let layers = proptest::collection::vec((name(), any::<bool>(), 1i64..5, 1i64..300, any::<bool>(), name()), 0..3)
+        .prop_map(|ls| {
+            let mut out: Vec<Layer> = vec![];
+            for (n, conv, k, cols, t, w) in ls {
+                if out.iter().any(|l| l.name == n) {
+                    continue;
+                }
+                let (rows, source) = if conv {
+                    (k * k * 3, MatrixSource::Conv { weight: w, kernel: [k, k], in_channels: 3 })
+                } else {
+                    (k * 16, MatrixSource::Fc { weight: w, transposed: t, hwc: t.then_some([k, 4, 4]) })
+                };
+                out.push(Layer { name: n, line: Line::NONE, rows, cols, source });
             }
-            let (rows, source) = if conv {
-                (
-                    k * k * 3,
-                    MatrixSource::Conv {
-                        weight: w,
-                        kernel: [k, k],
-                        in_channels: 3,
-                    },
-                )
-            } else {
-                (
-                    k * 16,
-                    MatrixSource::Fc {
-                        weight: w,
-                        transposed: t,
-                        hwc: t.then_some([k, 4, 4]),
-                    },
-                )
-            };
-            out.push(Layer {
-                name: n,
-                line: Line::NONE,
-                rows,
-                cols,
-                source,
+            out
+        });
+    let globals =
+        proptest::collection::vec((name(), 1u64..5000, proptest::option::of(0u64..100000), 0u8..5, -9.0f32..9.0), 0..4)
+            .prop_map(|gs| {
+                let mut out: Vec<GlobalBuf> = vec![];
+                for (n, size, addr, kind, v) in gs {
+                    if out.iter().any(|g| g.name == n) {
+                        continue;
+                    }
+                    let init = match kind {
+                        0 => GlobalInit::None,
+                        1 => GlobalInit::Input { index: 0, shape: vec![1, 3, 4, 4] },
+                        2 => GlobalInit::Output { index: 1, shape: vec![1, 10] },
+                        3 => GlobalInit::Weight { name: format!("w.{n}") },
+                        _ => GlobalInit::Fill { value: v },
+                    };
+                    out.push(GlobalBuf { name: n, line: Line::NONE, size, addr, init });
+                }
+                out
             });
-        }
-        out
-    });
-    let globals = proptest::collection::vec(
-        (
-            name(),
-            1u64..5000,
-            proptest::option::of(0u64..100000),
-            0u8..5,
-            -9.0f32..9.0,
-        ),
-        0..4,
-    )
-    .prop_map(|gs| {
-        let mut out: Vec<GlobalBuf> = vec![];
-        for (n, size, addr, kind, v) in gs {
-            if out.iter().any(|g| g.name == n) {
-                continue;
-            }
-            let init = match kind {
-                0 => GlobalInit::None,
-                1 => GlobalInit::Input {
-                    index: 0,
-                    shape: vec![1, 3, 4, 4],
-                },
-                2 => GlobalInit::Output {
-                    index: 1,
-                    shape: vec![1, 10],
-                },
-                3 => GlobalInit::Weight {
-                    name: format!("w.{n}"),
-                },
-                _ => GlobalInit::Fill { value: v },
-            };
-            out.push(GlobalBuf {
-                name: n,
-                line: Line::NONE,
-                size,
-                addr,
-                init,
-            });
-        }
-        out
-    });
     (layers, globals, proptest::option::of(name()))
         .prop_flat_map(|(layers, globals, weights)| {
             let g = globals.len() as u32;
@@ -237,20 +130,12 @@ fn program() -> impl Strategy<Value = Program> {
                 let na = if nl == 0 { 0 } else { na };
                 (
                     Just(id_off),
-                    proptest::collection::vec(
-                        (name(), 1u64..999, proptest::option::of(0u64..9999)),
-                        nb as usize,
-                    ),
+                    proptest::collection::vec((name(), 1u64..999, proptest::option::of(0u64..9999)), nb as usize),
                     proptest::collection::vec((0..nl.max(1), 0u32..4), na as usize),
                     stmts(nb, g, na, 0),
                 )
             });
-            (
-                Just(layers),
-                Just(globals),
-                Just(weights),
-                proptest::collection::vec(core, 1..3),
-            )
+            (Just(layers), Just(globals), Just(weights), proptest::collection::vec(core, 1..3))
         })
         .prop_map(|(layers, globals, weights, cores)| {
             let mut out_cores: Vec<CoreProgram> = vec![];
@@ -259,12 +144,7 @@ fn program() -> impl Strategy<Value = Program> {
                 let buffers = bufs
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (n, size, addr))| LocalBuf {
-                        name: format!("{n}{i}"),
-                        line: Line::NONE,
-                        size,
-                        addr,
-                    })
+                    .map(|(i, (n, size, addr))| LocalBuf { name: format!("{n}{i}"), line: Line::NONE, size, addr })
                     .collect();
                 let ags = ags
                     .into_iter()
@@ -280,13 +160,7 @@ fn program() -> impl Strategy<Value = Program> {
                         }
                     })
                     .collect();
-                out_cores.push(CoreProgram {
-                    id,
-                    line: Line::NONE,
-                    ags,
-                    buffers,
-                    body,
-                });
+                out_cores.push(CoreProgram { id, line: Line::NONE, ags, buffers, body });
             }
             Program {
                 source: String::new(),

@@ -46,7 +46,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +59,7 @@ from onnx import helper, numpy_helper, shape_inference
 
 # Importable both as `tools.make_models` and when run as a script from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from onnx_reference import run_onnxruntime  # noqa: E402
+from onnx_reference import make_session, run_session  # noqa: E402
 
 OPSET = 17
 # IR version 8 is what onnx 1.13-1.14 emit for opset 17; newer onnx defaults to
@@ -67,6 +69,8 @@ PRODUCER = "pimlir-make_models"
 NUM_SAMPLES = 3
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT_DIR = REPO_ROOT / "models"
+# Models above this size are not committed (generated on demand, .gitignored).
+COMMIT_SIZE_LIMIT = 4 * 1024 * 1024
 
 Shape = tuple[int, ...]
 
@@ -122,10 +126,20 @@ class GraphBuilder:
     Weights use He/Kaiming normal initialization, std = sqrt(2 / fan_in), which
     keeps the activation variance roughly constant through ReLU layers; biases
     are small, ~U(-0.05, 0.05).
+
+    With `torch_names=True` names follow torch.onnx.export instead: the `name`
+    given to a layer method is the PyTorch module path (`layer1.0.conv1`);
+    initializers are `<module>.weight` etc., the node is named by its scope
+    (`/layer1/layer1.0/conv1/Conv`, repeated names get `_1`, `_2`, ...) and
+    its output tensor `<node>_output_0`. Functional ops (Add, Concat, Shape,
+    ...) take the enclosing module as `name` ("" for the top level). Default
+    attributes torch writes explicitly are written too.
     """
 
-    def __init__(self, name: str, seed: int | None = None):
+    def __init__(self, name: str, seed: int | None = None, torch_names: bool = False):
         self.name = name
+        self.torch_names = torch_names
+        self._torch_node_names: dict[str, int] = {}
         self.rng = np.random.default_rng(stable_seed(name) if seed is None else seed)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
@@ -153,26 +167,54 @@ class GraphBuilder:
 
     def initializer(self, name: str, array: np.ndarray) -> str:
         """Add a constant tensor (stored as raw_data via numpy_helper)."""
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         self.initializers.append(numpy_helper.from_array(array, name))
         self.shapes[name] = tuple(array.shape)
         self.dtypes[name] = helper.np_dtype_to_tensor_dtype(array.dtype)
         return name
+
+    def torch_node_name(self, module: str, op_type: str) -> str:
+        """torch.onnx.export's scoped node name for `op_type` run inside module
+        `module` (a dotted path, "" for the top level): `layer1.0.conv1` ->
+        `/layer1/layer1.0/conv1/Conv`, `features.2.conv.0.0` ->
+        `/features/features.2/conv/conv.0/conv.0.0/Conv`. Sequential indices
+        join the enclosing component like in torch's scope names."""
+        comps: list[str] = []
+        for part in module.split(".") if module else []:
+            comps.append(f"{comps[-1]}.{part}" if part.isdigit() and comps else part)
+        base = "/" + "/".join(comps + [op_type])
+        k = self._torch_node_names.get(base, 0)
+        self._torch_node_names[base] = k + 1
+        return base if k == 0 else f"{base}_{k}"
 
     def node(self, op_type: str, inputs: Sequence[str], out_shape: Shape | None,
              name: str | None = None, prefix: str | None = None,
              out_dtype: int | None = None, **attrs) -> str:
         """Append a single-output node. `out_shape` is the tracked output shape
         (None if unknown; then shape inference fills it in at the end).
-        Attributes whose value is None are omitted."""
-        name = name or self.fresh_name(prefix or op_type.lower())
+        Attributes whose value is None are omitted. Returns the output tensor
+        name (the node name, or `<scoped node name>_output_0` with
+        torch_names)."""
+        if self.torch_names:
+            node_name = self.torch_node_name(name or "", op_type)
+            out = f"{node_name}_output_0"
+        else:
+            node_name = out = name or self.fresh_name(prefix or op_type.lower())
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(helper.make_node(op_type, list(inputs), [name], name=name, **attrs))
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=node_name, **attrs))
         if out_shape is not None:
-            self.shapes[name] = tuple(int(d) for d in out_shape)
+            self.shapes[out] = tuple(int(d) for d in out_shape)
         first = next((i for i in inputs if i), None)
-        self.dtypes[name] = out_dtype if out_dtype is not None else self.dtypes.get(first, onnx.TensorProto.FLOAT)
-        return name
+        self.dtypes[out] = out_dtype if out_dtype is not None else self.dtypes.get(first, onnx.TensorProto.FLOAT)
+        return out
+
+    def constant(self, array: np.ndarray, name: str | None = None) -> str:
+        """A Constant node (not an initializer) holding `array`, the way
+        torch.onnx.export writes literals such as Gather indices."""
+        array = np.asarray(array, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+        return self.node("Constant", [], array.shape, name=name, prefix="constant",
+                         out_dtype=helper.np_dtype_to_tensor_dtype(array.dtype),
+                         value=numpy_helper.from_array(array))
 
     def output(self, x: str, name: str | None = None) -> str:
         """Mark `x` as a graph output, optionally renaming it (e.g. to "output")."""
@@ -225,19 +267,25 @@ class GraphBuilder:
                          kernel_shape=[kh, kw], strides=[sh, sw], pads=list(pads),
                          dilations=[dh, dw], group=group)
 
-    def batchnorm(self, x: str, eps: float = 1e-5, name: str | None = None) -> str:
+    def batchnorm(self, x: str, eps: float = 1e-5, name: str | None = None,
+                  gamma_scale: float = 1.0) -> str:
         """BatchNormalization (inference) with plausible trained-looking
-        statistics: scale ~1, small shift, small mean, variance ~1."""
+        statistics: gamma ~ 1 + 0.1 N(0,1), beta ~ 0.1 N(0,1), running mean
+        ~ 0.1 N(0,1), running variance ~ U(0.5, 1.5). `gamma_scale`
+        multiplies gamma (small for the last BN of a residual branch, like
+        torchvision's zero_init_residual but not exactly zero)."""
         c = self.shape(x)[1]
         name = name or self.fresh_name("bn")
-        scale = self.rng.uniform(0.8, 1.2, size=c).astype(np.float32)
-        shift = self.small_uniform((c,))
-        mean = self.small_uniform((c,), 0.1)
+        scale = ((1.0 + 0.1 * self.rng.standard_normal(c)) * gamma_scale).astype(np.float32)
+        shift = (0.1 * self.rng.standard_normal(c)).astype(np.float32)
+        mean = (0.1 * self.rng.standard_normal(c)).astype(np.float32)
         var = self.rng.uniform(0.5, 1.5, size=c).astype(np.float32)
         inputs = [x] + [self.initializer(f"{name}.{p}", a) for p, a in
                         (("weight", scale), ("bias", shift),
                          ("running_mean", mean), ("running_var", var))]
-        return self.node("BatchNormalization", inputs, self.shape(x), name=name, epsilon=eps)
+        # torch writes momentum = 1 - torch momentum (0.1).
+        return self.node("BatchNormalization", inputs, self.shape(x), name=name, epsilon=eps,
+                         momentum=0.9 if self.torch_names else None)
 
     def gemm(self, x: str, out: int, transB: int = 1, bias: bool = True,
              name: str | None = None) -> str:
@@ -248,6 +296,9 @@ class GraphBuilder:
         inputs = [x, self.initializer(f"{name}.weight", w if transB else np.ascontiguousarray(w.T))]
         if bias:
             inputs.append(self.initializer(f"{name}.bias", self.small_uniform((out,))))
+        if self.torch_names:  # torch writes alpha and beta even when 1
+            return self.node("Gemm", inputs, (m, out), name=name,
+                             alpha=1.0, beta=1.0, transB=transB or None)
         return self.node("Gemm", inputs, (m, out), name=name, transB=transB or None)
 
     def matmul(self, x: str, out: int, name: str | None = None) -> str:
@@ -264,15 +315,44 @@ class GraphBuilder:
     def sigmoid(self, x: str, name: str | None = None) -> str:
         return self.node("Sigmoid", [x], self.shape(x), name=name, prefix="sigmoid")
 
-    def clip(self, x: str, lo: float, hi: float, name: str | None = None) -> str:
-        """Clip with scalar min/max initializers (opset >= 11 form); relu6 = clip(0, 6)."""
+    def shared_initializer(self, name: str, array: np.ndarray) -> str:
+        """An initializer used by several nodes: created on first use, then
+        reused (torch.onnx.export deduplicates identical constants)."""
+        if name in self.shapes:
+            return name
+        return self.initializer(name, array)
+
+    def clip(self, x: str, lo: float, hi: float, name: str | None = None,
+             shared: bool = False) -> str:
+        """Clip with scalar min/max initializers (opset >= 11 form); relu6 = clip(0, 6).
+        With `shared` all Clips with the same bounds read the same two
+        initializers (`clip_min_<lo>`, `clip_max_<hi>`)."""
         name = name or self.fresh_name("clip")
-        lo_t = self.initializer(f"{name}.min", np.array(lo, dtype=np.float32))
-        hi_t = self.initializer(f"{name}.max", np.array(hi, dtype=np.float32))
+        lo_a, hi_a = np.array(lo, dtype=np.float32), np.array(hi, dtype=np.float32)
+        if shared:
+            lo_t = self.shared_initializer(f"clip_min_{lo:g}", lo_a)
+            hi_t = self.shared_initializer(f"clip_max_{hi:g}", hi_a)
+        else:
+            lo_t = self.initializer(f"{name}.min", lo_a)
+            hi_t = self.initializer(f"{name}.max", hi_a)
         return self.node("Clip", [x, lo_t, hi_t], self.shape(x), name=name)
 
     def relu6(self, x: str, name: str | None = None) -> str:
-        return self.clip(x, 0.0, 6.0, name=name or self.fresh_name("relu6"))
+        return self.clip(x, 0.0, 6.0, name=name or self.fresh_name("relu6"),
+                         shared=self.torch_names)
+
+    def dropout(self, x: str, ratio: float = 0.5, name: str | None = None) -> str:
+        """Inference Dropout (identity): opset-12 form with the ratio as a
+        scalar initializer input and no training_mode input."""
+        name = name or self.fresh_name("dropout")
+        r = self.initializer(f"{name}.ratio", np.array(ratio, dtype=np.float32))
+        return self.node("Dropout", [x, r], self.shape(x), name=name)
+
+    def lrn(self, x: str, size: int = 5, alpha: float = 1e-4, beta: float = 0.75,
+            bias: float = 1.0, name: str | None = None) -> str:
+        """LocalResponseNormalization across channels (AlexNet/GoogLeNet style)."""
+        return self.node("LRN", [x], self.shape(x), name=name, prefix="lrn",
+                         size=size, alpha=alpha, beta=beta, bias=bias)
 
     def add(self, a: str, b: str, name: str | None = None) -> str:
         shape = np.broadcast_shapes(self.shape(a), self.shape(b))
@@ -299,16 +379,44 @@ class GraphBuilder:
         out = (math.prod(shape[:ax]), math.prod(shape[ax:]))
         return self.node("Flatten", [x], out, name=name, prefix="flatten", axis=axis)
 
-    def reshape(self, x: str, shape: Sequence[int], name: str | None = None) -> str:
-        name = name or self.fresh_name("reshape")
-        target = self.initializer(f"{name}.shape", np.array(shape, dtype=np.int64))
+    def reshape(self, x: str, shape: Sequence[int], name: str | None = None,
+                const_node: bool = False) -> str:
+        """Reshape to a constant `shape`, given as an int64 initializer or,
+        with `const_node`, as a Constant node."""
+        shape_arr = np.array(shape, dtype=np.int64)
+        if self.torch_names:
+            name = name or ""
+            target = (self.constant(shape_arr, name=name) if const_node else
+                      self.initializer(f"{name}.shape" if name else "shape", shape_arr))
+        else:
+            name = name or self.fresh_name("reshape")
+            target = (self.constant(shape_arr, name=f"{name}_shape") if const_node else
+                      self.initializer(f"{name}.shape", shape_arr))
         # Resolve 0 (copy input dim) and -1 (infer) for shape tracking.
         in_shape = self.shape(x)
         out = [in_shape[i] if d == 0 else d for i, d in enumerate(shape)]
         if -1 in out:
             known = math.prod(d for d in out if d != -1)
             out[out.index(-1)] = math.prod(in_shape) // known
-        return self.node("Reshape", [x, target], tuple(out), name=name)
+        return self.node("Reshape", [x, target], tuple(out), name=name,
+                         allowzero=0 if self.torch_names else None)
+
+    def view_flatten(self, x: str, name: str | None = None) -> str:
+        """`x.view(x.size(0), -1)` as torch.onnx.export writes it:
+        Shape -> Gather(Constant 0) -> Unsqueeze(Constant [0]) ->
+        Concat(with Constant [-1]) -> Reshape."""
+        shape = self.shape(x)
+        i64 = onnx.TensorProto.INT64
+        scope = name if self.torch_names else None
+        shp = self.node("Shape", [x], (len(shape),), name=scope, out_dtype=i64)
+        idx = self.constant(np.array(0, dtype=np.int64), name=scope)
+        n = self.node("Gather", [shp, idx], (), name=scope, axis=0)
+        axes = self.constant(np.array([0], dtype=np.int64), name=scope)
+        n1 = self.node("Unsqueeze", [n, axes], (1,), name=scope)
+        rest = self.constant(np.array([-1], dtype=np.int64), name=scope)
+        target = self.node("Concat", [n1, rest], (2,), name=scope, axis=0)
+        return self.node("Reshape", [x, target], (shape[0], math.prod(shape[1:])), name=scope,
+                         allowzero=0 if self.torch_names else None)
 
     def transpose(self, x: str, perm: Sequence[int], name: str | None = None) -> str:
         shape = self.shape(x)
@@ -323,9 +431,11 @@ class GraphBuilder:
         pads = _pads(pad)
         oh = _pool_out(h, kh, sh, pads[0], pads[2], ceil_mode=ceil_mode)
         ow = _pool_out(w, kw, sw, pads[1], pads[3], ceil_mode=ceil_mode)
+        # torch writes ceil_mode (and count_include_pad) even when 0.
+        ceil = (1 if ceil_mode else 0) if self.torch_names else (1 if ceil_mode else None)
         return self.node(op, [x], (n, c, oh, ow), name=name, prefix="pool",
                          kernel_shape=[kh, kw], strides=[sh, sw], pads=list(pads),
-                         ceil_mode=1 if ceil_mode else None, **extra)
+                         ceil_mode=ceil, **extra)
 
     def maxpool(self, x: str, k: int | Sequence[int], stride: int | Sequence[int] | None = None,
                 pad: int | Sequence[int] = 0, ceil_mode: bool = False,
@@ -337,15 +447,16 @@ class GraphBuilder:
                 pad: int | Sequence[int] = 0, ceil_mode: bool = False,
                 count_include_pad: bool = False, name: str | None = None) -> str:
         """AveragePool; stride defaults to the kernel size."""
+        cip = 1 if count_include_pad else (0 if self.torch_names else None)
         return self._pool("AveragePool", x, k, stride, pad, ceil_mode, name,
-                          count_include_pad=1 if count_include_pad else None)
+                          count_include_pad=cip)
 
     def global_avgpool(self, x: str, name: str | None = None) -> str:
         n, c = self.shape(x)[:2]
         return self.node("GlobalAveragePool", [x], (n, c, 1, 1), name=name, prefix="gap")
 
     # ------------------------------------------------------------------ model
-    def make_model(self, doc: str = "") -> onnx.ModelProto:
+    def make_model(self, doc: str = "", opset: int = OPSET) -> onnx.ModelProto:
         """Assemble, check and shape-infer the model.
 
         Graph outputs get their type from shape inference, which is also
@@ -358,9 +469,11 @@ class GraphBuilder:
             shape = self.shapes.get(o)
             outputs.append(helper.make_tensor_value_info(
                 o, self.dtypes[o], list(shape) if shape is not None else None))
-        graph = helper.make_graph(self.nodes, self.name, self.inputs, outputs,
+        # torch.onnx.export always names the graph "main_graph".
+        graph = helper.make_graph(self.nodes, "main_graph" if self.torch_names else self.name,
+                                  self.inputs, outputs,
                                   initializer=self.initializers, doc_string=doc or None)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                                   ir_version=IR_VERSION, producer_name=PRODUCER)
         return validate_model(model, self.shapes)
 
@@ -375,7 +488,10 @@ def validate_model(model: onnx.ModelProto,
     shape must match it.
     """
     onnx.checker.check_model(model, full_check=False)
-    inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    # data_prop: propagate shape values through Shape/Gather/Concat so that a
+    # Reshape fed by the PyTorch `view(x.size(0), -1)` subgraph gets a static shape.
+    inferred = shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
+                                            data_prop=True)
     onnx.checker.check_model(inferred, full_check=True)
 
     infos = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
@@ -407,30 +523,35 @@ class ModelSpec:
     # How sample inputs are drawn: "uniform" = U[0,1) like a normalized image,
     # "normal" = standard normal.
     input_dist: str = "uniform"
-    # Included when no model names are given on the command line.
+    # Included when no model names are given on the command line: only models
+    # small enough to commit (< COMMIT_SIZE_LIMIT); the others are on demand.
     default: bool = True
+    # Name nodes/tensors/initializers like torch.onnx.export (see GraphBuilder).
+    torch_names: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, input_dist: str = "uniform", default: bool = True):
+def register(name: str, input_dist: str = "uniform", default: bool = True,
+             torch_names: bool = False):
     """Decorator registering `fn(gb: GraphBuilder) -> None` as model `name`.
 
     The builder must declare inputs with `gb.input` and outputs with
     `gb.output`. Weights are seeded from the model name, so adding or
-    changing one model never changes the others."""
+    changing one model never changes the others. Models that are not
+    `default` must be listed in .gitignore."""
     def wrap(fn: Callable[[GraphBuilder], None]):
         if name in MODELS:
             raise ValueError(f"model '{name}' registered twice")
-        MODELS[name] = ModelSpec(name, fn, input_dist, default)
+        MODELS[name] = ModelSpec(name, fn, input_dist, default, torch_names)
         return fn
     return wrap
 
 
 def build_model(name: str) -> onnx.ModelProto:
     spec = MODELS[name]
-    gb = GraphBuilder(name)
+    gb = GraphBuilder(name, torch_names=spec.torch_names)
     spec.build(gb)
     return gb.make_model(doc=(spec.build.__doc__ or "").strip())
 
@@ -449,6 +570,357 @@ def lenet5(gb: GraphBuilder) -> None:
     x = gb.relu(gb.gemm(x, 120))          # fc1
     x = gb.relu(gb.gemm(x, 84))           # fc2
     x = gb.gemm(x, 10)                    # fc3
+    gb.output(x, "output")
+
+
+# ------------------------------------------------------------- model zoo
+#
+# Written like torch.onnx.export (opset 17) writes the torchvision models (see
+# the module docstring): module paths as names, PyTorch layer order. Inputs
+# are standard normal, like normalized images.
+
+@register("vgg8", input_dist="normal", torch_names=True)
+def vgg8(gb: GraphBuilder) -> None:
+    """VGG-8 with BatchNorm for 1x28x28 inputs (MNIST-like), 10 logits (~0.6M params)."""
+    x = gb.input("input", [1, 1, 28, 28])
+    i = 0
+    for block, ch in enumerate((32, 64, 128)):
+        for _ in range(2):
+            x = gb.conv(x, ch, 3, 1, 1, name=f"features.{i}")          # conv3x3 pad 1
+            x = gb.batchnorm(x, name=f"features.{i + 1}")
+            x = gb.relu(x, name=f"features.{i + 2}")
+            i += 3
+        x = gb.maxpool(x, 2, 2, name=f"features.{i}")                  # 28 -> 14 -> 7 -> 3
+        i += 1
+    x = gb.flatten(x, axis=1)                                          # -> [1, 1152]
+    x = gb.relu(gb.gemm(x, 256, name="classifier.0"), name="classifier.1")
+    x = gb.dropout(x, 0.5, name="classifier.2")
+    x = gb.gemm(x, 10, name="classifier.3")
+    gb.output(x, "output")
+
+
+# ResNet (torchvision.models.resnet). The last BatchNorm of every residual
+# branch gets a small gamma: with random weights and fixed (not data-derived)
+# BN statistics each residual Add would otherwise double the activation
+# variance, which compounds over 8-16 blocks. Trained ResNets behave the same
+# way (torchvision's zero_init_residual sets these gammas to 0).
+RESIDUAL_GAMMA = 0.2
+
+
+def _basic_block(gb: GraphBuilder, x: str, inplanes: int, planes: int, stride: int,
+                 s: str) -> tuple[str, int]:
+    out = gb.conv(x, planes, 3, stride, 1, bias=False, name=f"{s}.conv1")
+    out = gb.batchnorm(out, name=f"{s}.bn1")
+    out = gb.relu(out, name=f"{s}.relu")
+    out = gb.conv(out, planes, 3, 1, 1, bias=False, name=f"{s}.conv2")
+    out = gb.batchnorm(out, name=f"{s}.bn2", gamma_scale=RESIDUAL_GAMMA)
+    identity = x
+    if stride != 1 or inplanes != planes:
+        identity = gb.conv(x, planes, 1, stride, 0, bias=False, name=f"{s}.downsample.0")
+        identity = gb.batchnorm(identity, name=f"{s}.downsample.1")
+    out = gb.add(out, identity, name=s)
+    # The block's one ReLU module runs twice: torch scopes the second call relu_1.
+    return gb.relu(out, name=f"{s}.relu_1"), planes
+
+
+def _bottleneck(gb: GraphBuilder, x: str, inplanes: int, planes: int, stride: int,
+                s: str) -> tuple[str, int]:
+    out_ch = planes * 4  # expansion 4; stride on the 3x3 conv (ResNet v1.5)
+    out = gb.conv(x, planes, 1, 1, 0, bias=False, name=f"{s}.conv1")
+    out = gb.batchnorm(out, name=f"{s}.bn1")
+    out = gb.relu(out, name=f"{s}.relu")
+    out = gb.conv(out, planes, 3, stride, 1, bias=False, name=f"{s}.conv2")
+    out = gb.batchnorm(out, name=f"{s}.bn2")
+    out = gb.relu(out, name=f"{s}.relu_1")
+    out = gb.conv(out, out_ch, 1, 1, 0, bias=False, name=f"{s}.conv3")
+    out = gb.batchnorm(out, name=f"{s}.bn3", gamma_scale=RESIDUAL_GAMMA)
+    identity = x
+    if stride != 1 or inplanes != out_ch:
+        identity = gb.conv(x, out_ch, 1, stride, 0, bias=False, name=f"{s}.downsample.0")
+        identity = gb.batchnorm(identity, name=f"{s}.downsample.1")
+    out = gb.add(out, identity, name=s)
+    return gb.relu(out, name=f"{s}.relu_2"), out_ch
+
+
+def _resnet(gb: GraphBuilder, block, layers: Sequence[int], num_classes: int = 1000,
+            cifar: bool = False) -> None:
+    size = 32 if cifar else 224
+    x = gb.input("input", [1, 3, size, size])
+    if cifar:  # 3x3 stride-1 stem, no max pooling
+        x = gb.conv(x, 64, 3, 1, 1, bias=False, name="conv1")
+    else:
+        x = gb.conv(x, 64, 7, 2, 3, bias=False, name="conv1")           # -> 112x112
+    x = gb.batchnorm(x, name="bn1")
+    x = gb.relu(x, name="relu")
+    if not cifar:
+        x = gb.maxpool(x, 3, 2, 1, name="maxpool")                      # -> 56x56
+    inplanes = 64
+    for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
+        for j in range(n):
+            stride = 2 if i > 0 and j == 0 else 1
+            x, inplanes = block(gb, x, inplanes, planes, stride, f"layer{i + 1}.{j}")
+    x = gb.global_avgpool(x, name="avgpool")                           # AdaptiveAvgPool2d(1)
+    if cifar:
+        x = gb.flatten(x, axis=1)                                      # torch.flatten(x, 1)
+    else:
+        x = gb.view_flatten(x)                                         # x.view(x.size(0), -1)
+    x = gb.gemm(x, num_classes, name="fc")
+    gb.output(x, "output")
+
+
+@register("resnet18", input_dist="normal", default=False, torch_names=True)
+def resnet18(gb: GraphBuilder) -> None:
+    """ResNet-18 (torchvision) for 3x224x224, 1000 logits (11.7M params)."""
+    _resnet(gb, _basic_block, (2, 2, 2, 2))
+
+
+@register("resnet34", input_dist="normal", default=False, torch_names=True)
+def resnet34(gb: GraphBuilder) -> None:
+    """ResNet-34 (torchvision) for 3x224x224, 1000 logits (21.8M params)."""
+    _resnet(gb, _basic_block, (3, 4, 6, 3))
+
+
+@register("resnet18_cifar", input_dist="normal", default=False, torch_names=True)
+def resnet18_cifar(gb: GraphBuilder) -> None:
+    """ResNet-18 CIFAR variant (3x3 stem, no max pool) for 3x32x32, 10 logits (11.2M params)."""
+    _resnet(gb, _basic_block, (2, 2, 2, 2), num_classes=10, cifar=True)
+
+
+@register("resnet50", input_dist="normal", default=False, torch_names=True)
+def resnet50(gb: GraphBuilder) -> None:
+    """ResNet-50 (torchvision, Bottleneck v1.5) for 3x224x224, 1000 logits (25.6M params)."""
+    _resnet(gb, _bottleneck, (3, 4, 6, 3))
+
+
+# GoogLeNet / Inception v1, the original (Caffe bvlc_googlenet) form: conv
+# biases, no BatchNorm, LRN after the stem, 5x5 branches. Caffe and
+# torchvision pool with ceil_mode; floor mode with padding 1 gives the same
+# sizes (112 -> 56 -> 28 -> 14 -> 7).
+_INCEPTION = {  # name: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj)
+    "inception3a": (64, 96, 128, 16, 32, 32),
+    "inception3b": (128, 128, 192, 32, 96, 64),
+    "inception4a": (192, 96, 208, 16, 48, 64),
+    "inception4b": (160, 112, 224, 24, 64, 64),
+    "inception4c": (128, 128, 256, 24, 64, 64),
+    "inception4d": (112, 144, 288, 32, 64, 64),
+    "inception4e": (256, 160, 320, 32, 128, 128),
+    "inception5a": (256, 160, 320, 32, 128, 128),
+    "inception5b": (384, 192, 384, 48, 128, 128),
+}
+
+
+def _conv_relu(gb: GraphBuilder, x: str, out: int, k: int, stride: int, pad: int,
+               s: str) -> str:
+    return gb.relu(gb.conv(x, out, k, stride, pad, name=f"{s}.conv"), name=f"{s}.relu")
+
+
+def _inception(gb: GraphBuilder, x: str, s: str) -> str:
+    c1, c3r, c3, c5r, c5, cp = _INCEPTION[s]
+    b1 = _conv_relu(gb, x, c1, 1, 1, 0, f"{s}.branch1")
+    b2 = _conv_relu(gb, x, c3r, 1, 1, 0, f"{s}.branch2.0")
+    b2 = _conv_relu(gb, b2, c3, 3, 1, 1, f"{s}.branch2.1")
+    b3 = _conv_relu(gb, x, c5r, 1, 1, 0, f"{s}.branch3.0")
+    b3 = _conv_relu(gb, b3, c5, 5, 1, 2, f"{s}.branch3.1")
+    b4 = gb.maxpool(x, 3, 1, 1, name=f"{s}.branch4.0")
+    b4 = _conv_relu(gb, b4, cp, 1, 1, 0, f"{s}.branch4.1")
+    return gb.concat([b1, b2, b3, b4], axis=1, name=s)
+
+
+@register("googlenet", input_dist="normal", default=False, torch_names=True)
+def googlenet(gb: GraphBuilder) -> None:
+    """GoogLeNet / Inception v1 with LRN for 3x224x224, 1000 logits (7.0M params)."""
+    x = gb.input("input", [1, 3, 224, 224])
+    x = _conv_relu(gb, x, 64, 7, 2, 3, "conv1")                         # -> 112
+    x = gb.maxpool(x, 3, 2, 1, name="maxpool1")                        # -> 56
+    x = gb.lrn(x, 5, 1e-4, 0.75, 1.0, name="lrn1")
+    x = _conv_relu(gb, x, 64, 1, 1, 0, "conv2")
+    x = _conv_relu(gb, x, 192, 3, 1, 1, "conv3")
+    x = gb.lrn(x, 5, 1e-4, 0.75, 1.0, name="lrn2")
+    x = gb.maxpool(x, 3, 2, 1, name="maxpool2")                        # -> 28
+    x = _inception(gb, x, "inception3a")
+    x = _inception(gb, x, "inception3b")
+    x = gb.maxpool(x, 3, 2, 1, name="maxpool3")                        # -> 14
+    for s in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
+        x = _inception(gb, x, s)
+    x = gb.maxpool(x, 3, 2, 1, name="maxpool4")                        # -> 7
+    x = _inception(gb, x, "inception5a")
+    x = _inception(gb, x, "inception5b")                               # [1, 1024, 7, 7]
+    x = gb.avgpool(x, 7, 1, count_include_pad=True, name="avgpool")    # -> 1x1
+    x = gb.flatten(x, axis=1)
+    x = gb.dropout(x, 0.4, name="dropout")
+    x = gb.gemm(x, 1000, name="fc")
+    gb.output(x, "output")
+
+
+def _fire(gb: GraphBuilder, x: str, squeeze: int, expand: int, s: str) -> str:
+    x = gb.relu(gb.conv(x, squeeze, 1, name=f"{s}.squeeze"), name=f"{s}.squeeze_activation")
+    e1 = gb.relu(gb.conv(x, expand, 1, name=f"{s}.expand1x1"), name=f"{s}.expand1x1_activation")
+    e3 = gb.relu(gb.conv(x, expand, 3, 1, 1, name=f"{s}.expand3x3"),
+                 name=f"{s}.expand3x3_activation")
+    return gb.concat([e1, e3], axis=1, name=s)
+
+
+@register("squeezenet", input_dist="normal", default=False, torch_names=True)
+def squeezenet(gb: GraphBuilder) -> None:
+    """SqueezeNet 1.1 (torchvision) for 3x224x224, 1000 logits (1.2M params).
+
+    torchvision pools with MaxPool(3, 2, ceil_mode=True). At 224x224 every
+    pooled size is odd (111, 55, 27), so floor and ceil mode give the same
+    windows and outputs; the model uses ceil_mode=0 (ceil_mode has its own
+    fixture, maxpool-ceil)."""
+    x = gb.input("input", [1, 3, 224, 224])
+    x = gb.relu(gb.conv(x, 64, 3, 2, name="features.0"), name="features.1")   # -> 111
+    x = gb.maxpool(x, 3, 2, name="features.2")                                 # -> 55
+    x = _fire(gb, x, 16, 64, "features.3")
+    x = _fire(gb, x, 16, 64, "features.4")
+    x = gb.maxpool(x, 3, 2, name="features.5")                                 # -> 27
+    x = _fire(gb, x, 32, 128, "features.6")
+    x = _fire(gb, x, 32, 128, "features.7")
+    x = gb.maxpool(x, 3, 2, name="features.8")                                 # -> 13
+    x = _fire(gb, x, 48, 192, "features.9")
+    x = _fire(gb, x, 48, 192, "features.10")
+    x = _fire(gb, x, 64, 256, "features.11")
+    x = _fire(gb, x, 64, 256, "features.12")
+    x = gb.dropout(x, 0.5, name="classifier.0")
+    x = gb.relu(gb.conv(x, 1000, 1, name="classifier.1"), name="classifier.2")
+    x = gb.global_avgpool(x, name="classifier.3")
+    x = gb.flatten(x, axis=1)
+    gb.output(x, "output")
+
+
+def _conv_bn_relu6(gb: GraphBuilder, x: str, out: int, k: int, stride: int, group: int,
+                   s: str) -> str:
+    """torchvision Conv2dNormActivation: conv (no bias), BN, ReLU6 (as Clip)."""
+    x = gb.conv(x, out, k, stride, (k - 1) // 2, group=group, bias=False, name=f"{s}.0")
+    x = gb.batchnorm(x, name=f"{s}.1")
+    return gb.relu6(x, name=f"{s}.2")
+
+
+@register("mobilenetv2", input_dist="normal", default=False, torch_names=True)
+def mobilenetv2(gb: GraphBuilder) -> None:
+    """MobileNetV2 (torchvision) for 3x224x224, 1000 logits (3.5M params)."""
+    x = gb.input("input", [1, 3, 224, 224])
+    x = _conv_bn_relu6(gb, x, 32, 3, 2, 1, "features.0")                # -> 112
+    inp, idx = 32, 1
+    for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+        for i in range(n):
+            stride = s if i == 0 else 1
+            scope, hidden = f"features.{idx}.conv", inp * t
+            y, j = x, 0
+            if t != 1:  # expand 1x1
+                y = _conv_bn_relu6(gb, y, hidden, 1, 1, 1, f"{scope}.{j}")
+                j += 1
+            y = _conv_bn_relu6(gb, y, hidden, 3, stride, hidden, f"{scope}.{j}")  # depthwise
+            y = gb.conv(y, c, 1, bias=False, name=f"{scope}.{j + 1}")     # linear projection
+            y = gb.batchnorm(y, name=f"{scope}.{j + 2}",
+                             gamma_scale=RESIDUAL_GAMMA if stride == 1 and inp == c else 1.0)
+            x = gb.add(x, y, name=f"features.{idx}") if stride == 1 and inp == c else y
+            inp, idx = c, idx + 1
+    x = _conv_bn_relu6(gb, x, 1280, 1, 1, 1, f"features.{idx}")         # [1, 1280, 7, 7]
+    x = gb.global_avgpool(x)                                           # adaptive_avg_pool2d
+    x = gb.flatten(x, axis=1)
+    x = gb.dropout(x, 0.2, name="classifier.0")
+    x = gb.gemm(x, 1000, name="classifier.1")
+    gb.output(x, "output")
+
+
+@register("alexnet", input_dist="normal", default=False, torch_names=True)
+def alexnet(gb: GraphBuilder) -> None:
+    """AlexNet (torchvision, no LRN) for 3x224x224, 1000 logits (61.1M params).
+
+    AdaptiveAvgPool2d((6, 6)) is the identity on the 6x6 feature map and is
+    left out."""
+    x = gb.input("input", [1, 3, 224, 224])
+    x = gb.relu(gb.conv(x, 64, 11, 4, 2, name="features.0"), name="features.1")   # -> 55
+    x = gb.maxpool(x, 3, 2, name="features.2")                                     # -> 27
+    x = gb.relu(gb.conv(x, 192, 5, 1, 2, name="features.3"), name="features.4")
+    x = gb.maxpool(x, 3, 2, name="features.5")                                     # -> 13
+    x = gb.relu(gb.conv(x, 384, 3, 1, 1, name="features.6"), name="features.7")
+    x = gb.relu(gb.conv(x, 256, 3, 1, 1, name="features.8"), name="features.9")
+    x = gb.relu(gb.conv(x, 256, 3, 1, 1, name="features.10"), name="features.11")
+    x = gb.maxpool(x, 3, 2, name="features.12")                                    # -> 6
+    x = gb.flatten(x, axis=1)                                                      # -> 9216
+    x = gb.dropout(x, 0.5, name="classifier.0")
+    x = gb.relu(gb.gemm(x, 4096, name="classifier.1"), name="classifier.2")
+    x = gb.dropout(x, 0.5, name="classifier.3")
+    x = gb.relu(gb.gemm(x, 4096, name="classifier.4"), name="classifier.5")
+    x = gb.gemm(x, 1000, name="classifier.6")
+    gb.output(x, "output")
+
+
+@register("vgg16", input_dist="normal", default=False, torch_names=True)
+def vgg16(gb: GraphBuilder) -> None:
+    """VGG-16 (torchvision, no BN) for 3x224x224, 1000 logits (138M params, ~550 MB).
+
+    AdaptiveAvgPool2d((7, 7)) is the identity on the 7x7 feature map and is
+    left out."""
+    x = gb.input("input", [1, 3, 224, 224])
+    i = 0
+    for ch, n in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+        for _ in range(n):
+            x = gb.relu(gb.conv(x, ch, 3, 1, 1, name=f"features.{i}"), name=f"features.{i + 1}")
+            i += 2
+        x = gb.maxpool(x, 2, 2, name=f"features.{i}")
+        i += 1                                                          # -> 7x7 after 5 pools
+    x = gb.flatten(x, axis=1)                                           # -> 25088
+    x = gb.relu(gb.gemm(x, 4096, name="classifier.0"), name="classifier.1")
+    x = gb.dropout(x, 0.5, name="classifier.2")
+    x = gb.relu(gb.gemm(x, 4096, name="classifier.3"), name="classifier.4")
+    x = gb.dropout(x, 0.5, name="classifier.5")
+    x = gb.gemm(x, 1000, name="classifier.6")
+    gb.output(x, "output")
+
+
+def _channel_shuffle(gb: GraphBuilder, x: str, groups: int, s: str) -> str:
+    """x.view(1, g, c // g, h, w).transpose(1, 2).contiguous().view(1, c, h, w)
+    with constant shapes (Constant nodes)."""
+    n, c, h, w = gb.shape(x)
+    x = gb.reshape(x, [n, groups, c // groups, h, w], name=s, const_node=True)
+    x = gb.transpose(x, [0, 2, 1, 3, 4], name=s)
+    return gb.reshape(x, [n, c, h, w], name=s, const_node=True)
+
+
+def _shuffle_unit(gb: GraphBuilder, x: str, out_ch: int, groups: int, stride: int,
+                  first_group: int, s: str) -> str:
+    in_ch = gb.shape(x)[1]
+    branch_out = out_ch - in_ch if stride == 2 else out_ch
+    mid = out_ch // 4
+    y = gb.conv(x, mid, 1, group=first_group, bias=False, name=f"{s}.gconv1")
+    y = gb.batchnorm(y, name=f"{s}.bn1")
+    y = gb.relu(y, name=f"{s}.relu")
+    y = _channel_shuffle(gb, y, groups, s)
+    y = gb.conv(y, mid, 3, stride, 1, group=mid, bias=False, name=f"{s}.dwconv")
+    y = gb.batchnorm(y, name=f"{s}.bn2")
+    y = gb.conv(y, branch_out, 1, group=groups, bias=False, name=f"{s}.gconv2")
+    if stride == 2:
+        y = gb.batchnorm(y, name=f"{s}.bn3")
+        shortcut = gb.avgpool(x, 3, 2, 1, count_include_pad=True, name=f"{s}.shortcut")
+        out = gb.concat([shortcut, y], axis=1, name=s)
+    else:
+        y = gb.batchnorm(y, name=f"{s}.bn3", gamma_scale=RESIDUAL_GAMMA)
+        out = gb.add(x, y, name=s)
+    return gb.relu(out, name=f"{s}.relu_1")
+
+
+@register("shufflenet", input_dist="normal", default=False, torch_names=True)
+def shufflenet(gb: GraphBuilder) -> None:
+    """ShuffleNet v1 1x, g=3, for 3x224x224, 1000 logits (1.9M params)."""
+    groups = 3
+    x = gb.input("input", [1, 3, 224, 224])
+    x = gb.conv(x, 24, 3, 2, 1, bias=False, name="conv1")                # -> 112
+    x = gb.batchnorm(x, name="bn1")
+    x = gb.relu(x, name="relu")
+    x = gb.maxpool(x, 3, 2, 1, name="maxpool")                          # -> 56
+    for stage, (out_ch, repeats) in enumerate(((240, 4), (480, 8), (960, 4)), start=2):
+        for i in range(repeats):
+            # The first 1x1 of stage 2 sees only 24 channels: not grouped.
+            first_group = 1 if stage == 2 and i == 0 else groups
+            x = _shuffle_unit(gb, x, out_ch, groups, 2 if i == 0 else 1, first_group,
+                              f"stage{stage}.{i}")                      # -> 28, 14, 7
+    x = gb.global_avgpool(x, name="avgpool")
+    x = gb.flatten(x, axis=1)
+    x = gb.gemm(x, 1000, name="fc")
     gb.output(x, "output")
 
 
@@ -498,7 +970,7 @@ def make_single_op_model(
         helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(np.dtype(d)), list(s))
         for (n, s), d in zip(named, dtypes)
     ]
-    inits = [numpy_helper.from_array(np.ascontiguousarray(a), n)
+    inits = [numpy_helper.from_array(np.asarray(a, order="C"), n)
              for n, a in (initializers or {}).items()]
     if node_inputs is None:
         node_inputs = [n for n, _ in named] + [t.name for t in inits]
@@ -559,7 +1031,8 @@ def write_model_bundle(model: onnx.ModelProto, out_dir: Path, name: str,
     """Save `model` as NAME.onnx plus sample inputs and onnxruntime outputs.
 
     Returns the written paths. Inputs are seeded from `seed` (default: derived
-    from `name`) and the sample index.
+    from `name`) and the sample index. One onnxruntime session serves all
+    samples (creating one per sample is slow for the large models).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     data = model.SerializeToString()
@@ -571,9 +1044,11 @@ def write_model_bundle(model: onnx.ModelProto, out_dir: Path, name: str,
     init_names = {t.name for t in model.graph.initializer}
     in_names = [vi.name for vi in model.graph.input if vi.name not in init_names]
     out_names = [vi.name for vi in model.graph.output]
+    sess = make_session(data)
+    del data
     for k in range(num_samples):
         inputs = sample_inputs(model, base_seed + k, input_dist)
-        outputs = run_onnxruntime(data, inputs)
+        outputs = run_session(sess, inputs)
         for kind, names, arrays in (("input", in_names, inputs), ("output", out_names, outputs)):
             for tensor_name, arr in zip(names, arrays):
                 suffix = f".{tensor_name}" if len(names) > 1 else ""
@@ -589,39 +1064,96 @@ def _describe(arr: np.ndarray) -> str:
             f"min={a.min():+.4f} max={a.max():+.4f} finite={bool(np.isfinite(a).all())}")
 
 
+def model_stats(model: onnx.ModelProto) -> dict[str, object]:
+    """Parameter counts and op histogram of a model.
+
+    `params` counts all float initializer elements except BatchNormalization
+    running statistics (what torch's `sum(p.numel() for p in parameters())`
+    gives); `bn_stats` the running mean/variance elements; `other` the
+    remaining constants (Clip bounds, Dropout ratios, shapes)."""
+    bn_stat_names = {n.input[i] for n in model.graph.node
+                     if n.op_type == "BatchNormalization" for i in (3, 4)}
+    weight_names = {i for n in model.graph.node for i in n.input[1:]
+                    if n.op_type in ("Conv", "Gemm", "MatMul", "BatchNormalization")}
+    params = bn_stats = other = 0
+    for t in model.graph.initializer:
+        size = math.prod(t.dims)
+        if t.name in bn_stat_names:
+            bn_stats += size
+        elif t.name in weight_names:
+            params += size
+        else:
+            other += size
+    ops = Counter(n.op_type for n in model.graph.node)
+    return {"params": params, "bn_stats": bn_stats, "other": other,
+            "nodes": len(model.graph.node), "ops": dict(sorted(ops.items()))}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="models to generate (default: all default models)")
+    parser.add_argument("names", nargs="*",
+                        help="models to generate (default: the small default models)")
+    parser.add_argument("--all", action="store_true",
+                        help="generate every registered model, including the large on-demand ones")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
                         help=f"output directory (default: {DEFAULT_OUT_DIR})")
     parser.add_argument("--list", action="store_true", help="list registered models and exit")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print statistics of the reference outputs")
+                        help="print the op histogram and statistics of every reference output")
     args = parser.parse_args(argv)
 
     if args.list:
         for spec in MODELS.values():
             doc = (spec.build.__doc__ or "").strip().splitlines()
-            extra = "" if spec.default else " (not built by default)"
+            extra = "" if spec.default else " (on demand)"
             print(f"{spec.name:16s} {doc[0] if doc else ''}{extra}")
         return 0
 
-    names = args.names or [s.name for s in MODELS.values() if s.default]
+    if args.all and args.names:
+        parser.error("give either model names or --all")
+    if args.all:
+        names = list(MODELS)
+    else:
+        names = args.names or [s.name for s in MODELS.values() if s.default]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         parser.error(f"unknown model(s): {', '.join(unknown)} (see --list)")
 
+    status = 0
+    t_all = time.perf_counter()
     for name in names:
+        t0 = time.perf_counter()
         model = build_model(name)
         paths = write_model_bundle(model, args.out_dir, name, input_dist=MODELS[name].input_dist)
-        n_params = sum(math.prod(t.dims) for t in model.graph.initializer)
-        print(f"{name}: {len(model.graph.node)} nodes, {n_params} parameters, "
-              f"{len(paths)} files -> {args.out_dir}")
+        seconds = time.perf_counter() - t0
+        st = model_stats(model)
+        size = paths[0].stat().st_size
+        print(f"{name}: {st['nodes']} nodes, {st['params']} parameters "
+              f"(+{st['bn_stats']} BN running stats, +{st['other']} other constants), "
+              f"{size / 1e6:.2f} MB, {seconds:.1f} s, {len(paths)} files -> {args.out_dir}")
+        outs = [np.load(p).astype(np.float64) for p in paths if ".output" in p.name]
+        logits = np.concatenate([o.ravel() for o in outs])
+        finite = bool(np.isfinite(logits).all())
+        print(f"  logits: mean={logits.mean():+.4f} std={logits.std():.4f} "
+              f"min={logits.min():+.4f} max={logits.max():+.4f} finite={finite}")
         if args.verbose:
+            print("  ops: " + ", ".join(f"{k}={v}" for k, v in st["ops"].items()))
             for p in paths:
                 if ".output" in p.name:
                     print(f"  {p.name}: {_describe(np.load(p))}")
-    return 0
+        if not finite:
+            print(f"  error: {name} produced non-finite outputs", file=sys.stderr)
+            status = 1
+        elif not 0.1 <= logits.std() <= 50:
+            print(f"  warning: {name} logits std {logits.std():.4g} outside [0.1, 50]",
+                  file=sys.stderr)
+        if MODELS[name].default and size > COMMIT_SIZE_LIMIT:
+            print(f"  warning: default model {name} is {size / 1e6:.1f} MB, over the "
+                  f"{COMMIT_SIZE_LIMIT / 1e6:.1f} MB commit limit; make it on demand",
+                  file=sys.stderr)
+    if len(names) > 1:
+        print(f"total: {len(names)} models in {time.perf_counter() - t_all:.1f} s")
+    return status
 
 
 if __name__ == "__main__":

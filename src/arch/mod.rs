@@ -167,9 +167,8 @@ impl Arch {
 
     pub fn from_file(path: &Path) -> Result<Arch> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(format!("cannot read architecture config: {e}")).in_file(&shown)
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(format!("cannot read architecture config: {e}")).in_file(&shown))?;
         Arch::from_json_str(&text, &shown)
     }
 
@@ -206,67 +205,25 @@ impl Arch {
         let mut errs = vec![];
         let mut need = |ok: bool, key: &str, what: &str| {
             if !ok {
-                errs.push(crate::diag::Diagnostic::error(format!(
-                    "invalid value for '{key}': {what}"
-                )));
+                errs.push(crate::diag::Diagnostic::error(format!("invalid value for '{key}': {what}")));
             }
         };
-        need(
-            self.cores_per_chip > 0,
-            "chip_config.core_cnt",
-            "must be at least 1",
-        );
+        need(self.cores_per_chip > 0, "chip_config.core_cnt", "must be at least 1");
         need(self.chips > 0, "pimlir.chips", "must be at least 1");
-        need(
-            m.xbar_array_count > 0,
-            "chip_config.core_config.matrix_config.xbar_array_count",
-            "must be at least 1",
-        );
+        need(m.xbar_array_count > 0, "chip_config.core_config.matrix_config.xbar_array_count", "must be at least 1");
         need(
             m.xbar_size[0] > 0 && m.xbar_size[1] > 0,
             "chip_config.core_config.matrix_config.xbar_size",
             "rows and columns must be positive",
         );
-        need(
-            m.cell_precision > 0,
-            "chip_config.core_config.matrix_config.cell_precision",
-            "must be at least 1 bit",
-        );
-        need(
-            m.dac_count > 0,
-            "chip_config.core_config.matrix_config.dac_count",
-            "must be at least 1",
-        );
-        need(
-            m.adc_count > 0,
-            "chip_config.core_config.matrix_config.adc_count",
-            "must be at least 1",
-        );
-        need(
-            m.dac_resolution > 0,
-            "chip_config.core_config.matrix_config.dac_resolution",
-            "must be at least 1 bit",
-        );
-        need(
-            m.period > 0.0,
-            "chip_config.core_config.matrix_config.period",
-            "must be positive",
-        );
-        need(
-            self.core.period > 0.0,
-            "chip_config.core_config.period",
-            "must be positive",
-        );
-        need(
-            self.core.vector_width > 0,
-            "chip_config.core_config.vector_width",
-            "must be at least 1",
-        );
-        need(
-            self.core.rob_size > 0,
-            "chip_config.core_config.rob_size",
-            "must be at least 1",
-        );
+        need(m.cell_precision > 0, "chip_config.core_config.matrix_config.cell_precision", "must be at least 1 bit");
+        need(m.dac_count > 0, "chip_config.core_config.matrix_config.dac_count", "must be at least 1");
+        need(m.adc_count > 0, "chip_config.core_config.matrix_config.adc_count", "must be at least 1");
+        need(m.dac_resolution > 0, "chip_config.core_config.matrix_config.dac_resolution", "must be at least 1 bit");
+        need(m.period > 0.0, "chip_config.core_config.matrix_config.period", "must be positive");
+        need(self.core.period > 0.0, "chip_config.core_config.period", "must be positive");
+        need(self.core.vector_width > 0, "chip_config.core_config.vector_width", "must be at least 1");
+        need(self.core.rob_size > 0, "chip_config.core_config.rob_size", "must be at least 1");
         need(
             self.core.local_memory.memory_size > 0,
             "chip_config.core_config.local_memory_config.memory_size",
@@ -277,50 +234,19 @@ impl Arch {
             "chip_config.core_config.local_memory_config.data_width",
             "must be positive",
         );
-        need(
-            self.global_memory.memory_size > 0,
-            "chip_config.global_memory_config.memory_size",
-            "must be positive",
-        );
-        need(
-            self.global_memory.data_width > 0,
-            "chip_config.global_memory_config.data_width",
-            "must be positive",
-        );
-        need(
-            self.network.bus_width > 0,
-            "chip_config.network_config.bus_width",
-            "must be positive",
-        );
+        need(self.global_memory.memory_size > 0, "chip_config.global_memory_config.memory_size", "must be positive");
+        need(self.global_memory.data_width > 0, "chip_config.global_memory_config.data_width", "must be positive");
+        need(self.network.bus_width > 0, "chip_config.network_config.bus_width", "must be positive");
         let [lx, ly] = self.network.layout;
         need(
             lx > 0 && ly > 0 && (lx as u64 * ly as u64) >= self.cores_per_chip as u64,
             "chip_config.network_config.layout",
-            &format!(
-                "{lx}x{ly} mesh has fewer positions than core_cnt = {}",
-                self.cores_per_chip
-            ),
+            &format!("{lx}x{ly} mesh has fewer positions than core_cnt = {}", self.cores_per_chip),
         );
-        need(
-            self.sim.sim_mode <= 1,
-            "sim_config.sim_mode",
-            "must be 0 (throughput) or 1 (latency)",
-        );
-        need(
-            self.sim.sim_time > 0.0,
-            "sim_config.sim_time",
-            "must be positive",
-        );
-        need(
-            (1..=32).contains(&self.activation_bits),
-            "pimlir.activation_bits",
-            "must be 1..32",
-        );
-        need(
-            (1..=32).contains(&self.weight_bits),
-            "pimlir.weight_bits",
-            "must be 1..32",
-        );
+        need(self.sim.sim_mode <= 1, "sim_config.sim_mode", "must be 0 (throughput) or 1 (latency)");
+        need(self.sim.sim_time > 0.0, "sim_config.sim_time", "must be positive");
+        need((1..=32).contains(&self.activation_bits), "pimlir.activation_bits", "must be 1..32");
+        need((1..=32).contains(&self.weight_bits), "pimlir.weight_bits", "must be 1..32");
         if errs.is_empty() {
             Ok(())
         } else {
@@ -382,9 +308,8 @@ impl Resolver {
                 default
             }
             Some(x) if x < 0 || x > u32::MAX as i64 => {
-                self.errors.push(crate::diag::Diagnostic::error(format!(
-                    "invalid value for '{path}': {x} is out of range"
-                )));
+                self.errors
+                    .push(crate::diag::Diagnostic::error(format!("invalid value for '{path}': {x} is out of range")));
                 default
             }
             Some(x) => x as u32,
@@ -397,9 +322,8 @@ impl Resolver {
                 default
             }
             Some(x) if x < 0 => {
-                self.errors.push(crate::diag::Diagnostic::error(format!(
-                    "invalid value for '{path}': {x} is negative"
-                )));
+                self.errors
+                    .push(crate::diag::Diagnostic::error(format!("invalid value for '{path}': {x} is negative")));
                 default
             }
             Some(x) => x as u64,
@@ -414,12 +338,7 @@ impl Resolver {
         v
     }
 
-    fn memory(
-        &mut self,
-        m: Option<MemoryConfigJson>,
-        path: &str,
-        size_default: u64,
-    ) -> MemoryConfig {
+    fn memory(&mut self, m: Option<MemoryConfigJson>, path: &str, size_default: u64) -> MemoryConfig {
         let m = m.unwrap_or_default();
         let p = |k: &str| format!("{path}.{k}");
         let static_power = self.f(m.static_power, &p("static_power"), 1.0);
@@ -443,13 +362,9 @@ impl Resolver {
         let path = "chip_config.core_config.matrix_config";
         let p = |k: &str| format!("{path}.{k}");
         let xbar_size = match m.xbar_size {
-            Some([r, c]) => [
-                self.u(Some(r), &p("xbar_size[0]"), 128),
-                self.u(Some(c), &p("xbar_size[1]"), 128),
-            ],
+            Some([r, c]) => [self.u(Some(r), &p("xbar_size[0]"), 128), self.u(Some(c), &p("xbar_size[1]"), 128)],
             None => {
-                self.defaulted
-                    .push(format!("{} = [128, 128]", p("xbar_size")));
+                self.defaulted.push(format!("{} = [128, 128]", p("xbar_size")));
                 [128, 128]
             }
         };
@@ -473,71 +388,23 @@ impl Resolver {
                 self.nonneg(x, &p("xbar_latency"))
             },
             xbar_read_power: pw(self, m.xbar_read_power, "xbar_read_power"),
-            sample_hold_latency_cycle: self.u(
-                m.sample_hold_latency_cycle,
-                &p("sample_hold_latency_cycle"),
-                1,
-            ),
-            sample_hold_static_power: pw(
-                self,
-                m.sample_hold_static_power,
-                "sample_hold_static_power",
-            ),
-            sample_hold_dynamic_power: pw(
-                self,
-                m.sample_hold_dynamic_power,
-                "sample_hold_dynamic_power",
-            ),
+            sample_hold_latency_cycle: self.u(m.sample_hold_latency_cycle, &p("sample_hold_latency_cycle"), 1),
+            sample_hold_static_power: pw(self, m.sample_hold_static_power, "sample_hold_static_power"),
+            sample_hold_dynamic_power: pw(self, m.sample_hold_dynamic_power, "sample_hold_dynamic_power"),
             adc_resolution: self.u(m.adc_resolution, &p("adc_resolution"), 8),
             adc_latency_cycle: self.u(m.adc_latency_cycle, &p("adc_latency_cycle"), 1),
             adc_static_power: pw(self, m.adc_static_power, "adc_static_power"),
             adc_dynamic_power: pw(self, m.adc_dynamic_power, "adc_dynamic_power"),
             adc_count: self.u(m.adc_count, &p("adc_count"), 1),
-            shift_adder_latency_cycle: self.u(
-                m.shift_adder_latency_cycle,
-                &p("shift_adder_latency_cycle"),
-                1,
-            ),
-            shift_adder_static_power: pw(
-                self,
-                m.shift_adder_static_power,
-                "shift_adder_static_power",
-            ),
-            shift_adder_dynamic_power: pw(
-                self,
-                m.shift_adder_dynamic_power,
-                "shift_adder_dynamic_power",
-            ),
-            input_buffer_latency_cycle: self.u(
-                m.input_buffer_latency_cycle,
-                &p("input_buffer_latency_cycle"),
-                0,
-            ),
-            input_buffer_static_power: pw(
-                self,
-                m.input_buffer_static_power,
-                "input_buffer_static_power",
-            ),
-            input_buffer_dynamic_power: pw(
-                self,
-                m.input_buffer_dynamic_power,
-                "input_buffer_dynamic_power",
-            ),
-            output_buffer_latency_cycle: self.u(
-                m.output_buffer_latency_cycle,
-                &p("output_buffer_latency_cycle"),
-                1,
-            ),
-            output_buffer_static_power: pw(
-                self,
-                m.output_buffer_static_power,
-                "output_buffer_static_power",
-            ),
-            output_buffer_dynamic_power: pw(
-                self,
-                m.output_buffer_dynamic_power,
-                "output_buffer_dynamic_power",
-            ),
+            shift_adder_latency_cycle: self.u(m.shift_adder_latency_cycle, &p("shift_adder_latency_cycle"), 1),
+            shift_adder_static_power: pw(self, m.shift_adder_static_power, "shift_adder_static_power"),
+            shift_adder_dynamic_power: pw(self, m.shift_adder_dynamic_power, "shift_adder_dynamic_power"),
+            input_buffer_latency_cycle: self.u(m.input_buffer_latency_cycle, &p("input_buffer_latency_cycle"), 0),
+            input_buffer_static_power: pw(self, m.input_buffer_static_power, "input_buffer_static_power"),
+            input_buffer_dynamic_power: pw(self, m.input_buffer_dynamic_power, "input_buffer_dynamic_power"),
+            output_buffer_latency_cycle: self.u(m.output_buffer_latency_cycle, &p("output_buffer_latency_cycle"), 1),
+            output_buffer_static_power: pw(self, m.output_buffer_static_power, "output_buffer_static_power"),
+            output_buffer_dynamic_power: pw(self, m.output_buffer_dynamic_power, "output_buffer_dynamic_power"),
         }
     }
 }
@@ -548,19 +415,12 @@ const DEFAULT_LOCAL_MEMORY: u64 = 1 << 20;
 const DEFAULT_GLOBAL_MEMORY: u64 = 1 << 30;
 
 fn resolve(json: GlobalConfigJson) -> Result<Arch> {
-    let mut r = Resolver {
-        defaulted: vec![],
-        errors: vec![],
-    };
+    let mut r = Resolver { defaulted: vec![], errors: vec![] };
     let chip = json.chip_config.unwrap_or_default();
     let core = chip.core_config.unwrap_or_default();
     let cp = |k: &str| format!("chip_config.core_config.{k}");
     let matrix = r.matrix(core.matrix_config);
-    let local_memory = r.memory(
-        core.local_memory_config,
-        &cp("local_memory_config"),
-        DEFAULT_LOCAL_MEMORY,
-    );
+    let local_memory = r.memory(core.local_memory_config, &cp("local_memory_config"), DEFAULT_LOCAL_MEMORY);
     let mut powers = vec![];
     for (key, v) in [
         ("controller_static_power", core.controller_static_power),
@@ -569,36 +429,18 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
         ("inst_fetch_dynamic_power", core.inst_fetch_dynamic_power),
         ("inst_decode_static_power", core.inst_decode_static_power),
         ("inst_decode_dynamic_power", core.inst_decode_dynamic_power),
-        (
-            "inst_decode_offset_static_power",
-            core.inst_decode_offset_static_power,
-        ),
-        (
-            "inst_decode_offset_dynamic_power",
-            core.inst_decode_offset_dynamic_power,
-        ),
+        ("inst_decode_offset_static_power", core.inst_decode_offset_static_power),
+        ("inst_decode_offset_dynamic_power", core.inst_decode_offset_dynamic_power),
         ("reg_file_static_power", core.reg_file_static_power),
-        (
-            "reg_file_read_dynamic_power",
-            core.reg_file_read_dynamic_power,
-        ),
-        (
-            "reg_file_write_dynamic_power",
-            core.reg_file_write_dynamic_power,
-        ),
+        ("reg_file_read_dynamic_power", core.reg_file_read_dynamic_power),
+        ("reg_file_write_dynamic_power", core.reg_file_write_dynamic_power),
         ("scalar_static_power", core.scalar_static_power),
         ("scalar_dynamic_power", core.scalar_dynamic_power),
         ("vector_alu_static_power", core.vector_alu_static_power),
         ("vector_alu_dynamic_energy", core.vector_alu_dynamic_energy),
         ("vector_reg_static_power", core.vector_reg_static_power),
-        (
-            "vector_reg_read_dynamic_energy",
-            core.vector_reg_read_dynamic_energy,
-        ),
-        (
-            "vector_reg_write_dynamic_energy",
-            core.vector_reg_write_dynamic_energy,
-        ),
+        ("vector_reg_read_dynamic_energy", core.vector_reg_read_dynamic_energy),
+        ("vector_reg_write_dynamic_energy", core.vector_reg_write_dynamic_energy),
         ("transfer_static_power", core.transfer_static_power),
         ("transfer_dynamic_power", core.transfer_dynamic_power),
     ] {
@@ -615,16 +457,11 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
         rob_size: r.u(core.rob_size, &cp("rob_size"), 1),
         powers,
     };
-    let global_memory = r.memory(
-        chip.global_memory_config,
-        "chip_config.global_memory_config",
-        DEFAULT_GLOBAL_MEMORY,
-    );
+    let global_memory = r.memory(chip.global_memory_config, "chip_config.global_memory_config", DEFAULT_GLOBAL_MEMORY);
     let net = chip.network_config.unwrap_or_default();
     let topology = match net.bus_topology.as_deref() {
         None => {
-            r.defaulted
-                .push("chip_config.network_config.bus_topology = mesh".into());
+            r.defaulted.push("chip_config.network_config.bus_topology = mesh".into());
             Topology::Mesh
         }
         Some("mesh") => Topology::Mesh,
@@ -646,8 +483,7 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
             // A square-ish mesh that holds every core.
             let x = (cores_per_chip as f64).sqrt().ceil().max(1.0) as u32;
             let y = cores_per_chip.div_ceil(x).max(1);
-            r.defaulted
-                .push(format!("chip_config.network_config.layout = [{x}, {y}]"));
+            r.defaulted.push(format!("chip_config.network_config.layout = [{x}, {y}]"));
             [x, y]
         }
     };
@@ -672,11 +508,7 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
     let sim = SimConfig {
         sim_mode: r.u(sim.sim_mode, "sim_config.sim_mode", 0),
         sim_time,
-        report_verbose_level: r.u(
-            sim.report_verbose_level,
-            "sim_config.report_verbose_level",
-            0,
-        ),
+        report_verbose_level: r.u(sim.report_verbose_level, "sim_config.report_verbose_level", 0),
     };
     let ext = json.pimlir.unwrap_or_default();
     let chips = match ext.chips {
@@ -725,27 +557,11 @@ mod tests {
     #[test]
     fn preset_geometry_matches_the_design_brief() {
         let isaac = Arch::preset("isaac").unwrap();
-        assert_eq!(
-            (
-                isaac.core_count(),
-                isaac.xbars_per_core(),
-                isaac.xbar_rows()
-            ),
-            (168, 96, 128)
-        );
+        assert_eq!((isaac.core_count(), isaac.xbars_per_core(), isaac.xbar_rows()), (168, 96, 128));
         let puma = Arch::preset("puma").unwrap();
         assert_eq!((puma.core_count(), puma.xbars_per_core()), (138, 128));
         let c = Arch::preset("isscc23").unwrap();
-        assert_eq!(
-            (
-                c.chips,
-                c.core_count(),
-                c.xbars_per_core(),
-                c.xbar_rows(),
-                c.xbar_cols()
-            ),
-            (16, 64, 8, 512, 1024)
-        );
+        assert_eq!((c.chips, c.core_count(), c.xbars_per_core(), c.xbar_rows(), c.xbar_cols()), (16, 64, 8, 512, 1024));
         let p = Arch::preset("pimcomp-default").unwrap();
         assert_eq!((p.xbars_per_core(), p.network.layout), (64, [12, 12]));
     }
@@ -758,28 +574,18 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("unknown key 'chip_config.core_config.matrix_config.xbar_sise'"),
-            "{err}"
-        );
+        assert!(err.contains("unknown key 'chip_config.core_config.matrix_config.xbar_sise'"), "{err}");
         assert!(err.starts_with("c.json:1:"), "{err}");
     }
 
     #[test]
     fn impossible_values_are_rejected() {
-        let err = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 0}}"#, "c.json")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("'chip_config.core_cnt': must be at least 1"),
-            "{err}"
-        );
-        let err = Arch::from_json_str(
-            r#"{"chip_config": {"core_cnt": 10, "network_config": {"layout": [2, 2]}}}"#,
-            "c.json",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 0}}"#, "c.json").unwrap_err().to_string();
+        assert!(err.contains("'chip_config.core_cnt': must be at least 1"), "{err}");
+        let err =
+            Arch::from_json_str(r#"{"chip_config": {"core_cnt": 10, "network_config": {"layout": [2, 2]}}}"#, "c.json")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("chip_config.network_config.layout"), "{err}");
         let err = Arch::from_json_str(
             r#"{"chip_config": {"core_config": {"matrix_config": {"xbar_size": [128, -1]}}}}"#,
@@ -793,14 +599,8 @@ mod tests {
     #[test]
     fn defaults_are_recorded() {
         let a = Arch::from_json_str(r#"{"chip_config": {"core_cnt": 4}}"#, "c.json").unwrap();
-        assert!(a
-            .defaulted
-            .iter()
-            .any(|d| d.starts_with("chip_config.core_config.matrix_config.xbar_size")));
-        assert!(!a
-            .defaulted
-            .iter()
-            .any(|d| d.starts_with("chip_config.core_cnt")));
+        assert!(a.defaulted.iter().any(|d| d.starts_with("chip_config.core_config.matrix_config.xbar_size")));
+        assert!(!a.defaulted.iter().any(|d| d.starts_with("chip_config.core_cnt")));
         assert_eq!(a.name, "c");
     }
 }

@@ -6,12 +6,8 @@
 //! The others reuse that timing with their own crossbar geometry, since the papers do not
 //! publish pimsim-style cycle counts.
 
-pub const PRESETS: &[(&str, &str)] = &[
-    ("pimcomp-default", PIMCOMP_DEFAULT),
-    ("isaac", ISAAC),
-    ("puma", PUMA),
-    ("isscc23", ISSCC23),
-];
+pub const PRESETS: &[(&str, &str)] =
+    &[("pimcomp-default", PIMCOMP_DEFAULT), ("isaac", ISAAC), ("puma", PUMA), ("isscc23", ISSCC23)];
 
 const PIMCOMP_DEFAULT: &str = r#"{
   "chip_config": {

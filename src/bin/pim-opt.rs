@@ -48,11 +48,7 @@ fn command() -> Command {
                 "\n  {}=<value>: {}{}",
                 o.name,
                 o.help,
-                if o.default.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [default: {}]", o.default)
-                }
+                if o.default.is_empty() { String::new() } else { format!(" [default: {}]", o.default) }
             ));
         }
         cmd = cmd.arg(
@@ -80,10 +76,7 @@ fn steps_from_flags(m: &ArgMatches) -> Result<Vec<pipeline::Step>, String> {
         }
     }
     found.sort_by_key(|x| x.0);
-    found
-        .into_iter()
-        .map(|(_, name, opts)| pipeline::step(name, &opts))
-        .collect()
+    found.into_iter().map(|(_, name, opts)| pipeline::step(name, &opts)).collect()
 }
 
 fn main() -> ExitCode {
@@ -104,17 +97,13 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     let mut steps = steps_from_flags(m).map_err(Error::new)?;
     if let Some(text) = m.get_one::<String>("pass-pipeline") {
         if !steps.is_empty() {
-            return Err(Error::new(
-                "give passes either as flags or with --pass-pipeline, not both",
-            ));
+            return Err(Error::new("give passes either as flags or with --pass-pipeline, not both"));
         }
         steps = pipeline::parse_pipeline(text).map_err(Error::new)?;
     }
     if m.get_flag("compile") {
         if !steps.is_empty() {
-            return Err(Error::new(
-                "--compile runs the whole pipeline; do not add passes to it",
-            ));
+            return Err(Error::new("--compile runs the whole pipeline; do not add passes to it"));
         }
         steps = pipeline::parse_pipeline(COMPILE_PIPELINE).map_err(Error::new)?;
     }
@@ -152,15 +141,7 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     let mut ok = true;
     let mut outputs = vec![];
     for chunk in &chunks {
-        let (chunk_ok, out) = run_chunk(
-            m,
-            &input,
-            chunk.as_deref(),
-            &steps,
-            emit_pim,
-            &output,
-            verify_diags,
-        )?;
+        let (chunk_ok, out) = run_chunk(m, &input, chunk.as_deref(), &steps, emit_pim, &output, verify_diags)?;
         ok &= chunk_ok;
         if let Some(o) = out {
             outputs.push(o);
@@ -186,10 +167,7 @@ fn run_chunk(
     let capture = DiagnosticCapture::attach(&ctx);
     let mut sources = SourceMap::default();
     let name = if input == "-" { "<stdin>" } else { input };
-    let finish = |capture: &DiagnosticCapture,
-                  err: Option<Error>,
-                  sources: &SourceMap,
-                  out: Option<String>| {
+    let finish = |capture: &DiagnosticCapture, err: Option<Error>, sources: &SourceMap, out: Option<String>| {
         let diags = driver::collect(capture, err);
         if verify_diags {
             let src = sources.get(name).unwrap_or("");
@@ -207,10 +185,7 @@ fn run_chunk(
         Ok(mo) => mo,
         Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
     };
-    let (arch, spec) = match driver::resolve_arch(
-        m.get_one::<String>("arch").map(|s| s.as_str()),
-        Some(&module),
-    ) {
+    let (arch, spec) = match driver::resolve_arch(m.get_one::<String>("arch").map(|s| s.as_str()), Some(&module)) {
         Ok(a) => a,
         Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
     };
@@ -223,29 +198,19 @@ fn run_chunk(
         return Ok(finish(&capture, None, &sources, None));
     }
     if !steps.is_empty() {
-        let pm = pipeline::build(
-            &ctx,
-            steps,
-            &arch,
-            &spec,
-            verify_each,
-            m.get_flag("print-ir-after-all"),
-        );
+        let pm = pipeline::build(&ctx, steps, &arch, &spec, verify_each, m.get_flag("print-ir-after-all"));
         if pm.run(&mut module).is_err() {
             if !capture.has_errors() {
-                return Ok(finish(
-                    &capture,
-                    Some(Error::new("a pass failed")),
-                    &sources,
-                    None,
-                ));
+                return Ok(finish(&capture, Some(Error::new("a pass failed")), &sources, None));
             }
             return Ok(finish(&capture, None, &sources, None));
         }
     }
     let out = if emit_pim {
         if !pimlir::pass::verify::is_isa_module(&module) {
-            let e = Error::new("cannot write .pim: the module is not at the pim_isa level (run --schedule first, or emit MLIR)");
+            let e = Error::new(
+                "cannot write .pim: the module is not at the pim_isa level (run --schedule first, or emit MLIR)",
+            );
             return Ok(finish(&capture, Some(e), &sources, None));
         }
         match driver::module_to_pim(&module, Some(output)) {

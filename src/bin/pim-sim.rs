@@ -69,11 +69,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         Some(p) => Box::new(pimlir::onnx::OnnxModel::open(p)?),
         None => Box::new(sim::weights::NoWeights),
     };
-    let inputs = args
-        .inputs
-        .iter()
-        .map(|p| Tensor::read_npy(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
     let t0 = std::time::Instant::now();
     let result = sim::run(&program, &arch, weights.as_ref(), &inputs)?;
     let elapsed = t0.elapsed();
@@ -114,11 +110,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
                 c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages
             );
         }
-        println!(
-            "simulated {} instructions in {:.3} s",
-            result.instructions(),
-            elapsed.as_secs_f64()
-        );
+        println!("simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
     }
     Ok(())
 }
@@ -135,10 +127,7 @@ fn load_program(path: &str, sources: &mut SourceMap) -> Result<pimlir::isa::Prog
     let ctx = new_context();
     let capture = DiagnosticCapture::attach(&ctx);
     let module = pimlir::dialect::parse_module(&ctx, &text, path);
-    let program = module
-        .as_ref()
-        .ok_or(())
-        .and_then(|m| pimlir::dialect::isa_ir::read_program(m).map_err(|_| ()));
+    let program = module.as_ref().ok_or(()).and_then(|m| pimlir::dialect::isa_ir::read_program(m).map_err(|_| ()));
     match program {
         Ok(p) => Ok(p),
         Err(()) => {

@@ -12,10 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "pim-translate",
-    about = "Translate between ONNX, MLIR (pimlir dialects) and .pim text"
-)]
+#[command(name = "pim-translate", about = "Translate between ONNX, MLIR (pimlir dialects) and .pim text")]
 #[command(group(ArgGroup::new("translation").required(true).args(["import_onnx", "mlir_to_pim", "pim_to_mlir"])))]
 struct Args {
     /// Input file (- for standard input, text formats only)
@@ -48,11 +45,7 @@ fn main() -> ExitCode {
     if let Err(e) = result {
         diags.extend(e.diagnostics);
     }
-    if driver::report(&diags, &sources)
-        || diags
-            .iter()
-            .any(|d| d.severity == pimlir::diag::Severity::Error)
-    {
+    if driver::report(&diags, &sources) || diags.iter().any(|d| d.severity == pimlir::diag::Severity::Error) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -68,14 +61,9 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap) -> Res
         driver::module_to_mlir(&module, args.mlir_print_debuginfo)
     } else if args.mlir_to_pim {
         let src = driver::read_text(&args.input)?;
-        let name = if args.input == "-" {
-            "<stdin>"
-        } else {
-            args.input.as_str()
-        };
+        let name = if args.input == "-" { "<stdin>" } else { args.input.as_str() };
         sources.add(name, src.as_str());
-        let module =
-            pimlir::dialect::parse_module(ctx, &src, name).ok_or_else(|| Error::many(vec![]))?;
+        let module = pimlir::dialect::parse_module(ctx, &src, name).ok_or_else(|| Error::many(vec![]))?;
         driver::module_to_pim(&module, Some(&args.output)).map_err(|_| Error::many(vec![]))?
     } else {
         let src = driver::read_text(&args.input)?;

@@ -12,8 +12,8 @@ use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike};
 use melior::ir::r#type::{FunctionType, RankedTensorType};
 use melior::ir::{
-    Attribute, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type,
-    TypeLike, Value, ValueLike,
+    Attribute, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type, TypeLike, Value,
+    ValueLike,
 };
 use melior::Context;
 use std::collections::HashMap;
@@ -47,17 +47,14 @@ fn value_key(v: Value) -> usize {
 }
 
 fn tensor_shape(t: Type) -> Result<Vec<i64>, String> {
-    let rt =
-        RankedTensorType::try_from(t).map_err(|_| format!("expected a ranked tensor, got {t}"))?;
+    let rt = RankedTensorType::try_from(t).map_err(|_| format!("expected a ranked tensor, got {t}"))?;
     if !rt.element().is_f32() {
         return Err(format!("expected an f32 tensor, got {t}"));
     }
     (0..rt.rank())
         .map(|i| match rt.dim_size(i) {
             Ok(melior::ir::r#type::DimSize::Static(d)) => Ok(d as i64),
-            _ => Err(format!(
-                "tensor {t} has a dynamic dimension; pimlir needs static shapes"
-            )),
+            _ => Err(format!("tensor {t} has a dynamic dimension; pimlir needs static shapes")),
         })
         .collect()
 }
@@ -68,9 +65,7 @@ fn tensor_type<'c>(ctx: &'c Context, shape: &[i64]) -> Type<'c> {
 }
 
 /// Finds the graph function: the module must hold exactly one `func.func` and nothing else.
-fn graph_function<'c, 'a>(
-    module: &'a Module<'c>,
-) -> Result<melior::ir::operation::OperationRef<'c, 'a>, Failed> {
+fn graph_function<'c, 'a>(module: &'a Module<'c>) -> Result<melior::ir::operation::OperationRef<'c, 'a>, Failed> {
     let body = module.body();
     let mut found = None;
     let mut cur = body.first_operation();
@@ -80,10 +75,7 @@ fn graph_function<'c, 'a>(
         if name == "func.func" && found.is_none() && op.attribute("pim.core").is_err() {
             found = Some(op);
         } else if name == "func.func" && op.attribute("pim.core").is_err() {
-            emit_error(
-                op.location(),
-                "a second function: a dataflow-graph module holds exactly one func.func",
-            );
+            emit_error(op.location(), "a second function: a dataflow-graph module holds exactly one func.func");
             return Err(Failed);
         } else if name.starts_with("pim_isa.") || name == "func.func" {
             emit_error(
@@ -92,48 +84,26 @@ fn graph_function<'c, 'a>(
             );
             return Err(Failed);
         } else {
-            emit_error(
-                op.location(),
-                &format!("unexpected top-level op '{name}' in a dataflow-graph module"),
-            );
+            emit_error(op.location(), &format!("unexpected top-level op '{name}' in a dataflow-graph module"));
             return Err(Failed);
         }
         cur = op.next_in_block();
     }
     found.ok_or_else(|| {
-        emit_error(
-            module.as_operation().location(),
-            "module has no func.func to compile",
-        );
+        emit_error(module.as_operation().location(), "module has no func.func to compile");
         Failed
     })
 }
 
-fn arg_names(
-    f: &melior::ir::operation::OperationRef,
-    attr: &str,
-    n: usize,
-    default: &str,
-) -> Vec<String> {
-    let mut names: Vec<String> = (0..n)
-        .map(|i| {
-            if n == 1 {
-                default.to_string()
-            } else {
-                format!("{default}{i}")
-            }
-        })
-        .collect();
+fn arg_names(f: &melior::ir::operation::OperationRef, attr: &str, n: usize, default: &str) -> Vec<String> {
+    let mut names: Vec<String> =
+        (0..n).map(|i| if n == 1 { default.to_string() } else { format!("{default}{i}") }).collect();
     if let Ok(a) = f.attribute(attr) {
         if let Ok(arr) = ArrayAttribute::try_from(a) {
             for (i, name) in names.iter_mut().enumerate() {
-                let dict = arr
-                    .element(i)
-                    .ok()
-                    .and_then(|d| DictionaryAttribute::try_from(d).ok());
-                if let Some(s) = dict
-                    .and_then(|d| d.element_by_name("pim.name"))
-                    .and_then(|s| StringAttribute::try_from(s).ok())
+                let dict = arr.element(i).ok().and_then(|d| DictionaryAttribute::try_from(d).ok());
+                if let Some(s) =
+                    dict.and_then(|d| d.element_by_name("pim.name")).and_then(|s| StringAttribute::try_from(s).ok())
                 {
                     *name = s.value().to_string();
                 }
@@ -146,9 +116,7 @@ fn arg_names(
 /// Reads the dataflow graph of `module` and the level it is at.
 pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed> {
     let f = graph_function(module)?;
-    let fname = attrs(&f, "func.func")
-        .str("sym_name")
-        .unwrap_or_else(|_| "main".into());
+    let fname = attrs(&f, "func.func").str("sym_name").unwrap_or_else(|_| "main".into());
     let mut g = Graph::new(&fname);
     g.loc = Some(f.location());
     let region = f.region(0).map_err(|_| Failed)?;
@@ -194,10 +162,7 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
                 let out = g.add_value(shape);
                 let result = op.result(0).map_err(|_| Failed)?;
                 ids.insert(value_key(result.into()), out);
-                g.nodes.push(Node {
-                    output: out,
-                    ..node
-                });
+                g.nodes.push(Node { output: out, ..node });
             }
             Err(msg) => {
                 emit_error(op.location(), &msg);
@@ -247,9 +212,7 @@ fn read_node<'c>(
     name: &str,
     ids: &HashMap<usize, ValueId>,
 ) -> Result<(Node<'c>, Option<Level>, Vec<i64>), String> {
-    let (dialect, mnemonic) = name
-        .split_once('.')
-        .ok_or_else(|| format!("unexpected op '{name}'"))?;
+    let (dialect, mnemonic) = name.split_once('.').ok_or_else(|| format!("unexpected op '{name}'"))?;
     if !matches!(dialect, "graph" | "pim_partition" | "pim_core") {
         return Err(format!("unexpected op '{name}' in a dataflow graph"));
     }
@@ -257,22 +220,34 @@ fn read_node<'c>(
     let mut inputs = vec![];
     for i in 0..op.operand_count() {
         let v = op.operand(i).map_err(|e| e.to_string())?;
-        inputs.push(
-            *ids.get(&value_key(v))
-                .ok_or("operand is not a graph value")?,
-        );
+        inputs.push(*ids.get(&value_key(v)).ok_or("operand is not a graph value")?);
     }
     if op.result_count() != 1 {
         return Err(format!("'{name}' must have exactly one result"));
     }
     let shape = tensor_shape(op.result(0).map_err(|e| e.to_string())?.r#type())
         .map_err(|m| format!("result of '{name}': {m}"))?;
+    // A fused activation: `act` names it, `act_<param>` give its parameters.
     let act = |a: &super::Attrs<'c, '_>| -> Result<Option<Act>, String> {
         match a.opt_str("act")? {
             None => Ok(None),
-            Some(s) => Act::parse(&s)
-                .map(Some)
-                .ok_or_else(|| format!("unknown activation '{s}' (expected 'relu')")),
+            Some(s) => Act::from_parts(&s, |p| a.f32(&format!("act_{p}"))).map(Some),
+        }
+    };
+    let bn = |a: &super::Attrs<'c, '_>, prefix: &str| -> Result<BatchNorm, String> {
+        Ok(BatchNorm {
+            gamma: a.str(&format!("{prefix}gamma"))?,
+            beta: a.str(&format!("{prefix}beta"))?,
+            mean: a.str(&format!("{prefix}mean"))?,
+            var: a.str(&format!("{prefix}var"))?,
+            epsilon: a.f32(&format!("{prefix}epsilon"))?,
+        })
+    };
+    let folded_bn = |a: &super::Attrs<'c, '_>| -> Result<Option<BatchNorm>, String> {
+        if a.has("bn_gamma") {
+            bn(a, "bn_").map(Some)
+        } else {
+            Ok(None)
         }
     };
     let pool = |a: &super::Attrs<'c, '_>, avg: bool| -> Result<Pool, String> {
@@ -280,11 +255,7 @@ fn read_node<'c>(
             kernel: a.i64_array_n("kernel")?,
             strides: a.i64_array_n("strides")?,
             pads: a.i64_array_n("pads")?,
-            count_include_pad: if avg {
-                a.bool("count_include_pad")?
-            } else {
-                false
-            },
+            count_include_pad: if avg { a.bool("count_include_pad")? } else { false },
         })
     };
     let kind = match mnemonic {
@@ -297,6 +268,7 @@ fn read_node<'c>(
             pads: a.i64_array_n("pads")?,
             dilations: a.i64_array_n("dilations")?,
             group: a.i64("group")?,
+            bn: folded_bn(&a)?,
             act: act(&a)?,
         }),
         "fc" => Op::Fc(Fc {
@@ -304,22 +276,27 @@ fn read_node<'c>(
             weight: a.str("weight")?,
             bias: a.opt_str("bias")?,
             transpose_weight: a.bool("transpose_weight")?,
+            bn: folded_bn(&a)?,
             act: act(&a)?,
         }),
-        "relu" => Op::Relu,
+        "relu" | "leaky_relu" | "clip" | "sigmoid" | "tanh" | "hard_sigmoid" | "hard_swish" => {
+            Op::Act(Act::from_parts(mnemonic, |p| a.f32(p))?)
+        }
         "maxpool" => Op::MaxPool(pool(&a, false)?),
         "avgpool" => Op::AvgPool(pool(&a, true)?),
         "global_avgpool" => Op::GlobalAvgPool,
         "add" => Op::Add,
-        "concat" => Op::Concat {
-            axis: a.i64("axis")?,
-        },
-        "flatten" => Op::Flatten {
-            axis: a.i64("axis")?,
-        },
-        "softmax" => Op::Softmax {
-            axis: a.i64("axis")?,
-        },
+        "mul" => Op::Mul,
+        "constant" => Op::Constant { weight: a.str("weight")?, shape: shape.clone() },
+        "batchnorm" => Op::BatchNorm(bn(&a, "")?),
+        "concat" => Op::Concat { axis: a.i64("axis")? },
+        "flatten" => Op::Flatten { axis: a.i64("axis")? },
+        "softmax" => Op::Softmax { axis: a.i64("axis")? },
+        "channel_shuffle" => Op::ChannelShuffle { groups: a.i64("groups")? },
+        "pad" => Op::Pad { pads: a.i64_array_n("pads")?, value: a.f32("value")? },
+        "lrn" => {
+            Op::Lrn(Lrn { size: a.i64("size")?, alpha: a.f32("alpha")?, beta: a.f32("beta")?, bias: a.f32("bias")? })
+        }
         other => return Err(format!("unknown op '{dialect}.{other}'")),
     };
     let crossbar = kind.is_crossbar_layer();
@@ -333,37 +310,20 @@ fn read_node<'c>(
         }
         "pim_partition" => {
             if !crossbar {
-                return Err(format!(
-                    "'{name}' does not exist; only crossbar layers are in pim_partition"
-                ));
+                return Err(format!("'{name}' does not exist; only crossbar layers are in pim_partition"));
             }
             (Some(Level::Partition), Some(read_partition(&a)?), None)
         }
         _ => {
             if crossbar {
                 let p = read_partition(&a)?;
-                (
-                    Some(Level::Core),
-                    Some(p),
-                    Some(Placement::ArrayGroups(a.i64_array("ag_cores")?)),
-                )
+                (Some(Level::Core), Some(p), Some(Placement::ArrayGroups(a.i64_array("ag_cores")?)))
             } else {
-                (
-                    Some(Level::Core),
-                    None,
-                    Some(Placement::Cores(a.i64_array("cores")?)),
-                )
+                (Some(Level::Core), None, Some(Placement::Cores(a.i64_array("cores")?)))
             }
         }
     };
-    let node = Node {
-        op: kind,
-        inputs,
-        output: usize::MAX,
-        loc: op.location(),
-        partition,
-        placement,
-    };
+    let node = Node { op: kind, inputs, output: usize::MAX, loc: op.location(), partition, placement };
     Ok((node, level, shape))
 }
 
@@ -382,14 +342,8 @@ fn name_attrs<'c>(ctx: &'c Context, names: &[String]) -> Attribute<'c> {
     let dicts: Vec<Attribute> = names
         .iter()
         .map(|n| {
-            DictionaryAttribute::new(
-                ctx,
-                &[(
-                    Identifier::new(ctx, "pim.name"),
-                    StringAttribute::new(ctx, n).into(),
-                )],
-            )
-            .into()
+            DictionaryAttribute::new(ctx, &[(Identifier::new(ctx, "pim.name"), StringAttribute::new(ctx, n).into())])
+                .into()
         })
         .collect();
     ArrayAttribute::new(ctx, &dicts).into()
@@ -399,20 +353,10 @@ fn name_attrs<'c>(ctx: &'c Context, names: &[String]) -> Attribute<'c> {
 pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, level: Level) {
     super::clear_module_body(module);
     let loc = g.loc.unwrap_or_else(|| Location::unknown(ctx));
-    let in_types: Vec<Type> = g
-        .inputs
-        .iter()
-        .map(|&v| tensor_type(ctx, g.shape(v)))
-        .collect();
-    let out_types: Vec<Type> = g
-        .outputs
-        .iter()
-        .map(|&v| tensor_type(ctx, g.shape(v)))
-        .collect();
+    let in_types: Vec<Type> = g.inputs.iter().map(|&v| tensor_type(ctx, g.shape(v))).collect();
+    let out_types: Vec<Type> = g.outputs.iter().map(|&v| tensor_type(ctx, g.shape(v))).collect();
     let region = Region::new();
-    let block = region.append_block(Block::new(
-        &in_types.iter().map(|&t| (t, loc)).collect::<Vec<_>>(),
-    ));
+    let block = region.append_block(Block::new(&in_types.iter().map(|&t| (t, loc)).collect::<Vec<_>>()));
     let mut values: Vec<Option<Value>> = vec![None; g.values.len()];
     for (i, &v) in g.inputs.iter().enumerate() {
         values[v] = Some(block.argument(i).expect("argument exists").into());
@@ -423,11 +367,8 @@ pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, lev
             (Level::Partition, true) => "pim_partition",
             (Level::Core, _) => "pim_core",
         };
-        let operands: Vec<Value> = n
-            .inputs
-            .iter()
-            .map(|&v| values[v].expect("graph is in topological order"))
-            .collect();
+        let operands: Vec<Value> =
+            n.inputs.iter().map(|&v| values[v].expect("graph is in topological order")).collect();
         let op = OperationBuilder::new(&format!("{dialect}.{}", n.op.mnemonic()), n.loc)
             .add_operands(&operands)
             .add_results(&[tensor_type(ctx, g.shape(n.output))])
@@ -437,11 +378,7 @@ pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, lev
         let op = block.append_operation(op);
         values[n.output] = Some(op.result(0).expect("one result").into());
     }
-    let outs: Vec<Value> = g
-        .outputs
-        .iter()
-        .map(|&v| values[v].expect("output defined"))
-        .collect();
+    let outs: Vec<Value> = g.outputs.iter().map(|&v| values[v].expect("output defined")).collect();
     block.append_operation(func::r#return(&outs, loc));
     let fty = FunctionType::new(ctx, &in_types, &out_types);
     let f = func::func(
@@ -450,18 +387,30 @@ pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, lev
         TypeAttribute::new(fty.into()),
         region,
         &[
-            (
-                Identifier::new(ctx, "arg_attrs"),
-                name_attrs(ctx, &g.input_names),
-            ),
-            (
-                Identifier::new(ctx, "res_attrs"),
-                name_attrs(ctx, &g.output_names),
-            ),
+            (Identifier::new(ctx, "arg_attrs"), name_attrs(ctx, &g.input_names)),
+            (Identifier::new(ctx, "res_attrs"), name_attrs(ctx, &g.output_names)),
         ],
         loc,
     );
     module.body().append_operation(f);
+}
+
+fn act_attrs<'c>(mut b: AttrBuilder<'c>, act: Option<Act>) -> AttrBuilder<'c> {
+    if let Some(a) = act {
+        b = b.str("act", a.name());
+        for (p, v) in a.params() {
+            b = b.f32(&format!("act_{p}"), v);
+        }
+    }
+    b
+}
+
+fn bn_attrs<'c>(b: AttrBuilder<'c>, bn: &BatchNorm, prefix: &str) -> AttrBuilder<'c> {
+    b.str(&format!("{prefix}gamma"), &bn.gamma)
+        .str(&format!("{prefix}beta"), &bn.beta)
+        .str(&format!("{prefix}mean"), &bn.mean)
+        .str(&format!("{prefix}var"), &bn.var)
+        .f32(&format!("{prefix}epsilon"), bn.epsilon)
 }
 
 fn node_attrs<'c>(ctx: &'c Context, n: &Node<'c>, level: Level) -> AttrBuilder<'c> {
@@ -476,22 +425,30 @@ fn node_attrs<'c>(ctx: &'c Context, n: &Node<'c>, level: Level) -> AttrBuilder<'
                 .i64_array("strides", &c.strides)
                 .i64_array("pads", &c.pads)
                 .i64_array("dilations", &c.dilations)
-                .i64("group", c.group)
-                .opt_str("act", c.act.map(Act::name));
+                .i64("group", c.group);
+            if let Some(bn) = &c.bn {
+                b = bn_attrs(b, bn, "bn_");
+            }
+            b = act_attrs(b, c.act);
         }
         Op::Fc(f) => {
             b = b
                 .str("name", &f.name)
                 .str("weight", &f.weight)
                 .opt_str("bias", f.bias.as_deref())
-                .bool("transpose_weight", f.transpose_weight)
-                .opt_str("act", f.act.map(Act::name));
+                .bool("transpose_weight", f.transpose_weight);
+            if let Some(bn) = &f.bn {
+                b = bn_attrs(b, bn, "bn_");
+            }
+            b = act_attrs(b, f.act);
+        }
+        Op::Act(a) => {
+            for (p, v) in a.params() {
+                b = b.f32(p, v);
+            }
         }
         Op::MaxPool(p) => {
-            b = b
-                .i64_array("kernel", &p.kernel)
-                .i64_array("strides", &p.strides)
-                .i64_array("pads", &p.pads);
+            b = b.i64_array("kernel", &p.kernel).i64_array("strides", &p.strides).i64_array("pads", &p.pads);
         }
         Op::AvgPool(p) => {
             b = b
@@ -500,10 +457,13 @@ fn node_attrs<'c>(ctx: &'c Context, n: &Node<'c>, level: Level) -> AttrBuilder<'
                 .i64_array("pads", &p.pads)
                 .bool("count_include_pad", p.count_include_pad);
         }
-        Op::Concat { axis } | Op::Flatten { axis } | Op::Softmax { axis } => {
-            b = b.i64("axis", *axis)
-        }
-        Op::Relu | Op::GlobalAvgPool | Op::Add => {}
+        Op::Concat { axis } | Op::Flatten { axis } | Op::Softmax { axis } => b = b.i64("axis", *axis),
+        Op::Constant { weight, .. } => b = b.str("weight", weight),
+        Op::BatchNorm(bn) => b = bn_attrs(b, bn, ""),
+        Op::ChannelShuffle { groups } => b = b.i64("groups", *groups),
+        Op::Pad { pads, value } => b = b.i64_array("pads", pads).f32("value", *value),
+        Op::Lrn(l) => b = b.i64("size", l.size).f32("alpha", l.alpha).f32("beta", l.beta).f32("bias", l.bias),
+        Op::GlobalAvgPool | Op::Add | Op::Mul => {}
     }
     if level >= Level::Partition {
         if let Some(p) = &n.partition {

@@ -10,15 +10,13 @@ use super::graph_ir::Failed;
 use super::{attrs, emit_error, AttrBuilder};
 use crate::isa::*;
 use melior::dialect::func;
-use melior::ir::attribute::{
-    DenseI32ArrayAttribute, IntegerAttribute, StringAttribute, TypeAttribute,
-};
+use melior::ir::attribute::{DenseI32ArrayAttribute, IntegerAttribute, StringAttribute, TypeAttribute};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike, OperationRef};
 use melior::ir::r#type::FunctionType;
 use melior::ir::{
-    AffineExpr, AffineMap, Attribute, AttributeLike, Block, Identifier, Location, Module, Region,
-    RegionLike, Type, Value, ValueLike,
+    AffineExpr, AffineMap, Attribute, AttributeLike, Block, Identifier, Location, Module, Region, RegionLike, Type,
+    Value, ValueLike,
 };
 use melior::Context;
 use std::collections::HashMap;
@@ -53,17 +51,10 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             .i64("rows", l.rows)
             .i64("cols", l.cols);
         b = match &l.source {
-            MatrixSource::Conv {
-                kernel,
-                in_channels,
-                ..
-            } => b
-                .str("kind", "conv")
-                .i64_array("kernel", kernel)
-                .i64("channels", *in_channels),
-            MatrixSource::Fc {
-                transposed, hwc, ..
-            } => {
+            MatrixSource::Conv { kernel, in_channels, .. } => {
+                b.str("kind", "conv").i64_array("kernel", kernel).i64("channels", *in_channels)
+            }
+            MatrixSource::Fc { transposed, hwc, .. } => {
                 let b = b.str("kind", "fc").bool("transposed", *transposed);
                 match hwc {
                     Some(h) => b.i64_array("hwc", h),
@@ -71,47 +62,36 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 }
             }
         };
+        if let Some(bn) = &l.scale {
+            b = bn_attrs(b, bn);
+        }
         body.append_operation(
-            OperationBuilder::new("pim_isa.layer", file_loc(l.line.0))
-                .add_attributes(&b.list)
-                .build()
-                .expect("op"),
+            OperationBuilder::new("pim_isa.layer", file_loc(l.line.0)).add_attributes(&b.list).build().expect("op"),
         );
     }
     for g in &p.globals {
-        let mut b = AttrBuilder::new(ctx)
-            .str("name", &g.name)
-            .i64("size", g.size as i64);
+        let mut b = AttrBuilder::new(ctx).str("name", &g.name).i64("size", g.size as i64);
         if let Some(a) = g.addr {
             b = b.i64("addr", a as i64);
         }
         b = match &g.init {
             GlobalInit::None => b,
-            GlobalInit::Input { index, shape } => {
-                b.i64("input", *index as i64).i64_array("shape", shape)
-            }
-            GlobalInit::Output { index, shape } => {
-                b.i64("output", *index as i64).i64_array("shape", shape)
-            }
+            GlobalInit::Input { index, shape } => b.i64("input", *index as i64).i64_array("shape", shape),
+            GlobalInit::Output { index, shape } => b.i64("output", *index as i64).i64_array("shape", shape),
             GlobalInit::Weight { name } => b.str("weight", name),
             GlobalInit::Fill { value } => b.f32("fill", *value),
+            GlobalInit::Bias { bias, bn } => bn_attrs(b.str("bias", bias.as_deref().unwrap_or("")), bn),
+            GlobalInit::BnScale { bn } => bn_attrs(b.bool("bn_scale", true), bn),
+            GlobalInit::BnShift { bn } => bn_attrs(b.bool("bn_shift", true), bn),
         };
         body.append_operation(
-            OperationBuilder::new("pim_isa.global", file_loc(g.line.0))
-                .add_attributes(&b.list)
-                .build()
-                .expect("op"),
+            OperationBuilder::new("pim_isa.global", file_loc(g.line.0)).add_attributes(&b.list).build().expect("op"),
         );
     }
     for c in &p.cores {
         let region = Region::new();
         let block = region.append_block(Block::new(&[]));
-        let mut w = CoreWriter {
-            ctx,
-            bases: HashMap::new(),
-            memo: vec![HashMap::new()],
-            file_loc: &file_loc,
-        };
+        let mut w = CoreWriter { ctx, bases: HashMap::new(), memo: vec![HashMap::new()], file_loc: &file_loc };
         for (i, ag) in c.ags.iter().enumerate() {
             let b = AttrBuilder::new(ctx)
                 .i64("index", i as i64)
@@ -121,16 +101,11 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 .i64("rows", ag.rows)
                 .i64("xbars", ag.xbars as i64);
             block.append_operation(
-                OperationBuilder::new("pim_isa.ag", file_loc(ag.line.0))
-                    .add_attributes(&b.list)
-                    .build()
-                    .expect("op"),
+                OperationBuilder::new("pim_isa.ag", file_loc(ag.line.0)).add_attributes(&b.list).build().expect("op"),
             );
         }
         for (i, buf) in c.buffers.iter().enumerate() {
-            let mut b = AttrBuilder::new(ctx)
-                .str("name", &buf.name)
-                .i64("size", buf.size as i64);
+            let mut b = AttrBuilder::new(ctx).str("name", &buf.name).i64("size", buf.size as i64);
             if let Some(a) = buf.addr {
                 b = b.i64("addr", a as i64);
             }
@@ -140,10 +115,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 .build()
                 .expect("op");
             let op = block.append_operation(op);
-            w.bases.insert(
-                Base::Local(i as u32),
-                op.result(0).expect("result").to_raw(),
-            );
+            w.bases.insert(Base::Local(i as u32), op.result(0).expect("result").to_raw());
         }
         // Global bases this core uses, in global order.
         let mut used = std::collections::BTreeSet::new();
@@ -153,19 +125,14 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             }
         });
         for g in used {
-            let name = p
-                .globals
-                .get(g as usize)
-                .map(|g| g.name.as_str())
-                .unwrap_or("?");
+            let name = p.globals.get(g as usize).map(|g| g.name.as_str()).unwrap_or("?");
             let op = OperationBuilder::new("pim_isa.global_addr", unknown)
                 .add_attributes(&AttrBuilder::new(ctx).str("name", name).list)
                 .add_results(&[Type::index(ctx)])
                 .build()
                 .expect("op");
             let op = block.append_operation(op);
-            w.bases
-                .insert(Base::Global(g), op.result(0).expect("result").to_raw());
+            w.bases.insert(Base::Global(g), op.result(0).expect("result").to_raw());
         }
         w.stmts(&block, &c.body, &mut vec![]);
         block.append_operation(func::r#return(&[], unknown));
@@ -179,8 +146,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
         );
         body.append_operation(f);
     }
-    let mut module_op =
-        unsafe { melior::ir::operation::OperationRefMut::from_raw(module.as_operation().to_raw()) };
+    let mut module_op = unsafe { melior::ir::operation::OperationRefMut::from_raw(module.as_operation().to_raw()) };
     use melior::ir::operation::OperationMutLike;
     if !p.arch.is_empty() {
         module_op.set_attribute("pim.arch", StringAttribute::new(ctx, &p.arch).into());
@@ -188,6 +154,28 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
     if let Some(w) = &p.weights {
         module_op.set_attribute("pim.weights", StringAttribute::new(ctx, w).into());
     }
+}
+
+/// Batch-normalization recipe attributes (`bn_gamma`, ..., `bn_eps`).
+fn bn_attrs<'c>(b: AttrBuilder<'c>, bn: &BnRef) -> AttrBuilder<'c> {
+    b.str("bn_gamma", &bn.gamma)
+        .str("bn_beta", &bn.beta)
+        .str("bn_mean", &bn.mean)
+        .str("bn_var", &bn.var)
+        .f32("bn_eps", bn.eps)
+}
+
+fn read_bn(a: &super::Attrs) -> Result<Option<BnRef>, String> {
+    if !a.has("bn_gamma") {
+        return Ok(None);
+    }
+    Ok(Some(BnRef {
+        gamma: a.str("bn_gamma")?,
+        beta: a.str("bn_beta")?,
+        mean: a.str("bn_mean")?,
+        var: a.str("bn_var")?,
+        eps: a.f32("bn_eps")?,
+    }))
 }
 
 struct CoreWriter<'a, 'c> {
@@ -218,10 +206,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
             return *v;
         }
         let v = self.materialize(block, a, ivs, loc);
-        self.memo
-            .last_mut()
-            .expect("a scope is open")
-            .insert(a.clone(), v);
+        self.memo.last_mut().expect("a scope is open").insert(a.clone(), v);
         v
     }
 
@@ -251,11 +236,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                     .add_results(&[idx])
                     .build()
                     .expect("op");
-                return block
-                    .append_operation(op)
-                    .result(0)
-                    .expect("result")
-                    .to_raw();
+                return block.append_operation(op).result(0).expect("result").to_raw();
             }
         }
         // affine.apply (d_0 .. d_k)[s0] -> (s0 + sum c_i * d_i + offset)
@@ -279,11 +260,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
             .add_results(&[idx])
             .build()
             .expect("op");
-        block
-            .append_operation(op)
-            .result(0)
-            .expect("result")
-            .to_raw()
+        block.append_operation(op).result(0).expect("result").to_raw()
     }
 
     fn stmts(&mut self, block: &Block<'c>, stmts: &[Stmt], ivs: &mut Vec<mlir_sys::MlirValue>) {
@@ -299,11 +276,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                     self.stmts(&inner, body, ivs);
                     self.memo.pop();
                     ivs.pop();
-                    inner.append_operation(
-                        OperationBuilder::new("affine.yield", loc)
-                            .build()
-                            .expect("op"),
-                    );
+                    inner.append_operation(OperationBuilder::new("affine.yield", loc).build().expect("op"));
                     let region = Region::new();
                     region.append_block(inner);
                     let op = OperationBuilder::new("affine.for", loc)
@@ -316,10 +289,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                                 Identifier::new(self.ctx, "upperBoundMap"),
                                 map_attr(AffineMap::constant(self.ctx, start + count)),
                             ),
-                            (
-                                Identifier::new(self.ctx, "step"),
-                                IntegerAttribute::new(idx, 1).into(),
-                            ),
+                            (Identifier::new(self.ctx, "step"), IntegerAttribute::new(idx, 1).into()),
                             (
                                 Identifier::new(self.ctx, "operandSegmentSizes"),
                                 DenseI32ArrayAttribute::new(self.ctx, &[0, 0, 0]).into(),
@@ -336,36 +306,21 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
 
     fn inst(&mut self, block: &Block<'c>, i: &Inst, line: u32, ivs: &[mlir_sys::MlirValue]) {
         let loc = (self.file_loc)(line);
-        let operands: Vec<mlir_sys::MlirValue> = i
-            .addrs()
-            .into_iter()
-            .map(|a| self.addr(block, a, ivs, loc))
-            .collect();
+        let operands: Vec<mlir_sys::MlirValue> = i.addrs().into_iter().map(|a| self.addr(block, a, ivs, loc)).collect();
         let operands: Vec<Value> = operands.into_iter().map(|r| self.value(r)).collect();
         let b = AttrBuilder::new(self.ctx);
         let b = match i {
             Inst::Nop => b,
-            Inst::Scalar {
-                rd, rs1, rs2, imm, ..
-            } => b
-                .i64("rd", *rd as i64)
-                .i64("rs1", *rs1 as i64)
-                .i64("rs2", *rs2 as i64)
-                .i64("imm", *imm),
+            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
+                b.i64("rd", *rd as i64).i64("rs1", *rs1 as i64).i64("rs2", *rs2 as i64).i64("imm", *imm)
+            }
             Inst::SetBw { ibiw, obiw } => b.i64("ibiw", *ibiw as i64).i64("obiw", *obiw as i64),
-            Inst::Mvmul {
-                group, relu, mbiw, ..
-            } => b
-                .i64("group", *group as i64)
-                .bool("relu", *relu)
-                .i64("mbiw", *mbiw as i64),
+            Inst::Mvmul { group, relu, mbiw, .. } => {
+                b.i64("group", *group as i64).bool("relu", *relu).i64("mbiw", *mbiw as i64)
+            }
             Inst::Vec { len, .. } => b.i64("len", *len as i64),
-            Inst::Vmv { len, stride, .. } => {
-                b.i64("len", *len as i64).i64("stride", *stride as i64)
-            }
-            Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => {
-                b.i64("size", *size as i64)
-            }
+            Inst::Vmv { len, stride, .. } => b.i64("len", *len as i64).i64("stride", *stride as i64),
+            Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => b.i64("size", *size as i64),
             Inst::Lldi { size, value, .. } => b.i64("size", *size as i64).f32("value", *value),
             Inst::Send { core, size, .. } | Inst::Recv { core, size, .. } => {
                 b.i64("core", *core as i64).i64("size", *size as i64)
@@ -420,10 +375,7 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
                 Err(m) => fail(op.location(), &m),
             },
             "func.func" => funcs.push(op),
-            other => fail(
-                op.location(),
-                &format!("unexpected top-level op '{other}' in a pim_isa module"),
-            ),
+            other => fail(op.location(), &format!("unexpected top-level op '{other}' in a pim_isa module")),
         }
     }
     if p.source.is_empty() {
@@ -453,25 +405,13 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
 fn read_layer(a: &super::Attrs) -> Result<Layer, String> {
     let weight = a.str("weight")?;
     let source = match a.str("kind")?.as_str() {
-        "conv" => MatrixSource::Conv {
-            weight,
-            kernel: a.i64_array_n("kernel")?,
-            in_channels: a.i64("channels")?,
-        },
+        "conv" => MatrixSource::Conv { weight, kernel: a.i64_array_n("kernel")?, in_channels: a.i64("channels")? },
         "fc" => MatrixSource::Fc {
             weight,
             transposed: a.bool("transposed")?,
-            hwc: if a.has("hwc") {
-                Some(a.i64_array_n("hwc")?)
-            } else {
-                None
-            },
+            hwc: if a.has("hwc") { Some(a.i64_array_n("hwc")?) } else { None },
         },
-        k => {
-            return Err(format!(
-                "unknown layer kind '{k}' (expected 'conv' or 'fc')"
-            ))
-        }
+        k => return Err(format!("unknown layer kind '{k}' (expected 'conv' or 'fc')")),
     };
     Ok(Layer {
         name: a.str("name")?,
@@ -479,6 +419,7 @@ fn read_layer(a: &super::Attrs) -> Result<Layer, String> {
         rows: a.i64("rows")?,
         cols: a.i64("cols")?,
         source,
+        scale: read_bn(a)?,
     })
 }
 
@@ -491,32 +432,28 @@ fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
     if addr.is_some_and(|x| x < 0) {
         return Err("global buffer address must not be negative".into());
     }
-    if ["input", "output", "weight", "fill"]
-        .iter()
-        .filter(|k| a.has(k))
-        .count()
-        > 1
-    {
-        return Err("a global buffer can have only one of input, output, weight, fill".into());
+    if ["input", "output", "weight", "fill", "bias", "bn_scale", "bn_shift"].iter().filter(|k| a.has(k)).count() > 1 {
+        return Err("a global buffer can have only one of input, output, weight, fill, bias, bn_scale, bn_shift".into());
     }
+    let bn = read_bn(a)?;
+    let need_bn = |what: &str| {
+        bn.clone().ok_or_else(|| format!("a '{what}' global buffer needs bn_gamma, bn_beta, bn_mean, bn_var, bn_eps"))
+    };
     let init = if a.has("input") {
-        GlobalInit::Input {
-            index: a.i64("input")? as u32,
-            shape: a.i64_array("shape")?,
-        }
+        GlobalInit::Input { index: a.i64("input")? as u32, shape: a.i64_array("shape")? }
     } else if a.has("output") {
-        GlobalInit::Output {
-            index: a.i64("output")? as u32,
-            shape: a.i64_array("shape")?,
-        }
+        GlobalInit::Output { index: a.i64("output")? as u32, shape: a.i64_array("shape")? }
     } else if a.has("weight") {
-        GlobalInit::Weight {
-            name: a.str("weight")?,
-        }
+        GlobalInit::Weight { name: a.str("weight")? }
+    } else if a.has("bias") {
+        let bias = a.str("bias")?;
+        GlobalInit::Bias { bias: (!bias.is_empty()).then_some(bias), bn: need_bn("bias")? }
+    } else if a.has("bn_scale") {
+        GlobalInit::BnScale { bn: need_bn("bn_scale")? }
+    } else if a.has("bn_shift") {
+        GlobalInit::BnShift { bn: need_bn("bn_shift")? }
     } else if a.has("fill") {
-        GlobalInit::Fill {
-            value: a.f32("fill")?,
-        }
+        GlobalInit::Fill { value: a.f32("fill")? }
     } else {
         GlobalInit::None
     };
@@ -542,29 +479,16 @@ fn read_core(f: &OperationRef, p: &Program) -> Result<CoreProgram, ()> {
             return Err(());
         }
         Err(_) => {
-            emit_error(
-                f.location(),
-                "a function in a pim_isa module must be a core (attribute 'pim.core = N')",
-            );
+            emit_error(f.location(), "a function in a pim_isa module must be a core (attribute 'pim.core = N')");
             return Err(());
         }
     };
-    let mut core = CoreProgram {
-        id,
-        line: Line(line_of(f.location())),
-        ags: vec![],
-        buffers: vec![],
-        body: vec![],
-    };
+    let mut core = CoreProgram { id, line: Line(line_of(f.location())), ags: vec![], buffers: vec![], body: vec![] };
     let Some(block) = f.region(0).ok().and_then(|r| r.first_block()) else {
         emit_error(f.location(), "core function has no body");
         return Err(());
     };
-    let mut r = CoreReader {
-        p,
-        syms: HashMap::new(),
-        failed: false,
-    };
+    let mut r = CoreReader { p, syms: HashMap::new(), failed: false };
     core.body = r.block(&block, &mut core, 0, true);
     if r.failed {
         Err(())
@@ -585,13 +509,7 @@ impl CoreReader<'_> {
         self.failed = true;
     }
 
-    fn block(
-        &mut self,
-        block: &melior::ir::BlockRef,
-        core: &mut CoreProgram,
-        depth: u8,
-        top: bool,
-    ) -> Vec<Stmt> {
+    fn block(&mut self, block: &melior::ir::BlockRef, core: &mut CoreProgram, depth: u8, top: bool) -> Vec<Stmt> {
         let mut out = vec![];
         let mut cur = block.first_operation();
         while let Some(op) = cur {
@@ -606,10 +524,7 @@ impl CoreReader<'_> {
                     let r = (|| -> Result<ArrayGroup, String> {
                         let index = a.i64("index")?;
                         if index != core.ags.len() as i64 {
-                            return Err(format!(
-                                "array group {index} is out of order; expected {}",
-                                core.ags.len()
-                            ));
+                            return Err(format!("array group {index} is out of order; expected {}", core.ags.len()));
                         }
                         Ok(ArrayGroup {
                             layer: a.str("layer")?,
@@ -630,9 +545,7 @@ impl CoreReader<'_> {
                         let size = a.i64("size")?;
                         let addr = a.opt_i64("addr")?;
                         if size <= 0 || addr.is_some_and(|x| x < 0) {
-                            return Err(
-                                "buffer needs a positive size and a non-negative address".into()
-                            );
+                            return Err("buffer needs a positive size and a non-negative address".into());
                         }
                         Ok(LocalBuf {
                             name: a.str("name")?,
@@ -646,8 +559,7 @@ impl CoreReader<'_> {
                             let i = core.buffers.len() as u32;
                             core.buffers.push(b);
                             if let Ok(res) = op.result(0) {
-                                self.syms
-                                    .insert(raw(res.into()), Sym::Addr(Addr::local(i, 0)));
+                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::local(i, 0)));
                             }
                         }
                         Err(m) => self.fail(loc, &m),
@@ -657,23 +569,17 @@ impl CoreReader<'_> {
                     Ok(n) => match self.p.globals.iter().position(|g| g.name == n) {
                         Some(g) => {
                             if let Ok(res) = op.result(0) {
-                                self.syms
-                                    .insert(raw(res.into()), Sym::Addr(Addr::global(g as u32, 0)));
+                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::global(g as u32, 0)));
                             }
                         }
                         None => self.fail(loc, &format!("unknown global buffer '{n}'")),
                     },
                     Err(m) => self.fail(loc, &m),
                 },
-                "arith.constant" => match op
-                    .attribute("value")
-                    .ok()
-                    .and_then(|v| IntegerAttribute::try_from(v).ok())
-                {
+                "arith.constant" => match op.attribute("value").ok().and_then(|v| IntegerAttribute::try_from(v).ok()) {
                     Some(v) => {
                         if let Ok(res) = op.result(0) {
-                            self.syms
-                                .insert(raw(res.into()), Sym::Addr(Addr::abs(v.value())));
+                            self.syms.insert(raw(res.into()), Sym::Addr(Addr::abs(v.value())));
                         }
                     }
                     None => self.fail(loc, "only integer (index) constants can be addresses"),
@@ -702,18 +608,13 @@ impl CoreReader<'_> {
                     }
                     Err(m) => self.fail(loc, &m),
                 },
-                n if n.starts_with("pim_isa.") => {
-                    match self.inst(&op, &n["pim_isa.".len()..], core) {
-                        Ok(Some(i)) => out.push(Stmt::Inst(i, Line(line_of(loc)))),
-                        Ok(None) => self.fail(
-                            loc,
-                            &format!(
-                                "'{n}' must be at the top of the core function, not inside a loop"
-                            ),
-                        ),
-                        Err(m) => self.fail(loc, &m),
+                n if n.starts_with("pim_isa.") => match self.inst(&op, &n["pim_isa.".len()..], core) {
+                    Ok(Some(i)) => out.push(Stmt::Inst(i, Line(line_of(loc)))),
+                    Ok(None) => {
+                        self.fail(loc, &format!("'{n}' must be at the top of the core function, not inside a loop"))
                     }
-                }
+                    Err(m) => self.fail(loc, &m),
+                },
                 other => self.fail(loc, &format!("unexpected op '{other}' in a core program")),
             }
         }
@@ -722,9 +623,7 @@ impl CoreReader<'_> {
 
     fn for_bounds(&self, op: &OperationRef) -> Result<(i64, i64), String> {
         let bound = |name: &str| -> Result<i64, String> {
-            let a = op
-                .attribute(name)
-                .map_err(|_| format!("affine.for needs '{name}'"))?;
+            let a = op.attribute(name).map_err(|_| format!("affine.for needs '{name}'"))?;
             // SAFETY: checked to be an affine map attribute first.
             if unsafe { !mlir_sys::mlirAttributeIsAAffineMap(a.to_raw()) } {
                 return Err(format!("'{name}' must be an affine map"));
@@ -737,9 +636,7 @@ impl CoreReader<'_> {
             }
         };
         if op.operand_count() != 0 {
-            return Err(
-                "loop bounds must be constants (a program's repeat counts are static)".into(),
-            );
+            return Err("loop bounds must be constants (a program's repeat counts are static)".into());
         }
         let step = attrs(op, "affine.for").i64("step").unwrap_or(1);
         if step != 1 {
@@ -751,9 +648,7 @@ impl CoreReader<'_> {
 
     /// An `affine.apply` as an address: dims must be loop counters, the symbol a buffer base.
     fn apply(&self, op: &OperationRef) -> Result<Addr, String> {
-        let a = op
-            .attribute("map")
-            .map_err(|_| "affine.apply needs a map")?;
+        let a = op.attribute("map").map_err(|_| "affine.apply needs a map")?;
         // SAFETY: attribute kind checked before conversion.
         if unsafe { !mlir_sys::mlirAttributeIsAAffineMap(a.to_raw()) } {
             return Err("affine.apply map is not an affine map".into());
@@ -785,20 +680,14 @@ impl CoreReader<'_> {
                         addr.add_term(l, c * k);
                     }
                 }
-                None => {
-                    return Err(
-                        "address operands must be loop counters, buffers or constants".into(),
-                    )
-                }
+                None => return Err("address operands must be loop counters, buffers or constants".into()),
             }
         }
         Ok(addr)
     }
 
     fn addr(&self, op: &OperationRef, i: usize) -> Result<Addr, String> {
-        let v = op
-            .operand(i)
-            .map_err(|_| "missing address operand".to_string())?;
+        let v = op.operand(i).map_err(|_| "missing address operand".to_string())?;
         match self.syms.get(&raw(v)) {
             Some(Sym::Addr(a)) => Ok(a.clone()),
             Some(Sym::Counter(l)) => {
@@ -830,70 +719,23 @@ impl CoreReader<'_> {
         let inst = match m {
             "ag" | "buffer" => return Ok(None),
             "nop" => Inst::Nop,
-            "setbw" => Inst::SetBw {
-                ibiw: u("ibiw")?,
-                obiw: u("obiw")?,
-            },
+            "setbw" => Inst::SetBw { ibiw: u("ibiw")?, obiw: u("obiw")? },
             "mvmul" => {
                 let group = u("group")?;
                 if group as usize >= core.ags.len() {
-                    return Err(format!(
-                        "array group {group} is not in this core's table ({} groups)",
-                        core.ags.len()
-                    ));
+                    return Err(format!("array group {group} is not in this core's table ({} groups)", core.ags.len()));
                 }
-                Inst::Mvmul {
-                    rd: ad(0)?,
-                    rs1: ad(1)?,
-                    group,
-                    relu: a.bool("relu")?,
-                    mbiw: u("mbiw")?,
-                }
+                Inst::Mvmul { rd: ad(0)?, rs1: ad(1)?, group, relu: a.bool("relu")?, mbiw: u("mbiw")? }
             }
-            "vmv" => Inst::Vmv {
-                rd: ad(0)?,
-                rs1: ad(1)?,
-                len: u("len")?,
-                stride: u("stride")?,
-            },
-            "ld" => Inst::Ld {
-                rd: ad(0)?,
-                rs1: ad(1)?,
-                size: u("size")?,
-            },
-            "st" => Inst::St {
-                rd: ad(0)?,
-                rs1: ad(1)?,
-                size: u("size")?,
-            },
-            "lmv" => Inst::Lmv {
-                rd: ad(0)?,
-                rs1: ad(1)?,
-                size: u("size")?,
-            },
-            "lldi" => Inst::Lldi {
-                rd: ad(0)?,
-                size: u("size")?,
-                value: a.f32("value")?,
-            },
-            "send" => Inst::Send {
-                rs1: ad(0)?,
-                core: u("core")?,
-                size: u("size")?,
-            },
-            "recv" => Inst::Recv {
-                rd: ad(0)?,
-                core: u("core")?,
-                size: u("size")?,
-            },
-            "wait" => Inst::Wait {
-                event: reg("event")?,
-                value: a.i64("value")?,
-            },
-            "sync" => Inst::Sync {
-                event: reg("event")?,
-                core: u("core")?,
-            },
+            "vmv" => Inst::Vmv { rd: ad(0)?, rs1: ad(1)?, len: u("len")?, stride: u("stride")? },
+            "ld" => Inst::Ld { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "st" => Inst::St { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "lmv" => Inst::Lmv { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
+            "lldi" => Inst::Lldi { rd: ad(0)?, size: u("size")?, value: a.f32("value")? },
+            "send" => Inst::Send { rs1: ad(0)?, core: u("core")?, size: u("size")? },
+            "recv" => Inst::Recv { rd: ad(0)?, core: u("core")?, size: u("size")? },
+            "wait" => Inst::Wait { event: reg("event")?, value: a.i64("value")? },
+            "sync" => Inst::Sync { event: reg("event")?, core: u("core")? },
             _ => {
                 if let Some(op_) = VecOp::ALL.into_iter().find(|o| o.name() == m) {
                     Inst::Vec {
@@ -904,13 +746,7 @@ impl CoreReader<'_> {
                         len: u("len")?,
                     }
                 } else if let Some(op_) = ScalarOp::ALL.into_iter().find(|o| o.name() == m) {
-                    Inst::Scalar {
-                        op: op_,
-                        rd: reg("rd")?,
-                        rs1: reg("rs1")?,
-                        rs2: reg("rs2")?,
-                        imm: a.i64("imm")?,
-                    }
+                    Inst::Scalar { op: op_, rd: reg("rd")?, rs1: reg("rs1")?, rs2: reg("rs2")?, imm: a.i64("imm")? }
                 } else {
                     return Err(format!("'{name}' is not an instruction"));
                 }

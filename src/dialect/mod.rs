@@ -8,9 +8,7 @@ pub mod isa_ir;
 use crate::diag::{Diagnostic, Loc, Severity};
 use melior::diagnostic::DiagnosticSeverity;
 use melior::dialect::{DialectHandle, DialectRegistry};
-use melior::ir::attribute::{
-    BoolAttribute, DenseI64ArrayAttribute, FloatAttribute, IntegerAttribute, StringAttribute,
-};
+use melior::ir::attribute::{BoolAttribute, DenseI64ArrayAttribute, FloatAttribute, IntegerAttribute, StringAttribute};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationLike, OperationMutLike, OperationRef};
 use melior::ir::r#type::IntegerType;
@@ -22,14 +20,8 @@ use std::rc::Rc;
 /// The IRDL definitions, embedded so the binaries need no files at run time.
 pub const DIALECTS: &[(&str, &str)] = &[
     ("graph", include_str!("../../dialects/graph.irdl.mlir")),
-    (
-        "pim_partition",
-        include_str!("../../dialects/pim_partition.irdl.mlir"),
-    ),
-    (
-        "pim_core",
-        include_str!("../../dialects/pim_core.irdl.mlir"),
-    ),
+    ("pim_partition", include_str!("../../dialects/pim_partition.irdl.mlir")),
+    ("pim_core", include_str!("../../dialects/pim_core.irdl.mlir")),
     ("pim_isa", include_str!("../../dialects/pim_isa.irdl.mlir")),
 ];
 
@@ -39,23 +31,14 @@ pub fn new_context() -> Context {
     let registry = DialectRegistry::new();
     // SAFETY: the IRDL dialect handle is a static registration function from MLIR's C API.
     let irdl = unsafe { DialectHandle::from_raw(mlir_sys::mlirGetDialectHandle__irdl__()) };
-    for h in [
-        DialectHandle::func(),
-        DialectHandle::arith(),
-        DialectHandle::affine(),
-        irdl,
-    ] {
+    for h in [DialectHandle::func(), DialectHandle::arith(), DialectHandle::affine(), irdl] {
         h.insert_dialect(&registry);
     }
     let ctx = Context::new_with_registry(&registry, false);
     ctx.load_all_available_dialects();
     for (name, text) in DIALECTS {
-        let module =
-            Module::parse(&ctx, text).unwrap_or_else(|| panic!("embedded IRDL of '{name}' parses"));
-        assert!(
-            melior::utility::load_irdl_dialects(&module),
-            "IRDL of '{name}' loads"
-        );
+        let module = Module::parse(&ctx, text).unwrap_or_else(|| panic!("embedded IRDL of '{name}' parses"));
+        assert!(melior::utility::load_irdl_dialects(&module), "IRDL of '{name}' loads");
         // The dialect definitions live as long as the context; keep their IRDL ops alive too.
         std::mem::forget(module);
     }
@@ -90,10 +73,7 @@ impl DiagnosticCapture {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .borrow()
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        self.diagnostics.borrow().iter().any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -104,12 +84,7 @@ fn convert(d: &melior::diagnostic::Diagnostic) -> Diagnostic {
         DiagnosticSeverity::Note => Severity::Note,
         DiagnosticSeverity::Remark => Severity::Remark,
     };
-    Diagnostic {
-        severity,
-        loc: location_to_loc(d.location()),
-        message: d.to_string(),
-        notes: vec![],
-    }
+    Diagnostic { severity, loc: location_to_loc(d.location()), message: d.to_string(), notes: vec![] }
 }
 
 /// The file position of an MLIR location (through name, call-site and fused wrappers).
@@ -119,11 +94,7 @@ pub fn location_to_loc(loc: Location) -> Option<Loc> {
         let file = file.as_string_ref().as_str().ok()?.to_string();
         let line = loc.file_line_col_range_start_line();
         let col = loc.file_line_col_range_start_column();
-        Some(Loc::new(
-            file,
-            line.min(u32::MAX as usize) as u32,
-            col.min(u32::MAX as usize) as u32,
-        ))
+        Some(Loc::new(file, line.min(u32::MAX as usize) as u32, col.min(u32::MAX as usize) as u32))
     } else if loc.is_name() {
         location_to_loc(loc.name_child_location())
     } else if loc.is_call_site() {
@@ -183,10 +154,7 @@ fn parse_op<'c>(ctx: &'c Context, src: &str, file: &str) -> Option<melior::ir::O
     let raw = unsafe {
         mlir_sys::mlirOperationCreateParse(
             ctx.to_raw(),
-            mlir_sys::MlirStringRef {
-                data: src.as_ptr(),
-                length: src.as_bytes().len(),
-            },
+            mlir_sys::MlirStringRef { data: src.as_ptr(), length: src.as_bytes().len() },
             name.to_raw(),
         )
     };
@@ -211,9 +179,7 @@ impl<'c, 'a> Attrs<'c, 'a> {
         self.op.has_attribute(name)
     }
     fn get(&self, name: &str) -> Result<Attribute<'c>, String> {
-        self.op
-            .attribute(name)
-            .map_err(|_| format!("'{}' needs attribute '{name}'", self.what))
+        self.op.attribute(name).map_err(|_| format!("'{}' needs attribute '{name}'", self.what))
     }
     pub fn str(&self, name: &str) -> Result<String, String> {
         let a = self.get(name)?;
@@ -231,10 +197,7 @@ impl<'c, 'a> Attrs<'c, 'a> {
     pub fn i64(&self, name: &str) -> Result<i64, String> {
         let a = self.get(name)?;
         if a.is_bool() {
-            return Err(format!(
-                "attribute '{name}' of '{}' must be an integer, not a bool",
-                self.what
-            ));
+            return Err(format!("attribute '{name}' of '{}' must be an integer, not a bool", self.what));
         }
         IntegerAttribute::try_from(a)
             .map(|i| i.value())
@@ -249,12 +212,9 @@ impl<'c, 'a> Attrs<'c, 'a> {
     }
     pub fn bool(&self, name: &str) -> Result<bool, String> {
         let a = self.get(name)?;
-        BoolAttribute::try_from(a).map(|b| b.value()).map_err(|_| {
-            format!(
-                "attribute '{name}' of '{}' must be a bool (true/false)",
-                self.what
-            )
-        })
+        BoolAttribute::try_from(a)
+            .map(|b| b.value())
+            .map_err(|_| format!("attribute '{name}' of '{}' must be a bool (true/false)", self.what))
     }
     pub fn f32(&self, name: &str) -> Result<f32, String> {
         let a = self.get(name)?;
@@ -264,25 +224,15 @@ impl<'c, 'a> Attrs<'c, 'a> {
     }
     pub fn i64_array(&self, name: &str) -> Result<Vec<i64>, String> {
         let a = self.get(name)?;
-        let arr = DenseI64ArrayAttribute::try_from(a).map_err(|_| {
-            format!(
-                "attribute '{name}' of '{}' must be array<i64: ...>",
-                self.what
-            )
-        })?;
-        (0..arr.len())
-            .map(|i| arr.element(i).map_err(|e| e.to_string()))
-            .collect()
+        let arr = DenseI64ArrayAttribute::try_from(a)
+            .map_err(|_| format!("attribute '{name}' of '{}' must be array<i64: ...>", self.what))?;
+        (0..arr.len()).map(|i| arr.element(i).map_err(|e| e.to_string())).collect()
     }
     pub fn i64_array_n<const N: usize>(&self, name: &str) -> Result<[i64; N], String> {
         let v = self.i64_array(name)?;
-        v.as_slice().try_into().map_err(|_| {
-            format!(
-                "attribute '{name}' of '{}' must have {N} elements, got {}",
-                self.what,
-                v.len()
-            )
-        })
+        v.as_slice()
+            .try_into()
+            .map_err(|_| format!("attribute '{name}' of '{}' must have {N} elements, got {}", self.what, v.len()))
     }
 }
 
@@ -297,25 +247,16 @@ impl<'c> AttrBuilder<'c> {
         AttrBuilder { ctx, list: vec![] }
     }
     pub fn str(mut self, name: &str, v: &str) -> Self {
-        self.list.push((
-            Identifier::new(self.ctx, name),
-            StringAttribute::new(self.ctx, v).into(),
-        ));
+        self.list.push((Identifier::new(self.ctx, name), StringAttribute::new(self.ctx, v).into()));
         self
     }
     pub fn i64(mut self, name: &str, v: i64) -> Self {
         let t: Type = IntegerType::new(self.ctx, 64).into();
-        self.list.push((
-            Identifier::new(self.ctx, name),
-            IntegerAttribute::new(t, v).into(),
-        ));
+        self.list.push((Identifier::new(self.ctx, name), IntegerAttribute::new(t, v).into()));
         self
     }
     pub fn bool(mut self, name: &str, v: bool) -> Self {
-        self.list.push((
-            Identifier::new(self.ctx, name),
-            BoolAttribute::new(self.ctx, v).into(),
-        ));
+        self.list.push((Identifier::new(self.ctx, name), BoolAttribute::new(self.ctx, v).into()));
         self
     }
     pub fn f32(mut self, name: &str, v: f32) -> Self {
@@ -326,10 +267,7 @@ impl<'c> AttrBuilder<'c> {
         self
     }
     pub fn i64_array(mut self, name: &str, v: &[i64]) -> Self {
-        self.list.push((
-            Identifier::new(self.ctx, name),
-            DenseI64ArrayAttribute::new(self.ctx, v).into(),
-        ));
+        self.list.push((Identifier::new(self.ctx, name), DenseI64ArrayAttribute::new(self.ctx, v).into()));
         self
     }
     pub fn opt_str(self, name: &str, v: Option<&str>) -> Self {
@@ -345,16 +283,12 @@ pub fn set_module_str(module: &mut Module, name: &str, value: &str) {
     let ctx = module.context();
     // SAFETY: the module's context outlives this call.
     let ctx = unsafe { ctx.to_ref() };
-    module
-        .as_operation_mut()
-        .set_attribute(name, StringAttribute::new(ctx, value).into());
+    module.as_operation_mut().set_attribute(name, StringAttribute::new(ctx, value).into());
 }
 
 pub fn module_str(module: &Module, name: &str) -> Option<String> {
     let a = module.as_operation().attribute(name).ok()?;
-    StringAttribute::try_from(a)
-        .ok()
-        .map(|s| s.value().to_string())
+    StringAttribute::try_from(a).ok().map(|s| s.value().to_string())
 }
 
 /// Destroys every op in the module body (to rebuild it from a plain-Rust model).
@@ -380,12 +314,7 @@ mod tests {
     fn dialects_load_and_irdl_verifies_ops() {
         let ctx = new_context();
         let diags = DiagnosticCapture::attach(&ctx);
-        for op in [
-            "graph.conv2d",
-            "pim_partition.fc",
-            "pim_core.maxpool",
-            "pim_isa.mvmul",
-        ] {
+        for op in ["graph.conv2d", "pim_partition.fc", "pim_core.maxpool", "pim_isa.mvmul"] {
             assert!(ctx.is_registered_operation(op), "{op}");
         }
         let bad = r#"func.func @f(%x: tensor<1x4xf32>) -> tensor<1x4xf32> {
@@ -396,10 +325,6 @@ mod tests {
         assert!(parse_module(&ctx, bad, "bad.mlir").is_none());
         let d = diags.take();
         assert_eq!(d[0].loc, Some(Loc::new("bad.mlir", 2, 8)));
-        assert!(
-            d[0].message.contains("expects exactly 1 operands"),
-            "{:?}",
-            d
-        );
+        assert!(d[0].message.contains("expects exactly 1 operands"), "{:?}", d);
     }
 }

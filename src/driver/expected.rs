@@ -34,32 +34,19 @@ fn parse_expectations(src: &str) -> Result<Vec<Expected>, String> {
             };
             let (target, after) = match after.strip_prefix('@') {
                 Some(a) => {
-                    let end = a
-                        .find(|c: char| !(c.is_ascii_digit() || c == '+' || c == '-'))
-                        .unwrap_or(a.len());
-                    let off: i64 = a[..end]
-                        .parse()
-                        .map_err(|_| format!("line {line}: bad offset in expected-* comment"))?;
+                    let end = a.find(|c: char| !(c.is_ascii_digit() || c == '+' || c == '-')).unwrap_or(a.len());
+                    let off: i64 =
+                        a[..end].parse().map_err(|_| format!("line {line}: bad offset in expected-* comment"))?;
                     ((line as i64 + off) as u32, &a[end..])
                 }
                 None => (line, after),
             };
             let after = after.trim_start();
             let Some(body) = after.strip_prefix("{{") else {
-                return Err(format!(
-                    "line {line}: expected-* comment needs its text in {{{{...}}}}"
-                ));
+                return Err(format!("line {line}: expected-* comment needs its text in {{{{...}}}}"));
             };
-            let end = body
-                .find("}}")
-                .ok_or_else(|| format!("line {line}: unterminated {{{{ in expected-* comment"))?;
-            out.push(Expected {
-                severity,
-                line: target,
-                text: body[..end].to_string(),
-                at: line,
-                matched: false,
-            });
+            let end = body.find("}}").ok_or_else(|| format!("line {line}: unterminated {{{{ in expected-* comment"))?;
+            out.push(Expected { severity, line: target, text: body[..end].to_string(), at: line, matched: false });
             rest = &body[end..];
         }
     }
@@ -80,21 +67,15 @@ pub fn check(name: &str, src: &str, diags: &[Diagnostic]) -> Vec<String> {
     }
     for d in all {
         let line = d.loc.as_ref().filter(|l| &*l.file == name).map(|l| l.line);
-        let hit = exp.iter_mut().find(|e| {
-            !e.matched
-                && e.severity == d.severity
-                && Some(e.line) == line
-                && d.message.contains(&e.text)
-        });
+        let hit = exp
+            .iter_mut()
+            .find(|e| !e.matched && e.severity == d.severity && Some(e.line) == line && d.message.contains(&e.text));
         match hit {
             Some(e) => e.matched = true,
             None if d.severity == Severity::Note => {}
             None => problems.push(format!(
                 "{}: unexpected {}: {}",
-                d.loc
-                    .as_ref()
-                    .map(|l| l.to_string())
-                    .unwrap_or_else(|| name.to_string()),
+                d.loc.as_ref().map(|l| l.to_string()).unwrap_or_else(|| name.to_string()),
                 d.severity,
                 d.message
             )),
@@ -126,9 +107,6 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert!(p[0].contains("expected warning \"careful\""), "{p:?}");
         let p = check("f.mlir", "x\n", &d[..1]);
-        assert!(
-            p[0].contains("unexpected error: a bad thing happened"),
-            "{p:?}"
-        );
+        assert!(p[0].contains("unexpected error: a bad thing happened"), "{p:?}");
     }
 }

@@ -34,13 +34,10 @@ pub fn input_kind(path: &str) -> InputKind {
 pub fn read_text(path: &str) -> Result<String> {
     if path == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
+        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
         return Ok(s);
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
+    std::fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
 }
 
 /// `path` made relative to directory `dir` when both are relative or both absolute.
@@ -110,16 +107,10 @@ pub fn paths_from_file(p: &mut crate::isa::Program, file: &str) {
 pub fn paths_for_file(p: &mut crate::isa::Program, file: &str) {
     let dir = dir_of(file);
     if let Some(w) = &p.weights {
-        p.weights = Some(
-            relative_to(Path::new(w), &dir)
-                .to_string_lossy()
-                .into_owned(),
-        );
+        p.weights = Some(relative_to(Path::new(w), &dir).to_string_lossy().into_owned());
     }
     if !p.arch.is_empty() && !Arch::is_preset(&p.arch) {
-        p.arch = relative_to(Path::new(&p.arch), &dir)
-            .to_string_lossy()
-            .into_owned();
+        p.arch = relative_to(Path::new(&p.arch), &dir).to_string_lossy().into_owned();
     }
 }
 
@@ -188,7 +179,9 @@ pub fn resolve_arch(flag: Option<&str>, module: Option<&Module>) -> Result<(Arch
     match module.and_then(|m| crate::dialect::module_str(m, "pim.arch")) {
         Some(spec) => match Arch::load(&spec) {
             Ok(a) => Ok((a, spec)),
-            Err(e) => Err(e.prefixed("the module was compiled for an architecture pimlir cannot load here (give --arch): ")),
+            Err(e) => {
+                Err(e.prefixed("the module was compiled for an architecture pimlir cannot load here (give --arch): "))
+            }
         },
         None => Ok((Arch::load("pimcomp-default")?, "pimcomp-default".to_string())),
     }
@@ -207,10 +200,7 @@ pub fn module_to_mlir(module: &Module, debug_info: bool) -> String {
 }
 
 /// Prints a `pim_isa` module as `.pim` text written to `out_path` (weights made relative).
-pub fn module_to_pim(
-    module: &Module,
-    out_path: Option<&str>,
-) -> std::result::Result<String, Failed> {
+pub fn module_to_pim(module: &Module, out_path: Option<&str>) -> std::result::Result<String, Failed> {
     let mut p = isa_ir::read_program(module)?;
     if let Some(out) = out_path.filter(|o| *o != "-") {
         paths_for_file(&mut p, out);
@@ -223,15 +213,13 @@ pub fn write_output(path: &str, text: &str) -> Result<()> {
     if path == "-" {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .map_err(|e| Error::new(format!("cannot write output: {e}")))?;
+        out.write_all(text.as_bytes()).map_err(|e| Error::new(format!("cannot write output: {e}")))?;
         if !text.ends_with('\n') {
             let _ = out.write_all(b"\n");
         }
         Ok(())
     } else {
-        std::fs::write(path, text)
-            .map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
+        std::fs::write(path, text).map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
     }
 }
 
@@ -271,22 +259,14 @@ pub fn run_pipeline(
     let pm = pipeline::build(ctx, &steps, arch, arch_spec, true, false);
     if pm.run(module).is_err() {
         let d = capture.take();
-        return Err(if d.is_empty() {
-            Error::new("a pass failed")
-        } else {
-            Error::many(d)
-        });
+        return Err(if d.is_empty() { Error::new("a pass failed") } else { Error::many(d) });
     }
     Ok(())
 }
 
 /// Compiles an ONNX model into an ISA program with the given pipeline (library entry point
 /// for tests, benchmarks and tools).
-pub fn compile_onnx(
-    path: &Path,
-    arch_spec: &str,
-    pipeline_text: &str,
-) -> Result<crate::isa::Program> {
+pub fn compile_onnx(path: &Path, arch_spec: &str, pipeline_text: &str) -> Result<crate::isa::Program> {
     let ctx = crate::dialect::new_context();
     let capture = DiagnosticCapture::attach(&ctx);
     let arch = Arch::load(arch_spec)?;

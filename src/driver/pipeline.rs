@@ -36,11 +36,7 @@ pub fn step(name: &str, options: &str) -> Result<Step, String> {
     match pass::find(name) {
         Some(def) => Ok(Step::Ours(def, Options::parse(def, options)?)),
         None => {
-            let text = if options.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}{{{options}}}")
-            };
+            let text = if options.is_empty() { name.to_string() } else { format!("{name}{{{options}}}") };
             // Check that MLIR knows the pass now, for a clear error.
             let ctx = Context::new();
             let pm = PassManager::new(&ctx);
@@ -86,9 +82,7 @@ fn add_upstream(pm: &PassManager, text: &str) -> Result<(), String> {
 pub fn parse_pipeline(text: &str) -> Result<Vec<Step>, String> {
     let mut t = text.trim();
     if let Some(rest) = t.strip_prefix("builtin.module(") {
-        t = rest
-            .strip_suffix(')')
-            .ok_or("unbalanced parentheses in --pass-pipeline")?;
+        t = rest.strip_suffix(')').ok_or("unbalanced parentheses in --pass-pipeline")?;
     }
     let mut steps = vec![];
     let (mut depth, mut start) = (0i32, 0usize);
@@ -119,9 +113,7 @@ pub fn parse_pipeline(text: &str) -> Result<Vec<Step>, String> {
         }
         let (name, opts) = match item.find('{') {
             Some(i) => {
-                let opts = item[i + 1..]
-                    .strip_suffix('}')
-                    .ok_or_else(|| format!("bad pass options in '{item}'"))?;
+                let opts = item[i + 1..].strip_suffix('}').ok_or_else(|| format!("bad pass options in '{item}'"))?;
                 (&item[..i], opts)
             }
             None => (item, ""),
@@ -161,17 +153,10 @@ pub fn build<'c>(
                 pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone()));
                 if verify_each && def.name != "verify" {
                     let v = &pass::verify::PASS;
-                    pm.add_pass(pass::create(
-                        v,
-                        Options::default(),
-                        arch.clone(),
-                        spec.clone(),
-                    ));
+                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone()));
                 }
             }
-            Step::Upstream(text) => {
-                add_upstream(&pm, text).expect("checked when the step was built")
-            }
+            Step::Upstream(text) => add_upstream(&pm, text).expect("checked when the step was built"),
         }
     }
     pm
@@ -183,17 +168,12 @@ mod tests {
 
     #[test]
     fn pipeline_text_with_options() {
-        let s = parse_pipeline("builtin.module(partition, replicate{strategy=none}, map-cores)")
-            .unwrap();
+        let s = parse_pipeline("builtin.module(partition, replicate{strategy=none}, map-cores)").unwrap();
         let names: Vec<&str> = s.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["partition", "replicate", "map-cores"]);
         let Step::Ours(_, o) = &s[1] else { panic!() };
         assert_eq!(o.get("strategy"), "none");
-        assert!(parse_pipeline("partition{bogus=1}")
-            .unwrap_err()
-            .contains("has no option 'bogus'"));
-        assert!(parse_pipeline("no-such-pass")
-            .unwrap_err()
-            .contains("unknown pass 'no-such-pass'"));
+        assert!(parse_pipeline("partition{bogus=1}").unwrap_err().contains("has no option 'bogus'"));
+        assert!(parse_pipeline("no-such-pass").unwrap_err().contains("unknown pass 'no-such-pass'"));
     }
 }

@@ -1,6 +1,7 @@
 //! Model importers: ONNX (and, later, PIMCOMP-NN structure JSON) into the `graph` dialect.
 
 pub mod onnx_import;
+mod onnx_shapes;
 
 use crate::diag::Result;
 use crate::dialect::graph_ir::{write_graph, Level};

@@ -5,6 +5,7 @@
 //! `--replicate`), its `placement` by `--map-cores`; which dialect an op is printed in follows
 //! from what is filled (see `crate::dialect::graph_ir`).
 
+pub mod cleanup;
 pub mod shape;
 
 use crate::diag::{Error, Result};
@@ -12,31 +13,101 @@ use melior::ir::Location;
 
 pub type ValueId = usize;
 
-/// Fused element-wise activation of a crossbar layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An element-wise activation: a graph op of its own, or fused into a crossbar layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Act {
     Relu,
+    /// x if x >= 0, else alpha * x
+    LeakyRelu {
+        alpha: f32,
+    },
+    /// min(max(x, min), max); ReLU6 is Clip { 0, 6 }
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    Sigmoid,
+    Tanh,
+    /// max(0, min(1, alpha * x + beta))
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    /// x * HardSigmoid(x) with alpha 1/6, beta 1/2
+    HardSwish,
 }
 
 impl Act {
-    /// The activation an op computes, if it is a plain element-wise activation.
-    pub fn of(op: &Op) -> Option<Act> {
-        match op {
-            Op::Relu => Some(Act::Relu),
-            _ => None,
-        }
-    }
+    /// The op's (and the fused `act` attribute's) name.
     pub fn name(self) -> &'static str {
         match self {
             Act::Relu => "relu",
+            Act::LeakyRelu { .. } => "leaky_relu",
+            Act::Clip { .. } => "clip",
+            Act::Sigmoid => "sigmoid",
+            Act::Tanh => "tanh",
+            Act::HardSigmoid { .. } => "hard_sigmoid",
+            Act::HardSwish => "hard_swish",
         }
     }
-    pub fn parse(s: &str) -> Option<Act> {
-        match s {
-            "relu" => Some(Act::Relu),
-            _ => None,
+
+    /// The activation named `name`, its parameters read by `param` (e.g. "alpha").
+    pub fn from_parts(name: &str, mut param: impl FnMut(&str) -> Result<f32, String>) -> Result<Act, String> {
+        Ok(match name {
+            "relu" => Act::Relu,
+            "leaky_relu" => Act::LeakyRelu { alpha: param("alpha")? },
+            "clip" => Act::Clip { min: param("min")?, max: param("max")? },
+            "sigmoid" => Act::Sigmoid,
+            "tanh" => Act::Tanh,
+            "hard_sigmoid" => Act::HardSigmoid { alpha: param("alpha")?, beta: param("beta")? },
+            "hard_swish" => Act::HardSwish,
+            other => {
+                return Err(format!(
+                    "unknown activation '{other}' (expected relu, leaky_relu, clip, sigmoid, tanh, hard_sigmoid, hard_swish)"
+                ))
+            }
+        })
+    }
+
+    /// Named parameters, in a fixed order.
+    pub fn params(self) -> Vec<(&'static str, f32)> {
+        match self {
+            Act::LeakyRelu { alpha } => vec![("alpha", alpha)],
+            Act::Clip { min, max } => vec![("min", min), ("max", max)],
+            Act::HardSigmoid { alpha, beta } => vec![("alpha", alpha), ("beta", beta)],
+            _ => vec![],
         }
     }
+
+    /// The function itself (reference semantics, used by the simulator and tests).
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Act::Relu => x.max(0.0),
+            Act::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    alpha * x
+                }
+            }
+            Act::Clip { min, max } => x.max(min).min(max),
+            Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Act::Tanh => x.tanh(),
+            Act::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            Act::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+        }
+    }
+}
+
+/// Batch normalization by name of its four parameter tensors: y = (x - mean) *
+/// gamma / sqrt(var + epsilon) + beta, per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNorm {
+    pub gamma: String,
+    pub beta: String,
+    pub mean: String,
+    pub var: String,
+    pub epsilon: f32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +123,8 @@ pub struct Conv2d {
     pub pads: [i64; 4],
     pub dilations: [i64; 2],
     pub group: i64,
+    /// A batch normalization folded into the layer (applied after weight and bias).
+    pub bn: Option<BatchNorm>,
     pub act: Option<Act>,
 }
 
@@ -62,6 +135,7 @@ pub struct Fc {
     pub weight: String,
     pub bias: Option<String>,
     pub transpose_weight: bool,
+    pub bn: Option<BatchNorm>,
     pub act: Option<Act>,
 }
 
@@ -75,17 +149,52 @@ pub struct Pool {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct Lrn {
+    pub size: i64,
+    pub alpha: f32,
+    pub beta: f32,
+    pub bias: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Conv2d(Conv2d),
     Fc(Fc),
-    Relu,
+    Act(Act),
     MaxPool(Pool),
     AvgPool(Pool),
     GlobalAvgPool,
+    /// Element-wise sum, with numpy broadcasting.
     Add,
-    Concat { axis: i64 },
-    Flatten { axis: i64 },
-    Softmax { axis: i64 },
+    /// Element-wise product, with numpy broadcasting (e.g. squeeze-and-excitation).
+    Mul,
+    /// A tensor from the weight store, e.g. a per-channel bias added after an activation.
+    Constant {
+        weight: String,
+        shape: Vec<i64>,
+    },
+    /// Batch normalization that could not be folded into a preceding layer.
+    BatchNorm(BatchNorm),
+    Concat {
+        axis: i64,
+    },
+    Flatten {
+        axis: i64,
+    },
+    Softmax {
+        axis: i64,
+    },
+    /// ShuffleNet's channel shuffle: channels viewed as [groups, C/groups], transposed.
+    ChannelShuffle {
+        groups: i64,
+    },
+    /// Constant padding of the spatial dimensions (top, left, bottom, right).
+    Pad {
+        pads: [i64; 4],
+        value: f32,
+    },
+    /// Local response normalization across channels.
+    Lrn(Lrn),
 }
 
 impl Op {
@@ -94,14 +203,20 @@ impl Op {
         match self {
             Op::Conv2d(_) => "conv2d",
             Op::Fc(_) => "fc",
-            Op::Relu => "relu",
+            Op::Act(a) => a.name(),
             Op::MaxPool(_) => "maxpool",
             Op::AvgPool(_) => "avgpool",
             Op::GlobalAvgPool => "global_avgpool",
             Op::Add => "add",
+            Op::Mul => "mul",
+            Op::Constant { .. } => "constant",
+            Op::BatchNorm(_) => "batchnorm",
             Op::Concat { .. } => "concat",
             Op::Flatten { .. } => "flatten",
             Op::Softmax { .. } => "softmax",
+            Op::ChannelShuffle { .. } => "channel_shuffle",
+            Op::Pad { .. } => "pad",
+            Op::Lrn(_) => "lrn",
         }
     }
 
@@ -242,45 +357,10 @@ impl<'c> Graph<'c> {
         for n in &self.nodes {
             if let Some(name) = n.op.layer_name() {
                 if !seen.insert(name) {
-                    return Err(Error::new(format!(
-                        "two layers are named '{name}'; layer names must be unique"
-                    )));
+                    return Err(Error::new(format!("two layers are named '{name}'; layer names must be unique")));
                 }
             }
         }
         Ok(())
     }
-}
-
-/// Folds each activation into the crossbar layer producing its input, when that layer has no
-/// activation yet and no other user: the crossbar or vector unit applies it on the way out
-/// instead of a separate pass over the tensor.
-pub fn fuse_activations(g: &mut Graph) {
-    let mut removed = vec![false; g.nodes.len()];
-    let producers = g.producers();
-    let consumers = g.consumers();
-    for i in 0..g.nodes.len() {
-        let Some(act) = Act::of(&g.nodes[i].op) else {
-            continue;
-        };
-        let input = g.nodes[i].inputs[0];
-        let Some(p) = producers[input] else { continue };
-        if consumers[input].len() != 1 || g.outputs.contains(&input) || removed[p] {
-            continue;
-        }
-        let slot = match &mut g.nodes[p].op {
-            Op::Conv2d(c) if c.act.is_none() => &mut c.act,
-            Op::Fc(f) if f.act.is_none() => &mut f.act,
-            _ => continue,
-        };
-        *slot = Some(act);
-        // The layer now produces the activation's result value directly.
-        g.nodes[p].output = g.nodes[i].output;
-        removed[i] = true;
-    }
-    let mut k = 0;
-    g.nodes.retain(|_| {
-        k += 1;
-        !removed[k - 1]
-    });
 }

@@ -34,25 +34,13 @@ pub struct Addr {
 
 impl Addr {
     pub fn abs(offset: i64) -> Addr {
-        Addr {
-            base: Base::Abs,
-            offset,
-            terms: vec![],
-        }
+        Addr { base: Base::Abs, offset, terms: vec![] }
     }
     pub fn local(buf: u32, offset: i64) -> Addr {
-        Addr {
-            base: Base::Local(buf),
-            offset,
-            terms: vec![],
-        }
+        Addr { base: Base::Local(buf), offset, terms: vec![] }
     }
     pub fn global(buf: u32, offset: i64) -> Addr {
-        Addr {
-            base: Base::Global(buf),
-            offset,
-            terms: vec![],
-        }
+        Addr { base: Base::Global(buf), offset, terms: vec![] }
     }
     /// Adds `coeff * counter[level]`, keeping terms sorted by level and free of zeros.
     pub fn add_term(&mut self, level: u8, coeff: i64) {
@@ -72,9 +60,7 @@ impl Addr {
     /// Evaluates the loop-dependent part for the given counters (`counters[level]`).
     #[inline]
     pub fn offset_at(&self, counters: &[i64]) -> i64 {
-        self.terms
-            .iter()
-            .fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
+        self.terms.iter().fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
     }
 }
 
@@ -177,13 +163,7 @@ impl VecOp {
     pub fn binary(self) -> bool {
         matches!(
             self,
-            VecOp::Vvadd
-                | VecOp::Vvsub
-                | VecOp::Vvmul
-                | VecOp::Vvdmul
-                | VecOp::Vvmax
-                | VecOp::Vvsll
-                | VecOp::Vvsra
+            VecOp::Vvadd | VecOp::Vvsub | VecOp::Vvmul | VecOp::Vvdmul | VecOp::Vvmax | VecOp::Vvsll | VecOp::Vvsra
         )
     }
     /// Elements written (reductions write one).
@@ -363,11 +343,19 @@ pub enum Stmt {
     /// An instruction and the source line it came from.
     Inst(Inst, Line),
     /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
-    Repeat {
-        start: i64,
-        count: i64,
-        body: Vec<Stmt>,
-    },
+    Repeat { start: i64, count: i64, body: Vec<Stmt> },
+}
+
+/// Batch-normalization parameters, by tensor name: y = (x - mean) * gamma / sqrt(var + eps)
+/// + beta, per channel. Folded transformations are kept as these recipes and applied when
+/// weights are read, so no derived tensor is ever written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnRef {
+    pub gamma: String,
+    pub beta: String,
+    pub mean: String,
+    pub var: String,
+    pub eps: f32,
 }
 
 /// How a crossbar layer's weight matrix is read from the weight store.
@@ -375,19 +363,11 @@ pub enum Stmt {
 pub enum MatrixSource {
     /// OIHW convolution weight; row `(kh * K_w + kw) * C_in + ci`, column `o` (input patches
     /// are laid out height, width, channel).
-    Conv {
-        weight: String,
-        kernel: [i64; 2],
-        in_channels: i64,
-    },
+    Conv { weight: String, kernel: [i64; 2], in_channels: i64 },
     /// Fully connected weight, `(in, out)` or `(out, in)` when transposed. With `hwc`, the input
     /// vector is a flattened `[C, H, W]` feature map stored height-width-channel, so row
     /// `(h * W + w) * C + c` holds ONNX feature `c * H * W + h * W + w`.
-    Fc {
-        weight: String,
-        transposed: bool,
-        hwc: Option<[i64; 3]>,
-    },
+    Fc { weight: String, transposed: bool, hwc: Option<[i64; 3]> },
 }
 
 impl MatrixSource {
@@ -406,6 +386,8 @@ pub struct Layer {
     pub rows: i64,
     pub cols: i64,
     pub source: MatrixSource,
+    /// Columns scaled by a folded batch normalization's gamma / sqrt(var + eps).
+    pub scale: Option<BnRef>,
 }
 
 /// Initial content / role of a global buffer.
@@ -419,6 +401,13 @@ pub enum GlobalInit {
     Output { index: u32, shape: Vec<i64> },
     /// A tensor from the weight store (e.g. a bias vector), flat.
     Weight { name: String },
+    /// The bias of a layer with a folded batch normalization:
+    /// (bias - mean) * gamma / sqrt(var + eps) + beta, bias 0 when absent.
+    Bias { bias: Option<String>, bn: BnRef },
+    /// Per-channel scale of a batch normalization: gamma / sqrt(var + eps).
+    BnScale { bn: BnRef },
+    /// Per-channel shift of a batch normalization: beta - mean * gamma / sqrt(var + eps).
+    BnShift { bn: BnRef },
     /// Every element equal to `value`.
     Fill { value: f32 },
 }
@@ -532,10 +521,7 @@ impl CoreProgram {
 
     /// Calls `f` for every dynamic instruction in execution order, with its source line and
     /// the loop counters. Stops at the first error `f` returns.
-    pub fn for_each<E>(
-        &self,
-        mut f: impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn for_each<E>(&self, mut f: impl FnMut(&Inst, u32, &[i64]) -> Result<(), E>) -> Result<(), E> {
         fn walk<E>(
             stmts: &[Stmt],
             counters: &mut Vec<i64>,
@@ -593,10 +579,7 @@ impl Program {
     pub fn check_allocated(&self) -> Result<()> {
         for g in &self.globals {
             if g.addr.is_none() {
-                return Err(Error::new(format!(
-                    "global buffer '{}' has no address; run --alloc-memory first",
-                    g.name
-                )));
+                return Err(Error::new(format!("global buffer '{}' has no address; run --alloc-memory first", g.name)));
             }
         }
         for c in &self.cores {

@@ -35,73 +35,19 @@ pub fn shift_levels(stmts: &mut [Stmt], by: i32) {
 fn same_shape_inst(a: &Inst, b: &Inst) -> bool {
     use Inst::*;
     match (a, b) {
-        (
-            Mvmul {
-                group: g1,
-                relu: r1,
-                mbiw: m1,
-                ..
-            },
-            Mvmul {
-                group: g2,
-                relu: r2,
-                mbiw: m2,
-                ..
-            },
-        ) => g1 == g2 && r1 == r2 && m1 == m2,
-        (
-            Vec {
-                op: o1,
-                len: l1,
-                rs2: s1,
-                ..
-            },
-            Vec {
-                op: o2,
-                len: l2,
-                rs2: s2,
-                ..
-            },
-        ) => o1 == o2 && l1 == l2 && s1.is_some() == s2.is_some(),
-        (
-            Vmv {
-                len: l1,
-                stride: s1,
-                ..
-            },
-            Vmv {
-                len: l2,
-                stride: s2,
-                ..
-            },
-        ) => l1 == l2 && s1 == s2,
+        (Mvmul { group: g1, relu: r1, mbiw: m1, .. }, Mvmul { group: g2, relu: r2, mbiw: m2, .. }) => {
+            g1 == g2 && r1 == r2 && m1 == m2
+        }
+        (Vec { op: o1, len: l1, rs2: s1, .. }, Vec { op: o2, len: l2, rs2: s2, .. }) => {
+            o1 == o2 && l1 == l2 && s1.is_some() == s2.is_some()
+        }
+        (Vmv { len: l1, stride: s1, .. }, Vmv { len: l2, stride: s2, .. }) => l1 == l2 && s1 == s2,
         (Ld { size: a, .. }, Ld { size: b, .. })
         | (St { size: a, .. }, St { size: b, .. })
         | (Lmv { size: a, .. }, Lmv { size: b, .. }) => a == b,
-        (
-            Lldi {
-                size: a, value: v1, ..
-            },
-            Lldi {
-                size: b, value: v2, ..
-            },
-        ) => a == b && v1.to_bits() == v2.to_bits(),
-        (
-            Send {
-                core: c1, size: s1, ..
-            },
-            Send {
-                core: c2, size: s2, ..
-            },
-        )
-        | (
-            Recv {
-                core: c1, size: s1, ..
-            },
-            Recv {
-                core: c2, size: s2, ..
-            },
-        ) => c1 == c2 && s1 == s2,
+        (Lldi { size: a, value: v1, .. }, Lldi { size: b, value: v2, .. }) => a == b && v1.to_bits() == v2.to_bits(),
+        (Send { core: c1, size: s1, .. }, Send { core: c2, size: s2, .. })
+        | (Recv { core: c1, size: s1, .. }, Recv { core: c2, size: s2, .. }) => c1 == c2 && s1 == s2,
         _ => a == b,
     }
 }
@@ -124,18 +70,7 @@ fn diff(a: &[Stmt], b: &[Stmt], delta: &mut Vec<i64>) -> bool {
                     delta.push(q.offset - p.offset);
                 }
             }
-            (
-                Stmt::Repeat {
-                    start: s1,
-                    count: c1,
-                    body: b1,
-                },
-                Stmt::Repeat {
-                    start: s2,
-                    count: c2,
-                    body: b2,
-                },
-            ) => {
+            (Stmt::Repeat { start: s1, count: c1, body: b1 }, Stmt::Repeat { start: s2, count: c2, body: b2 }) => {
                 if s1 != s2 || c1 != c2 || !diff(b1, b2, delta) {
                     return false;
                 }
@@ -178,11 +113,7 @@ pub fn fold_blocks(blocks: Vec<Vec<Stmt>>, level: u8) -> Vec<Stmt> {
                 a.add_term(level, delta[k]);
                 k += 1;
             });
-            out.push(Stmt::Repeat {
-                start: 0,
-                count: (j - i) as i64,
-                body,
-            });
+            out.push(Stmt::Repeat { start: 0, count: (j - i) as i64, body });
         } else {
             let mut b = blocks[i].clone();
             shift_levels(&mut b, -1);
@@ -199,24 +130,12 @@ mod tests {
     use crate::isa::Addr;
 
     fn ld(dst: i64, src: i64) -> Stmt {
-        Stmt::Inst(
-            Inst::Ld {
-                rd: Addr::local(0, dst),
-                rs1: Addr::global(0, src),
-                size: 8,
-            },
-            crate::isa::Line::NONE,
-        )
+        Stmt::Inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 }, crate::isa::Line::NONE)
     }
 
     #[test]
     fn folds_a_strided_run_and_keeps_the_odd_block() {
-        let blocks = vec![
-            vec![ld(0, 0)],
-            vec![ld(0, 16)],
-            vec![ld(0, 32)],
-            vec![ld(4, 100)],
-        ];
+        let blocks = vec![vec![ld(0, 0)], vec![ld(0, 16)], vec![ld(0, 32)], vec![ld(4, 100)]];
         let out = fold_blocks(blocks, 0);
         assert_eq!(out.len(), 2);
         match &out[0] {
@@ -235,20 +154,13 @@ mod tests {
     #[test]
     fn nested_folding_of_rows() {
         // A 3x4 grid of windows: src = 100*row + 8*col.
-        let rows: Vec<Vec<Stmt>> = (0..3)
-            .map(|r| fold_blocks((0..4).map(|c| vec![ld(0, 100 * r + 8 * c)]).collect(), 1))
-            .collect();
+        let rows: Vec<Vec<Stmt>> =
+            (0..3).map(|r| fold_blocks((0..4).map(|c| vec![ld(0, 100 * r + 8 * c)]).collect(), 1)).collect();
         let out = fold_blocks(rows, 0);
         assert_eq!(out.len(), 1);
-        let Stmt::Repeat { count: 3, body, .. } = &out[0] else {
-            panic!("{out:?}")
-        };
-        let Stmt::Repeat { count: 4, body, .. } = &body[0] else {
-            panic!("{body:?}")
-        };
-        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else {
-            panic!()
-        };
+        let Stmt::Repeat { count: 3, body, .. } = &out[0] else { panic!("{out:?}") };
+        let Stmt::Repeat { count: 4, body, .. } = &body[0] else { panic!("{body:?}") };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
         assert_eq!(rs1.terms, vec![(0, 100), (1, 8)]);
     }
 
@@ -257,12 +169,8 @@ mod tests {
         // One row only: the row's loop was built at level 1 and must end up at level 0.
         let rows = vec![fold_blocks((0..4).map(|c| vec![ld(0, 8 * c)]).collect(), 1)];
         let out = fold_blocks(rows, 0);
-        let Stmt::Repeat { count: 4, body, .. } = &out[0] else {
-            panic!("{out:?}")
-        };
-        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else {
-            panic!()
-        };
+        let Stmt::Repeat { count: 4, body, .. } = &out[0] else { panic!("{out:?}") };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
         assert_eq!(rs1.terms, vec![(0, 8)]);
     }
 }

@@ -21,19 +21,10 @@ struct Checker<'a> {
 }
 
 pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
-    let mut c = Checker {
-        p,
-        arch,
-        eb: arch.activation_bytes() as i64,
-        out: vec![],
-        suppressed: 0,
-    };
+    let mut c = Checker { p, arch, eb: arch.activation_bytes() as i64, out: vec![], suppressed: 0 };
     c.program();
     if c.suppressed > 0 {
-        c.out.push(Diagnostic::note(format!(
-            "{} more findings not shown",
-            c.suppressed
-        )));
+        c.out.push(Diagnostic::note(format!("{} more findings not shown", c.suppressed)));
     }
     c.out
 }
@@ -44,8 +35,8 @@ impl Checker<'_> {
             self.suppressed += 1;
             return;
         }
-        let loc = (!self.p.source.is_empty())
-            .then(|| Loc::new(self.p.source.as_str(), line, if line > 0 { 1 } else { 0 }));
+        let loc =
+            (!self.p.source.is_empty()).then(|| Loc::new(self.p.source.as_str(), line, if line > 0 { 1 } else { 0 }));
         self.out.push(Diagnostic::error(msg).at_opt(loc));
     }
 
@@ -56,29 +47,18 @@ impl Checker<'_> {
                 self.report(l.line.0, format!("layer '{}' is defined twice", l.name));
             }
             if l.rows <= 0 || l.cols <= 0 {
-                self.report(
-                    l.line.0,
-                    format!("layer '{}' must have positive rows and cols", l.name),
-                );
+                self.report(l.line.0, format!("layer '{}' must have positive rows and cols", l.name));
             }
             let implied = match &l.source {
-                MatrixSource::Conv {
-                    kernel,
-                    in_channels,
-                    ..
-                } => Some(("kernel x channels", kernel[0] * kernel[1] * in_channels)),
-                MatrixSource::Fc {
-                    hwc: Some([c, h, w]),
-                    ..
-                } => Some(("hwc", c * h * w)),
+                MatrixSource::Conv { kernel, in_channels, .. } => {
+                    Some(("kernel x channels", kernel[0] * kernel[1] * in_channels))
+                }
+                MatrixSource::Fc { hwc: Some([c, h, w]), .. } => Some(("hwc", c * h * w)),
                 MatrixSource::Fc { hwc: None, .. } => None,
             };
             if let Some((what, rows)) = implied {
                 if rows != l.rows {
-                    let msg = format!(
-                        "layer '{}' has {} rows, but its {what} make {rows}",
-                        l.name, l.rows
-                    );
+                    let msg = format!("layer '{}' has {} rows, but its {what} make {rows}", l.name, l.rows);
                     self.report(l.line.0, msg);
                 }
             }
@@ -90,11 +70,7 @@ impl Checker<'_> {
                 if a + g.size > gmem {
                     self.report(
                         g.line.0,
-                        format!(
-                            "global buffer '{}' ends at byte {} but global memory has {gmem}",
-                            g.name,
-                            a + g.size
-                        ),
+                        format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, a + g.size),
                     );
                 }
                 allocated.push((a, a + g.size, &g.name, g.line.0));
@@ -103,10 +79,7 @@ impl Checker<'_> {
         allocated.sort_unstable();
         for w in allocated.windows(2) {
             if w[1].0 < w[0].1 {
-                self.report(
-                    w[1].3,
-                    format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2),
-                );
+                self.report(w[1].3, format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2));
             }
         }
         for (i, c) in p.cores.iter().enumerate() {
@@ -122,10 +95,7 @@ impl Checker<'_> {
         if id >= self.arch.core_count() {
             self.report(
                 c.line.0,
-                format!(
-                    "core {id} does not exist: the architecture has {} cores",
-                    self.arch.core_count()
-                ),
+                format!("core {id} does not exist: the architecture has {} cores", self.arch.core_count()),
             );
         }
         let xbar_cols = self.arch.xbar_cols() as i64;
@@ -134,22 +104,19 @@ impl Checker<'_> {
             xbars += ag.xbars as u64;
             let line = ag.line.0;
             let Some(l) = self.p.layer(&ag.layer) else {
-                self.report(
-                    line,
-                    format!(
-                        "core {id}: array group {k} refers to unknown layer '{}'",
-                        ag.layer
-                    ),
-                );
+                self.report(line, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
                 continue;
             };
             if ag.row_begin < 0 || ag.rows <= 0 || ag.row_begin + ag.rows > l.rows {
                 self.report(
                     line,
                     format!(
-                    "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{})",
-                    ag.row_begin, ag.row_begin + ag.rows, l.name, l.rows
-                ),
+                        "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{})",
+                        ag.row_begin,
+                        ag.row_begin + ag.rows,
+                        l.name,
+                        l.rows
+                    ),
                 );
             }
             if ag.rows > self.arch.xbar_rows() as i64 {
@@ -173,10 +140,7 @@ impl Checker<'_> {
         if xbars > self.arch.xbars_per_core() as u64 {
             self.report(
                 c.line.0,
-                format!(
-                    "core {id}: array groups use {xbars} crossbars but a core has {}",
-                    self.arch.xbars_per_core()
-                ),
+                format!("core {id}: array groups use {xbars} crossbars but a core has {}", self.arch.xbars_per_core()),
             );
         }
         let lmem = self.arch.local_memory_bytes();
@@ -184,10 +148,7 @@ impl Checker<'_> {
             if b.addr.is_some_and(|a| a % self.eb as u64 != 0) {
                 self.report(
                     b.line.0,
-                    format!(
-                        "core {id}: buffer '{}' is not aligned to the element size {}",
-                        b.name, self.eb
-                    ),
+                    format!("core {id}: buffer '{}' is not aligned to the element size {}", b.name, self.eb),
                 );
             }
             if let Some(a) = b.addr {
@@ -239,19 +200,10 @@ impl Checker<'_> {
                 }
                 None => self.report(
                     line,
-                    format!(
-                        "core {id}: mvmul uses array group {group}, but the core has {}",
-                        c.ags.len()
-                    ),
+                    format!("core {id}: mvmul uses array group {group}, but the core has {}", c.ags.len()),
                 ),
             },
-            Inst::Vec {
-                op,
-                rd,
-                rs1,
-                rs2,
-                len,
-            } => {
+            Inst::Vec { op, rd, rs1, rs2, len } => {
                 let len = *len as i64;
                 accesses.push((rd, op.out_len(len as u32) as i64 * eb, "destination"));
                 accesses.push((rs1, len * eb, "source"));
@@ -259,47 +211,25 @@ impl Checker<'_> {
                     accesses.push((r, len * eb, "second source"));
                 }
             }
-            Inst::Vmv {
-                rd,
-                rs1,
-                len,
-                stride,
-            } => {
+            Inst::Vmv { rd, rs1, len, stride } => {
                 let len = *len as i64;
                 accesses.push((rd, len * eb, "destination"));
                 accesses.push((rs1, ((len - 1).max(0) * *stride as i64 + 1) * eb, "source"));
             }
-            Inst::Ld { rd, rs1, size }
-            | Inst::St { rd, rs1, size }
-            | Inst::Lmv { rd, rs1, size } => {
+            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
                 accesses.push((rd, *size as i64, "destination"));
                 accesses.push((rs1, *size as i64, "source"));
             }
             Inst::Lldi { rd, size, .. } => accesses.push((rd, *size as i64, "destination")),
             Inst::Sync { core, .. } if self.p.core(*core).is_none() => {
-                self.report(
-                    line,
-                    format!("core {id}: sync names core {core}, which has no program"),
-                );
+                self.report(line, format!("core {id}: sync names core {core}, which has no program"));
             }
-            Inst::Send { rs1, core, size }
-            | Inst::Recv {
-                rd: rs1,
-                core,
-                size,
-            } => {
-                accesses.push((
-                    rs1,
-                    *size as i64,
-                    if m == "send" { "source" } else { "destination" },
-                ));
+            Inst::Send { rs1, core, size } | Inst::Recv { rd: rs1, core, size } => {
+                accesses.push((rs1, *size as i64, if m == "send" { "source" } else { "destination" }));
                 if *core == id {
                     self.report(line, format!("core {id}: {m} names its own core"));
                 } else if self.p.core(*core).is_none() {
-                    self.report(
-                        line,
-                        format!("core {id}: {m} names core {core}, which has no program"),
-                    );
+                    self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
                 }
                 if *size == 0 {
                     self.report(line, format!("core {id}: {m} of 0 bytes"));
@@ -319,30 +249,19 @@ impl Checker<'_> {
         if sized && accesses.first().is_some_and(|a| a.1 % eb != 0) {
             self.report(
                 line,
-                format!(
-                    "core {id}: {m} size {} is not a multiple of the element size {eb}",
-                    accesses[0].1
-                ),
+                format!("core {id}: {m} size {} is not a multiple of the element size {eb}", accesses[0].1),
             );
         }
         for (a, bytes, what) in accesses {
             if a.offset % eb != 0 || a.terms.iter().any(|t| t.1 % eb != 0) {
-                self.report(
-                    line,
-                    format!(
-                        "core {id}: {m} {what} address is not a multiple of the element size {eb}"
-                    ),
-                );
+                self.report(line, format!("core {id}: {m} {what} address is not a multiple of the element size {eb}"));
                 continue;
             }
             // Range of the address over all loop iterations.
             let (mut lo, mut hi) = (a.offset, a.offset);
             for &(level, coeff) in &a.terms {
                 let Some(&(first, last)) = ranges.get(level as usize) else {
-                    self.report(
-                        line,
-                        format!("core {id}: {m} uses loop counter {level} outside its loop"),
-                    );
+                    self.report(line, format!("core {id}: {m} uses loop counter {level} outside its loop"));
                     return;
                 };
                 let (x, y) = (coeff * first, coeff * last);
@@ -360,40 +279,18 @@ impl Checker<'_> {
                 Base::Global(g) => match self.p.globals.get(g as usize) {
                     Some(gb) => (gb.size as i64, format!("global buffer '${}'", gb.name), 0),
                     None => {
-                        self.report(
-                            line,
-                            format!("core {id}: {m} uses an unknown global buffer"),
-                        );
+                        self.report(line, format!("core {id}: {m} uses an unknown global buffer"));
                         continue;
                     }
                 },
                 Base::Abs => {
-                    let global = matches!(
-                        (i, what),
-                        (Inst::Ld { .. }, "source") | (Inst::St { .. }, "destination")
-                    );
-                    let size = if global {
-                        self.arch.global_memory_bytes()
-                    } else {
-                        self.arch.local_memory_bytes()
-                    };
-                    (
-                        size as i64,
-                        if global {
-                            "global memory".to_string()
-                        } else {
-                            "local memory".to_string()
-                        },
-                        0,
-                    )
+                    let global = matches!((i, what), (Inst::Ld { .. }, "source") | (Inst::St { .. }, "destination"));
+                    let size = if global { self.arch.global_memory_bytes() } else { self.arch.local_memory_bytes() };
+                    (size as i64, if global { "global memory".to_string() } else { "local memory".to_string() }, 0)
                 }
             };
             if lo < base_off || hi + bytes > limit {
-                let span = if lo == hi {
-                    format!("offset {lo}")
-                } else {
-                    format!("offsets {lo}..{hi}")
-                };
+                let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
                 self.report(
                     line,
                     format!("core {id}: {m} {what} ({bytes} bytes at {span}) is outside {what_mem} of {limit} bytes"),

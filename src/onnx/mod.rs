@@ -14,6 +14,8 @@ pub struct OnnxModel {
     pub path: PathBuf,
     pub model: ModelProto,
     initializers: HashMap<String, usize>,
+    /// Tensors of `Constant` nodes, by output name (payloads shared, not copied).
+    constants: HashMap<String, TensorProto>,
 }
 
 impl OnnxModel {
@@ -34,30 +36,24 @@ impl OnnxModel {
             return Err(Error::new("not an ONNX model: the file is empty").in_file(&shown));
         }
         let model = ModelProto::decode(bytes).map_err(|e| {
-            Error::new(format!(
-                "not a valid ONNX model (protobuf decoding failed: {e}); is the file truncated?"
-            ))
-            .in_file(&shown)
+            Error::new(format!("not a valid ONNX model (protobuf decoding failed: {e}); is the file truncated?"))
+                .in_file(&shown)
         })?;
         if model.graph.is_none() {
             return Err(Error::new("not a valid ONNX model: it has no graph").in_file(&shown));
         }
-        let initializers = model
-            .graph
-            .as_ref()
-            .map(|g| {
-                g.initializer
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| (t.name.clone(), i))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(OnnxModel {
-            path: path.to_path_buf(),
-            model,
-            initializers,
-        })
+        let g = model.graph.as_ref().expect("checked above");
+        let initializers = g.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        let mut constants = HashMap::new();
+        for n in g.node.iter().filter(|n| n.op_type == "Constant" && n.domain.is_empty()) {
+            let value = n.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref());
+            if let (Some(t), Some(out)) = (value, n.output.first()) {
+                let mut t = t.clone();
+                t.name = out.clone();
+                constants.insert(out.clone(), t);
+            }
+        }
+        Ok(OnnxModel { path: path.to_path_buf(), model, initializers, constants })
     }
 
     pub fn graph(&self) -> &proto::GraphProto {
@@ -74,28 +70,21 @@ impl OnnxModel {
             .unwrap_or(0)
     }
 
+    /// A named constant tensor: an initializer, or the value of a `Constant` node.
     pub fn initializer(&self, name: &str) -> Option<&TensorProto> {
-        self.initializers
-            .get(name)
-            .map(|&i| &self.graph().initializer[i])
+        self.initializers.get(name).map(|&i| &self.graph().initializer[i]).or_else(|| self.constants.get(name))
     }
 }
 
 /// Element count of a shape, or an error for negative dimensions.
 pub fn element_count(dims: &[i64]) -> Option<usize> {
-    dims.iter().try_fold(1usize, |acc, &d| {
-        if d < 0 {
-            None
-        } else {
-            acc.checked_mul(d as usize)
-        }
-    })
+    dims.iter().try_fold(1usize, |acc, &d| if d < 0 { None } else { acc.checked_mul(d as usize) })
 }
 
 /// Decodes a tensor's payload as f32 (from float32, float64 or integer storage).
 pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>> {
-    let n = element_count(&t.dims)
-        .ok_or_else(|| Error::new(format!("tensor '{}' has a negative dimension", t.name)))?;
+    let n =
+        element_count(&t.dims).ok_or_else(|| Error::new(format!("tensor '{}' has a negative dimension", t.name)))?;
     if !t.external_data.is_empty() || t.data_location == 1 {
         return Err(Error::new(format!(
             "tensor '{}' keeps its data in an external file, which pimlir does not read yet",
@@ -106,21 +95,15 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>> {
     let out: Vec<f32> = match t.data_type {
         data_type::FLOAT if !raw.is_empty() => {
             check_len(t, raw.len(), n * 4)?;
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
+            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
         }
         data_type::FLOAT => t.float_data.clone(),
         data_type::DOUBLE if !raw.is_empty() => {
             check_len(t, raw.len(), n * 8)?;
-            raw.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(bytes8(c)) as f32)
-                .collect()
+            raw.chunks_exact(8).map(|c| f64::from_le_bytes(bytes8(c)) as f32).collect()
         }
         data_type::DOUBLE => t.double_data.iter().map(|&x| x as f32).collect(),
-        data_type::INT64 | data_type::INT32 => {
-            tensor_to_i64(t)?.into_iter().map(|x| x as f32).collect()
-        }
+        data_type::INT64 | data_type::INT32 => tensor_to_i64(t)?.into_iter().map(|x| x as f32).collect(),
         other => {
             return Err(Error::new(format!(
                 "tensor '{}' has element type {}, but pimlir reads weights as float32 or float64",
@@ -135,22 +118,18 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>> {
 
 /// Decodes an integer tensor (int64, int32; e.g. Reshape shapes).
 pub fn tensor_to_i64(t: &TensorProto) -> Result<Vec<i64>> {
-    let n = element_count(&t.dims)
-        .ok_or_else(|| Error::new(format!("tensor '{}' has a negative dimension", t.name)))?;
+    let n =
+        element_count(&t.dims).ok_or_else(|| Error::new(format!("tensor '{}' has a negative dimension", t.name)))?;
     let raw = &t.raw_data;
     let out: Vec<i64> = match t.data_type {
         data_type::INT64 if !raw.is_empty() => {
             check_len(t, raw.len(), n * 8)?;
-            raw.chunks_exact(8)
-                .map(|c| i64::from_le_bytes(bytes8(c)))
-                .collect()
+            raw.chunks_exact(8).map(|c| i64::from_le_bytes(bytes8(c))).collect()
         }
         data_type::INT64 => t.int64_data.clone(),
         data_type::INT32 if !raw.is_empty() => {
             check_len(t, raw.len(), n * 4)?;
-            raw.chunks_exact(4)
-                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
-                .collect()
+            raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()
         }
         data_type::INT32 => t.int32_data.iter().map(|&x| x as i64).collect(),
         other => {
@@ -177,11 +156,7 @@ fn check_len(t: &TensorProto, got: usize, want: usize) -> Result<()> {
         return Err(Error::new(format!(
             "tensor '{}' holds {got} {} but its shape {:?} needs {want}",
             t.name,
-            if t.raw_data.is_empty() {
-                "values"
-            } else {
-                "bytes"
-            },
+            if t.raw_data.is_empty() { "values" } else { "bytes" },
             t.dims
         )));
     }

@@ -75,12 +75,7 @@ fn allocate_core(c: &mut CoreProgram, capacity: u64, eb: u64) -> Result<(), Stri
     let ranges = live_ranges(c);
     // Larger and earlier buffers first; each goes to the lowest address free during its life.
     let mut order: Vec<usize> = (0..c.buffers.len()).collect();
-    order.sort_by_key(|&b| {
-        (
-            ranges[b].map(|r| r.0).unwrap_or(usize::MAX),
-            std::cmp::Reverse(c.buffers[b].size),
-        )
-    });
+    order.sort_by_key(|&b| (ranges[b].map(|r| r.0).unwrap_or(usize::MAX), std::cmp::Reverse(c.buffers[b].size)));
     let mut placed: Vec<(u64, u64, (usize, usize))> = vec![]; // (addr, end, live range)
     let mut peak = 0u64;
     for b in order {
@@ -104,17 +99,9 @@ fn allocate_core(c: &mut CoreProgram, capacity: u64, eb: u64) -> Result<(), Stri
         peak = peak.max(addr + size);
     }
     if peak > capacity {
-        let mut sizes: Vec<(u64, &str)> = c
-            .buffers
-            .iter()
-            .map(|b| (b.size, b.name.as_str()))
-            .collect();
+        let mut sizes: Vec<(u64, &str)> = c.buffers.iter().map(|b| (b.size, b.name.as_str())).collect();
         sizes.sort_unstable_by(|a, b| b.cmp(a));
-        let largest: Vec<String> = sizes
-            .iter()
-            .take(3)
-            .map(|(s, n)| format!("'{n}' {s} B"))
-            .collect();
+        let largest: Vec<String> = sizes.iter().take(3).map(|(s, n)| format!("'{n}' {s} B")).collect();
         return Err(format!(
             "core {} needs {peak} bytes of local memory but has {capacity} (largest buffers: {})",
             c.id,
@@ -130,14 +117,7 @@ mod tests {
     use crate::isa::{Addr, Inst, LocalBuf};
 
     fn lldi(b: u32) -> Stmt {
-        Stmt::Inst(
-            Inst::Lldi {
-                rd: Addr::local(b, 0),
-                size: 4,
-                value: 0.0,
-            },
-            crate::isa::Line::NONE,
-        )
+        Stmt::Inst(Inst::Lldi { rd: Addr::local(b, 0), size: 4, value: 0.0 }, crate::isa::Line::NONE)
     }
 
     #[test]
@@ -147,12 +127,7 @@ mod tests {
             line: Default::default(),
             ags: vec![],
             buffers: (0..3)
-                .map(|i| LocalBuf {
-                    name: format!("b{i}"),
-                    line: Default::default(),
-                    size: 100,
-                    addr: None,
-                })
+                .map(|i| LocalBuf { name: format!("b{i}"), line: Default::default(), size: 100, addr: None })
                 .collect(),
             body: vec![lldi(0), lldi(1), lldi(0), lldi(2)],
         };
@@ -161,10 +136,7 @@ mod tests {
         assert_ne!(a[0], a[1], "b0 and b1 are live together");
         assert_eq!(a[2], 0, "b2 starts after b0 and b1 died: {a:?}");
         let err = allocate_core(&mut c, 150, 2).unwrap_err();
-        assert!(
-            err.contains("core 0 needs 200 bytes of local memory but has 150"),
-            "{err}"
-        );
+        assert!(err.contains("core 0 needs 200 bytes of local memory but has 150"), "{err}");
     }
 
     #[test]
@@ -174,18 +146,9 @@ mod tests {
             line: Default::default(),
             ags: vec![],
             buffers: (0..2)
-                .map(|i| LocalBuf {
-                    name: format!("b{i}"),
-                    line: Default::default(),
-                    size: 8,
-                    addr: None,
-                })
+                .map(|i| LocalBuf { name: format!("b{i}"), line: Default::default(), size: 8, addr: None })
                 .collect(),
-            body: vec![Stmt::Repeat {
-                start: 0,
-                count: 3,
-                body: vec![lldi(0), lldi(1)],
-            }],
+            body: vec![Stmt::Repeat { start: 0, count: 3, body: vec![lldi(0), lldi(1)] }],
         };
         allocate_core(&mut c, 100, 2).unwrap();
         assert_ne!(c.buffers[0].addr, c.buffers[1].addr);

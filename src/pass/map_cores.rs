@@ -17,11 +17,7 @@ use melior::ir::Module;
 pub static PASS: PassDef = PassDef {
     name: "map-cores",
     summary: "Place array groups and vector ops on cores (pim_partition -> pim_core)",
-    options: &[OptionDef {
-        name: "strategy",
-        help: "placement strategy: first-fit",
-        default: "first-fit",
-    }],
+    options: &[OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" }],
     run,
 };
 
@@ -32,11 +28,7 @@ pub enum PlaceError {
     GroupTooWide { layer: usize, xbars: i64 },
     /// First-fit ran out of cores at `layer`. `needed` is the sum of all groups' crossbars;
     /// it can be below `available` when groups do not pack into cores.
-    DoesNotFit {
-        layer: usize,
-        needed: i64,
-        available: i64,
-    },
+    DoesNotFit { layer: usize, needed: i64, available: i64 },
 }
 
 /// First-fit placement of each layer's array groups (`count`, `xbars` per group), in order.
@@ -59,11 +51,7 @@ pub fn first_fit(layers: &[(i64, i64)], arch: &Arch) -> Result<Vec<Vec<i64>>, Pl
                 free = per_core;
             }
             if core >= cores {
-                return Err(PlaceError::DoesNotFit {
-                    layer: li,
-                    needed,
-                    available: cores * per_core,
-                });
+                return Err(PlaceError::DoesNotFit { layer: li, needed, available: cores * per_core });
             }
             cores_of.push(core);
             free -= xbars;
@@ -88,22 +76,20 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     if level != Level::Partition {
         return Err(module_error(
             module,
-            &format!("--map-cores expects pim_partition-level IR (run --partition first), got {}-level IR", level.name()),
+            &format!(
+                "--map-cores expects pim_partition-level IR (run --partition first), got {}-level IR",
+                level.name()
+            ),
         ));
     }
     if pc.options.get("strategy") != "first-fit" {
         return Err(module_error(
             module,
-            &format!(
-                "unknown map-cores strategy '{}'; available: first-fit",
-                pc.options.get("strategy")
-            ),
+            &format!("unknown map-cores strategy '{}'; available: first-fit", pc.options.get("strategy")),
         ));
     }
     record_arch(pc, module)?;
-    let layer_nodes: Vec<usize> = (0..g.nodes.len())
-        .filter(|&i| g.nodes[i].op.is_crossbar_layer())
-        .collect();
+    let layer_nodes: Vec<usize> = (0..g.nodes.len()).filter(|&i| g.nodes[i].op.is_crossbar_layer()).collect();
     let placed = match first_fit(&layer_demands(&g), pc.arch) {
         Ok(p) => p,
         Err(PlaceError::GroupTooWide { layer, xbars }) => {
@@ -118,11 +104,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             );
             return Err(Failed);
         }
-        Err(PlaceError::DoesNotFit {
-            layer,
-            needed,
-            available,
-        }) => {
+        Err(PlaceError::DoesNotFit { layer, needed, available }) => {
             let n = &g.nodes[layer_nodes[layer]];
             let why = if needed > available {
                 format!("it needs {needed} crossbars, the architecture has {available}")
@@ -155,9 +137,7 @@ pub fn output_cores(g: &Graph, i: usize) -> Vec<i64> {
     let n = &g.nodes[i];
     match (&n.placement, &n.partition) {
         (Some(Placement::ArrayGroups(c)), Some(p)) => {
-            let mut v: Vec<i64> = (0..p.replicas)
-                .map(|r| c[(r * p.ag_count) as usize])
-                .collect();
+            let mut v: Vec<i64> = (0..p.replicas).map(|r| c[(r * p.ag_count) as usize]).collect();
             v.sort_unstable();
             v.dedup();
             v

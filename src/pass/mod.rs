@@ -49,14 +49,8 @@ pub struct PassDef {
     pub run: RunFn,
 }
 
-pub static PASSES: &[&PassDef] = &[
-    &partition::PASS,
-    &replicate::PASS,
-    &map_cores::PASS,
-    &schedule::PASS,
-    &alloc_memory::PASS,
-    &verify::PASS,
-];
+pub static PASSES: &[&PassDef] =
+    &[&partition::PASS, &replicate::PASS, &map_cores::PASS, &schedule::PASS, &alloc_memory::PASS, &verify::PASS];
 
 pub fn find(name: &str) -> Option<&'static PassDef> {
     PASSES.iter().copied().find(|p| p.name == name)
@@ -72,34 +66,22 @@ impl Options {
     /// Parses `k=v k2=v2` (spaces or commas between) for pass `def`.
     pub fn parse(def: &PassDef, text: &str) -> Result<Options, String> {
         let mut values = BTreeMap::new();
-        for item in text
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|s| !s.is_empty())
-        {
-            let (k, v) = item.split_once('=').ok_or_else(|| {
-                format!(
-                    "option '{item}' of pass '{}' needs a value (name=value)",
-                    def.name
-                )
-            })?;
+        for item in text.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("option '{item}' of pass '{}' needs a value (name=value)", def.name))?;
             if !def.options.iter().any(|o| o.name == k) {
                 let known: Vec<&str> = def.options.iter().map(|o| o.name).collect();
                 return Err(format!(
                     "pass '{}' has no option '{k}'; options: {}",
                     def.name,
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
                 ));
             }
             values.insert(k.to_string(), v.to_string());
         }
         for o in def.options {
-            values
-                .entry(o.name.to_string())
-                .or_insert_with(|| o.default.to_string());
+            values.entry(o.name.to_string()).or_insert_with(|| o.default.to_string());
         }
         Ok(Options { values })
     }
@@ -114,8 +96,7 @@ impl Options {
         if v.is_empty() {
             return Ok(0);
         }
-        v.parse()
-            .map_err(|_| format!("option '{name}' must be an integer, got '{v}'"))
+        v.parse().map_err(|_| format!("option '{name}' must be an integer, got '{v}'"))
     }
 }
 
@@ -131,16 +112,7 @@ pub fn module_error(module: &Module, msg: &str) -> Failed {
 struct PassId(#[allow(dead_code)] u8);
 
 /// One type id per registered pass (MLIR identifies passes by address).
-static PASS_IDS: [PassId; 8] = [
-    PassId(0),
-    PassId(1),
-    PassId(2),
-    PassId(3),
-    PassId(4),
-    PassId(5),
-    PassId(6),
-    PassId(7),
-];
+static PASS_IDS: [PassId; 8] = [PassId(0), PassId(1), PassId(2), PassId(3), PassId(4), PassId(5), PassId(6), PassId(7)];
 
 #[derive(Clone)]
 struct External {
@@ -156,18 +128,11 @@ impl<'c> RunExternalPass<'c> for External {
     fn run(&mut self, op: OperationRef<'c, '_>, pass: ExternalPass<'_>) {
         // SAFETY: the pass is anchored on builtin.module; the handle does not own the module,
         // so it must never be dropped (ManuallyDrop).
-        let mut module = ManuallyDrop::new(unsafe {
-            Module::from_raw(mlir_sys::mlirModuleFromOperation(op.to_raw()))
-        });
+        let mut module = ManuallyDrop::new(unsafe { Module::from_raw(mlir_sys::mlirModuleFromOperation(op.to_raw())) });
         let ctx = op.context();
         // SAFETY: the context outlives the pass run.
         let ctx: &'c Context = unsafe { ctx.to_ref() };
-        let pc = PassContext {
-            ctx,
-            arch: &self.arch,
-            arch_spec: &self.arch_spec,
-            options: &self.options,
-        };
+        let pc = PassContext { ctx, arch: &self.arch, arch_spec: &self.arch_spec, options: &self.options };
         if (self.def.run)(&pc, &mut module).is_err() {
             pass.signal_failure();
         }
@@ -175,23 +140,10 @@ impl<'c> RunExternalPass<'c> for External {
 }
 
 /// Wraps a pass definition as an MLIR pass.
-pub fn create(
-    def: &'static PassDef,
-    options: Options,
-    arch: Arc<Arch>,
-    arch_spec: Arc<str>,
-) -> Pass {
-    let index = PASSES
-        .iter()
-        .position(|p| p.name == def.name)
-        .expect("registered pass");
+pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>) -> Pass {
+    let index = PASSES.iter().position(|p| p.name == def.name).expect("registered pass");
     melior::pass::create_external(
-        External {
-            def,
-            options,
-            arch,
-            arch_spec,
-        },
+        External { def, options, arch, arch_spec },
         TypeId::create(&PASS_IDS[index]),
         def.name,
         def.name,

@@ -43,10 +43,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     if level != Level::Graph {
         return Err(module_error(
             module,
-            &format!(
-                "--partition expects graph-level IR, got {}-level IR",
-                level.name()
-            ),
+            &format!("--partition expects graph-level IR, got {}-level IR", level.name()),
         ));
     }
     let xbar_rows = pc.arch.xbar_rows() as i64;
@@ -70,13 +67,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         }
         if let Op::Conv2d(c) = &g.nodes[i].op {
             if c.group != 1 {
-                emit_error(
-                    g.nodes[i].loc,
-                    &format!(
-                        "layer '{}': grouped convolution is not supported yet",
-                        c.name
-                    ),
-                );
+                emit_error(g.nodes[i].loc, &format!("layer '{}': grouped convolution is not supported yet", c.name));
                 failed = true;
                 continue;
             }

@@ -47,23 +47,19 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     if level != Level::Partition {
         return Err(module_error(
             module,
-            &format!("--replicate expects pim_partition-level IR (run --partition first), got {}-level IR", level.name()),
+            &format!(
+                "--replicate expects pim_partition-level IR (run --partition first), got {}-level IR",
+                level.name()
+            ),
         ));
     }
     record_arch(pc, module)?;
     let max = match pc.options.int("max-replicas") {
         Ok(m) if m >= 0 => m,
-        Ok(m) => {
-            return Err(module_error(
-                module,
-                &format!("max-replicas = {m} must not be negative"),
-            ))
-        }
+        Ok(m) => return Err(module_error(module, &format!("max-replicas = {m} must not be negative"))),
         Err(e) => return Err(module_error(module, &e)),
     };
-    let layers: Vec<usize> = (0..g.nodes.len())
-        .filter(|&i| g.nodes[i].op.is_crossbar_layer())
-        .collect();
+    let layers: Vec<usize> = (0..g.nodes.len()).filter(|&i| g.nodes[i].op.is_crossbar_layer()).collect();
     for &i in &layers {
         g.nodes[i].partition.as_mut().expect("partitioned").replicas = 1;
     }

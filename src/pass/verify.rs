@@ -72,38 +72,25 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
         failed = true;
     };
     if let Err(e) = g.check_layer_names() {
-        fail(
-            g.loc.unwrap_or_else(|| g.nodes[0].loc),
-            e.to_string().trim_start_matches("error: ").to_string(),
-        );
+        fail(g.loc.unwrap_or_else(|| g.nodes[0].loc), e.to_string().trim_start_matches("error: ").to_string());
     }
     let mut used = vec![0i64; arch.core_count() as usize];
     for n in &g.nodes {
         let ins: Vec<&[i64]> = n.inputs.iter().map(|&v| g.shape(v)).collect();
         let declared = g.shape(n.output);
         if let Op::Conv2d(c) = &n.op {
-            if c.kernel
-                .iter()
-                .chain(&c.strides)
-                .chain(&c.dilations)
-                .any(|&x| x <= 0)
-                || c.pads.iter().any(|&x| x < 0)
-            {
-                fail(n.loc, format!("layer '{}': kernel, strides and dilations must be positive and pads non-negative", c.name));
+            if c.kernel.iter().chain(&c.strides).chain(&c.dilations).any(|&x| x <= 0) || c.pads.iter().any(|&x| x < 0) {
+                fail(
+                    n.loc,
+                    format!("layer '{}': kernel, strides and dilations must be positive and pads non-negative", c.name),
+                );
                 continue;
             }
         }
-        let out_ch = if n.op.is_crossbar_layer() {
-            declared.get(1).copied()
-        } else {
-            None
-        };
+        let out_ch = if n.op.is_crossbar_layer() { declared.get(1).copied() } else { None };
         match shape::infer(&n.op, &ins, out_ch) {
             Ok(s) if s == declared => {}
-            Ok(s) => fail(
-                n.loc,
-                format!("result shape {declared:?} does not match the inferred shape {s:?}"),
-            ),
+            Ok(s) => fail(n.loc, format!("result shape {declared:?} does not match the inferred shape {s:?}")),
             Err(m) => fail(n.loc, m),
         }
         let name = n.op.layer_name().unwrap_or(n.op.mnemonic()).to_string();
@@ -114,7 +101,10 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
             };
             if let Op::Conv2d(c) = &n.op {
                 if c.group != 1 {
-                    fail(n.loc, format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group));
+                    fail(
+                        n.loc,
+                        format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group),
+                    );
                     continue;
                 }
             }
@@ -122,20 +112,11 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
             let xr = arch.xbar_rows() as i64;
             let xc = arch.xbar_cols() as i64;
             if p.rows != rows || p.cols != cols {
-                fail(
-                    n.loc,
-                    format!(
-                        "layer '{name}': matrix is {rows}x{cols}, not {}x{}",
-                        p.rows, p.cols
-                    ),
-                );
+                fail(n.loc, format!("layer '{name}': matrix is {rows}x{cols}, not {}x{}", p.rows, p.cols));
             } else if p.ag_rows < 1 || p.ag_rows > xr {
                 fail(
                     n.loc,
-                    format!(
-                        "layer '{name}': ag_rows = {} must be in 1..={xr} (the crossbar height)",
-                        p.ag_rows
-                    ),
+                    format!("layer '{name}': ag_rows = {} must be in 1..={xr} (the crossbar height)", p.ag_rows),
                 );
             } else if p.ag_count != (rows + p.ag_rows - 1) / p.ag_rows {
                 fail(
@@ -148,15 +129,16 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
                     ),
                 );
             } else if p.xbars_per_ag != (cols + xc - 1) / xc {
-                fail(n.loc, format!("layer '{name}': {cols} columns need {} crossbars of {xc} columns per group, not {}", (cols + xc - 1) / xc, p.xbars_per_ag));
-            } else if p.replicas < 1 {
                 fail(
                     n.loc,
                     format!(
-                        "layer '{name}': replicas = {} must be at least 1",
-                        p.replicas
+                        "layer '{name}': {cols} columns need {} crossbars of {xc} columns per group, not {}",
+                        (cols + xc - 1) / xc,
+                        p.xbars_per_ag
                     ),
                 );
+            } else if p.replicas < 1 {
+                fail(n.loc, format!("layer '{name}': replicas = {} must be at least 1", p.replicas));
             }
         }
         if level == Level::Core {
@@ -175,7 +157,13 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
                     }
                     for &c in cores {
                         if c < 0 || c >= arch.core_count() as i64 {
-                            fail(n.loc, format!("layer '{name}': core {c} does not exist (the architecture has {})", arch.core_count()));
+                            fail(
+                                n.loc,
+                                format!(
+                                    "layer '{name}': core {c} does not exist (the architecture has {})",
+                                    arch.core_count()
+                                ),
+                            );
                         } else {
                             used[c as usize] += p.xbars_per_ag;
                         }
@@ -204,13 +192,7 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
     for (c, &x) in used.iter().enumerate() {
         if x > arch.xbars_per_core() as i64 {
             let loc = g.loc.unwrap_or_else(|| g.nodes[0].loc);
-            fail(
-                loc,
-                format!(
-                    "core {c} holds array groups of {x} crossbars but has {}",
-                    arch.xbars_per_core()
-                ),
-            );
+            fail(loc, format!("core {c} holds array groups of {x} crossbars but has {}", arch.xbars_per_core()));
         }
     }
     if failed {

@@ -3,7 +3,7 @@
 use super::{is_view, natural_layout, value_name, Layout, Sched, SchedError};
 use crate::graph::{Act, Op, Placement, Pool};
 use crate::isa::reroll::fold_blocks;
-use crate::isa::{Addr, ArrayGroup, GlobalInit, Inst, Layer, Line, MatrixSource, Stmt, VecOp};
+use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, MatrixSource, Stmt, VecOp};
 use crate::pass::map_cores::output_cores;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,25 +19,34 @@ pub fn schedule(s: &mut Sched) -> Result<(), SchedError> {
     let g = s.g;
     for i in 0..g.nodes.len() {
         let n = &g.nodes[i];
-        if is_view(&n.op) {
+        if is_view(&n.op) || matches!(n.op, Op::Constant { .. }) {
             continue;
         }
         sync_phase(s, i);
         match &n.op {
             Op::Conv2d(_) | Op::Fc(_) => crossbar_layer(s, i)?,
-            Op::Relu => elementwise(s, i, VecOp::Vrelu)?,
+            Op::Act(a) => elementwise(s, i, act_op(i, *a)?)?,
             Op::Add => elementwise(s, i, VecOp::Vvadd)?,
+            Op::Mul => elementwise(s, i, VecOp::Vvmul)?,
             Op::MaxPool(p) => pool(s, i, p, false)?,
             Op::AvgPool(p) => pool(s, i, p, true)?,
             Op::GlobalAvgPool => global_avgpool(s, i)?,
             Op::Concat { axis } => concat(s, i, *axis)?,
+            Op::BatchNorm(bn) => batchnorm(s, i, bn)?,
+            Op::ChannelShuffle { groups } => channel_shuffle(s, i, *groups)?,
             Op::Softmax { .. } => {
                 return Err(SchedError::at(
                     i,
                     "softmax needs exp, which the PIM ISA does not have; compile the model without its final softmax (apply it on the host)",
                 ))
             }
-            Op::Flatten { .. } => unreachable!("views are skipped"),
+            Op::Lrn(_) => {
+                return Err(SchedError::at(i, "local response normalization needs a power function, which the PIM ISA does not have"))
+            }
+            Op::Pad { .. } => {
+                return Err(SchedError::at(i, "padding that does not fold into a convolution is not supported by the schedule yet"))
+            }
+            Op::Flatten { .. } | Op::Constant { .. } => unreachable!("views and constants need no work"),
         }
     }
     // Every core sets its data widths once, first.
@@ -48,30 +57,27 @@ pub fn schedule(s: &mut Sched) -> Result<(), SchedError> {
     Ok(())
 }
 
+/// The vector instruction computing an activation.
+fn act_op(i: usize, a: Act) -> Result<VecOp, SchedError> {
+    match a {
+        Act::Relu => Ok(VecOp::Vrelu),
+        Act::Sigmoid => Ok(VecOp::Vsigm),
+        Act::Tanh => Ok(VecOp::Vtanh),
+        other => Err(SchedError::at(i, format!("activation '{}' is not supported by the schedule yet", other.name()))),
+    }
+}
+
 /// Global buffers for inputs, outputs and every computed value; layouts of all values.
 fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
     let g = s.g;
     for (k, &v) in g.inputs.iter().enumerate() {
         let layout = natural_layout(g.shape(v)).ok_or_else(|| SchedError {
             node: None,
-            message: format!(
-                "model input {k} has shape {:?}; expected [1, C, H, W] or [1, N]",
-                g.shape(v)
-            ),
+            message: format!("model input {k} has shape {:?}; expected [1, C, H, W] or [1, N]", g.shape(v)),
         })?;
-        let name = g
-            .input_names
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| format!("input{k}"));
-        let gi = s.add_global(
-            &name,
-            layout.elements(),
-            GlobalInit::Input {
-                index: k as u32,
-                shape: g.shape(v).to_vec(),
-            },
-        );
+        let name = g.input_names.get(k).cloned().unwrap_or_else(|| format!("input{k}"));
+        let gi =
+            s.add_global(&name, layout.elements(), GlobalInit::Input { index: k as u32, shape: g.shape(v).to_vec() });
         s.value_global[v] = Some(gi);
         s.layout[v] = Some(layout);
     }
@@ -80,21 +86,12 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
         if is_view(&n.op) {
             let src = n.inputs[0];
             let layout = match s.layout_of(src) {
-                Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => {
-                    Layout::FlatHwc { c, h, w }
-                }
-                l @ (Layout::Flat(_) | Layout::FlatHwc { .. })
-                    if g.shape(out) == [1, l.elements()] =>
-                {
-                    l
-                }
+                Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => Layout::FlatHwc { c, h, w },
+                l @ (Layout::Flat(_) | Layout::FlatHwc { .. }) if g.shape(out) == [1, l.elements()] => l,
                 l => {
                     return Err(SchedError::at(
                         i,
-                        format!(
-                            "cannot flatten a value laid out as {l:?} to {:?}",
-                            g.shape(out)
-                        ),
+                        format!("cannot flatten a value laid out as {l:?} to {:?}", g.shape(out)),
                     ))
                 }
             };
@@ -102,29 +99,33 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
             s.value_global[out] = s.value_global[src];
             continue;
         }
+        if let Op::Constant { weight, shape } = &n.op {
+            // A per-channel (or flat) constant: the same elements in any layout.
+            let elements: i64 = shape.iter().product();
+            let flat = shape.iter().filter(|&&d| d != 1).count() <= 1;
+            if !flat {
+                return Err(SchedError::at(
+                    i,
+                    format!("a constant of shape {shape:?} (not per-channel) is not supported yet"),
+                ));
+            }
+            let gi = s.add_global(weight, elements, GlobalInit::Weight { name: weight.clone() });
+            s.value_global[out] = Some(gi);
+            s.layout[out] = Some(Layout::Flat(elements));
+            continue;
+        }
         if matches!(n.op, Op::Concat { .. })
-            && n.inputs
-                .iter()
-                .any(|&v| matches!(s.layout_of(v), Layout::FlatHwc { .. }))
+            && n.inputs.iter().any(|&v| matches!(s.layout_of(v), Layout::FlatHwc { .. }))
         {
             // The concatenation would mix height-width-channel order into a flat vector that
             // consumers read in ONNX (channel-major) order.
-            return Err(SchedError::at(
-                i,
-                "concatenating flattened feature maps is not supported yet",
-            ));
+            return Err(SchedError::at(i, "concatenating flattened feature maps is not supported yet"));
         }
         let mut layout = natural_layout(g.shape(out)).ok_or_else(|| {
-            SchedError::at(
-                i,
-                format!(
-                    "result shape {:?} is not [1, C, H, W] or [1, N]",
-                    g.shape(out)
-                ),
-            )
+            SchedError::at(i, format!("result shape {:?} is not [1, C, H, W] or [1, N]", g.shape(out)))
         })?;
         // Element-wise ops keep a flattened feature map's order.
-        if matches!(n.op, Op::Relu | Op::Add) {
+        if matches!(n.op, Op::Act(_) | Op::Add | Op::Mul | Op::BatchNorm(_)) {
             if let Layout::FlatHwc { .. } = s.layout_of(n.inputs[0]) {
                 layout = s.layout_of(n.inputs[0]);
             }
@@ -133,24 +134,14 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
         let init = match output_index {
             Some(k) => {
                 if let Layout::FlatHwc { .. } = layout {
-                    return Err(SchedError::at(
-                        i,
-                        "a flattened feature map as model output is not supported yet",
-                    ));
+                    return Err(SchedError::at(i, "a flattened feature map as model output is not supported yet"));
                 }
-                GlobalInit::Output {
-                    index: k as u32,
-                    shape: g.shape(out).to_vec(),
-                }
+                GlobalInit::Output { index: k as u32, shape: g.shape(out).to_vec() }
             }
             None => GlobalInit::None,
         };
         let name = match output_index {
-            Some(k) => g
-                .output_names
-                .get(k)
-                .cloned()
-                .unwrap_or_else(|| value_name(g, i)),
+            Some(k) => g.output_names.get(k).cloned().unwrap_or_else(|| value_name(g, i)),
             None => value_name(g, i),
         };
         let gi = s.add_global(&name, layout.elements(), init);
@@ -166,10 +157,7 @@ fn assign_globals(s: &mut Sched) -> Result<(), SchedError> {
         }
         if let Some(p) = g.producers()[o] {
             if is_view(&g.nodes[p].op) {
-                return Err(SchedError::at(
-                    p,
-                    "a flattened feature map as model output is not supported yet",
-                ));
+                return Err(SchedError::at(p, "a flattened feature map as model output is not supported yet"));
             }
         }
     }
@@ -183,6 +171,7 @@ fn writers(s: &Sched, v: usize) -> Vec<i64> {
     loop {
         match producers[v] {
             None => return vec![],
+            Some(p) if matches!(s.g.nodes[p].op, Op::Constant { .. }) => return vec![],
             Some(p) if is_view(&s.g.nodes[p].op) => v = s.g.nodes[p].inputs[0],
             Some(p) => return output_cores(s.g, p),
         }
@@ -218,18 +207,10 @@ fn sync_phase(s: &mut Sched, i: usize) {
     for (w, r) in pairs {
         let c = s.core(w);
         let tok = c.buf("token", eb);
-        c.emit([inst(Inst::Send {
-            rs1: Addr::local(tok, 0),
-            core: r as u32,
-            size: eb as u32,
-        })]);
+        c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: r as u32, size: eb as u32 })]);
         let c = s.core(r);
         let tok = c.buf("token", eb);
-        c.emit([inst(Inst::Recv {
-            rd: Addr::local(tok, 0),
-            core: w as u32,
-            size: eb as u32,
-        })]);
+        c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: w as u32, size: eb as u32 })]);
     }
 }
 
@@ -273,56 +254,24 @@ fn conv_patch(c: &crate::graph::Conv2d, input: (i64, i64, i64), oh: i64, ow: i64
         let ih = oh * c.strides[0] - c.pads[0] + kh * c.dilations[0];
         let base = kh * kw_n * ch;
         if ih < 0 || ih >= h {
-            push_segment(
-                &mut out,
-                Segment {
-                    at: base,
-                    len: kw_n * ch,
-                    src: None,
-                },
-            );
+            push_segment(&mut out, Segment { at: base, len: kw_n * ch, src: None });
             continue;
         }
         let iw0 = ow * c.strides[1] - c.pads[1];
         if c.dilations[1] == 1 {
             let lo = (-iw0).clamp(0, kw_n);
             let hi = (w - iw0).clamp(lo, kw_n);
+            push_segment(&mut out, Segment { at: base, len: lo * ch, src: None });
             push_segment(
                 &mut out,
-                Segment {
-                    at: base,
-                    len: lo * ch,
-                    src: None,
-                },
+                Segment { at: base + lo * ch, len: (hi - lo) * ch, src: Some((ih * w + iw0 + lo) * ch) },
             );
-            push_segment(
-                &mut out,
-                Segment {
-                    at: base + lo * ch,
-                    len: (hi - lo) * ch,
-                    src: Some((ih * w + iw0 + lo) * ch),
-                },
-            );
-            push_segment(
-                &mut out,
-                Segment {
-                    at: base + hi * ch,
-                    len: (kw_n - hi) * ch,
-                    src: None,
-                },
-            );
+            push_segment(&mut out, Segment { at: base + hi * ch, len: (kw_n - hi) * ch, src: None });
         } else {
             for kw in 0..kw_n {
                 let iw = iw0 + kw * c.dilations[1];
                 let src = (iw >= 0 && iw < w).then_some((ih * w + iw) * ch);
-                push_segment(
-                    &mut out,
-                    Segment {
-                        at: base + kw * ch,
-                        len: ch,
-                        src,
-                    },
-                );
+                push_segment(&mut out, Segment { at: base + kw * ch, len: ch, src });
             }
         }
     }
@@ -336,11 +285,7 @@ fn clip(segs: &[Segment], lo: i64, hi: i64) -> Vec<Segment> {
         let a = s.at.max(lo);
         let b = (s.at + s.len).min(hi);
         if a < b {
-            out.push(Segment {
-                at: a,
-                len: b - a,
-                src: s.src.map(|x| x + (a - s.at)),
-            });
+            out.push(Segment { at: a, len: b - a, src: s.src.map(|x| x + (a - s.at)) });
         }
     }
     out
@@ -349,21 +294,14 @@ fn clip(segs: &[Segment], lo: i64, hi: i64) -> Vec<Segment> {
 fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let g = s.g;
     let n = &g.nodes[i];
-    let p = n
-        .partition
-        .clone()
-        .ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
+    let p = n.partition.clone().ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
     let Some(Placement::ArrayGroups(ag_cores)) = n.placement.clone() else {
         return Err(SchedError::at(i, "layer is not placed on cores"));
     };
     if ag_cores.len() as i64 != p.total_ags() {
         return Err(SchedError::at(
             i,
-            format!(
-                "{} array groups but {} core assignments",
-                p.total_ags(),
-                ag_cores.len()
-            ),
+            format!("{} array groups but {} core assignments", p.total_ags(), ag_cores.len()),
         ));
     }
     let name = n.op.layer_name().expect("crossbar layer").to_string();
@@ -373,61 +311,37 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let in_g = s.value_global[input].expect("input has a buffer");
     let out_g = s.value_global[n.output].expect("output has a buffer");
     let cols = p.cols;
-    let (bias, act) = match &n.op {
-        Op::Conv2d(c) => (c.bias.clone(), c.act),
-        Op::Fc(f) => (f.bias.clone(), f.act),
+    let (bias, bn, act) = match &n.op {
+        Op::Conv2d(c) => (c.bias.clone(), c.bn.clone(), c.act),
+        Op::Fc(f) => (f.bias.clone(), f.bn.clone(), f.act),
         _ => unreachable!(),
     };
+    // The activation applied on the way out (ReLU may also ride on the crossbar, below).
+    let act_vec = act.map(|a| act_op(i, a)).transpose()?;
     // Layer matrix and the windows it computes.
     let (source, windows_hw) = match (&n.op, in_layout) {
         (Op::Conv2d(c), Layout::Hwc { c: ch, .. }) => {
             let o = g.shape(n.output);
-            (
-                MatrixSource::Conv {
-                    weight: c.weight.clone(),
-                    kernel: c.kernel,
-                    in_channels: ch,
-                },
-                (o[2], o[3]),
-            )
+            (MatrixSource::Conv { weight: c.weight.clone(), kernel: c.kernel, in_channels: ch }, (o[2], o[3]))
         }
-        (Op::Fc(f), Layout::Flat(_)) => (
-            MatrixSource::Fc {
-                weight: f.weight.clone(),
-                transposed: f.transpose_weight,
-                hwc: None,
-            },
-            (1, 1),
-        ),
+        (Op::Fc(f), Layout::Flat(_)) => {
+            (MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc: None }, (1, 1))
+        }
         (Op::Fc(f), Layout::FlatHwc { c, h, w }) => (
-            MatrixSource::Fc {
-                weight: f.weight.clone(),
-                transposed: f.transpose_weight,
-                hwc: Some([c, h, w]),
-            },
+            MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc: Some([c, h, w]) },
             (1, 1),
         ),
-        (_, l) => {
-            return Err(SchedError::at(
-                i,
-                format!("layer input laid out as {l:?} is not supported"),
-            ))
-        }
+        (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
     };
-    s.layers.push(Layer {
-        name: name.clone(),
-        line: Line::NONE,
-        rows: p.rows,
-        cols,
-        source,
-    });
-    let bias_g = bias.as_ref().map(|b| {
-        s.add_global(
-            &format!("{name}.bias"),
-            cols,
-            GlobalInit::Weight { name: b.clone() },
-        )
-    });
+    let bn = bn.map(|b| BnRef { gamma: b.gamma, beta: b.beta, mean: b.mean, var: b.var, eps: b.epsilon });
+    s.layers.push(Layer { name: name.clone(), line: Line::NONE, rows: p.rows, cols, source, scale: bn.clone() });
+    // The bias vector: the layer's own, or the folded normalization's combined shift.
+    let bias_init = match (&bias, &bn) {
+        (b, Some(bn)) => Some(GlobalInit::Bias { bias: b.clone(), bn: bn.clone() }),
+        (Some(b), None) => Some(GlobalInit::Weight { name: b.clone() }),
+        (None, None) => None,
+    };
+    let bias_g = bias_init.map(|init| s.add_global(&format!("{name}.bias"), cols, init));
     let n_windows = windows_hw.0 * windows_hw.1;
 
     // Which groups of which replica each core holds.
@@ -441,11 +355,8 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     for (&core, reps) in &holders {
         for (&r, groups) in reps {
             let owner = ag_cores[(r * p.ag_count) as usize];
-            let helpers: Vec<i64> = holders
-                .iter()
-                .filter(|(&c, reps)| c != owner && reps.contains_key(&r))
-                .map(|(&c, _)| c)
-                .collect();
+            let helpers: Vec<i64> =
+                holders.iter().filter(|(&c, reps)| c != owner && reps.contains_key(&r)).map(|(&c, _)| c).collect();
             let is_owner = core == owner;
             let cb = s.core(core);
             // Array-group table entries of this core.
@@ -467,16 +378,9 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
             let hi = p.ag_row_range(*groups.last().expect("nonempty")).1;
             let patch = cb.buf(&format!("{name}.patch"), p.rows * eb);
             let acc = cb.buf(&format!("{name}.acc"), cols * eb);
-            let partials: Vec<u32> = (1..groups.len())
-                .map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb))
-                .collect();
-            let recv = (is_owner && !helpers.is_empty())
-                .then(|| cb.buf(&format!("{name}.recv"), cols * eb));
-            let bias_buf = if is_owner {
-                bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb))
-            } else {
-                None
-            };
+            let partials: Vec<u32> = (1..groups.len()).map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb)).collect();
+            let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
+            let bias_buf = if is_owner { bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb)) } else { None };
             if let (Some(bb), Some(bg)) = (bias_buf, bias_g) {
                 cb.emit([inst(Inst::Ld {
                     rd: Addr::local(bb, 0),
@@ -485,40 +389,23 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                 })]);
             }
             // ReLU rides on the crossbar when nothing has to be added after the product.
-            let relu_on_mvmul = act == Some(Act::Relu)
-                && groups.len() == 1
-                && helpers.is_empty()
-                && bias_buf.is_none();
+            let relu_on_mvmul = act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
             let (w0, w1) = (r * n_windows / p.replicas, (r + 1) * n_windows / p.replicas);
             let mut rows: Vec<Vec<Vec<Stmt>>> = vec![];
             let mut last_oh = -1;
             for w in w0..w1 {
                 let (oh, ow) = (w / windows_hw.1, w % windows_hw.1);
                 let segs = match (&n.op, in_layout) {
-                    (Op::Conv2d(c), Layout::Hwc { c: ch, h, w: iw }) => {
-                        conv_patch(c, (ch, h, iw), oh, ow)
-                    }
-                    _ => vec![Segment {
-                        at: 0,
-                        len: p.rows,
-                        src: Some(0),
-                    }],
+                    (Op::Conv2d(c), Layout::Hwc { c: ch, h, w: iw }) => conv_patch(c, (ch, h, iw), oh, ow),
+                    _ => vec![Segment { at: 0, len: p.rows, src: Some(0) }],
                 };
                 let mut b = vec![];
                 for sg in clip(&segs, lo, hi) {
                     let rd = Addr::local(patch, sg.at * eb);
                     let size = (sg.len * eb) as u32;
                     b.push(inst(match sg.src {
-                        Some(src) => Inst::Ld {
-                            rd,
-                            rs1: Addr::global(in_g, src * eb),
-                            size,
-                        },
-                        None => Inst::Lldi {
-                            rd,
-                            size,
-                            value: 0.0,
-                        },
+                        Some(src) => Inst::Ld { rd, rs1: Addr::global(in_g, src * eb), size },
+                        None => Inst::Lldi { rd, size, value: 0.0 },
                     }));
                 }
                 for (k, (&gi, &ag)) in groups.iter().zip(&ag_ids).enumerate() {
@@ -545,27 +432,19 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                     b.push(vadd(acc, ps));
                 }
                 if !is_owner {
-                    b.push(inst(Inst::Send {
-                        rs1: Addr::local(acc, 0),
-                        core: owner as u32,
-                        size: (cols * eb) as u32,
-                    }));
+                    b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: owner as u32, size: (cols * eb) as u32 }));
                 } else {
                     for &h in &helpers {
                         let rb = recv.expect("owner with helpers has a receive buffer");
-                        b.push(inst(Inst::Recv {
-                            rd: Addr::local(rb, 0),
-                            core: h as u32,
-                            size: (cols * eb) as u32,
-                        }));
+                        b.push(inst(Inst::Recv { rd: Addr::local(rb, 0), core: h as u32, size: (cols * eb) as u32 }));
                         b.push(vadd(acc, rb));
                     }
                     if let Some(bb) = bias_buf {
                         b.push(vadd(acc, bb));
                     }
-                    if act == Some(Act::Relu) && !relu_on_mvmul {
+                    if let (Some(op), false) = (act_vec, relu_on_mvmul) {
                         b.push(inst(Inst::Vec {
-                            op: VecOp::Vrelu,
+                            op,
                             rd: Addr::local(acc, 0),
                             rs1: Addr::local(acc, 0),
                             rs2: None,
@@ -613,27 +492,32 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
     let g = s.g;
     let n = &g.nodes[i];
     let layouts: Vec<Layout> = n.inputs.iter().map(|&v| s.layout_of(v)).collect();
-    if layouts.iter().any(|l| *l != layouts[0]) {
-        return Err(SchedError::at(
-            i,
-            format!("operands are laid out differently: {layouts:?}"),
-        ));
+    if layouts.len() == 2 && layouts[0] != layouts[1] {
+        // One operand may be a per-channel vector broadcast over the other's pixels.
+        let channels = |l: Layout| match l {
+            Layout::Hwc { c, .. } => Some(c),
+            _ => None,
+        };
+        for (full, vec) in [(0, 1), (1, 0)] {
+            if let (Some(c), Layout::Flat(k)) = (channels(layouts[full]), layouts[vec]) {
+                if c == k && g.shape(n.inputs[vec]).iter().product::<i64>() == c {
+                    let v = s.value_global[n.inputs[vec]].expect("buffer");
+                    return channelwise(s, i, n.inputs[full], &[(op, v)]);
+                }
+            }
+        }
+        return Err(SchedError::at(i, format!("operands are laid out differently: {layouts:?}")));
     }
     let total = layouts[0].elements();
-    let ins: Vec<u32> = n
-        .inputs
-        .iter()
-        .map(|&v| s.value_global[v].expect("buffer"))
-        .collect();
+    let ins: Vec<u32> = n.inputs.iter().map(|&v| s.value_global[v].expect("buffer")).collect();
     let out = s.value_global[n.output].expect("buffer");
     let eb = s.eb;
     let units = (total + CHUNK - 1) / CHUNK;
     let mnemonic = n.op.mnemonic();
     for (core, u0, u1) in shares(s, i, units)? {
         let cb = s.core(core);
-        let bufs: Vec<u32> = (0..ins.len())
-            .map(|k| cb.buf(&format!("{mnemonic}{i}.in{k}"), CHUNK.min(total) * eb))
-            .collect();
+        let bufs: Vec<u32> =
+            (0..ins.len()).map(|k| cb.buf(&format!("{mnemonic}{i}.in{k}"), CHUNK.min(total) * eb)).collect();
         let mut blocks = vec![];
         for u in u0..u1 {
             let start = u * CHUNK;
@@ -665,13 +549,134 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
     Ok(())
 }
 
+/// Per-channel operations on a feature map (or vector): for every pixel, `x = op(x, vec)`
+/// for each `(op, global holding a C-vector)` in turn, one output row per work unit.
+fn channelwise(s: &mut Sched, i: usize, x: usize, ops: &[(VecOp, u32)]) -> Result<(), SchedError> {
+    let (c, h, w) = match s.layout_of(x) {
+        Layout::Hwc { c, h, w } => (c, h, w),
+        Layout::Flat(n) | Layout::FlatHwc { c: n, h: 1, w: 1 } => (n, 1, 1),
+        l => {
+            return Err(SchedError::at(
+                i,
+                format!("per-channel operation on a value laid out as {l:?} is not supported"),
+            ))
+        }
+    };
+    let g = s.g;
+    let (in_g, out_g) = (s.value_global[x].expect("buffer"), s.value_global[g.nodes[i].output].expect("buffer"));
+    let eb = s.eb;
+    for (core, r0, r1) in shares(s, i, h)? {
+        let cb = s.core(core);
+        let row = cb.buf(&format!("chan{i}.row"), w * c * eb);
+        let vecs: Vec<u32> = ops
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, gv))| {
+                let b = cb.buf(&format!("chan{i}.vec{k}"), c * eb);
+                cb.emit([inst(Inst::Ld { rd: Addr::local(b, 0), rs1: Addr::global(gv, 0), size: (c * eb) as u32 })]);
+                b
+            })
+            .collect();
+        let mut rows = vec![];
+        for y in r0..r1 {
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(row, 0),
+                rs1: Addr::global(in_g, y * w * c * eb),
+                size: (w * c * eb) as u32,
+            })];
+            let px: Vec<Vec<Stmt>> = (0..w)
+                .map(|px| {
+                    ops.iter()
+                        .zip(&vecs)
+                        .map(|(&(op, _), &v)| {
+                            let at = Addr::local(row, px * c * eb);
+                            inst(Inst::Vec { op, rd: at.clone(), rs1: at, rs2: Some(Addr::local(v, 0)), len: c as u32 })
+                        })
+                        .collect()
+                })
+                .collect();
+            b.extend(fold_blocks(px, 1));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, y * w * c * eb),
+                rs1: Addr::local(row, 0),
+                size: (w * c * eb) as u32,
+            }));
+            rows.push(b);
+        }
+        s.core(core).emit(fold_blocks(rows, 0));
+    }
+    Ok(())
+}
+
+/// A batch normalization on its own: per channel, x * scale + shift.
+fn batchnorm(s: &mut Sched, i: usize, bn: &crate::graph::BatchNorm) -> Result<(), SchedError> {
+    let r = BnRef {
+        gamma: bn.gamma.clone(),
+        beta: bn.beta.clone(),
+        mean: bn.mean.clone(),
+        var: bn.var.clone(),
+        eps: bn.epsilon,
+    };
+    let x = s.g.nodes[i].inputs[0];
+    let c = s.g.shape(x)[1];
+    let name = value_name(s.g, i);
+    let scale = s.add_global(&format!("{name}.scale"), c, GlobalInit::BnScale { bn: r.clone() });
+    let shift = s.add_global(&format!("{name}.shift"), c, GlobalInit::BnShift { bn: r });
+    channelwise(s, i, x, &[(VecOp::Vvmul, scale), (VecOp::Vvadd, shift)])
+}
+
+/// Channel shuffle: output channel j*g + k of a pixel is input channel k*(C/g) + j, so each
+/// run of g output channels gathers input channels C/g apart (one `vmv` each).
+fn channel_shuffle(s: &mut Sched, i: usize, groups: i64) -> Result<(), SchedError> {
+    let g = s.g;
+    let x = g.nodes[i].inputs[0];
+    let (c, h, w) = hwc(s, i, x)?;
+    let (in_g, out_g) = (s.value_global[x].expect("buffer"), s.value_global[g.nodes[i].output].expect("buffer"));
+    let eb = s.eb;
+    let per = c / groups;
+    for (core, r0, r1) in shares(s, i, h)? {
+        let cb = s.core(core);
+        let inrow = cb.buf(&format!("shuffle{i}.in"), w * c * eb);
+        let outrow = cb.buf(&format!("shuffle{i}.out"), w * c * eb);
+        let mut rows = vec![];
+        for y in r0..r1 {
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(inrow, 0),
+                rs1: Addr::global(in_g, y * w * c * eb),
+                size: (w * c * eb) as u32,
+            })];
+            let px: Vec<Vec<Stmt>> = (0..w)
+                .map(|px| {
+                    let runs: Vec<Vec<Stmt>> = (0..per)
+                        .map(|j| {
+                            vec![inst(Inst::Vmv {
+                                rd: Addr::local(outrow, (px * c + j * groups) * eb),
+                                rs1: Addr::local(inrow, (px * c + j) * eb),
+                                len: groups as u32,
+                                stride: per as u32,
+                            })]
+                        })
+                        .collect();
+                    fold_blocks(runs, 2)
+                })
+                .collect();
+            b.extend(fold_blocks(px, 1));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, y * w * c * eb),
+                rs1: Addr::local(outrow, 0),
+                size: (w * c * eb) as u32,
+            }));
+            rows.push(b);
+        }
+        s.core(core).emit(fold_blocks(rows, 0));
+    }
+    Ok(())
+}
+
 fn hwc(s: &Sched, i: usize, v: usize) -> Result<(i64, i64, i64), SchedError> {
     match s.layout_of(v) {
         Layout::Hwc { c, h, w } => Ok((c, h, w)),
-        l => Err(SchedError::at(
-            i,
-            format!("expected a feature map, got a value laid out as {l:?}"),
-        )),
+        l => Err(SchedError::at(i, format!("expected a feature map, got a value laid out as {l:?}"))),
     }
 }
 
@@ -683,10 +688,7 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
     let (c, h, w) = hwc(s, i, n.inputs[0])?;
     let o = g.shape(n.output).to_vec();
     let (oh_n, ow_n) = (o[2], o[3]);
-    let (in_g, out_g) = (
-        s.value_global[n.inputs[0]].expect("buffer"),
-        s.value_global[n.output].expect("buffer"),
-    );
+    let (in_g, out_g) = (s.value_global[n.inputs[0]].expect("buffer"), s.value_global[n.output].expect("buffer"));
     let eb = s.eb;
     let [kh_n, kw_n] = p.kernel;
     for (core, r0, r1) in shares(s, i, oh_n)? {
@@ -695,9 +697,7 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
         let mut rows = vec![];
         for oh in r0..r1 {
             let ih0 = oh * p.strides[0] - p.pads[0];
-            let valid_kh: Vec<i64> = (0..kh_n)
-                .filter(|kh| (0..h).contains(&(ih0 + kh)))
-                .collect();
+            let valid_kh: Vec<i64> = (0..kh_n).filter(|kh| (0..h).contains(&(ih0 + kh))).collect();
             let mut b = vec![];
             let cb = s.core(core);
             let inrows = cb.buf(&format!("pool{i}.in"), kh_n * w * c * eb);
@@ -723,11 +723,7 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
                         }
                         let src = Addr::local(inrows, (kh * w + iw) * c * eb);
                         pb.push(inst(if count == 0 {
-                            Inst::Lmv {
-                                rd: dst.clone(),
-                                rs1: src,
-                                size: (c * eb) as u32,
-                            }
+                            Inst::Lmv { rd: dst.clone(), rs1: src, size: (c * eb) as u32 }
                         } else {
                             Inst::Vec {
                                 op: if avg { VecOp::Vvadd } else { VecOp::Vvmax },
@@ -741,25 +737,15 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
                     }
                 }
                 if count == 0 {
-                    return Err(SchedError::at(
-                        i,
-                        format!("pooling window at ({oh}, {ow}) covers only padding"),
-                    ));
+                    return Err(SchedError::at(i, format!("pooling window at ({oh}, {ow}) covers only padding")));
                 }
                 if avg {
-                    let divisor = if p.count_include_pad {
-                        kh_n * kw_n
-                    } else {
-                        count
-                    };
+                    let divisor = if p.count_include_pad { kh_n * kw_n } else { count };
                     pb.push(inst(Inst::Vec {
                         op: VecOp::Vvmul,
                         rd: dst.clone(),
                         rs1: dst.clone(),
-                        rs2: Some(Addr::local(
-                            scale_buf(s, core, i, c, divisor, &mut scales),
-                            0,
-                        )),
+                        rs2: Some(Addr::local(scale_buf(s, core, i, c, divisor, &mut scales), 0)),
                         len: c as u32,
                     }));
                 }
@@ -779,14 +765,7 @@ fn pool(s: &mut Sched, i: usize, p: &Pool, avg: bool) -> Result<(), SchedError> 
 }
 
 /// A local buffer of `c` copies of 1/divisor on `core`, loaded from a fill global on first use.
-fn scale_buf(
-    s: &mut Sched,
-    core: i64,
-    i: usize,
-    c: i64,
-    divisor: i64,
-    cache: &mut BTreeMap<i64, u32>,
-) -> u32 {
+fn scale_buf(s: &mut Sched, core: i64, i: usize, c: i64, divisor: i64, cache: &mut BTreeMap<i64, u32>) -> u32 {
     if let Some(&b) = cache.get(&divisor) {
         return b;
     }
@@ -794,11 +773,7 @@ fn scale_buf(
     let eb = s.eb;
     let cb = s.core(core);
     let b = cb.buf(&format!("pool{i}.scale{divisor}"), c * eb);
-    cb.emit([inst(Inst::Ld {
-        rd: Addr::local(b, 0),
-        rs1: Addr::global(g, 0),
-        size: (c * eb) as u32,
-    })]);
+    cb.emit([inst(Inst::Ld { rd: Addr::local(b, 0), rs1: Addr::global(g, 0), size: (c * eb) as u32 })]);
     cache.insert(divisor, b);
     b
 }
@@ -807,10 +782,7 @@ fn global_avgpool(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let g = s.g;
     let n = &g.nodes[i];
     let (c, h, w) = hwc(s, i, n.inputs[0])?;
-    let (in_g, out_g) = (
-        s.value_global[n.inputs[0]].expect("buffer"),
-        s.value_global[n.output].expect("buffer"),
-    );
+    let (in_g, out_g) = (s.value_global[n.inputs[0]].expect("buffer"), s.value_global[n.output].expect("buffer"));
     let eb = s.eb;
     let Some(&(core, _, _)) = shares(s, i, 1)?.first() else {
         return Ok(());
@@ -820,11 +792,7 @@ fn global_avgpool(s: &mut Sched, i: usize) -> Result<(), SchedError> {
     let cb = s.core(core);
     let row = cb.buf(&format!("gap{i}.row"), w * c * eb);
     let acc = cb.buf(&format!("gap{i}.acc"), c * eb);
-    cb.emit([inst(Inst::Lldi {
-        rd: Addr::local(acc, 0),
-        size: (c * eb) as u32,
-        value: 0.0,
-    })]);
+    cb.emit([inst(Inst::Lldi { rd: Addr::local(acc, 0), size: (c * eb) as u32, value: 0.0 })]);
     let mut rows = vec![];
     for y in 0..h {
         let mut b = vec![inst(Inst::Ld {
@@ -855,11 +823,7 @@ fn global_avgpool(s: &mut Sched, i: usize) -> Result<(), SchedError> {
             rs2: Some(Addr::local(scale, 0)),
             len: c as u32,
         }),
-        inst(Inst::St {
-            rd: Addr::global(out_g, 0),
-            rs1: Addr::local(acc, 0),
-            size: (c * eb) as u32,
-        }),
+        inst(Inst::St { rd: Addr::global(out_g, 0), rs1: Addr::local(acc, 0), size: (c * eb) as u32 }),
     ]);
     Ok(())
 }
@@ -871,11 +835,8 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
     let n = &g.nodes[i];
     let eb = s.eb;
     let out_g = s.value_global[n.output].expect("buffer");
-    let ins: Vec<(u32, Layout)> = n
-        .inputs
-        .iter()
-        .map(|&v| (s.value_global[v].expect("buffer"), s.layout_of(v)))
-        .collect();
+    let ins: Vec<(u32, Layout)> =
+        n.inputs.iter().map(|&v| (s.value_global[v].expect("buffer"), s.layout_of(v))).collect();
     match s.layout_of(n.output) {
         Layout::Hwc { c, h, w } if axis == 1 || axis == -3 => {
             for (core, r0, r1) in shares(s, i, h)? {
@@ -886,9 +847,7 @@ fn concat(s: &mut Sched, i: usize, axis: i64) -> Result<(), SchedError> {
                     let mut b = vec![];
                     let mut off = 0;
                     for &(gi, l) in &ins {
-                        let Layout::Hwc { c: ci, .. } = l else {
-                            unreachable!("shapes verified")
-                        };
+                        let Layout::Hwc { c: ci, .. } = l else { unreachable!("shapes verified") };
                         let px: Vec<Vec<Stmt>> = (0..w)
                             .map(|x| {
                                 vec![inst(Inst::Ld {

@@ -33,10 +33,7 @@ pub struct SchedError {
 
 impl SchedError {
     pub fn at(node: usize, message: impl Into<String>) -> Self {
-        SchedError {
-            node: Some(node),
-            message: message.into(),
-        }
+        SchedError { node: Some(node), message: message.into() }
     }
 }
 
@@ -69,13 +66,7 @@ pub struct CoreBuilder {
 impl CoreBuilder {
     fn new(id: u32) -> Self {
         CoreBuilder {
-            prog: CoreProgram {
-                id,
-                line: Line::NONE,
-                ags: vec![],
-                buffers: vec![],
-                body: vec![],
-            },
+            prog: CoreProgram { id, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] },
             bufs: HashMap::new(),
         }
     }
@@ -88,12 +79,7 @@ impl CoreBuilder {
             return i;
         }
         let i = self.prog.buffers.len() as u32;
-        self.prog.buffers.push(LocalBuf {
-            name: name.to_string(),
-            line: Line::NONE,
-            size: size as u64,
-            addr: None,
-        });
+        self.prog.buffers.push(LocalBuf { name: name.to_string(), line: Line::NONE, size: size as u64, addr: None });
         self.bufs.insert(name.to_string(), i);
         i
     }
@@ -139,9 +125,7 @@ impl<'g, 'c> Sched<'g, 'c> {
     }
 
     pub fn core(&mut self, id: i64) -> &mut CoreBuilder {
-        self.cores
-            .entry(id as u32)
-            .or_insert_with(|| CoreBuilder::new(id as u32))
+        self.cores.entry(id as u32).or_insert_with(|| CoreBuilder::new(id as u32))
     }
 
     /// A new global buffer of `elements` activation elements (name made unique).
@@ -192,11 +176,7 @@ impl<'g, 'c> Sched<'g, 'c> {
 /// Layout of a graph value from its shape.
 pub fn natural_layout(shape: &[i64]) -> Option<Layout> {
     match shape {
-        [1, c, h, w] => Some(Layout::Hwc {
-            c: *c,
-            h: *h,
-            w: *w,
-        }),
+        [1, c, h, w] => Some(Layout::Hwc { c: *c, h: *h, w: *w }),
         [1, n] => Some(Layout::Flat(*n)),
         _ => None,
     }
@@ -227,9 +207,7 @@ pub fn schedule(
         }
         Mode::Ll => Err(SchedError {
             node: None,
-            message:
-                "mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht"
-                    .into(),
+            message: "mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht".into(),
         }),
     }
 }

@@ -16,14 +16,7 @@ pub struct Cursor<'p> {
 
 impl<'p> Cursor<'p> {
     pub fn new(body: &'p [Stmt]) -> Self {
-        Cursor {
-            stack: vec![Frame {
-                stmts: body,
-                pc: 0,
-                repeat: None,
-            }],
-            counters: vec![],
-        }
+        Cursor { stack: vec![Frame { stmts: body, pc: 0, repeat: None }], counters: vec![] }
     }
 
     /// Current loop counters, outermost first.
@@ -43,11 +36,7 @@ impl<'p> Cursor<'p> {
                     Stmt::Repeat { start, count, body } => {
                         if *count > 0 && !body.is_empty() {
                             self.counters.push(*start);
-                            self.stack.push(Frame {
-                                stmts: body,
-                                pc: 0,
-                                repeat: Some((*start, *count, 0)),
-                            });
+                            self.stack.push(Frame { stmts: body, pc: 0, repeat: Some((*start, *count, 0)) });
                         }
                     }
                 }
@@ -56,8 +45,7 @@ impl<'p> Cursor<'p> {
                     Some((start, count, k)) if k + 1 < count => {
                         f.pc = 0;
                         f.repeat = Some((start, count, k + 1));
-                        *self.counters.last_mut().expect("loop frame has a counter") =
-                            start + k + 1;
+                        *self.counters.last_mut().expect("loop frame has a counter") = start + k + 1;
                     }
                     Some(_) => {
                         self.stack.pop();
@@ -79,29 +67,13 @@ mod tests {
 
     #[test]
     fn walks_nested_loops_in_order() {
-        let st = |x: i64| {
-            Stmt::Inst(
-                Inst::Lldi {
-                    rd: Addr::abs(x),
-                    size: 2,
-                    value: 0.0,
-                },
-                crate::isa::Line(x as u32),
-            )
-        };
+        let st = |x: i64| Stmt::Inst(Inst::Lldi { rd: Addr::abs(x), size: 2, value: 0.0 }, crate::isa::Line(x as u32));
         let body = vec![
             st(1),
             Stmt::Repeat {
                 start: 2,
                 count: 2,
-                body: vec![
-                    Stmt::Repeat {
-                        start: 0,
-                        count: 3,
-                        body: vec![st(2)],
-                    },
-                    st(3),
-                ],
+                body: vec![Stmt::Repeat { start: 0, count: 3, body: vec![st(2)] }, st(3)],
             },
             st(4),
         ];

@@ -94,31 +94,16 @@ struct Machine<'p> {
 }
 
 /// Simulates `p` on `arch` with crossbars programmed from `weights`, for one input set.
-pub fn run(
-    p: &Program,
-    arch: &Arch,
-    weights: &dyn WeightStore,
-    inputs: &[Tensor],
-) -> Result<SimResult> {
+pub fn run(p: &Program, arch: &Arch, weights: &dyn WeightStore, inputs: &[Tensor]) -> Result<SimResult> {
     p.check_allocated()?;
     let findings = crate::isa::verify::check(p, arch);
     if !findings.is_empty() {
         return Err(Error::many(findings));
     }
     let eb = arch.activation_bytes() as u64;
-    let gbytes = p
-        .globals
-        .iter()
-        .map(|g| g.addr.unwrap_or(0) + g.size)
-        .max()
-        .unwrap_or(0);
-    let mut m = Machine {
-        p,
-        eb,
-        global: vec![0.0; gbytes.div_ceil(eb) as usize],
-        cores: vec![],
-        index: Default::default(),
-    };
+    let gbytes = p.globals.iter().map(|g| g.addr.unwrap_or(0) + g.size).max().unwrap_or(0);
+    let mut m =
+        Machine { p, eb, global: vec![0.0; gbytes.div_ceil(eb) as usize], cores: vec![], index: Default::default() };
     m.init_globals(weights, inputs)?;
     let matrices = weights::layer_matrices(p, weights)?;
     for c in &p.cores {
@@ -129,11 +114,7 @@ pub fn run(
                 let (rows, cols, full) = &matrices[&ag.layer];
                 let (r0, n) = (ag.row_begin as usize, ag.rows as usize);
                 debug_assert!(r0 + n <= *rows);
-                Ag {
-                    rows: n,
-                    cols: *cols,
-                    w: full[r0 * cols..(r0 + n) * cols].to_vec(),
-                }
+                Ag { rows: n, cols: *cols, w: full[r0 * cols..(r0 + n) * cols].to_vec() }
             })
             .collect();
         m.index.insert(c.id, m.cores.len());
@@ -148,26 +129,18 @@ pub fn run(
             ibiw: 0,
             blocked: None,
             done: false,
-            stats: CoreStats {
-                id: c.id,
-                ..Default::default()
-            },
+            stats: CoreStats { id: c.id, ..Default::default() },
         });
     }
     m.run()?;
     let outputs = m.read_outputs()?;
-    Ok(SimResult {
-        outputs,
-        cores: m.cores.into_iter().map(|c| c.stats).collect(),
-    })
+    Ok(SimResult { outputs, cores: m.cores.into_iter().map(|c| c.stats).collect() })
 }
 
 /// Index of the element at byte address `a` (must be element-aligned).
 fn elem(a: u64, eb: u64, what: &str) -> Result<usize> {
     if !a.is_multiple_of(eb) {
-        return Err(Error::new(format!(
-            "{what} address {a} is not a multiple of the element size {eb}"
-        )));
+        return Err(Error::new(format!("{what} address {a} is not a multiple of the element size {eb}")));
     }
     Ok((a / eb) as usize)
 }
@@ -212,17 +185,9 @@ fn hwc_to_nchw(shape: &[i64], data: &[f32]) -> Vec<f32> {
 impl<'p> Machine<'p> {
     fn init_globals(&mut self, weights: &dyn WeightStore, inputs: &[Tensor]) -> Result<()> {
         let eb = self.eb;
-        let n_inputs = self
-            .p
-            .globals
-            .iter()
-            .filter(|g| matches!(g.init, GlobalInit::Input { .. }))
-            .count();
+        let n_inputs = self.p.globals.iter().filter(|g| matches!(g.init, GlobalInit::Input { .. })).count();
         if inputs.len() != n_inputs {
-            return Err(Error::new(format!(
-                "the program takes {n_inputs} input(s), {} given",
-                inputs.len()
-            )));
+            return Err(Error::new(format!("the program takes {n_inputs} input(s), {} given", inputs.len())));
         }
         for g in &self.p.globals {
             let at = elem(g.addr.expect("allocated"), eb, "global buffer")?;
@@ -252,6 +217,24 @@ impl<'p> Machine<'p> {
                     self.global[at..at + n].copy_from_slice(&t.data);
                 }
                 GlobalInit::Fill { value } => self.global[at..at + n].fill(*value),
+                GlobalInit::Bias { bias, bn } => {
+                    let (scale, shift) = weights::bn_scale_shift(weights, bn, n)?;
+                    let b = match bias {
+                        Some(b) => weights::vector(weights, b, n)?,
+                        None => vec![0.0; n],
+                    };
+                    for k in 0..n {
+                        self.global[at + k] = b[k] * scale[k] + shift[k];
+                    }
+                }
+                GlobalInit::BnScale { bn } => {
+                    let (scale, _) = weights::bn_scale_shift(weights, bn, n)?;
+                    self.global[at..at + n].copy_from_slice(&scale);
+                }
+                GlobalInit::BnShift { bn } => {
+                    let (_, shift) = weights::bn_scale_shift(weights, bn, n)?;
+                    self.global[at..at + n].copy_from_slice(&shift);
+                }
             }
         }
         Ok(())
@@ -264,13 +247,7 @@ impl<'p> Machine<'p> {
                 let at = elem(g.addr.expect("allocated"), self.eb, "global buffer")?;
                 let n = (g.size / self.eb) as usize;
                 let data = hwc_to_nchw(shape, &self.global[at..at + n]);
-                outs.push((
-                    *index,
-                    Tensor {
-                        shape: shape.clone(),
-                        data,
-                    },
-                ));
+                outs.push((*index, Tensor { shape: shape.clone(), data }));
             }
         }
         outs.sort_by_key(|o| o.0);
@@ -294,28 +271,27 @@ impl<'p> Machine<'p> {
     }
 
     fn deadlock(&self) -> Error {
-        let src = if self.p.source.is_empty() {
-            String::new()
-        } else {
-            format!("{}:", self.p.source)
-        };
+        let src = if self.p.source.is_empty() { String::new() } else { format!("{}:", self.p.source) };
         let mut lines = vec![];
         for c in &self.cores {
             if c.done {
                 continue;
             }
             let what = match c.blocked {
-                Some(Block::Send { to, size, line, .. }) => format!("core {} waits in 'send' ({size} bytes) at {src}{line} for core {to} to receive", c.id),
-                Some(Block::Recv { from, size, line, .. }) => format!("core {} waits in 'recv' ({size} bytes) at {src}{line} for core {from} to send", c.id),
-                Some(Block::Wait { event, value, line }) => format!("core {} waits at {src}{line} for event {event} to reach {value}", c.id),
+                Some(Block::Send { to, size, line, .. }) => {
+                    format!("core {} waits in 'send' ({size} bytes) at {src}{line} for core {to} to receive", c.id)
+                }
+                Some(Block::Recv { from, size, line, .. }) => {
+                    format!("core {} waits in 'recv' ({size} bytes) at {src}{line} for core {from} to send", c.id)
+                }
+                Some(Block::Wait { event, value, line }) => {
+                    format!("core {} waits at {src}{line} for event {event} to reach {value}", c.id)
+                }
                 None => format!("core {} is stuck", c.id),
             };
             lines.push(what);
         }
-        let mut e = crate::diag::Diagnostic::error(format!(
-            "deadlock: {} core(s) blocked forever",
-            lines.len()
-        ));
+        let mut e = crate::diag::Diagnostic::error(format!("deadlock: {} core(s) blocked forever", lines.len()));
         for l in lines {
             e = e.with_note(crate::diag::Diagnostic::note(l));
         }
@@ -352,18 +328,10 @@ impl<'p> Machine<'p> {
                     }
                 }
                 Err(e) => {
-                    let src = if self.p.source.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({}:{line})", self.p.source)
-                    };
+                    let src =
+                        if self.p.source.is_empty() { String::new() } else { format!(" ({}:{line})", self.p.source) };
                     let c = &self.cores[k];
-                    return Err(Error::new(format!(
-                        "core {}: '{}'{src}: {}",
-                        c.id,
-                        inst.mnemonic(),
-                        e
-                    )));
+                    return Err(Error::new(format!("core {}: '{}'{src}: {}", c.id, inst.mnemonic(), e)));
                 }
             }
         }
@@ -372,12 +340,7 @@ impl<'p> Machine<'p> {
     /// Completes a pending send/recv/wait if the partner is ready; returns whether it did.
     fn try_complete(&mut self, k: usize, b: Block) -> Result<bool> {
         match b {
-            Block::Send {
-                to,
-                size,
-                src,
-                line,
-            } => {
+            Block::Send { to, size, src, line } => {
                 let Some(&j) = self.index.get(&to) else {
                     return Err(Error::new(format!(
                         "core {}: send to core {to}, which has no program",
@@ -386,12 +349,7 @@ impl<'p> Machine<'p> {
                 };
                 let from = self.cores[k].id;
                 match self.cores[j].blocked {
-                    Some(Block::Recv {
-                        from: f,
-                        size: rsize,
-                        dst,
-                        line: rline,
-                    }) if f == from => {
+                    Some(Block::Recv { from: f, size: rsize, dst, line: rline }) if f == from => {
                         if rsize != size {
                             return Err(Error::new(format!(
                                 "core {from} sends {size} bytes (line {line}) but core {to} receives {rsize} bytes (line {rline})"
@@ -444,27 +402,17 @@ impl<'p> Machine<'p> {
     }
 
     /// Executes one instruction; returns a blocking condition for transfers.
-    fn exec(
-        &mut self,
-        k: usize,
-        inst: &Inst,
-        line: u32,
-        counters: &[i64],
-    ) -> Result<Option<Block>> {
+    fn exec(&mut self, k: usize, inst: &Inst, line: u32, counters: &[i64]) -> Result<Option<Block>> {
         let eb = self.eb;
         let p = self.p;
         let prog = self.cores[k].prog;
         let addr = |a: &crate::isa::Addr| -> Result<u64> {
-            let v = p
-                .resolve(prog, a, counters)
-                .ok_or_else(|| Error::new("address of an unallocated buffer"))?;
+            let v = p.resolve(prog, a, counters).ok_or_else(|| Error::new("address of an unallocated buffer"))?;
             u64::try_from(v).map_err(|_| Error::new(format!("negative address {v}")))
         };
         let bytes_to_elems = |size: u32| -> Result<usize> {
             if !(size as u64).is_multiple_of(eb) {
-                return Err(Error::new(format!(
-                    "size {size} is not a multiple of the element size {eb}"
-                )));
+                return Err(Error::new(format!("size {size} is not a multiple of the element size {eb}")));
             }
             Ok((size as u64 / eb) as usize)
         };
@@ -483,13 +431,7 @@ impl<'p> Machine<'p> {
         };
         match inst {
             Inst::Nop => {}
-            Inst::Scalar {
-                op,
-                rd,
-                rs1,
-                rs2,
-                imm,
-            } => {
+            Inst::Scalar { op, rd, rs1, rs2, imm } => {
                 let r = &mut self.cores[k].regs;
                 let (a, b) = (r[*rs1 as usize], r[*rs2 as usize]);
                 let v = match op {
@@ -504,22 +446,10 @@ impl<'p> Machine<'p> {
                 r[*rd as usize] = v;
             }
             Inst::SetBw { ibiw, .. } => self.cores[k].ibiw = *ibiw,
-            Inst::Mvmul {
-                rd,
-                rs1,
-                group,
-                relu,
-                ..
-            } => {
+            Inst::Mvmul { rd, rs1, group, relu, .. } => {
                 let c = &mut self.cores[k];
-                let ag = c
-                    .ags
-                    .get(*group as usize)
-                    .ok_or_else(|| Error::new(format!("no array group {group}")))?;
-                let (i, o) = (
-                    elem(addr(rs1)?, eb, "input")?,
-                    elem(addr(rd)?, eb, "output")?,
-                );
+                let ag = c.ags.get(*group as usize).ok_or_else(|| Error::new(format!("no array group {group}")))?;
+                let (i, o) = (elem(addr(rs1)?, eb, "input")?, elem(addr(rd)?, eb, "output")?);
                 check(i, ag.rows, lmem, "input")?;
                 check(o, ag.cols, lmem, "output")?;
                 let mut out = vec![0.0f32; ag.cols];
@@ -538,13 +468,7 @@ impl<'p> Machine<'p> {
                 c.local[o..o + ag.cols].copy_from_slice(&out);
                 c.stats.mvmuls += 1;
             }
-            Inst::Vec {
-                op,
-                rd,
-                rs1,
-                rs2,
-                len,
-            } => {
+            Inst::Vec { op, rd, rs1, rs2, len } => {
                 let n = *len as usize;
                 let d = elem(addr(rd)?, eb, "destination")?;
                 let a = elem(addr(rs1)?, eb, "source")?;
@@ -566,20 +490,10 @@ impl<'p> Machine<'p> {
                     VecOp::Vvsub => (0..n).for_each(|i| out[d + i] = x[i] - y[i]),
                     VecOp::Vvmul => (0..n).for_each(|i| out[d + i] = x[i] * y[i]),
                     VecOp::Vvmax => (0..n).for_each(|i| out[d + i] = x[i].max(y[i])),
-                    VecOp::Vvsll => {
-                        (0..n).for_each(|i| out[d + i] = x[i] * 2f32.powf(y[i].round()))
-                    }
-                    VecOp::Vvsra => {
-                        (0..n).for_each(|i| out[d + i] = x[i] / 2f32.powf(y[i].round()))
-                    }
+                    VecOp::Vvsll => (0..n).for_each(|i| out[d + i] = x[i] * 2f32.powf(y[i].round())),
+                    VecOp::Vvsra => (0..n).for_each(|i| out[d + i] = x[i] / 2f32.powf(y[i].round())),
                     VecOp::Vvdmul => out[d] = x.iter().zip(&y).map(|(a, b)| a * b).sum(),
-                    VecOp::Vavg => {
-                        out[d] = if n == 0 {
-                            0.0
-                        } else {
-                            x.iter().sum::<f32>() / n as f32
-                        }
-                    }
+                    VecOp::Vavg => out[d] = if n == 0 { 0.0 } else { x.iter().sum::<f32>() / n as f32 },
                     VecOp::Vrelu => (0..n).for_each(|i| out[d + i] = x[i].max(0.0)),
                     VecOp::Vtanh => (0..n).for_each(|i| out[d + i] = x[i].tanh()),
                     VecOp::Vsigm => (0..n).for_each(|i| out[d + i] = 1.0 / (1.0 + (-x[i]).exp())),
@@ -587,12 +501,7 @@ impl<'p> Machine<'p> {
                 }
                 c.stats.vector += 1;
             }
-            Inst::Vmv {
-                rd,
-                rs1,
-                len,
-                stride,
-            } => {
+            Inst::Vmv { rd, rs1, len, stride } => {
                 let (n, st) = (*len as usize, *stride as usize);
                 let d = elem(addr(rd)?, eb, "destination")?;
                 let a = elem(addr(rs1)?, eb, "source")?;
@@ -645,36 +554,23 @@ impl<'p> Machine<'p> {
                 let n = bytes_to_elems(*size)?;
                 let s = addr(rs1)?;
                 check(elem(s, eb, "source")?, n, lmem, "source")?;
-                return Ok(Some(Block::Send {
-                    to: *core,
-                    size: *size,
-                    src: s,
-                    line,
-                }));
+                return Ok(Some(Block::Send { to: *core, size: *size, src: s, line }));
             }
             Inst::Recv { rd, core, size } => {
                 let n = bytes_to_elems(*size)?;
                 let d = addr(rd)?;
                 check(elem(d, eb, "destination")?, n, lmem, "destination")?;
-                return Ok(Some(Block::Recv {
-                    from: *core,
-                    size: *size,
-                    dst: d,
-                    line,
-                }));
+                return Ok(Some(Block::Recv { from: *core, size: *size, dst: d, line }));
             }
             Inst::Sync { event, core } => {
-                let j = *self.index.get(core).ok_or_else(|| {
-                    Error::new(format!("sync with core {core}, which has no program"))
-                })?;
+                let j = *self
+                    .index
+                    .get(core)
+                    .ok_or_else(|| Error::new(format!("sync with core {core}, which has no program")))?;
                 self.cores[j].events[*event as usize] += 1;
             }
             Inst::Wait { event, value } => {
-                return Ok(Some(Block::Wait {
-                    event: *event,
-                    value: *value,
-                    line,
-                }));
+                return Ok(Some(Block::Wait { event: *event, value: *value, line }));
             }
         }
         Ok(None)

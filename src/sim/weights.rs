@@ -2,7 +2,7 @@
 //! the crossbars hold, built from them as the program's layer table describes.
 
 use crate::diag::{Error, Result};
-use crate::isa::{MatrixSource, Program};
+use crate::isa::{BnRef, MatrixSource, Program};
 use crate::onnx::OnnxModel;
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,34 +17,21 @@ pub struct Tensor {
 impl Tensor {
     pub fn read_npy(path: &Path) -> Result<Tensor> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
-        let npy = npyz::NpyFile::new(&bytes[..])
-            .map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
+        let npy =
+            npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
         let shape: Vec<i64> = npy.shape().iter().map(|&d| d as i64).collect();
         let data: Vec<f32> = match npy.dtype() {
-            npyz::DType::Plain(t)
-                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 =>
-            {
-                npy.into_vec::<f32>()
-                    .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
+            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
+                npy.into_vec::<f32>().map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
             }
-            npyz::DType::Plain(t)
-                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 =>
-            {
-                npy.into_vec::<f64>()
-                    .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
-                    .into_iter()
-                    .map(|x| x as f32)
-                    .collect()
-            }
-            d => {
-                return Err(Error::new(format!(
-                    "expected a float32 array, got dtype {}",
-                    d.descr()
-                ))
-                .in_file(&shown))
-            }
+            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => npy
+                .into_vec::<f64>()
+                .map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
+                .into_iter()
+                .map(|x| x as f32)
+                .collect(),
+            d => return Err(Error::new(format!("expected a float32 array, got dtype {}", d.descr())).in_file(&shown)),
         };
         Ok(Tensor { shape, data })
     }
@@ -52,8 +39,7 @@ impl Tensor {
     pub fn write_npy(&self, path: &Path) -> Result<()> {
         let shown = path.display().to_string();
         let shape: Vec<u64> = self.shape.iter().map(|&d| d as u64).collect();
-        let file = std::fs::File::create(path)
-            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        let file = std::fs::File::create(path).map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
         use npyz::WriterBuilder;
         let mut w = npyz::WriteOptions::<f32>::new()
             .default_dtype()
@@ -61,10 +47,8 @@ impl Tensor {
             .writer(std::io::BufWriter::new(file))
             .begin_nd()
             .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
-        w.extend(self.data.iter().copied())
-            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
-        w.finish()
-            .map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        w.extend(self.data.iter().copied()).map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
+        w.finish().map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
         Ok(())
     }
 }
@@ -76,13 +60,10 @@ pub trait WeightStore {
 
 impl WeightStore for OnnxModel {
     fn tensor(&self, name: &str) -> Result<Tensor> {
-        let t = self.initializer(name).ok_or_else(|| {
-            Error::new(format!("weight '{name}' is not in {}", self.path.display()))
-        })?;
-        Ok(Tensor {
-            shape: t.dims.clone(),
-            data: crate::onnx::tensor_to_f32(t)?,
-        })
+        let t = self
+            .initializer(name)
+            .ok_or_else(|| Error::new(format!("weight '{name}' is not in {}", self.path.display())))?;
+        Ok(Tensor { shape: t.dims.clone(), data: crate::onnx::tensor_to_f32(t)? })
     }
 }
 
@@ -91,10 +72,31 @@ pub struct NoWeights;
 
 impl WeightStore for NoWeights {
     fn tensor(&self, name: &str) -> Result<Tensor> {
-        Err(Error::new(format!(
-            "weight '{name}' is needed, but the program names no weight file; give --weights"
-        )))
+        Err(Error::new(format!("weight '{name}' is needed, but the program names no weight file; give --weights")))
     }
+}
+
+/// A tensor of exactly `n` elements (any shape), e.g. a bias or normalization parameter.
+pub fn vector(w: &dyn WeightStore, name: &str, n: usize) -> Result<Vec<f32>> {
+    let t = w.tensor(name)?;
+    if t.data.len() != n {
+        return Err(Error::new(format!(
+            "weight '{name}' has {} elements, {n} expected (shape {:?})",
+            t.data.len(),
+            t.shape
+        )));
+    }
+    Ok(t.data)
+}
+
+/// Per-channel scale gamma / sqrt(var + eps) and shift beta - mean * scale of a batch
+/// normalization over `n` channels.
+pub fn bn_scale_shift(w: &dyn WeightStore, bn: &BnRef, n: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    let (gamma, beta) = (vector(w, &bn.gamma, n)?, vector(w, &bn.beta, n)?);
+    let (mean, var) = (vector(w, &bn.mean, n)?, vector(w, &bn.var, n)?);
+    let scale: Vec<f32> = (0..n).map(|k| gamma[k] / (var[k] + bn.eps).sqrt()).collect();
+    let shift = (0..n).map(|k| beta[k] - mean[k] * scale[k]).collect();
+    Ok((scale, shift))
 }
 
 /// A layer's matrix: rows, columns and row-major data.
@@ -116,16 +118,8 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
             ))
         };
         match &l.source {
-            MatrixSource::Conv {
-                kernel,
-                in_channels,
-                ..
-            } => {
-                let (kh, kw, c) = (
-                    kernel[0] as usize,
-                    kernel[1] as usize,
-                    *in_channels as usize,
-                );
+            MatrixSource::Conv { kernel, in_channels, .. } => {
+                let (kh, kw, c) = (kernel[0] as usize, kernel[1] as usize, *in_channels as usize);
                 if t.shape != [cols as i64, c as i64, kh as i64, kw as i64] || kh * kw * c != rows {
                     return Err(bad(format!("[{cols}, {c}, {kh}, {kw}] (OIHW)")));
                 }
@@ -133,21 +127,14 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
                     for ci in 0..c {
                         for y in 0..kh {
                             for x in 0..kw {
-                                m[((y * kw + x) * c + ci) * cols + o] =
-                                    t.data[((o * c + ci) * kh + y) * kw + x];
+                                m[((y * kw + x) * c + ci) * cols + o] = t.data[((o * c + ci) * kh + y) * kw + x];
                             }
                         }
                     }
                 }
             }
-            MatrixSource::Fc {
-                transposed, hwc, ..
-            } => {
-                let want = if *transposed {
-                    [cols as i64, rows as i64]
-                } else {
-                    [rows as i64, cols as i64]
-                };
+            MatrixSource::Fc { transposed, hwc, .. } => {
+                let want = if *transposed { [cols as i64, rows as i64] } else { [rows as i64, cols as i64] };
                 if t.shape != want {
                     return Err(bad(format!("{want:?}")));
                 }
@@ -171,12 +158,16 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
                         None => r,
                     };
                     for o in 0..cols {
-                        m[r * cols + o] = if *transposed {
-                            t.data[o * rows + f]
-                        } else {
-                            t.data[f * cols + o]
-                        };
+                        m[r * cols + o] = if *transposed { t.data[o * rows + f] } else { t.data[f * cols + o] };
                     }
+                }
+            }
+        }
+        if let Some(bn) = &l.scale {
+            let (scale, _) = bn_scale_shift(w, bn, cols)?;
+            for r in 0..rows {
+                for (o, s) in scale.iter().enumerate() {
+                    m[r * cols + o] *= s;
                 }
             }
         }

@@ -78,21 +78,8 @@ pub enum CoreItem {
 pub enum Item {
     Arch(String, Span),
     Weights(String, Span),
-    Layer {
-        name: String,
-        kind: String,
-        attrs: Vec<Attr>,
-        span: Span,
-    },
-    Global {
-        name: String,
-        attrs: Vec<Attr>,
-        span: Span,
-    },
-    Core {
-        id: i64,
-        items: Vec<CoreItem>,
-        span: Span,
-    },
+    Layer { name: String, kind: String, attrs: Vec<Attr>, span: Span },
+    Global { name: String, attrs: Vec<Attr>, span: Span },
+    Core { id: i64, items: Vec<CoreItem>, span: Span },
     Error,
 }

@@ -85,19 +85,12 @@ fn unescape(s: &str) -> Option<String> {
     Some(out)
 }
 
-const KEYWORDS: &[&str] = &[
-    "arch", "weights", "layer", "global", "core", "ag", "buffer", "repeat", "in",
-];
+const KEYWORDS: &[&str] = &["arch", "weights", "layer", "global", "core", "ag", "buffer", "repeat", "in"];
 
 /// Quotes a name unless it lexes as a bare identifier.
 pub fn quote_name(name: &str) -> String {
-    let bare = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    let bare = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
         && !name.ends_with('.')
         && !name.contains("..")
         && !KEYWORDS.contains(&name);
@@ -146,14 +139,7 @@ impl fmt::Display for Tok<'_> {
             Tok::KwRepeat => write!(f, "'repeat'"),
             Tok::KwIn => write!(f, "'in'"),
             Tok::Int(i) => write!(f, "integer {i}"),
-            Tok::Dims(d) => write!(
-                f,
-                "dimensions {}",
-                d.iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>()
-                    .join("x")
-            ),
+            Tok::Dims(d) => write!(f, "dimensions {}", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")),
             Tok::Float(x) => write!(f, "number {x}"),
             Tok::Str(s) => write!(f, "string {}", quote_str(s)),
             Tok::Ident(s) => write!(f, "'{s}'"),
@@ -209,19 +195,8 @@ mod tests {
 
     #[test]
     fn dims_ranges_and_quoted_names() {
-        assert_eq!(
-            toks("5x5 0..25"),
-            vec![
-                Tok::Dims(vec![5, 5]),
-                Tok::Int(0),
-                Tok::DotDot,
-                Tok::Int(25)
-            ]
-        );
-        assert_eq!(
-            toks(r#"@"a b" conv1.bias"#),
-            vec![Tok::Local("a b".into()), Tok::Ident("conv1.bias")]
-        );
+        assert_eq!(toks("5x5 0..25"), vec![Tok::Dims(vec![5, 5]), Tok::Int(0), Tok::DotDot, Tok::Int(25)]);
+        assert_eq!(toks(r#"@"a b" conv1.bias"#), vec![Tok::Local("a b".into()), Tok::Ident("conv1.bias")]);
         assert_eq!(quote_name("conv1.bias"), "conv1.bias");
         assert_eq!(quote_name("/layer1/Conv"), "\"/layer1/Conv\"");
     }

@@ -49,10 +49,7 @@ pub fn parse(src: &str, file: &str) -> Result<crate::isa::Program> {
     let toks = normalize_newlines(lexer::tokens(src), src.len());
     let mut recovered = Vec::new();
     let result = grammar::FileParser::new().parse(&mut recovered, toks);
-    let mut diags: Vec<Diagnostic> = recovered
-        .into_iter()
-        .map(|e| syntax_error(e.error, &loc))
-        .collect();
+    let mut diags: Vec<Diagnostic> = recovered.into_iter().map(|e| syntax_error(e.error, &loc)).collect();
     let items = match result {
         Ok(items) => items,
         Err(e) => {
@@ -84,16 +81,12 @@ fn syntax_error(e: ParseError<'_>, loc: &impl Fn(usize) -> Loc) -> Diagnostic {
     };
     match e {
         InvalidToken { location } => Diagnostic::error("invalid character").at(loc(location)),
-        UnrecognizedEof {
-            location,
-            expected: exp,
-        } => {
+        UnrecognizedEof { location, expected: exp } => {
             Diagnostic::error(format!("unexpected end of file{}", expected(&exp))).at(loc(location))
         }
-        UnrecognizedToken {
-            token: (l, t, _),
-            expected: exp,
-        } => Diagnostic::error(format!("unexpected {t}{}", expected(&exp))).at(loc(l)),
+        UnrecognizedToken { token: (l, t, _), expected: exp } => {
+            Diagnostic::error(format!("unexpected {t}{}", expected(&exp))).at(loc(l))
+        }
         ExtraToken { token: (l, t, _) } => Diagnostic::error(format!("unexpected {t}")).at(loc(l)),
         User { error } => Diagnostic::error("invalid token").at(loc(error.at)),
     }

@@ -7,17 +7,11 @@ use std::fmt::Write;
 /// Name of the loop counter at nesting `level`: i, j, k, l, m, n, then i6, i7, ...
 pub fn loop_var(level: usize) -> String {
     const NAMES: [&str; 6] = ["i", "j", "k", "l", "m", "n"];
-    NAMES
-        .get(level)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| format!("i{level}"))
+    NAMES.get(level).map(|s| s.to_string()).unwrap_or_else(|| format!("i{level}"))
 }
 
 fn dims(d: &[i64]) -> String {
-    d.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join("x")
+    d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")
 }
 
 /// Prints a float so that it parses back to the same f32 (always with a '.' or exponent).
@@ -28,6 +22,18 @@ fn float(v: f32) -> String {
     } else {
         format!("{s}.0")
     }
+}
+
+fn print_bn(out: &mut String, bn: &BnRef) {
+    let _ = write!(
+        out,
+        " bn_gamma={} bn_beta={} bn_mean={} bn_var={} bn_eps={}",
+        quote_str(&bn.gamma),
+        quote_str(&bn.beta),
+        quote_str(&bn.mean),
+        quote_str(&bn.var),
+        float(bn.eps)
+    );
 }
 
 pub fn print(p: &Program) -> String {
@@ -45,23 +51,10 @@ pub fn print(p: &Program) -> String {
     for l in &p.layers {
         let _ = write!(out, "layer {} ", quote_name(&l.name));
         match &l.source {
-            MatrixSource::Conv {
-                weight,
-                kernel,
-                in_channels,
-            } => {
-                let _ = write!(
-                    out,
-                    "conv weight={} kernel={} channels={in_channels}",
-                    quote_str(weight),
-                    dims(kernel)
-                );
+            MatrixSource::Conv { weight, kernel, in_channels } => {
+                let _ = write!(out, "conv weight={} kernel={} channels={in_channels}", quote_str(weight), dims(kernel));
             }
-            MatrixSource::Fc {
-                weight,
-                transposed,
-                hwc,
-            } => {
+            MatrixSource::Fc { weight, transposed, hwc } => {
                 let _ = write!(out, "fc weight={}", quote_str(weight));
                 if *transposed {
                     out.push_str(" transposed");
@@ -71,7 +64,11 @@ pub fn print(p: &Program) -> String {
                 }
             }
         }
-        let _ = writeln!(out, " rows={} cols={}", l.rows, l.cols);
+        let _ = write!(out, " rows={} cols={}", l.rows, l.cols);
+        if let Some(bn) = &l.scale {
+            print_bn(&mut out, bn);
+        }
+        out.push('\n');
     }
     if !p.globals.is_empty() {
         out.push('\n');
@@ -94,6 +91,23 @@ pub fn print(p: &Program) -> String {
             }
             GlobalInit::Fill { value } => {
                 let _ = write!(out, " fill={}", float(*value));
+            }
+            GlobalInit::Bias { bias, bn } => {
+                match bias {
+                    Some(b) => {
+                        let _ = write!(out, " bias={}", quote_str(b));
+                    }
+                    None => out.push_str(" bias"),
+                }
+                print_bn(&mut out, bn);
+            }
+            GlobalInit::BnScale { bn } => {
+                out.push_str(" bn_scale");
+                print_bn(&mut out, bn);
+            }
+            GlobalInit::BnShift { bn } => {
+                out.push_str(" bn_shift");
+                print_bn(&mut out, bn);
             }
         }
         out.push('\n');
@@ -152,12 +166,7 @@ impl Printer<'_> {
                 }
                 Stmt::Repeat { start, count, body } => {
                     self.indent(depth);
-                    let _ = writeln!(
-                        self.out,
-                        "repeat {} in {start}..{} {{",
-                        loop_var(depth - 1),
-                        start + count
-                    );
+                    let _ = writeln!(self.out, "repeat {} in {start}..{} {{", loop_var(depth - 1), start + count);
                     self.stmts(body, depth + 1);
                     self.indent(depth);
                     self.out.push_str("}\n");
@@ -175,21 +184,11 @@ impl Printer<'_> {
                 offset = 0;
             }
             Base::Local(b) => {
-                let name = self
-                    .c
-                    .buffers
-                    .get(b as usize)
-                    .map(|b| b.name.as_str())
-                    .unwrap_or("?");
+                let name = self.c.buffers.get(b as usize).map(|b| b.name.as_str()).unwrap_or("?");
                 let _ = write!(self.out, "@{}", quote_name(name));
             }
             Base::Global(g) => {
-                let name = self
-                    .p
-                    .globals
-                    .get(g as usize)
-                    .map(|g| g.name.as_str())
-                    .unwrap_or("?");
+                let name = self.p.globals.get(g as usize).map(|g| g.name.as_str()).unwrap_or("?");
                 let _ = write!(self.out, "${}", quote_name(name));
             }
         }
@@ -216,21 +215,13 @@ impl Printer<'_> {
         self.out.push_str(i.mnemonic());
         match i {
             Inst::Nop => {}
-            Inst::Scalar {
-                rd, rs1, rs2, imm, ..
-            } => {
+            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
                 let _ = write!(self.out, " rd={rd}, rs1={rs1}, rs2={rs2}, imm={imm}");
             }
             Inst::SetBw { ibiw, obiw } => {
                 let _ = write!(self.out, " ibiw={ibiw}, obiw={obiw}");
             }
-            Inst::Mvmul {
-                rd,
-                rs1,
-                group,
-                relu,
-                mbiw,
-            } => {
+            Inst::Mvmul { rd, rs1, group, relu, mbiw } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
@@ -243,9 +234,7 @@ impl Printer<'_> {
                     let _ = write!(self.out, ", mbiw={mbiw}");
                 }
             }
-            Inst::Vec {
-                rd, rs1, rs2, len, ..
-            } => {
+            Inst::Vec { rd, rs1, rs2, len, .. } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
@@ -256,21 +245,14 @@ impl Printer<'_> {
                 }
                 let _ = write!(self.out, ", len={len}");
             }
-            Inst::Vmv {
-                rd,
-                rs1,
-                len,
-                stride,
-            } => {
+            Inst::Vmv { rd, rs1, len, stride } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");
                 self.addr(rs1);
                 let _ = write!(self.out, ", len={len}, stride={stride}");
             }
-            Inst::Ld { rd, rs1, size }
-            | Inst::St { rd, rs1, size }
-            | Inst::Lmv { rd, rs1, size } => {
+            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
                 self.out.push(' ');
                 self.addr(rd);
                 self.out.push_str(", ");

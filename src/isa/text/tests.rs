@@ -41,43 +41,27 @@ fn several_syntax_errors_in_one_run() {
     let src = "arch \"x\"\ncore 0 {\n  ld @a, , size=1\n  mvmul @a @b\n}\n";
     let err = parse(src, "bad.pim").unwrap_err();
     assert_eq!(err.diagnostics.len(), 2, "{err}");
-    assert!(
-        err.diagnostics[0]
-            .to_string()
-            .starts_with("bad.pim:3:10: error: unexpected ','"),
-        "{err}"
-    );
-    assert!(
-        err.diagnostics[1]
-            .to_string()
-            .starts_with("bad.pim:4:12: error: unexpected '@b'"),
-        "{err}"
-    );
+    assert!(err.diagnostics[0].to_string().starts_with("bad.pim:3:10: error: unexpected ','"), "{err}");
+    assert!(err.diagnostics[1].to_string().starts_with("bad.pim:4:12: error: unexpected '@b'"), "{err}");
 }
 
 #[test]
 fn semantic_errors_name_the_place() {
     let src = "core 0 {\n  buffer @a size=8\n  ld $nope, @a, size=4\n  mvmul @a, @a, group=3\n  frob @a\n}\n";
     let err = parse(src, "sem.pim").unwrap_err().to_string();
-    assert!(
-        err.contains("sem.pim:3:6: error: unknown global buffer '$nope'"),
-        "{err}"
-    );
-    assert!(
-        err.contains("sem.pim:4:3: error: array group 3 is not in this core's table (0 groups)"),
-        "{err}"
-    );
-    assert!(
-        err.contains("sem.pim:5:3: error: unknown instruction 'frob'"),
-        "{err}"
-    );
+    assert!(err.contains("sem.pim:3:6: error: unknown global buffer '$nope'"), "{err}");
+    assert!(err.contains("sem.pim:4:3: error: array group 3 is not in this core's table (0 groups)"), "{err}");
+    assert!(err.contains("sem.pim:5:3: error: unknown instruction 'frob'"), "{err}");
 }
 
 #[test]
 fn wrong_memory_is_reported() {
     let src = "global $g size=8\ncore 0 {\n  buffer @a size=8\n  ld $g, @a, size=4\n}\n";
     let err = parse(src, "m.pim").unwrap_err().to_string();
-    assert!(err.contains("m.pim:4:6: error: '$g' is in the wrong memory; this operand needs a local (@name) address"), "{err}");
+    assert!(
+        err.contains("m.pim:4:6: error: '$g' is in the wrong memory; this operand needs a local (@name) address"),
+        "{err}"
+    );
 }
 
 #[test]
