@@ -12,6 +12,7 @@ use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike};
 use melior::ir::r#type::{FunctionType, RankedTensorType};
 use melior::ir::{
+    AttributeLike,
     Attribute, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type, TypeLike, Value,
     ValueLike,
 };
@@ -102,10 +103,9 @@ fn arg_names(f: &melior::ir::operation::OperationRef, attr: &str, n: usize, defa
         if let Ok(arr) = ArrayAttribute::try_from(a) {
             for (i, name) in names.iter_mut().enumerate() {
                 let dict = arr.element(i).ok().and_then(|d| DictionaryAttribute::try_from(d).ok());
-                if let Some(s) =
-                    dict.and_then(|d| d.element_by_name("pim.name")).and_then(|s| StringAttribute::try_from(s).ok())
-                {
-                    *name = s.value().to_string();
+                if let Some(s) = dict.and_then(|d| d.element_by_name("pim.name")).filter(|s| s.is_string()) {
+                    // SAFETY: checked to be a string attribute.
+                    *name = super::string_of(unsafe { mlir_sys::mlirStringAttrGetValue(s.to_raw()) });
                 }
             }
         }
@@ -182,7 +182,34 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
     g.output_names = arg_names(&f, "res_attrs", n_out, "output");
     // All ops must agree on one level.
     let level = level_of(&levels)?;
+    merge_concat_chains(&mut g);
     Ok((g, level))
+}
+
+/// Reads a chain of binary concats (how an n-ary concat is written) back as one op.
+fn merge_concat_chains(g: &mut Graph) {
+    let consumers = g.consumers();
+    let producers = g.producers();
+    let mut removed = vec![false; g.nodes.len()];
+    for i in 0..g.nodes.len() {
+        let Op::Concat { axis } = g.nodes[i].op else { continue };
+        let first = g.nodes[i].inputs[0];
+        let Some(p) = producers[first] else { continue };
+        let same_axis = matches!(g.nodes[p].op, Op::Concat { axis: a } if a == axis);
+        if !same_axis || consumers[first].len() != 1 || g.outputs.contains(&first) || g.nodes[p].placement != g.nodes[i].placement {
+            continue;
+        }
+        let mut inputs = g.nodes[p].inputs.clone();
+        inputs.extend_from_slice(&g.nodes[i].inputs[1..]);
+        g.nodes[i].inputs = inputs;
+        g.nodes[i].loc = g.nodes[p].loc;
+        removed[p] = true;
+    }
+    let mut k = 0;
+    g.nodes.retain(|_| {
+        k += 1;
+        !removed[k - 1]
+    });
 }
 
 fn level_of(levels: &[(Option<Level>, Location, String)]) -> Result<Level, Failed> {
@@ -362,13 +389,42 @@ pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, lev
         values[v] = Some(block.argument(i).expect("argument exists").into());
     }
     for n in &g.nodes {
+        // An n-ary concat is written as a chain of binary ones (see graph.irdl.mlir).
+        let mut inputs = n.inputs.clone();
+        if let Op::Concat { axis } = n.op {
+            // The running prefix is an MLIR value beyond the graph's values.
+            let mut prefix_shape: Option<Vec<i64>> = None;
+            while inputs.len() > 2 {
+                let (a, b) = (inputs[0], inputs[1]);
+                let sa = prefix_shape.clone().unwrap_or_else(|| g.shape(a).to_vec());
+                let shape = crate::graph::shape::infer(&n.op, &[&sa, g.shape(b)], None)
+                    .expect("the n-ary concat verified, so its prefixes do");
+                prefix_shape = Some(shape.clone());
+                let dialect = if level == Level::Core { "pim_core" } else { "graph" };
+                let mut attrs = AttrBuilder::new(ctx).i64("axis", axis);
+                if level == Level::Core {
+                    if let Some(Placement::Cores(c)) = &n.placement {
+                        attrs = attrs.i64_array("cores", c);
+                    }
+                }
+                let op = OperationBuilder::new(&format!("{dialect}.concat"), n.loc)
+                    .add_operands(&[values[a].expect("defined"), values[b].expect("defined")])
+                    .add_results(&[tensor_type(ctx, &shape)])
+                    .add_attributes(&attrs.list)
+                    .build()
+                    .expect("no result type inference");
+                let op = block.append_operation(op);
+                let partial = values.len();
+                values.push(Some(op.result(0).expect("one result").into()));
+                inputs.splice(0..2, [partial]);
+            }
+        }
         let dialect = match (level, n.op.is_crossbar_layer()) {
             (Level::Graph, _) | (Level::Partition, false) => "graph",
             (Level::Partition, true) => "pim_partition",
             (Level::Core, _) => "pim_core",
         };
-        let operands: Vec<Value> =
-            n.inputs.iter().map(|&v| values[v].expect("graph is in topological order")).collect();
+        let operands: Vec<Value> = inputs.iter().map(|&v| values[v].expect("graph is in topological order")).collect();
         let op = OperationBuilder::new(&format!("{dialect}.{}", n.op.mnemonic()), n.loc)
             .add_operands(&operands)
             .add_results(&[tensor_type(ctx, g.shape(n.output))])

@@ -91,7 +91,7 @@ fn convert(d: &melior::diagnostic::Diagnostic) -> Diagnostic {
 pub fn location_to_loc(loc: Location) -> Option<Loc> {
     if loc.is_file_line_col_range() {
         let file = loc.file_line_col_range_filename();
-        let file = file.as_string_ref().as_str().ok()?.to_string();
+        let file = string_of(file.as_string_ref().to_raw());
         let line = loc.file_line_col_range_start_line();
         let col = loc.file_line_col_range_start_column();
         Some(Loc::new(file, line.min(u32::MAX as usize) as u32, col.min(u32::MAX as usize) as u32))
@@ -104,6 +104,17 @@ pub fn location_to_loc(loc: Location) -> Option<Loc> {
     } else {
         None
     }
+}
+
+/// An MLIR string as an owned `String`. (melior's `StringRef::as_str` cannot take the empty
+/// string, whose data pointer MLIR leaves null.)
+pub fn string_of(s: mlir_sys::MlirStringRef) -> String {
+    if s.length == 0 || s.data.is_null() {
+        return String::new();
+    }
+    // SAFETY: MLIR guarantees `length` valid bytes at `data` for the duration of the call.
+    let bytes = unsafe { std::slice::from_raw_parts(s.data as *const u8, s.length) };
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Reports an error at an MLIR location through the context's diagnostic handlers.
@@ -183,9 +194,11 @@ impl<'c, 'a> Attrs<'c, 'a> {
     }
     pub fn str(&self, name: &str) -> Result<String, String> {
         let a = self.get(name)?;
-        StringAttribute::try_from(a)
-            .map(|s| s.value().to_string())
-            .map_err(|_| format!("attribute '{name}' of '{}' must be a string", self.what))
+        if !a.is_string() {
+            return Err(format!("attribute '{name}' of '{}' must be a string", self.what));
+        }
+        // SAFETY: checked to be a string attribute.
+        Ok(string_of(unsafe { mlir_sys::mlirStringAttrGetValue(a.to_raw()) }))
     }
     pub fn opt_str(&self, name: &str) -> Result<Option<String>, String> {
         if self.has(name) {
@@ -288,7 +301,8 @@ pub fn set_module_str(module: &mut Module, name: &str, value: &str) {
 
 pub fn module_str(module: &Module, name: &str) -> Option<String> {
     let a = module.as_operation().attribute(name).ok()?;
-    StringAttribute::try_from(a).ok().map(|s| s.value().to_string())
+    // SAFETY: checked to be a string attribute.
+    a.is_string().then(|| string_of(unsafe { mlir_sys::mlirStringAttrGetValue(a.to_raw()) }))
 }
 
 /// Destroys every op in the module body (to rebuild it from a plain-Rust model).
