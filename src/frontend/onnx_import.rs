@@ -12,7 +12,7 @@ use super::onnx_shapes::{self, Ints};
 use crate::diag::{Error, Result};
 use crate::graph::{shape, Act, BatchNorm, Conv2d, Fc, Graph, Lrn, Node, Op, Pool, ValueId};
 use crate::onnx::proto::{attribute_type as at, data_type, AttributeProto, NodeProto, ValueInfoProto};
-use crate::onnx::{tensor_to_f32, OnnxModel};
+use crate::onnx::OnnxModel;
 use melior::ir::Location;
 use melior::Context;
 use std::collections::{HashMap, HashSet};
@@ -227,11 +227,6 @@ impl<'c> Importer<'c, '_> {
                             data_type::name(t.data_type)
                         )));
                     }
-                    if !t.external_data.is_empty() || t.data_location == 1 {
-                        return Err(Error::new(format!(
-                            "weight '{name}' keeps its data in an external file, which pimlir does not read yet"
-                        )));
-                    }
                 }
                 Ok(dims.clone())
             }
@@ -249,7 +244,7 @@ impl<'c> Importer<'c, '_> {
             return Err(Error::new(format!("'{name}' must be a scalar, got shape {dims:?}")));
         }
         let t = self.model.initializer(name).ok_or_else(|| Error::new(format!("'{name}' is missing")))?;
-        Ok(tensor_to_f32(t)?[0])
+        Ok(self.model.tensor_f32(t)?[0])
     }
 
     pub(super) fn ints(&self, name: &str) -> Result<Ints> {

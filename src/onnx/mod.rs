@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// An opened ONNX model. Initializer payloads stay in the mapped file until asked for.
 pub struct OnnxModel {
+    /// Memory-mapped external data files, by path (weights stored beside the model).
+    external: std::sync::Mutex<HashMap<PathBuf, Bytes>>,
     pub path: PathBuf,
     pub model: ModelProto,
     initializers: HashMap<String, usize>,
@@ -53,7 +55,7 @@ impl OnnxModel {
                 constants.insert(out.clone(), t);
             }
         }
-        Ok(OnnxModel { path: path.to_path_buf(), model, initializers, constants })
+        Ok(OnnxModel { external: Default::default(), path: path.to_path_buf(), model, initializers, constants })
     }
 
     pub fn graph(&self) -> &proto::GraphProto {
@@ -76,6 +78,53 @@ impl OnnxModel {
     }
 }
 
+impl OnnxModel {
+    /// A tensor's values as f32, reading external data files (mapped, not copied) if the
+    /// tensor keeps its payload outside the model.
+    pub fn tensor_f32(&self, t: &TensorProto) -> Result<Vec<f32>> {
+        if t.external_data.is_empty() && t.data_location != 1 {
+            return tensor_to_f32(t);
+        }
+        let mut inline = t.clone();
+        inline.raw_data = self.external_bytes(t)?;
+        inline.external_data.clear();
+        inline.data_location = 0;
+        tensor_to_f32(&inline)
+    }
+
+    fn external_bytes(&self, t: &TensorProto) -> Result<Bytes> {
+        let key = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.as_str());
+        let location = key("location").ok_or_else(|| Error::new(format!("tensor '{}' has external data without a location", t.name)))?;
+        let number = |k: &str| -> Result<Option<usize>> {
+            key(k).map(|v| v.parse().map_err(|_| Error::new(format!("tensor '{}': bad external-data {k} '{v}'", t.name)))).transpose()
+        };
+        let (offset, length) = (number("offset")?.unwrap_or(0), number("length")?);
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let file = dir.join(location);
+        let mut cache = self.external.lock().map_err(|_| Error::new("external data cache poisoned"))?;
+        if !cache.contains_key(&file) {
+            let shown = file.display().to_string();
+            let f = std::fs::File::open(&file)
+                .map_err(|e| Error::new(format!("cannot open external data of tensor '{}': {e}", t.name)).in_file(&shown))?;
+            // SAFETY: read-only mapping of a file we do not modify (see `open`).
+            let map = unsafe { memmap2::Mmap::map(&f) }
+                .map_err(|e| Error::new(format!("cannot map external data: {e}")).in_file(&shown))?;
+            cache.insert(file.clone(), Bytes::from_owner(map));
+        }
+        let all = &cache[&file];
+        let end = length.map(|l| offset + l).unwrap_or(all.len());
+        if offset > end || end > all.len() {
+            return Err(Error::new(format!(
+                "external data of tensor '{}' ({offset}..{end}) is outside {} ({} bytes)",
+                t.name,
+                file.display(),
+                all.len()
+            )));
+        }
+        Ok(all.slice(offset..end))
+    }
+}
+
 /// Element count of a shape, or an error for negative dimensions.
 pub fn element_count(dims: &[i64]) -> Option<usize> {
     dims.iter().try_fold(1usize, |acc, &d| if d < 0 { None } else { acc.checked_mul(d as usize) })
@@ -87,7 +136,7 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>> {
         element_count(&t.dims).ok_or_else(|| Error::new(format!("tensor '{}' has a negative dimension", t.name)))?;
     if !t.external_data.is_empty() || t.data_location == 1 {
         return Err(Error::new(format!(
-            "tensor '{}' keeps its data in an external file, which pimlir does not read yet",
+            "tensor '{}' keeps its data in an external file; read it through OnnxModel::tensor_f32",
             t.name
         )));
     }

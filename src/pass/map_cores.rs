@@ -73,7 +73,7 @@ pub fn layer_demands(g: &Graph) -> Vec<(i64, i64)> {
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
-    if level != Level::Partition {
+    if !super::at_level(&g, level, Level::Partition) {
         return Err(module_error(
             module,
             &format!(
@@ -147,27 +147,33 @@ pub fn output_cores(g: &Graph, i: usize) -> Vec<i64> {
     }
 }
 
-/// Vector ops run where their first input is produced (core 0 for graph inputs); views
-/// (flatten) run nowhere.
+/// Vector ops run where their first computed input is produced (core 0 for graph inputs);
+/// views (flatten) and constants run nowhere.
 fn place_vector_ops(g: &mut Graph) {
     let producers = g.producers();
     for i in 0..g.nodes.len() {
         if g.nodes[i].op.is_crossbar_layer() {
             continue;
         }
-        let cores = if matches!(g.nodes[i].op, Op::Flatten { .. }) {
+        let cores = if matches!(g.nodes[i].op, Op::Flatten { .. } | Op::Constant { .. }) {
             vec![]
         } else {
-            let mut v = g.nodes[i].inputs[0];
-            // Look through views to the node that really computes the data.
+            let computed = g.nodes[i]
+                .inputs
+                .iter()
+                .copied()
+                .find(|&v| !producers[v].is_some_and(|p| matches!(g.nodes[p].op, Op::Constant { .. })));
             let mut core = 0;
-            while let Some(p) = producers[v] {
-                if let Op::Flatten { .. } = g.nodes[p].op {
-                    v = g.nodes[p].inputs[0];
-                    continue;
+            if let Some(mut v) = computed {
+                // Look through views to the node that really computes the data.
+                while let Some(p) = producers[v] {
+                    if let Op::Flatten { .. } = g.nodes[p].op {
+                        v = g.nodes[p].inputs[0];
+                        continue;
+                    }
+                    core = output_cores(g, p).first().copied().unwrap_or(0);
+                    break;
                 }
-                core = output_cores(g, p).first().copied().unwrap_or(0);
-                break;
             }
             vec![core]
         };

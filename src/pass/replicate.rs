@@ -44,7 +44,7 @@ pub fn windows(g: &Graph, i: usize) -> i64 {
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
-    if level != Level::Partition {
+    if !super::at_level(&g, level, Level::Partition) {
         return Err(module_error(
             module,
             &format!(

@@ -170,7 +170,7 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
                     }
                 }
                 (Some(Placement::Cores(cores)), None) => {
-                    if cores.is_empty() && !matches!(n.op, Op::Flatten { .. }) {
+                    if cores.is_empty() && !matches!(n.op, Op::Flatten { .. } | Op::Constant { .. }) {
                         fail(n.loc, format!("'{name}' is placed on no core"));
                     }
                     for &c in cores {

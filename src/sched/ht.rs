@@ -498,9 +498,14 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
             Layout::Hwc { c, .. } => Some(c),
             _ => None,
         };
+        // A [1, C, 1, 1] map and a [C] vector hold the same C values in memory.
+        let vector_len = |l: Layout| match l {
+            Layout::Flat(k) | Layout::Hwc { c: k, h: 1, w: 1 } => Some(k),
+            _ => None,
+        };
         for (full, vec) in [(0, 1), (1, 0)] {
-            if let (Some(c), Layout::Flat(k)) = (channels(layouts[full]), layouts[vec]) {
-                if c == k && g.shape(n.inputs[vec]).iter().product::<i64>() == c {
+            if let (Some(c), Some(k)) = (channels(layouts[full]), vector_len(layouts[vec])) {
+                if c == k && layouts[full] != layouts[vec] && g.shape(n.inputs[vec]).iter().product::<i64>() == c {
                     let v = s.value_global[n.inputs[vec]].expect("buffer");
                     return channelwise(s, i, n.inputs[full], &[(op, v)]);
                 }

@@ -63,7 +63,7 @@ impl WeightStore for OnnxModel {
         let t = self
             .initializer(name)
             .ok_or_else(|| Error::new(format!("weight '{name}' is not in {}", self.path.display())))?;
-        Ok(Tensor { shape: t.dims.clone(), data: crate::onnx::tensor_to_f32(t)? })
+        Ok(Tensor { shape: t.dims.clone(), data: self.tensor_f32(t)? })
     }
 }
 
