@@ -60,13 +60,13 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     });
     let arch = pimlir::arch::Arch::load(&arch_spec)?;
-    let weights_path = match (&args.weights, &program.weights) {
-        (Some(w), _) => Some(w.clone()),
-        (None, Some(w)) => Some(PathBuf::from(w)),
+    let weights_spec = match (&args.weights, &program.weights) {
+        (Some(w), _) => Some(w.display().to_string()),
+        (None, Some(w)) => Some(w.clone()),
         (None, None) => None,
     };
-    let weights: Box<dyn sim::WeightStore> = match &weights_path {
-        Some(p) => Box::new(pimlir::onnx::OnnxModel::open(p)?),
+    let weights: Box<dyn sim::WeightStore> = match &weights_spec {
+        Some(spec) => sim::weights::open_store(spec)?,
         None => Box::new(sim::weights::NoWeights),
     };
     let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
@@ -92,8 +92,8 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             result.instructions()
         );
         println!("arch:    {}", arch.summary());
-        if let Some(w) = &weights_path {
-            println!("weights: {}", w.display());
+        if let Some(w) = &weights_spec {
+            println!("weights: {w}");
         }
         for (k, t) in result.outputs.iter().enumerate() {
             let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();

@@ -1,6 +1,7 @@
 //! pim-translate: converts between pimlir's formats, like mlir-translate.
 //!
 //!   pim-translate --import-onnx model.onnx -o model.mlir
+//!   pim-translate --import-pimcomp-json resnet18.json -o resnet18.mlir
 //!   pim-translate --mlir-to-pim prog.mlir -o prog.pim
 //!   pim-translate --pim-to-mlir prog.pim -o prog.mlir
 
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "pim-translate", about = "Translate between ONNX, MLIR (pimlir dialects) and .pim text")]
-#[command(group(ArgGroup::new("translation").required(true).args(["import_onnx", "mlir_to_pim", "pim_to_mlir"])))]
+#[command(group(ArgGroup::new("translation").required(true).args(["import_onnx", "import_pimcomp_json", "mlir_to_pim", "pim_to_mlir"])))]
 struct Args {
     /// Input file (- for standard input, text formats only)
     #[arg(default_value = "-")]
@@ -24,6 +25,12 @@ struct Args {
     /// ONNX model -> graph dialect (weights stay in the ONNX file, referenced by name)
     #[arg(long)]
     import_onnx: bool,
+    /// PIMCOMP-NN structure JSON -> graph dialect (weights generated from --seed when simulated)
+    #[arg(long)]
+    import_pimcomp_json: bool,
+    /// Seed of the generated weights of a PIMCOMP-NN import
+    #[arg(long, default_value_t = pimlir::frontend::pimcomp_json::DEFAULT_SEED)]
+    seed: u64,
     /// pim_isa MLIR -> .pim text
     #[arg(long)]
     mlir_to_pim: bool,
@@ -58,6 +65,10 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap) -> Res
             return Err(Error::new("--import-onnx needs an input file"));
         }
         let module = pimlir::frontend::import_onnx(ctx, Path::new(&args.input))?;
+        driver::module_to_mlir(&module, args.mlir_print_debuginfo)
+    } else if args.import_pimcomp_json {
+        let src = driver::read_text(&args.input)?;
+        let module = pimlir::frontend::import_pimcomp_json(ctx, &src, &args.input, args.seed)?;
         driver::module_to_mlir(&module, args.mlir_print_debuginfo)
     } else if args.mlir_to_pim {
         let src = driver::read_text(&args.input)?;

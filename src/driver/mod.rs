@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
     Onnx,
+    /// PIMCOMP-NN structure JSON.
+    PimcompJson,
     Pim,
     Mlir,
 }
@@ -25,6 +27,7 @@ pub enum InputKind {
 pub fn input_kind(path: &str) -> InputKind {
     match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("onnx") => InputKind::Onnx,
+        Some("json") => InputKind::PimcompJson,
         Some("pim") => InputKind::Pim,
         _ => InputKind::Mlir,
     }
@@ -95,7 +98,7 @@ pub fn resolve_relative(dir: &Path, file: &str) -> String {
 /// file) usable from the working directory.
 pub fn paths_from_file(p: &mut crate::isa::Program, file: &str) {
     let dir = dir_of(file);
-    if let Some(w) = &p.weights {
+    if let Some(w) = p.weights.as_ref().filter(|w| !w.starts_with("seed:")) {
         p.weights = Some(resolve_relative(&dir, w));
     }
     if !p.arch.is_empty() && !Arch::is_preset(&p.arch) {
@@ -106,7 +109,7 @@ pub fn paths_from_file(p: &mut crate::isa::Program, file: &str) {
 /// The inverse of [`paths_from_file`], for a program about to be written to `file`.
 pub fn paths_for_file(p: &mut crate::isa::Program, file: &str) {
     let dir = dir_of(file);
-    if let Some(w) = &p.weights {
+    if let Some(w) = p.weights.as_ref().filter(|w| !w.starts_with("seed:")) {
         p.weights = Some(relative_to(Path::new(w), &dir).to_string_lossy().into_owned());
     }
     if !p.arch.is_empty() && !Arch::is_preset(&p.arch) {
@@ -143,6 +146,13 @@ pub fn load_module<'c>(
 ) -> Result<Module<'c>> {
     match input_kind(path) {
         InputKind::Onnx => crate::frontend::import_onnx(ctx, Path::new(path)),
+        InputKind::PimcompJson => {
+            let src = match text {
+                Some(t) => t.to_string(),
+                None => read_text(path)?,
+            };
+            crate::frontend::import_pimcomp_json(ctx, &src, path, crate::frontend::pimcomp_json::DEFAULT_SEED)
+        }
         InputKind::Pim => {
             let owned;
             let src = match text {

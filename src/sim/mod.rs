@@ -206,7 +206,7 @@ impl<'p> Machine<'p> {
                     self.global[at..at + v.len().min(n)].copy_from_slice(&v[..v.len().min(n)]);
                 }
                 GlobalInit::Weight { name } => {
-                    let t = weights.tensor(name)?;
+                    let t = weights.tensor(name, &[n as i64])?;
                     if t.data.len() != n {
                         return Err(Error::new(format!(
                             "global buffer '{}' holds {n} elements but weight '{name}' has {}",

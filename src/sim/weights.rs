@@ -53,13 +53,62 @@ impl Tensor {
     }
 }
 
-/// Where named weight tensors come from.
+/// Where named weight tensors come from. `shape` is what the caller expects: a store that
+/// holds the tensor may ignore it (callers check), a generating store needs it.
 pub trait WeightStore {
-    fn tensor(&self, name: &str) -> Result<Tensor>;
+    fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor>;
+}
+
+/// Opens the weight store a program names: an ONNX file, or `seed:<n>` for generated weights.
+pub fn open_store(spec: &str) -> Result<Box<dyn WeightStore>> {
+    if let Some(seed) = spec.strip_prefix("seed:") {
+        let seed = seed.parse().map_err(|_| Error::new(format!("bad weight seed in '{spec}' (expected seed:<integer>)")))?;
+        return Ok(Box::new(SeededWeights { seed }));
+    }
+    Ok(Box::new(OnnxModel::open(Path::new(spec))?))
+}
+
+/// Weights generated from a seed, for models imported without weights (PIMCOMP-NN JSON):
+/// each tensor depends only on the seed, its name and its shape. Matrices (2 or more axes)
+/// are He-normal for their fan-in; vectors (biases) uniform in [-0.05, 0.05].
+/// The generator is spelled out here (splitmix64, Box-Muller) so the numbers never change
+/// with a dependency's version.
+pub struct SeededWeights {
+    pub seed: u64,
+}
+
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl WeightStore for SeededWeights {
+    fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        // FNV-1a of the name, mixed with the seed.
+        let mut state = name.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let n: i64 = shape.iter().product();
+        let mut uniform = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+        let data = if shape.len() >= 2 {
+            let fan_in: i64 = shape[1..].iter().product();
+            let std = (2.0 / fan_in.max(1) as f64).sqrt();
+            (0..n)
+                .map(|_| {
+                    let (u1, u2) = (uniform().max(f64::MIN_POSITIVE), uniform());
+                    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+                })
+                .collect()
+        } else {
+            (0..n).map(|_| ((uniform() * 2.0 - 1.0) * 0.05) as f32).collect()
+        };
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
 }
 
 impl WeightStore for OnnxModel {
-    fn tensor(&self, name: &str) -> Result<Tensor> {
+    fn tensor(&self, name: &str, _shape: &[i64]) -> Result<Tensor> {
         let t = self
             .initializer(name)
             .ok_or_else(|| Error::new(format!("weight '{name}' is not in {}", self.path.display())))?;
@@ -71,14 +120,14 @@ impl WeightStore for OnnxModel {
 pub struct NoWeights;
 
 impl WeightStore for NoWeights {
-    fn tensor(&self, name: &str) -> Result<Tensor> {
+    fn tensor(&self, name: &str, _shape: &[i64]) -> Result<Tensor> {
         Err(Error::new(format!("weight '{name}' is needed, but the program names no weight file; give --weights")))
     }
 }
 
 /// A tensor of exactly `n` elements (any shape), e.g. a bias or normalization parameter.
 pub fn vector(w: &dyn WeightStore, name: &str, n: usize) -> Result<Vec<f32>> {
-    let t = w.tensor(name)?;
+    let t = w.tensor(name, &[n as i64])?;
     if t.data.len() != n {
         return Err(Error::new(format!(
             "weight '{name}' has {} elements, {n} expected (shape {:?})",
@@ -107,7 +156,12 @@ pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String
     let mut out = HashMap::new();
     for l in &p.layers {
         let (rows, cols) = (l.rows as usize, l.cols as usize);
-        let t = w.tensor(l.source.weight())?;
+        let expected: Vec<i64> = match &l.source {
+            MatrixSource::Conv { kernel, in_channels, .. } => vec![cols as i64, *in_channels, kernel[0], kernel[1]],
+            MatrixSource::Fc { transposed: true, .. } => vec![cols as i64, rows as i64],
+            MatrixSource::Fc { transposed: false, .. } => vec![rows as i64, cols as i64],
+        };
+        let t = w.tensor(l.source.weight(), &expected)?;
         let mut m = vec![0.0f32; rows * cols];
         let bad = |want: String| {
             Error::new(format!(
