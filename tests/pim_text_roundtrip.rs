@@ -86,6 +86,16 @@ fn stmts(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Vec<S
     proptest::collection::vec(prop_oneof![3 => leaf, 1 => nested], 0..5).boxed()
 }
 
+fn bn(prefix: &str) -> BnRef {
+    BnRef {
+        gamma: format!("{prefix}.gamma"),
+        beta: format!("{prefix}.beta"),
+        mean: format!("{prefix}.mean"),
+        var: format!("{prefix}.var"),
+        eps: 1e-5,
+    }
+}
+
 fn program() -> impl Strategy<Value = Program> {
     let layers = proptest::collection::vec((name(), any::<bool>(), 1i64..5, 1i64..300, any::<bool>(), name()), 0..3)
         .prop_map(|ls| {
@@ -94,12 +104,13 @@ fn program() -> impl Strategy<Value = Program> {
                 if out.iter().any(|l| l.name == n) {
                     continue;
                 }
+                let scale = t.then(|| bn(&w));
                 let (rows, source) = if conv {
                     (k * k * 3, MatrixSource::Conv { weight: w, kernel: [k, k], in_channels: 3 })
                 } else {
                     (k * 16, MatrixSource::Fc { weight: w, transposed: t, hwc: t.then_some([k, 4, 4]) })
                 };
-                out.push(Layer { name: n, line: Line::NONE, rows, cols, source });
+                out.push(Layer { name: n, line: Line::NONE, rows, cols, source, scale });
             }
             out
         });

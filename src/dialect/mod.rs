@@ -84,7 +84,24 @@ fn convert(d: &melior::diagnostic::Diagnostic) -> Diagnostic {
         DiagnosticSeverity::Note => Severity::Note,
         DiagnosticSeverity::Remark => Severity::Remark,
     };
-    Diagnostic { severity, loc: location_to_loc(d.location()), message: d.to_string(), notes: vec![] }
+    let loc = location_to_loc(d.location());
+    let mut message = d.to_string();
+    // Imported models have no line numbers; name the node instead.
+    if let (Some(name), true) = (location_name(d.location()), loc.as_ref().is_none_or(|l| l.line == 0)) {
+        if !message.contains(&name) {
+            message = format!("'{name}': {message}");
+        }
+    }
+    Diagnostic { severity, loc, message, notes: vec![] }
+}
+
+/// The name of a name location (`loc("conv1"(...))`), as the importers give every node.
+fn location_name(loc: Location) -> Option<String> {
+    if loc.is_name() {
+        Some(string_of(loc.name_value().as_string_ref().to_raw()))
+    } else {
+        None
+    }
 }
 
 /// The file position of an MLIR location (through name, call-site and fused wrappers).

@@ -203,6 +203,7 @@ mod tests {
             pads: [p; 4],
             dilations: [1, 1],
             group: 1,
+            bn: None,
             act: None,
         })
     }
