@@ -20,11 +20,11 @@ demo: build
 	./tools/demo.sh
 
 # Every test: Rust unit/snapshot tests, then the lit suite (FileCheck, end-to-end).
-test: build
+test: build models-test
 	$(CARGO) test
 	$(LIT) -sv lit-tests
 
-unit:
+unit: models-test
 	$(CARGO) test
 
 lit:
@@ -35,6 +35,11 @@ lit:
 # (ResNets, GoogLeNet, MobileNetV2, VGG16, ...; about 30 s and 1.2 GB on disk).
 models: setup
 	$(PYTHON) tools/make_models.py $(if $(ZOO),--all,)
+
+# The on-demand models the Rust tests read: ResNet-18 for the imported-graph snapshot
+# (tests/zoo.rs). About 1 s; the files come out byte-identical every time.
+models-test: setup
+	$(PYTHON) tools/make_models.py resnet18
 
 fmt:
 	$(CARGO) fmt

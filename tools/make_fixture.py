@@ -247,6 +247,15 @@ def add_broadcast(gb: GraphBuilder) -> str:
     return gb.add(x, gb.initializer("bias", gb.small_uniform((4, 1, 1), 0.5)))
 
 
+@graph_fixture("add-width-vector")
+def add_width_vector(gb: GraphBuilder) -> str:
+    """Conv1x1 without bias (2 -> 4 channels on a 3x4 map), then Add of a constant [4]: numpy
+    broadcasting adds it along the width (W == C here), so it is not the conv's bias."""
+    x = gb.input("input", (1, 2, 3, 4))
+    y = gb.conv(x, 4, 1, bias=False)
+    return gb.add(y, gb.initializer("row", np.array([10, 20, 30, 40], dtype=np.float32)))
+
+
 @graph_fixture("add-eltwise")
 def add_eltwise(gb: GraphBuilder) -> str:
     """Add of two activations (a residual join): Relu(Conv3x3(x)) + Conv1x1(x)."""

@@ -12,9 +12,8 @@ use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike};
 use melior::ir::r#type::{FunctionType, RankedTensorType};
 use melior::ir::{
-    AttributeLike,
-    Attribute, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type, TypeLike, Value,
-    ValueLike,
+    Attribute, AttributeLike, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type, TypeLike,
+    Value, ValueLike,
 };
 use melior::Context;
 use std::collections::HashMap;
@@ -196,7 +195,11 @@ fn merge_concat_chains(g: &mut Graph) {
         let first = g.nodes[i].inputs[0];
         let Some(p) = producers[first] else { continue };
         let same_axis = matches!(g.nodes[p].op, Op::Concat { axis: a } if a == axis);
-        if !same_axis || consumers[first].len() != 1 || g.outputs.contains(&first) || g.nodes[p].placement != g.nodes[i].placement {
+        if !same_axis
+            || consumers[first].len() != 1
+            || g.outputs.contains(&first)
+            || g.nodes[p].placement != g.nodes[i].placement
+        {
             continue;
         }
         let mut inputs = g.nodes[p].inputs.clone();
@@ -271,10 +274,11 @@ fn read_node<'c>(
         })
     };
     let folded_bn = |a: &super::Attrs<'c, '_>| -> Result<Option<BatchNorm>, String> {
-        if a.has("bn_gamma") {
-            bn(a, "bn_").map(Some)
-        } else {
-            Ok(None)
+        let keys = ["bn_gamma", "bn_beta", "bn_mean", "bn_var", "bn_epsilon"];
+        match keys.iter().filter(|k| a.has(k)).count() {
+            0 => Ok(None),
+            5 => bn(a, "bn_").map(Some),
+            _ => Err(format!("a folded batch normalization needs all of {} or none", keys.join(", "))),
         }
     };
     let pool = |a: &super::Attrs<'c, '_>, avg: bool| -> Result<Pool, String> {

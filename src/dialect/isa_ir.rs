@@ -165,9 +165,13 @@ fn bn_attrs<'c>(b: AttrBuilder<'c>, bn: &BnRef) -> AttrBuilder<'c> {
         .f32("bn_eps", bn.eps)
 }
 
+/// A batch-normalization recipe: all five `bn_*` attributes, or none.
 fn read_bn(a: &super::Attrs) -> Result<Option<BnRef>, String> {
-    if !a.has("bn_gamma") {
-        return Ok(None);
+    let keys = ["bn_gamma", "bn_beta", "bn_mean", "bn_var", "bn_eps"];
+    match keys.iter().filter(|k| a.has(k)).count() {
+        0 => return Ok(None),
+        5 => {}
+        _ => return Err(format!("'{}' needs all of {} or none", a.what, keys.join(", "))),
     }
     Ok(Some(BnRef {
         gamma: a.str("bn_gamma")?,

@@ -1,8 +1,8 @@
 //! Model importers: ONNX (and, later, PIMCOMP-NN structure JSON) into the `graph` dialect.
 
 pub mod onnx_import;
-pub mod pimcomp_json;
 mod onnx_shapes;
+pub mod pimcomp_json;
 
 use crate::diag::Result;
 use crate::dialect::graph_ir::{write_graph, Level};

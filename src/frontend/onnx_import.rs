@@ -491,6 +491,9 @@ impl<'c> Importer<'c, '_> {
                     return self.bind(node, v.into_sym());
                 }
                 let inputs = node.input.iter().map(|n| self.value(n)).collect::<Result<Vec<_>>>()?;
+                if inputs.len() == 1 {
+                    return self.bind(node, Sym::Value(inputs[0]));
+                }
                 let axis = self.int_attr(node, "axis", i64::MIN)?;
                 if axis == i64::MIN {
                     return Err(Error::new("attribute 'axis' is required"));
@@ -749,7 +752,6 @@ impl<'c> Importer<'c, '_> {
             && match (out.len(), dims.as_slice()) {
                 (2, [c]) | (2, [1, c]) => *c == ch,
                 (4, [c, 1, 1]) | (4, [1, c, 1, 1]) => *c == ch,
-                (4, [c]) => *c == ch && ch == out[3],
                 _ => false,
             };
         let slot = match &mut self.graph.nodes[p].op {

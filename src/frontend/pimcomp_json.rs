@@ -47,9 +47,10 @@ struct JsonNode {
 impl JsonNode {
     fn int(&self, key: &str, default: Option<i64>) -> Result<i64> {
         match self.param.get(key) {
-            Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).ok_or_else(|| {
-                Error::new(format!("parameter '{key}' must be a number, got {v}"))
-            }),
+            Some(v) => v
+                .as_i64()
+                .or_else(|| v.as_f64().map(|f| f as i64))
+                .ok_or_else(|| Error::new(format!("parameter '{key}' must be a number, got {v}"))),
             None => default.ok_or_else(|| Error::new(format!("parameter '{key}' is missing"))),
         }
     }
@@ -95,7 +96,13 @@ pub fn import<'c>(ctx: &'c Context, text: &str, file: &str) -> Result<Graph<'c>>
     Ok(g)
 }
 
-fn node<'c>(ctx: &'c Context, file: &str, g: &mut Graph<'c>, values: &mut HashMap<i64, ValueId>, n: &JsonNode) -> Result<()> {
+fn node<'c>(
+    ctx: &'c Context,
+    file: &str,
+    g: &mut Graph<'c>,
+    values: &mut HashMap<i64, ValueId>,
+    n: &JsonNode,
+) -> Result<()> {
     let loc = Location::name(ctx, &n.name, Location::new(ctx, file, 0, 0));
     let mut inputs = vec![];
     for p in &n.provider_index {
@@ -237,6 +244,10 @@ fn node<'c>(ctx: &'c Context, file: &str, g: &mut Graph<'c>, values: &mut HashMa
                 t => return Err(Error::new(format!("element-wise type {t} is not supported (2 = sum)"))),
             }
         }
+        "OP_CONCAT" if inputs.len() == 1 => {
+            values.insert(n.index, inputs[0]);
+            return Ok(());
+        }
         "OP_CONCAT" => Op::Concat { axis: 1 },
         "OP_FLATTEN" | "OP_RESHAPE" => {
             arity(1)?;
@@ -284,13 +295,23 @@ fn push<'c>(
 ) -> Result<()> {
     let v = push_value(g, op, inputs, out_channels, loc)?;
     if !n.output_dim.is_empty() && n.output_dim != g.shape(v) {
-        return Err(Error::new(format!("output_dim {:?} does not match the computed shape {:?}", n.output_dim, g.shape(v))));
+        return Err(Error::new(format!(
+            "output_dim {:?} does not match the computed shape {:?}",
+            n.output_dim,
+            g.shape(v)
+        )));
     }
     values.insert(n.index, v);
     Ok(())
 }
 
-fn push_value<'c>(g: &mut Graph<'c>, op: Op, inputs: Vec<ValueId>, out_channels: Option<i64>, loc: Location<'c>) -> Result<ValueId> {
+fn push_value<'c>(
+    g: &mut Graph<'c>,
+    op: Op,
+    inputs: Vec<ValueId>,
+    out_channels: Option<i64>,
+    loc: Location<'c>,
+) -> Result<ValueId> {
     let shapes: Vec<&[i64]> = inputs.iter().map(|&v| g.shape(v)).collect();
     let s = shape::infer(&op, &shapes, out_channels).map_err(Error::new)?;
     let v = g.add_value(s);

@@ -94,9 +94,12 @@ impl OnnxModel {
 
     fn external_bytes(&self, t: &TensorProto) -> Result<Bytes> {
         let key = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.as_str());
-        let location = key("location").ok_or_else(|| Error::new(format!("tensor '{}' has external data without a location", t.name)))?;
+        let location = key("location")
+            .ok_or_else(|| Error::new(format!("tensor '{}' has external data without a location", t.name)))?;
         let number = |k: &str| -> Result<Option<usize>> {
-            key(k).map(|v| v.parse().map_err(|_| Error::new(format!("tensor '{}': bad external-data {k} '{v}'", t.name)))).transpose()
+            key(k)
+                .map(|v| v.parse().map_err(|_| Error::new(format!("tensor '{}': bad external-data {k} '{v}'", t.name))))
+                .transpose()
         };
         let (offset, length) = (number("offset")?.unwrap_or(0), number("length")?);
         let dir = self.path.parent().unwrap_or(Path::new("."));
@@ -104,8 +107,9 @@ impl OnnxModel {
         let mut cache = self.external.lock().map_err(|_| Error::new("external data cache poisoned"))?;
         if !cache.contains_key(&file) {
             let shown = file.display().to_string();
-            let f = std::fs::File::open(&file)
-                .map_err(|e| Error::new(format!("cannot open external data of tensor '{}': {e}", t.name)).in_file(&shown))?;
+            let f = std::fs::File::open(&file).map_err(|e| {
+                Error::new(format!("cannot open external data of tensor '{}': {e}", t.name)).in_file(&shown)
+            })?;
             // SAFETY: read-only mapping of a file we do not modify (see `open`).
             let map = unsafe { memmap2::Mmap::map(&f) }
                 .map_err(|e| Error::new(format!("cannot map external data: {e}")).in_file(&shown))?;

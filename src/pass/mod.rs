@@ -102,7 +102,11 @@ impl Options {
 
 /// Whether a graph read at `found` level is at `want`. Without crossbar layers the graph and
 /// pim_partition levels look the same (partitioning changes nothing), so either will do.
-pub fn at_level(g: &crate::graph::Graph, found: crate::dialect::graph_ir::Level, want: crate::dialect::graph_ir::Level) -> bool {
+pub fn at_level(
+    g: &crate::graph::Graph,
+    found: crate::dialect::graph_ir::Level,
+    want: crate::dialect::graph_ir::Level,
+) -> bool {
     use crate::dialect::graph_ir::Level;
     found == want || (found == Level::Graph && want == Level::Partition && g.crossbar_layers().next().is_none())
 }

@@ -499,19 +499,30 @@ fn elementwise(s: &mut Sched, i: usize, op: VecOp) -> Result<(), SchedError> {
             _ => None,
         };
         // A [1, C, 1, 1] map and a [C] vector hold the same C values in memory.
-        let vector_len = |l: Layout| match l {
-            Layout::Flat(k) | Layout::Hwc { c: k, h: 1, w: 1 } => Some(k),
-            _ => None,
+        // Broadcasting gives one value per channel only to a vector whose shape, aligned to the
+        // right, is [1, C, 1, 1] (numpy rules: a plain [C] would run along the width).
+        let per_channel = |v: usize, c: i64| {
+            let s = g.shape(v);
+            let padded: Vec<i64> =
+                std::iter::repeat_n(1, 4usize.saturating_sub(s.len())).chain(s.iter().copied()).collect();
+            padded == [1, c, 1, 1]
         };
         for (full, vec) in [(0, 1), (1, 0)] {
-            if let (Some(c), Some(k)) = (channels(layouts[full]), vector_len(layouts[vec])) {
-                if c == k && layouts[full] != layouts[vec] && g.shape(n.inputs[vec]).iter().product::<i64>() == c {
+            if let Some(c) = channels(layouts[full]) {
+                if layouts[full] != layouts[vec] && per_channel(n.inputs[vec], c) {
                     let v = s.value_global[n.inputs[vec]].expect("buffer");
                     return channelwise(s, i, n.inputs[full], &[(op, v)]);
                 }
             }
         }
-        return Err(SchedError::at(i, format!("operands are laid out differently: {layouts:?}")));
+        let shapes: Vec<&[i64]> = n.inputs.iter().map(|&v| g.shape(v)).collect();
+        return Err(SchedError::at(
+            i,
+            format!(
+                "broadcasting {:?} with {:?} is supported only per channel (one operand [1, C, 1, 1])",
+                shapes[0], shapes[1]
+            ),
+        ));
     }
     let total = layouts[0].elements();
     let ins: Vec<u32> = n.inputs.iter().map(|&v| s.value_global[v].expect("buffer")).collect();

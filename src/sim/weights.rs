@@ -62,7 +62,8 @@ pub trait WeightStore {
 /// Opens the weight store a program names: an ONNX file, or `seed:<n>` for generated weights.
 pub fn open_store(spec: &str) -> Result<Box<dyn WeightStore>> {
     if let Some(seed) = spec.strip_prefix("seed:") {
-        let seed = seed.parse().map_err(|_| Error::new(format!("bad weight seed in '{spec}' (expected seed:<integer>)")))?;
+        let seed =
+            seed.parse().map_err(|_| Error::new(format!("bad weight seed in '{spec}' (expected seed:<integer>)")))?;
         return Ok(Box::new(SeededWeights { seed }));
     }
     Ok(Box::new(OnnxModel::open(Path::new(spec))?))
@@ -88,7 +89,9 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl WeightStore for SeededWeights {
     fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         // FNV-1a of the name, mixed with the seed.
-        let mut state = name.bytes().fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut state = name
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
         let n: i64 = shape.iter().product();
         let mut uniform = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
         let data = if shape.len() >= 2 {
