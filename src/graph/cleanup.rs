@@ -44,7 +44,7 @@ pub fn fuse_activations(g: &mut Graph) {
 pub fn fold_pads(g: &mut Graph) {
     let mut removed = vec![false; g.nodes.len()];
     let consumers = g.consumers();
-    for i in 0..g.nodes.len() {
+    for (i, gone) in removed.iter_mut().enumerate() {
         let Op::Pad { pads, value } = g.nodes[i].op else { continue };
         let out = g.nodes[i].output;
         if value != 0.0 || consumers[out].len() != 1 || g.outputs.contains(&out) {
@@ -63,7 +63,7 @@ pub fn fold_pads(g: &mut Graph) {
         for v in g.nodes[c].inputs.iter_mut().filter(|v| **v == out) {
             *v = src;
         }
-        removed[i] = true;
+        *gone = true;
     }
     retain(g, &removed);
 }

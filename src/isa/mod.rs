@@ -346,8 +346,8 @@ pub enum Stmt {
     Repeat { start: i64, count: i64, body: Vec<Stmt> },
 }
 
-/// Batch-normalization parameters, by tensor name: y = (x - mean) * gamma / sqrt(var + eps)
-/// + beta, per channel. Folded transformations are kept as these recipes and applied when
+/// Batch-normalization parameters, by tensor name: per channel,
+/// y = (x - mean) * gamma / sqrt(var + eps) + beta. Folded transformations are kept as these recipes and applied when
 /// weights are read, so no derived tensor is ever written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnRef {
