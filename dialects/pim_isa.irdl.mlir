@@ -45,6 +45,11 @@ irdl.dialect @pim_isa {
   }
   irdl.operation @nop {
   }
+  irdl.operation @comment {
+    %text_attr = irdl.base "#builtin.string"
+    %trailing_attr = irdl.base "#builtin.integer"
+    irdl.attributes {"text" = %text_attr, "trailing" = %trailing_attr}
+  }
   irdl.operation @setbw {
     %ibiw_attr = irdl.base "#builtin.integer"
     %obiw_attr = irdl.base "#builtin.integer"

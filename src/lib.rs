@@ -10,5 +10,6 @@ pub mod graph;
 pub mod isa;
 pub mod onnx;
 pub mod pass;
+pub mod pimsim;
 pub mod sched;
 pub mod sim;

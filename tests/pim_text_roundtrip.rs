@@ -1,5 +1,5 @@
-//! Property: printing any program and parsing the text gives the same program back, and
-//! printing that again gives the same text.
+//! Property: printing any program (comments included) and parsing the text gives the same
+//! program back, and printing that again gives the same text.
 
 use pimlir::isa::*;
 use proptest::prelude::*;
@@ -76,14 +76,61 @@ fn inst(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Inst> 
     proptest::strategy::Union::new(choices).boxed()
 }
 
+fn comment_text() -> impl Strategy<Value = String> {
+    "[ -~]{0,12}"
+}
+
+fn comment() -> impl Strategy<Value = Comment> {
+    (comment_text(), any::<bool>()).prop_map(|(text, trailing)| Comment { text, trailing })
+}
+
+/// A trailing comment ends the line of the instruction before it; elsewhere it stands alone.
+fn place_comments(mut v: Vec<Stmt>) -> Vec<Stmt> {
+    for k in 0..v.len() {
+        let after_inst = k > 0 && matches!(v[k - 1], Stmt::Inst(..));
+        if let Stmt::Comment(c) = &mut v[k] {
+            c.trailing &= after_inst;
+        }
+    }
+    v
+}
+
 fn stmts(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Vec<Stmt>> {
     let leaf = inst(bufs, globals, ags, depth).prop_map(|i| Stmt::Inst(i, Line::NONE));
+    let note = comment().prop_map(Stmt::Comment);
     if depth >= 2 {
-        return proptest::collection::vec(leaf, 0..4).boxed();
+        return proptest::collection::vec(prop_oneof![4 => leaf, 1 => note], 0..4).prop_map(place_comments).boxed();
     }
     let nested = (-3i64..5, 0i64..30, stmts(bufs, globals, ags, depth + 1))
         .prop_map(|(start, count, body)| Stmt::Repeat { start, count, body });
-    proptest::collection::vec(prop_oneof![3 => leaf, 1 => nested], 0..5).boxed()
+    proptest::collection::vec(prop_oneof![3 => leaf, 1 => nested, 1 => note], 0..5).prop_map(place_comments).boxed()
+}
+
+/// Comments on some declarations: lines before them, maybe one at the end of their line.
+fn declaration_comments(p: &Program, picks: &[(usize, Vec<String>, Option<String>)]) -> Vec<(Anchor, Vec<Comment>)> {
+    let mut anchors = vec![Anchor::Header, Anchor::End];
+    anchors.extend(p.layers.iter().map(|l| Anchor::Layer(l.name.clone())));
+    anchors.extend(p.globals.iter().map(|g| Anchor::Global(g.name.clone())));
+    for c in &p.cores {
+        anchors.push(Anchor::Core(c.id));
+        anchors.extend((0..c.ags.len() as u32).map(|index| Anchor::Ag { core: c.id, index }));
+        anchors.extend(c.buffers.iter().map(|b| Anchor::Buffer { core: c.id, name: b.name.clone() }));
+    }
+    let mut out: Vec<(Anchor, Vec<Comment>)> = vec![];
+    for (k, lines, tail) in picks {
+        let anchor = anchors[k % anchors.len()].clone();
+        if out.iter().any(|(a, _)| *a == anchor) || (lines.is_empty() && tail.is_none()) {
+            continue;
+        }
+        let mut list: Vec<Comment> = lines.iter().map(|t| Comment::line(t.clone())).collect();
+        if !matches!(anchor, Anchor::Header | Anchor::End) {
+            list.extend(tail.iter().map(|t| Comment { text: t.clone(), trailing: true }));
+        } else if list.is_empty() {
+            continue;
+        }
+        out.push((anchor, list));
+    }
+    out
 }
 
 fn bn(prefix: &str) -> BnRef {
@@ -146,9 +193,13 @@ fn program() -> impl Strategy<Value = Program> {
                     stmts(nb, g, na, 0),
                 )
             });
-            (Just(layers), Just(globals), Just(weights), proptest::collection::vec(core, 1..3))
+            let picks = proptest::collection::vec(
+                (0usize..64, proptest::collection::vec(comment_text(), 0..3), proptest::option::of(comment_text())),
+                0..4,
+            );
+            (Just(layers), Just(globals), Just(weights), proptest::collection::vec(core, 1..3), picks)
         })
-        .prop_map(|(layers, globals, weights, cores)| {
+        .prop_map(|(layers, globals, weights, cores, picks)| {
             let mut out_cores: Vec<CoreProgram> = vec![];
             for (k, (id_off, bufs, ags, body)) in cores.into_iter().enumerate() {
                 let id = k as u32 * 4 + id_off;
@@ -173,14 +224,17 @@ fn program() -> impl Strategy<Value = Program> {
                     .collect();
                 out_cores.push(CoreProgram { id, line: Line::NONE, ags, buffers, body });
             }
-            Program {
+            let mut p = Program {
                 source: String::new(),
                 arch: "pimcomp-default".into(),
                 weights,
                 layers,
                 globals,
                 cores: out_cores,
-            }
+                comments: Default::default(),
+            };
+            p.comments = declaration_comments(&p, &picks).into_iter().collect();
+            p
         })
 }
 

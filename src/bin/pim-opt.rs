@@ -12,6 +12,12 @@ use std::process::ExitCode;
 
 use pimlir::driver::COMPILE_PIPELINE;
 
+/// mimalloc: parsing and lowering a million-instruction program makes millions of small
+/// allocations from two threads; glibc's allocator spends much of that time in page faults
+/// and arena locks.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn command() -> Command {
     let mut cmd = Command::new("pim-opt")
         .about("Run pimlir passes on a model (ONNX, MLIR at any pimlir level, or .pim)")

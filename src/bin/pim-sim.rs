@@ -10,6 +10,12 @@ use pimlir::sim::{self, Tensor};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: parsing and lowering a million-instruction program makes millions of small
+/// allocations from two threads; glibc's allocator spends much of that time in page faults
+/// and arena locks.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pim-sim",

@@ -30,6 +30,29 @@ fn raw(v: Value) -> usize {
     v.to_raw().ptr as usize
 }
 
+/// Comments of a declaration as attributes: `pim.comments` (the lines before it) and
+/// `pim.trailing_comment` (the end of its line).
+fn comment_attrs<'c>(mut b: AttrBuilder<'c>, p: &Program, anchor: &Anchor) -> AttrBuilder<'c> {
+    let Some(list) = p.comments.get(anchor) else { return b };
+    let leading: Vec<&str> = list.iter().filter(|c| !c.trailing).map(|c| c.text.as_str()).collect();
+    if !leading.is_empty() {
+        b = b.str_array("pim.comments", &leading);
+    }
+    if let Some(t) = list.iter().find(|c| c.trailing) {
+        b = b.str("pim.trailing_comment", &t.text);
+    }
+    b
+}
+
+/// The inverse of [`comment_attrs`].
+fn read_comments(a: &super::Attrs) -> Result<Vec<Comment>, String> {
+    let mut out: Vec<Comment> = a.str_array("pim.comments")?.into_iter().map(Comment::line).collect();
+    if let Some(t) = a.opt_str("pim.trailing_comment")? {
+        out.push(Comment { text: t, trailing: true });
+    }
+    Ok(out)
+}
+
 // ----- writing ---------------------------------------------------------------------------------
 
 /// Replaces the module's body with the program.
@@ -65,6 +88,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
         if let Some(bn) = &l.scale {
             b = bn_attrs(b, bn);
         }
+        b = comment_attrs(b, p, &Anchor::Layer(l.name.clone()));
         body.append_operation(
             OperationBuilder::new("pim_isa.layer", file_loc(l.line.0)).add_attributes(&b.list).build().expect("op"),
         );
@@ -84,6 +108,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             GlobalInit::BnScale { bn } => bn_attrs(b.bool("bn_scale", true), bn),
             GlobalInit::BnShift { bn } => bn_attrs(b.bool("bn_shift", true), bn),
         };
+        b = comment_attrs(b, p, &Anchor::Global(g.name.clone()));
         body.append_operation(
             OperationBuilder::new("pim_isa.global", file_loc(g.line.0)).add_attributes(&b.list).build().expect("op"),
         );
@@ -100,6 +125,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
                 .i64("row_begin", ag.row_begin)
                 .i64("rows", ag.rows)
                 .i64("xbars", ag.xbars as i64);
+            let b = comment_attrs(b, p, &Anchor::Ag { core: c.id, index: i as u32 });
             block.append_operation(
                 OperationBuilder::new("pim_isa.ag", file_loc(ag.line.0)).add_attributes(&b.list).build().expect("op"),
             );
@@ -109,6 +135,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             if let Some(a) = buf.addr {
                 b = b.i64("addr", a as i64);
             }
+            b = comment_attrs(b, p, &Anchor::Buffer { core: c.id, name: buf.name.clone() });
             let op = OperationBuilder::new("pim_isa.buffer", file_loc(buf.line.0))
                 .add_attributes(&b.list)
                 .add_results(&[Type::index(ctx)])
@@ -141,7 +168,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             StringAttribute::new(ctx, &format!("core{}", c.id)),
             TypeAttribute::new(FunctionType::new(ctx, &[], &[]).into()),
             region,
-            &AttrBuilder::new(ctx).i64("pim.core", c.id as i64).list,
+            &comment_attrs(AttrBuilder::new(ctx).i64("pim.core", c.id as i64), p, &Anchor::Core(c.id)).list,
             file_loc(c.line.0),
         );
         body.append_operation(f);
@@ -153,6 +180,14 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
     }
     if let Some(w) = &p.weights {
         module_op.set_attribute("pim.weights", StringAttribute::new(ctx, w).into());
+    }
+    for (anchor, key) in [(Anchor::Header, "pim.header_comments"), (Anchor::End, "pim.end_comments")] {
+        if let Some(list) = p.comments.get(&anchor).filter(|l| !l.is_empty()) {
+            let texts: Vec<&str> = list.iter().map(|c| c.text.as_str()).collect();
+            for (k, v) in AttrBuilder::new(ctx).str_array(key, &texts).list {
+                module_op.set_attribute(k.as_string_ref().as_str().unwrap_or(key), v);
+            }
+        }
     }
 }
 
@@ -271,6 +306,14 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
         for s in stmts {
             match s {
                 Stmt::Inst(i, line) => self.inst(block, i, line.0, ivs),
+                Stmt::Comment(c) => {
+                    let b = AttrBuilder::new(self.ctx).str("text", &c.text).bool("trailing", c.trailing);
+                    let op = OperationBuilder::new("pim_isa.comment", Location::unknown(self.ctx))
+                        .add_attributes(&b.list)
+                        .build()
+                        .expect("op");
+                    block.append_operation(op);
+                }
                 Stmt::Repeat { start, count, body } => {
                     let loc = Location::unknown(self.ctx);
                     let idx = Type::index(self.ctx);
@@ -362,6 +405,14 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
         emit_error(loc, msg);
         failed.set(true);
     };
+    let module_op = module.as_operation();
+    let module_attrs = attrs(&module_op, "builtin.module");
+    for (anchor, key) in [(Anchor::Header, "pim.header_comments"), (Anchor::End, "pim.end_comments")] {
+        match module_attrs.str_array(key) {
+            Ok(texts) => put_comments(&mut p, anchor, texts.into_iter().map(Comment::line).collect()),
+            Err(m) => fail(module_op.location(), &m),
+        }
+    }
     let mut funcs = vec![];
     let mut cur = module.body().first_operation();
     while let Some(op) = cur {
@@ -370,12 +421,18 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
         let name = name.as_string_ref().as_str().unwrap_or("").to_string();
         let a = attrs(&op, &name);
         match name.as_str() {
-            "pim_isa.layer" => match read_layer(&a) {
-                Ok(l) => p.layers.push(l),
+            "pim_isa.layer" => match read_layer(&a).and_then(|l| Ok((read_comments(&a)?, l))) {
+                Ok((c, l)) => {
+                    put_comments(&mut p, Anchor::Layer(l.name.clone()), c);
+                    p.layers.push(l)
+                }
                 Err(m) => fail(op.location(), &m),
             },
-            "pim_isa.global" => match read_global(&a) {
-                Ok(g) => p.globals.push(g),
+            "pim_isa.global" => match read_global(&a).and_then(|g| Ok((read_comments(&a)?, g))) {
+                Ok((c, g)) => {
+                    put_comments(&mut p, Anchor::Global(g.name.clone()), c);
+                    p.globals.push(g)
+                }
                 Err(m) => fail(op.location(), &m),
             },
             "func.func" => funcs.push(op),
@@ -389,11 +446,14 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
     }
     for f in funcs {
         match read_core(&f, &p) {
-            Ok(c) => {
+            Ok((c, comments)) => {
                 if p.cores.iter().any(|x| x.id == c.id) {
                     fail(f.location(), &format!("core {} is defined twice", c.id));
                 } else {
                     p.cores.push(c);
+                    for (anchor, list) in comments {
+                        put_comments(&mut p, anchor, list);
+                    }
                 }
             }
             Err(()) => failed.set(true),
@@ -470,11 +530,20 @@ fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
     })
 }
 
+fn put_comments(p: &mut Program, anchor: Anchor, list: Vec<Comment>) {
+    if !list.is_empty() {
+        p.comments.entry(anchor).or_default().extend(list);
+    }
+}
+
 fn line_of(loc: Location) -> u32 {
     super::location_to_loc(loc).map(|l| l.line).unwrap_or(0)
 }
 
-fn read_core(f: &OperationRef, p: &Program) -> Result<CoreProgram, ()> {
+/// A core and the comments of its declarations.
+type CoreAndComments = (CoreProgram, Vec<(Anchor, Vec<Comment>)>);
+
+fn read_core(f: &OperationRef, p: &Program) -> Result<CoreAndComments, ()> {
     let a = attrs(f, "func.func");
     let id = match a.i64("pim.core") {
         Ok(id) if id >= 0 && id <= u32::MAX as i64 => id as u32,
@@ -492,12 +561,16 @@ fn read_core(f: &OperationRef, p: &Program) -> Result<CoreProgram, ()> {
         emit_error(f.location(), "core function has no body");
         return Err(());
     };
-    let mut r = CoreReader { p, syms: HashMap::new(), failed: false };
+    let mut r = CoreReader { p, syms: HashMap::new(), failed: false, comments: vec![] };
+    match read_comments(&a) {
+        Ok(c) => r.comments.push((Anchor::Core(id), c)),
+        Err(m) => r.fail(f.location(), &m),
+    }
     core.body = r.block(&block, &mut core, 0, true);
     if r.failed {
         Err(())
     } else {
-        Ok(core)
+        Ok((core, r.comments))
     }
 }
 
@@ -505,6 +578,7 @@ struct CoreReader<'p> {
     p: &'p Program,
     syms: HashMap<usize, Sym>,
     failed: bool,
+    comments: Vec<(Anchor, Vec<Comment>)>,
 }
 
 impl CoreReader<'_> {
@@ -524,6 +598,10 @@ impl CoreReader<'_> {
             let a = attrs(&op, &name);
             match name.as_str() {
                 "func.return" | "affine.yield" => {}
+                "pim_isa.comment" => match (a.str("text"), a.bool("trailing")) {
+                    (Ok(text), Ok(trailing)) => out.push(Stmt::Comment(Comment { text, trailing })),
+                    (Err(m), _) | (_, Err(m)) => self.fail(loc, &m),
+                },
                 "pim_isa.ag" if top => {
                     let r = (|| -> Result<ArrayGroup, String> {
                         let index = a.i64("index")?;
@@ -539,8 +617,11 @@ impl CoreReader<'_> {
                             xbars: a.i64("xbars")? as u32,
                         })
                     })();
-                    match r {
-                        Ok(ag) => core.ags.push(ag),
+                    match r.and_then(|ag| Ok((read_comments(&a)?, ag))) {
+                        Ok((c, ag)) => {
+                            self.comments.push((Anchor::Ag { core: core.id, index: core.ags.len() as u32 }, c));
+                            core.ags.push(ag)
+                        }
                         Err(m) => self.fail(loc, &m),
                     }
                 }
@@ -558,8 +639,9 @@ impl CoreReader<'_> {
                             addr: addr.map(|x| x as u64),
                         })
                     })();
-                    match r {
-                        Ok(b) => {
+                    match r.and_then(|b| Ok((read_comments(&a)?, b))) {
+                        Ok((c, b)) => {
+                            self.comments.push((Anchor::Buffer { core: core.id, name: b.name.clone() }, c));
                             let i = core.buffers.len() as u32;
                             core.buffers.push(b);
                             if let Ok(res) = op.result(0) {

@@ -258,6 +258,24 @@ impl<'c, 'a> Attrs<'c, 'a> {
             .map_err(|_| format!("attribute '{name}' of '{}' must be array<i64: ...>", self.what))?;
         (0..arr.len()).map(|i| arr.element(i).map_err(|e| e.to_string())).collect()
     }
+    /// An array of strings; empty when absent.
+    pub fn str_array(&self, name: &str) -> Result<Vec<String>, String> {
+        if !self.has(name) {
+            return Ok(vec![]);
+        }
+        let bad = || format!("attribute '{name}' of '{}' must be an array of strings", self.what);
+        let arr = melior::ir::attribute::ArrayAttribute::try_from(self.get(name)?).map_err(|_| bad())?;
+        (0..arr.len())
+            .map(|i| {
+                let a = arr.element(i).map_err(|_| bad())?;
+                if !a.is_string() {
+                    return Err(bad());
+                }
+                // SAFETY: checked to be a string attribute.
+                Ok(string_of(unsafe { mlir_sys::mlirStringAttrGetValue(a.to_raw()) }))
+            })
+            .collect()
+    }
     pub fn i64_array_n<const N: usize>(&self, name: &str) -> Result<[i64; N], String> {
         let v = self.i64_array(name)?;
         v.as_slice()
@@ -298,6 +316,14 @@ impl<'c> AttrBuilder<'c> {
     }
     pub fn i64_array(mut self, name: &str, v: &[i64]) -> Self {
         self.list.push((Identifier::new(self.ctx, name), DenseI64ArrayAttribute::new(self.ctx, v).into()));
+        self
+    }
+    pub fn str_array(mut self, name: &str, v: &[&str]) -> Self {
+        let elems: Vec<Attribute> = v.iter().map(|s| StringAttribute::new(self.ctx, s).into()).collect();
+        self.list.push((
+            Identifier::new(self.ctx, name),
+            melior::ir::attribute::ArrayAttribute::new(self.ctx, &elems).into(),
+        ));
         self
     }
     pub fn opt_str(self, name: &str, v: Option<&str>) -> Self {

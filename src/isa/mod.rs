@@ -334,6 +334,7 @@ pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
         match s {
             Stmt::Inst(i, _) => i.addrs().into_iter().for_each(&mut *f),
             Stmt::Repeat { body, .. } => visit_addrs(body, f),
+            Stmt::Comment(_) => {}
         }
     }
 }
@@ -344,6 +345,44 @@ pub enum Stmt {
     Inst(Inst, Line),
     /// Runs `body` for counter = `start`, `start+1`, ..., `start+count-1`.
     Repeat { start: i64, count: i64, body: Vec<Stmt> },
+    /// A comment among the instructions (no effect on execution).
+    Comment(Comment),
+}
+
+/// A `//` comment of the `.pim` text, kept so that re-printing an edited program keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// The text after `//`, verbatim.
+    pub text: String,
+    /// Ends the line of what precedes it, rather than standing on a line of its own.
+    pub trailing: bool,
+}
+
+impl Comment {
+    pub fn line(text: impl Into<String>) -> Comment {
+        Comment { text: text.into(), trailing: false }
+    }
+}
+
+/// The declaration a comment belongs to (comments among instructions are [`Stmt::Comment`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Anchor {
+    /// The top of the file, around `arch` and `weights`.
+    Header,
+    Layer(String),
+    Global(String),
+    Core(u32),
+    /// Array group `index` of core `core`.
+    Ag {
+        core: u32,
+        index: u32,
+    },
+    Buffer {
+        core: u32,
+        name: String,
+    },
+    /// After the last declaration.
+    End,
 }
 
 /// Batch-normalization parameters, by tensor name: per channel,
@@ -462,6 +501,8 @@ pub struct Program {
     pub layers: Vec<Layer>,
     pub globals: Vec<GlobalBuf>,
     pub cores: Vec<CoreProgram>,
+    /// Comments on declarations (leading ones first, then at most one trailing).
+    pub comments: std::collections::BTreeMap<Anchor, Vec<Comment>>,
 }
 
 /// An instruction with every address resolved to a byte address.
@@ -481,6 +522,7 @@ impl CoreProgram {
                 .map(|s| match s {
                     Stmt::Inst(..) => 1,
                     Stmt::Repeat { count, body, .. } => (*count).max(0) as u64 * count_body(body),
+                    Stmt::Comment(_) => 0,
                 })
                 .sum()
         }
@@ -498,6 +540,7 @@ impl CoreProgram {
                 .map(|s| match s {
                     Stmt::Inst(..) => 1,
                     Stmt::Repeat { body, .. } => count(body),
+                    Stmt::Comment(_) => 0,
                 })
                 .sum()
         }
@@ -510,7 +553,7 @@ impl CoreProgram {
             stmts
                 .iter()
                 .map(|s| match s {
-                    Stmt::Inst(..) => 0,
+                    Stmt::Inst(..) | Stmt::Comment(_) => 0,
                     Stmt::Repeat { body, .. } => 1 + depth(body),
                 })
                 .max()
@@ -538,6 +581,7 @@ impl CoreProgram {
                         }
                         counters.pop();
                     }
+                    Stmt::Comment(_) => {}
                 }
             }
             Ok(())
@@ -547,6 +591,69 @@ impl CoreProgram {
 }
 
 impl Program {
+    /// The activation bit width the program's `setbw` instructions declare (their `ibiw`),
+    /// `None` when it has none. Programs from pimsim-nn set 8 bits where pimlir's presets use
+    /// 16, so the element size comes from here before the architecture. Disagreeing `setbw`s
+    /// are an error: the functional model keeps one element size per program.
+    pub fn declared_bit_width(&self) -> std::result::Result<Option<u32>, String> {
+        fn walk(stmts: &[Stmt], found: &mut Option<(u32, u32)>, core: u32) -> std::result::Result<(), String> {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(Inst::SetBw { ibiw, obiw }, line) => {
+                        if ibiw != obiw {
+                            return Err(format!(
+                                "core {core}: setbw ibiw={ibiw}, obiw={obiw} (line {}): pimlir models one element size; ibiw and obiw must agree",
+                                line.0
+                            ));
+                        }
+                        match found {
+                            Some((bits, _)) if *bits != *ibiw => {
+                                return Err(format!(
+                                    "core {core}: setbw ibiw={ibiw} (line {}) disagrees with ibiw={bits} set elsewhere; pimlir models one element size per program",
+                                    line.0
+                                ))
+                            }
+                            _ => *found = Some((*ibiw, core)),
+                        }
+                    }
+                    Stmt::Repeat { body, .. } => walk(body, found, core)?,
+                    Stmt::Inst(..) | Stmt::Comment(_) => {}
+                }
+            }
+            Ok(())
+        }
+        let mut found = None;
+        for c in &self.cores {
+            walk(&c.body, &mut found, c.id)?;
+        }
+        Ok(found.map(|f| f.0).filter(|&b| b > 0))
+    }
+
+    /// Folds repeated strided runs of every core into loops ([`reroll::reroll`]).
+    pub fn reroll(&mut self) {
+        for c in &mut self.cores {
+            c.body = reroll::reroll(std::mem::take(&mut c.body));
+        }
+    }
+
+    /// Expands every loop: each core's body becomes the flat instruction stream it executes,
+    /// addresses keeping their buffers (the strict ISA has no loops). Comments inside loops go.
+    pub fn flatten(&mut self) {
+        for c in &mut self.cores {
+            let mut flat = Vec::with_capacity(c.dynamic_count() as usize);
+            let _ = c.for_each(|inst, line, counters| -> std::result::Result<(), ()> {
+                let mut inst = inst.clone();
+                for a in inst.addrs_mut() {
+                    a.offset = a.offset_at(counters);
+                    a.terms.clear();
+                }
+                flat.push(Stmt::Inst(inst, Line(line)));
+                Ok(())
+            });
+            c.body = flat;
+        }
+    }
+
     /// Byte address of an address expression at the given loop counters; `None` when the
     /// buffer it is based on has no address yet (before `--alloc-memory`).
     #[inline]

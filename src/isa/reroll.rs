@@ -18,6 +18,7 @@ pub fn visit_addrs_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Addr)) {
                 }
             }
             Stmt::Repeat { body, .. } => visit_addrs_mut(body, f),
+            Stmt::Comment(_) => {}
         }
     }
 }
@@ -75,6 +76,7 @@ fn diff(a: &[Stmt], b: &[Stmt], delta: &mut Vec<i64>) -> bool {
                     return false;
                 }
             }
+            (Stmt::Comment(a), Stmt::Comment(b)) if a == b => {}
             _ => return false,
         }
     }
@@ -122,6 +124,163 @@ pub fn fold_blocks(blocks: Vec<Vec<Stmt>>, level: u8) -> Vec<Stmt> {
         i = j;
     }
     out
+}
+
+/// Longest loop body (in statements of the level being folded) [`reroll`] looks for in one
+/// pass. Longer periods are found in later passes, once inner runs have been folded.
+const MAX_PERIOD: usize = 64;
+
+/// Finds repeated, address-strided runs in a flat (or partly structured) body and folds them
+/// into nested `Repeat` loops: the inverse of expanding a program. The result executes exactly
+/// the same instruction stream.
+///
+/// Each pass scans the statements once; at each position it tries the periods `p` at which the
+/// same statement shape recurs (up to [`MAX_PERIOD`]) and keeps the one whose run `B, B+d,
+/// B+2d, ...` covers most statements; a folded body is rerolled in turn. Passes repeat until
+/// nothing changes, so rows of windows become loops of loops.
+pub fn reroll(body: Vec<Stmt>) -> Vec<Stmt> {
+    reroll_at(body, 0)
+}
+
+fn reroll_at(mut items: Vec<Stmt>, level: u8) -> Vec<Stmt> {
+    loop {
+        let (next, changed) = fold_pass(items, level);
+        items = next;
+        if !changed {
+            return items;
+        }
+    }
+}
+
+/// One scan over `items`, which sit at loop depth `level` (a loop made here counts at `level`).
+fn fold_pass(items: Vec<Stmt>, level: u8) -> (Vec<Stmt>, bool) {
+    let n = items.len();
+    let sigs: Vec<u64> = items.iter().map(shape_hash).collect();
+    // next_same[i]: the next position with the same shape as i.
+    let mut next_same = vec![usize::MAX; n];
+    let mut last: std::collections::HashMap<u64, usize> = std::collections::HashMap::with_capacity(n.min(1 << 16));
+    for i in (0..n).rev() {
+        if let Some(&j) = last.get(&sigs[i]) {
+            next_same[i] = j;
+        }
+        last.insert(sigs[i], i);
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut items: Vec<Option<Stmt>> = items.into_iter().map(Some).collect();
+    let get = |items: &[Option<Stmt>], a: usize, b: usize| -> Vec<Stmt> {
+        items[a..b].iter().map(|s| s.clone().expect("not taken yet")).collect()
+    };
+    let mut changed = false;
+    let (mut delta, mut step) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < n {
+        // (covered statements, period, count, deltas)
+        let mut best: Option<(usize, usize, usize, Vec<i64>)> = None;
+        let mut j = next_same[i];
+        while j != usize::MAX && j - i <= MAX_PERIOD && i + 2 * (j - i) <= n {
+            let p = j - i;
+            j = next_same[j];
+            if sigs[i..i + p] != sigs[i + p..i + 2 * p] {
+                continue;
+            }
+            delta.clear();
+            if !diff_opt(&items[i..i + p], &items[i + p..i + 2 * p], &mut delta) {
+                continue;
+            }
+            let mut k = 2;
+            while i + (k + 1) * p <= n && sigs[i + (k - 1) * p..i + k * p] == sigs[i + k * p..i + (k + 1) * p] {
+                step.clear();
+                if !diff_opt(&items[i + (k - 1) * p..i + k * p], &items[i + k * p..i + (k + 1) * p], &mut step)
+                    || step != delta
+                {
+                    break;
+                }
+                k += 1;
+            }
+            if best.as_ref().is_none_or(|b| p * k > b.0) {
+                best = Some((p * k, p, k, delta.clone()));
+            }
+        }
+        match best {
+            Some((covered, p, k, delta)) => {
+                let mut body = get(&items, i, i + p);
+                shift_levels_from(&mut body, level, 1);
+                let mut d = 0;
+                visit_addrs_mut(&mut body, &mut |a| {
+                    a.add_term(level, delta[d]);
+                    d += 1;
+                });
+                let body = reroll_at(body, level + 1);
+                out.push(Stmt::Repeat { start: 0, count: k as i64, body });
+                for s in &mut items[i..i + covered] {
+                    *s = None;
+                }
+                i += covered;
+                changed = true;
+            }
+            None => {
+                out.push(items[i].take().expect("not taken yet"));
+                i += 1;
+            }
+        }
+    }
+    (out, changed)
+}
+
+fn diff_opt(a: &[Option<Stmt>], b: &[Option<Stmt>], delta: &mut Vec<i64>) -> bool {
+    a.iter().zip(b).all(|(x, y)| match (x, y) {
+        (Some(x), Some(y)) => diff(std::slice::from_ref(x), std::slice::from_ref(y), delta),
+        _ => false,
+    })
+}
+
+/// Shifts loop levels `>= from` by `by` (the statements moved into a new loop at `from`).
+fn shift_levels_from(stmts: &mut [Stmt], from: u8, by: i32) {
+    visit_addrs_mut(stmts, &mut |a| {
+        for t in &mut a.terms {
+            if t.0 >= from {
+                t.0 = (t.0 as i32 + by) as u8;
+            }
+        }
+    });
+}
+
+/// A hash equal for statements that differ only by address offsets (see [`diff`]).
+fn shape_hash(s: &Stmt) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fn walk(s: &Stmt, h: &mut impl Hasher) {
+        match s {
+            Stmt::Inst(i, _) => {
+                std::mem::discriminant(i).hash(h);
+                match i {
+                    Inst::Mvmul { group, relu, mbiw, .. } => (group, relu, mbiw).hash(h),
+                    Inst::Vec { op, len, .. } => (op, len).hash(h),
+                    Inst::Vmv { len, stride, .. } => (len, stride).hash(h),
+                    Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => size.hash(h),
+                    Inst::Lldi { size, value, .. } => (size, value.to_bits()).hash(h),
+                    Inst::Send { core, size, .. } | Inst::Recv { core, size, .. } => (core, size).hash(h),
+                    Inst::Scalar { op, rd, rs1, rs2, imm } => (op, rd, rs1, rs2, imm).hash(h),
+                    Inst::SetBw { ibiw, obiw } => (ibiw, obiw).hash(h),
+                    Inst::Wait { event, value } => (event, value).hash(h),
+                    Inst::Sync { event, core } => (event, core).hash(h),
+                    Inst::Nop => {}
+                }
+                for a in i.addrs() {
+                    (a.base, &a.terms).hash(h);
+                }
+            }
+            Stmt::Repeat { start, count, body } => {
+                (start, count, body.len()).hash(h);
+                for b in body {
+                    walk(b, h);
+                }
+            }
+            Stmt::Comment(c) => (&c.text, c.trailing).hash(h),
+        }
+    }
+    walk(s, &mut h);
+    h.finish()
 }
 
 #[cfg(test)]

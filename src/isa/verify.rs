@@ -20,8 +20,21 @@ struct Checker<'a> {
     suppressed: usize,
 }
 
+/// Bytes of one activation element: from the program's `setbw` when it has one, else the
+/// architecture's activation width.
+pub fn element_bytes(p: &Program, arch: &Arch) -> std::result::Result<u32, String> {
+    Ok(p.declared_bit_width()?.map_or(arch.activation_bytes(), |bits| bits.div_ceil(8)))
+}
+
 pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
-    let mut c = Checker { p, arch, eb: arch.activation_bytes() as i64, out: vec![], suppressed: 0 };
+    let (eb, width_error) = match element_bytes(p, arch) {
+        Ok(eb) => (eb, None),
+        Err(e) => (arch.activation_bytes(), Some(e)),
+    };
+    let mut c = Checker { p, arch, eb: eb as i64, out: vec![], suppressed: 0 };
+    if let Some(e) = width_error {
+        c.report(0, e);
+    }
     c.program();
     if c.suppressed > 0 {
         c.out.push(Diagnostic::note(format!("{} more findings not shown", c.suppressed)));
@@ -173,6 +186,7 @@ impl Checker<'_> {
         for s in stmts {
             match s {
                 Stmt::Inst(i, line) => self.inst(c, i, line.0, ranges),
+                Stmt::Comment(_) => {}
                 Stmt::Repeat { start, count, body } => {
                     if *count <= 0 {
                         continue;

@@ -169,6 +169,7 @@ impl<'g, 'c> Sched<'g, 'c> {
             layers: self.layers,
             globals: self.globals,
             cores: self.cores.into_values().map(|c| c.prog).collect(),
+            comments: Default::default(),
         }
     }
 }

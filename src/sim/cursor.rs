@@ -33,6 +33,7 @@ impl<'p> Cursor<'p> {
                 f.pc += 1;
                 match s {
                     Stmt::Inst(i, line) => return Some((i, line.0)),
+                    Stmt::Comment(_) => {}
                     Stmt::Repeat { start, count, body } => {
                         if *count > 0 && !body.is_empty() {
                             self.counters.push(*start);

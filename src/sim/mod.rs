@@ -88,6 +88,7 @@ struct Machine<'p> {
     p: &'p Program,
     eb: u64,
     global: Vec<f32>,
+    gmem_bytes: u64,
     cores: Vec<CoreState<'p>>,
     /// Core id -> index in `cores`.
     index: std::collections::HashMap<u32, usize>,
@@ -100,10 +101,16 @@ pub fn run(p: &Program, arch: &Arch, weights: &dyn WeightStore, inputs: &[Tensor
     if !findings.is_empty() {
         return Err(Error::many(findings));
     }
-    let eb = arch.activation_bytes() as u64;
+    let eb = crate::isa::verify::element_bytes(p, arch).map_err(Error::new)? as u64;
     let gbytes = p.globals.iter().map(|g| g.addr.unwrap_or(0) + g.size).max().unwrap_or(0);
-    let mut m =
-        Machine { p, eb, global: vec![0.0; gbytes.div_ceil(eb) as usize], cores: vec![], index: Default::default() };
+    let mut m = Machine {
+        p,
+        eb,
+        global: vec![0.0; gbytes.div_ceil(eb) as usize],
+        gmem_bytes: arch.global_memory_bytes(),
+        cores: vec![],
+        index: Default::default(),
+    };
     m.init_globals(weights, inputs)?;
     let matrices = weights::layer_matrices(p, weights)?;
     for c in &p.cores {
@@ -387,6 +394,22 @@ impl<'p> Machine<'p> {
         }
     }
 
+    /// Makes global memory hold `elems` elements. Buffers are allocated up front; absolute
+    /// addresses (programs imported from pimsim-nn) extend it on first use, up to its size.
+    fn grow_global(&mut self, elems: usize) -> Result<()> {
+        if elems > self.global.len() {
+            if elems as u64 * self.eb > self.gmem_bytes {
+                return Err(Error::new(format!(
+                    "global access up to byte {} is outside global memory of {} bytes",
+                    elems as u64 * self.eb,
+                    self.gmem_bytes
+                )));
+            }
+            self.global.resize(elems, 0.0);
+        }
+        Ok(())
+    }
+
     fn transfer(&mut self, from: usize, to: usize, src: u64, dst: u64, size: u32) -> Result<()> {
         let eb = self.eb;
         let n = (size as u64 / eb) as usize;
@@ -517,7 +540,7 @@ impl<'p> Machine<'p> {
                 let d = elem(addr(rd)?, eb, "destination")?;
                 let s = elem(addr(rs1)?, eb, "source")?;
                 check(d, n, lmem, "destination")?;
-                check(s, n, self.global.len(), "global source")?;
+                self.grow_global(s + n)?;
                 let c = &mut self.cores[k];
                 c.local[d..d + n].copy_from_slice(&self.global[s..s + n]);
                 c.stats.transfers += 1;
@@ -527,7 +550,7 @@ impl<'p> Machine<'p> {
                 let d = elem(addr(rd)?, eb, "destination")?;
                 let s = elem(addr(rs1)?, eb, "source")?;
                 check(s, n, lmem, "source")?;
-                check(d, n, self.global.len(), "global destination")?;
+                self.grow_global(d + n)?;
                 let c = &mut self.cores[k];
                 self.global[d..d + n].copy_from_slice(&c.local[s..s + n]);
                 c.stats.transfers += 1;

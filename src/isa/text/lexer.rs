@@ -1,14 +1,18 @@
 //! Tokens of the `.pim` text (logos), fed to the lalrpop grammar with byte spans.
 
 use logos::Logos;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Logos, Debug, Clone, PartialEq)]
 #[logos(skip r"[ \t\r\f]+")]
-#[logos(skip(r"//[^\n]*", allow_greedy = true))]
 pub enum Tok<'a> {
     #[token("\n")]
     Newline,
+    /// `// ...` to the end of the line; the text after `//`. Kept aside by [`Tokens`], never
+    /// seen by the grammar.
+    #[regex(r"//[^\n]*", |lex| &lex.slice()[2..], allow_greedy = true)]
+    Comment(&'a str),
     #[token("{")]
     LBrace,
     #[token("}")]
@@ -48,26 +52,49 @@ pub enum Tok<'a> {
     #[regex(r"[0-9]+", |lex| lex.slice().parse::<i64>().ok())]
     Int(i64),
     /// `5x5`, `1x1x28x28`: a shape or kernel size.
-    #[regex(r"[0-9]+(x[0-9]+)+", |lex| lex.slice().split('x').map(|d| d.parse::<i64>().ok()).collect::<Option<Vec<_>>>())]
-    Dims(Vec<i64>),
+    #[regex(r"[0-9]+(x[0-9]+)+")]
+    Dims(&'a str),
     #[regex(r"[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?", |lex| lex.slice().parse::<f64>().ok())]
     #[regex(r"[0-9]+[eE][-+]?[0-9]+", |lex| lex.slice().parse::<f64>().ok())]
     Float(f64),
-    #[regex(r#""([^"\\\n]|\\.)*""#, |lex| unescape(&lex.slice()[1..lex.slice().len() - 1]))]
-    Str(String),
+    /// The text between the quotes, escapes not yet resolved (see [`unescape`]).
+    #[regex(r#""([^"\\\n]|\\.)*""#, |lex| &lex.slice()[1..lex.slice().len() - 1])]
+    Str(&'a str),
     #[regex(r"[A-Za-z_][A-Za-z0-9_.]*")]
     Ident(&'a str),
+    /// `key=` without spaces, the usual start of an attribute (one token instead of two).
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*=", |lex| &lex.slice()[..lex.slice().len() - 1])]
+    KeyEq(&'a str),
     /// `@name` or `@"any name"`: a local buffer.
-    #[regex(r"@[A-Za-z_][A-Za-z0-9_.]*", |lex| lex.slice()[1..].to_string())]
-    #[regex(r#"@"([^"\\\n]|\\.)*""#, |lex| unescape(&lex.slice()[2..lex.slice().len() - 1]))]
-    Local(String),
+    /// The name after `@`, quotes included when quoted (see [`name_text`]).
+    #[regex(r"@[A-Za-z_][A-Za-z0-9_.]*", |lex| &lex.slice()[1..])]
+    #[regex(r#"@"([^"\\\n]|\\.)*""#, |lex| &lex.slice()[1..])]
+    Local(&'a str),
     /// `$name` or `$"any name"`: a global buffer.
-    #[regex(r"\$[A-Za-z_][A-Za-z0-9_.]*", |lex| lex.slice()[1..].to_string())]
-    #[regex(r#"\$"([^"\\\n]|\\.)*""#, |lex| unescape(&lex.slice()[2..lex.slice().len() - 1]))]
-    Global(String),
+    /// The name after `$`, quotes included when quoted (see [`name_text`]).
+    #[regex(r"\$[A-Za-z_][A-Za-z0-9_.]*", |lex| &lex.slice()[1..])]
+    #[regex(r#"\$"([^"\\\n]|\\.)*""#, |lex| &lex.slice()[1..])]
+    Global(&'a str),
 }
 
-fn unescape(s: &str) -> Option<String> {
+/// The name of a buffer token: a bare name as is, a quoted one unescaped.
+pub fn name_text(raw: &str) -> Option<Cow<'_, str>> {
+    match raw.strip_prefix('"') {
+        Some(q) => unescape(&q[..q.len() - 1]),
+        None => Some(Cow::Borrowed(raw)),
+    }
+}
+
+/// `5x5` -> [5, 5] (`None` on overflow).
+pub fn dims(raw: &str) -> Option<Vec<i64>> {
+    raw.split('x').map(|d| d.parse::<i64>().ok()).collect()
+}
+
+/// The text of a quoted string; borrowed unless it has escapes. `None` for an unknown escape.
+pub fn unescape(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains('\\') {
+        return Some(Cow::Borrowed(s));
+    }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -82,7 +109,7 @@ fn unescape(s: &str) -> Option<String> {
             out.push(c);
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 const KEYWORDS: &[&str] = &["arch", "weights", "layer", "global", "core", "ag", "buffer", "repeat", "in"];
@@ -121,6 +148,7 @@ impl fmt::Display for Tok<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Tok::Newline => write!(f, "end of line"),
+            Tok::Comment(_) => write!(f, "comment"),
             Tok::LBrace => write!(f, "'{{'"),
             Tok::RBrace => write!(f, "'}}'"),
             Tok::Comma => write!(f, "','"),
@@ -139,10 +167,11 @@ impl fmt::Display for Tok<'_> {
             Tok::KwRepeat => write!(f, "'repeat'"),
             Tok::KwIn => write!(f, "'in'"),
             Tok::Int(i) => write!(f, "integer {i}"),
-            Tok::Dims(d) => write!(f, "dimensions {}", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("x")),
+            Tok::Dims(d) => write!(f, "dimensions {d}"),
             Tok::Float(x) => write!(f, "number {x}"),
-            Tok::Str(s) => write!(f, "string {}", quote_str(s)),
+            Tok::Str(s) => write!(f, "string \"{s}\""),
             Tok::Ident(s) => write!(f, "'{s}'"),
+            Tok::KeyEq(s) => write!(f, "'{s}='"),
             Tok::Local(s) => write!(f, "'@{s}'"),
             Tok::Global(s) => write!(f, "'${s}'"),
         }
@@ -155,12 +184,118 @@ pub struct LexError {
     pub at: usize,
 }
 
-/// Token stream in the shape lalrpop's external-lexer interface expects.
-pub fn tokens(src: &str) -> impl Iterator<Item = Result<(usize, Tok<'_>, usize), LexError>> + '_ {
-    Tok::lexer(src).spanned().map(|(t, span)| match t {
-        Ok(t) => Ok((span.start, t, span.end)),
-        Err(()) => Err(LexError { at: span.start }),
-    })
+/// Byte ranges of the top-level pieces of `src` that parse independently (and so in
+/// parallel): a piece starts at each line that begins with `core` in its first column, as
+/// printed programs have it. Splitting is only an optimization: a brace left open before
+/// such a line is reported either way, as the end of its piece instead of at the `core`.
+pub fn pieces(src: &str) -> Vec<(usize, usize)> {
+    let b = src.as_bytes();
+    let mut starts = vec![0];
+    for i in memchr::memmem::find_iter(b, b"\ncore") {
+        let after = b.get(i + 5).copied().unwrap_or(b' ');
+        if !(after.is_ascii_alphanumeric() || after == b'_' || after == b'.') {
+            starts.push(i + 1);
+        }
+    }
+    let mut out: Vec<(usize, usize)> = starts.windows(2).map(|w| (w[0], w[1])).collect();
+    out.push((*starts.last().expect("starts with 0"), src.len()));
+    out
+}
+
+/// A comment of the source, kept aside while the grammar sees the other tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawComment<'a> {
+    /// Byte offset of the `//`.
+    pub at: usize,
+    /// The text after `//`, verbatim.
+    pub text: &'a str,
+    /// Whether something else precedes it on its line.
+    pub trailing: bool,
+}
+
+type Spanned<'a> = Result<(usize, Tok<'a>, usize), LexError>;
+
+/// The token stream the grammar reads, produced lazily: comments go to `comments`, blank lines
+/// collapse, newlines right after `{` or at the start vanish, and every line (the last too)
+/// ends with one newline, so the grammar can treat a newline as a terminator.
+pub struct Tokens<'a, 'c> {
+    lexer: logos::SpannedIter<'a, Tok<'a>>,
+    /// Offset of the lexed text in the file (when lexing one piece of it).
+    base: usize,
+    comments: &'c mut Vec<RawComment<'a>>,
+    len: usize,
+    /// The last token passed on was a newline or `{` (or nothing yet).
+    after_break: bool,
+    /// A token other than a newline was seen on the current line.
+    line_has_token: bool,
+    done: bool,
+}
+
+impl<'a, 'c> Tokens<'a, 'c> {
+    pub fn new(src: &'a str, comments: &'c mut Vec<RawComment<'a>>) -> Self {
+        Self::at(src, 0, comments)
+    }
+
+    /// Tokens of `piece`, which starts at byte `base` of its file.
+    pub fn at(piece: &'a str, base: usize, comments: &'c mut Vec<RawComment<'a>>) -> Self {
+        Tokens {
+            lexer: Tok::lexer(piece).spanned(),
+            base,
+            comments,
+            len: base + piece.len(),
+            after_break: true,
+            line_has_token: false,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Tokens<'a, '_> {
+    type Item = Spanned<'a>;
+
+    fn next(&mut self) -> Option<Spanned<'a>> {
+        loop {
+            let Some((t, mut span)) = self.lexer.next() else {
+                if self.done || self.after_break {
+                    return None;
+                }
+                self.done = true;
+                self.after_break = true;
+                return Some(Ok((self.len, Tok::Newline, self.len)));
+            };
+            span.start += self.base;
+            span.end += self.base;
+            let t = match t {
+                Ok(t) => t,
+                Err(()) => {
+                    self.after_break = false;
+                    return Some(Err(LexError { at: span.start }));
+                }
+            };
+            match t {
+                Tok::Comment(text) => {
+                    self.comments.push(RawComment { at: span.start, text, trailing: self.line_has_token });
+                    continue;
+                }
+                Tok::Newline => {
+                    self.line_has_token = false;
+                    if self.after_break {
+                        continue;
+                    }
+                    self.after_break = true;
+                }
+                Tok::LBrace => {
+                    self.after_break = true;
+                    self.line_has_token = true;
+                }
+                _ => {
+                    self.after_break = false;
+                    self.line_has_token = true;
+                }
+            }
+            return Some(Ok((span.start, t, span.end)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +303,29 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<Tok<'_>> {
-        tokens(s).map(|t| t.unwrap().1).collect()
+        Tok::lexer(s).map(|t| t.unwrap()).filter(|t| !matches!(t, Tok::Comment(_))).collect()
+    }
+
+    #[test]
+    fn pieces_start_at_top_level_cores() {
+        let src = "arch \"a\"\ncore 0 {\n  repeat i in 0..2 {\n  }\n}\n// core 9 { in a comment\ncore 1 {\n}\ncores\ncore 2 {}\n";
+        let p = pieces(src);
+        let starts: Vec<&str> = p.iter().map(|&(a, b)| src[a..b].split('\n').next().unwrap()).collect();
+        assert_eq!(starts, vec!["arch \"a\"", "core 0 {", "core 1 {", "core 2 {}"]);
+        assert_eq!(p.last().unwrap().1, src.len());
+    }
+
+    #[test]
+    fn comments_are_kept_aside_and_lines_normalized() {
+        let mut comments = vec![];
+        let src = "// head\n\ncore 0 { // open\n  nop // tail\n}";
+        let toks: Vec<Tok> = Tokens::new(src, &mut comments).map(|t| t.unwrap().1).collect();
+        assert_eq!(
+            toks,
+            vec![Tok::KwCore, Tok::Int(0), Tok::LBrace, Tok::Ident("nop"), Tok::Newline, Tok::RBrace, Tok::Newline]
+        );
+        let texts: Vec<(&str, bool)> = comments.iter().map(|c| (c.text, c.trailing)).collect();
+        assert_eq!(texts, vec![(" head", false), (" open", true), (" tail", true)]);
     }
 
     #[test]
@@ -177,16 +334,15 @@ mod tests {
             toks("ld @patch, $input+56*i, size=10 // c\n"),
             vec![
                 Tok::Ident("ld"),
-                Tok::Local("patch".into()),
+                Tok::Local("patch"),
                 Tok::Comma,
-                Tok::Global("input".into()),
+                Tok::Global("input"),
                 Tok::Plus,
                 Tok::Int(56),
                 Tok::Star,
                 Tok::Ident("i"),
                 Tok::Comma,
-                Tok::Ident("size"),
-                Tok::Eq,
+                Tok::KeyEq("size"),
                 Tok::Int(10),
                 Tok::Newline
             ]
@@ -195,8 +351,10 @@ mod tests {
 
     #[test]
     fn dims_ranges_and_quoted_names() {
-        assert_eq!(toks("5x5 0..25"), vec![Tok::Dims(vec![5, 5]), Tok::Int(0), Tok::DotDot, Tok::Int(25)]);
-        assert_eq!(toks(r#"@"a b" conv1.bias"#), vec![Tok::Local("a b".into()), Tok::Ident("conv1.bias")]);
+        assert_eq!(toks("5x5 0..25"), vec![Tok::Dims("5x5"), Tok::Int(0), Tok::DotDot, Tok::Int(25)]);
+        assert_eq!(toks(r#"@"a b" conv1.bias"#), vec![Tok::Local("\"a b\""), Tok::Ident("conv1.bias")]);
+        assert_eq!(name_text("\"a\\\"b\"").as_deref(), Some("a\"b"));
+        assert_eq!(dims("1x1x28x28"), Some(vec![1, 1, 28, 28]));
         assert_eq!(quote_name("conv1.bias"), "conv1.bias");
         assert_eq!(quote_name("/layer1/Conv"), "\"/layer1/Conv\"");
     }

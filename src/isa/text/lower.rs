@@ -1,31 +1,195 @@
 //! From the `.pim` syntax tree to a [`Program`]: names resolved, operands counted, attribute
 //! keys checked, address spaces checked. Every problem is reported with its line and column.
+//!
+//! Declarations outside cores are lowered first (cores refer to them wherever they stand);
+//! then the cores, in parallel: a core's body needs only the shared declarations, its own
+//! syntax tree (dropped as soon as it is lowered) and the comments inside it.
 
 use super::ast::{Attr, CoreItem, Expr, Item, Operand, Span, Term, Value};
+use super::lexer::RawComment;
+use super::{LineCursor, LineIndex};
 use crate::diag::{Diagnostic, Error, Loc, Result};
 use crate::isa::*;
-use std::collections::HashMap;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 struct Lower<'l> {
-    loc: &'l dyn Fn(usize) -> Loc,
+    lines: LineCursor<'l>,
+    file: Arc<str>,
     diags: Vec<Diagnostic>,
+    /// The file's comments in order; `None` once attached somewhere.
+    comments: Vec<Option<RawComment<'l>>>,
+    /// Where each comment starts (sorted).
+    comment_at: Vec<usize>,
+    anchored: BTreeMap<Anchor, Vec<Comment>>,
 }
 
-pub fn lower(items: &[Item], loc: &dyn Fn(usize) -> Loc) -> Result<Program> {
-    let mut l = Lower { loc, diags: vec![] };
-    let prog = l.program(items);
-    if l.diags.is_empty() {
-        Ok(prog)
+/// A lowered part of a file: its declarations and cores, with what cannot be settled inside
+/// the part.
+pub struct Part {
+    /// Declarations of the part and its cores, in file order.
+    pub prog: Program,
+    /// `(id, span)` of each core header, to find cores defined twice across parts.
+    pub core_spans: Vec<(u32, Span)>,
+    pub diags: Vec<Diagnostic>,
+    /// Comments after the part's last item: they lead whatever comes next in the file.
+    pub tail: Vec<Comment>,
+}
+
+/// Lowers the items of a file (or of a piece of it). Cores are lowered against `decls` (the
+/// declarations of an earlier piece) when given, else against the part's own declarations,
+/// and then in parallel.
+pub fn lower_part<'l>(
+    items: Vec<Item<'_>>,
+    comments: Vec<RawComment<'l>>,
+    index: &'l LineIndex,
+    file: &Arc<str>,
+    decls: Option<(&Program, &FxHashMap<&str, u32>)>,
+) -> Part {
+    let mut top = Lower::new(index, file.clone(), comments.into_iter().map(Some).collect());
+    // The printer's header line is not a comment of the program.
+    if let Some(Some(c)) = top.comments.first() {
+        if c.at == 0 && c.text == super::print::HEADER {
+            top.comments[0] = None;
+        }
+    }
+    let (mut prog, tail) = top.declarations(&items);
+    // Each core takes the syntax tree and the comments inside its braces.
+    let mut cores = vec![];
+    for item in items {
+        if let Item::Core { id, items, span, end_at } = item {
+            let lo = top.comment_at.partition_point(|&a| a < span.0);
+            let hi = top.comment_at.partition_point(|&a| a <= end_at);
+            let comments = top.comments[lo..hi].iter_mut().map(Option::take).collect();
+            if let Ok(id) = u32::try_from(id) {
+                cores.push((id, items, span, end_at, comments));
+            }
+        }
+    }
+    let core_spans = cores.iter().map(|c| (c.0, c.2)).collect();
+    let own_globals: FxHashMap<&str, u32>;
+    let (decl_prog, globals) = match decls {
+        Some(d) => d,
+        None => {
+            own_globals = prog.globals.iter().enumerate().map(|(i, g)| (g.name.as_str(), i as u32)).collect();
+            (&prog, &own_globals)
+        }
+    };
+    let lower_one = |(id, items, span, end_at, comments): (u32, Vec<CoreItem>, Span, usize, Vec<_>)| {
+        let mut l = Lower::new(index, file.clone(), comments);
+        let core = l.core(id, span, end_at, &items, decl_prog, globals);
+        drop(items);
+        (core, l)
+    };
+    // A part of a bigger file is already one of several lowered in parallel.
+    let lowered: Vec<(CoreProgram, Lower)> = if decls.is_some() {
+        cores.into_iter().map(lower_one).collect()
     } else {
-        Err(Error::many(l.diags))
+        cores.into_par_iter().map(lower_one).collect()
+    };
+    let mut diags = std::mem::take(&mut top.diags);
+    let mut anchored = std::mem::take(&mut top.anchored);
+    let mut lowered_cores = vec![];
+    for (core, l) in lowered {
+        diags.extend(l.diags);
+        for (anchor, list) in l.anchored {
+            anchored.entry(anchor).or_default().extend(list);
+        }
+        lowered_cores.push(core);
+    }
+    prog.cores = lowered_cores;
+    prog.comments = anchored;
+    Part { prog, core_spans, diags, tail }
+}
+
+/// Lowers a whole file's items.
+pub fn lower<'l>(
+    items: Vec<Item<'_>>,
+    comments: Vec<RawComment<'l>>,
+    index: &'l LineIndex,
+    file: &str,
+) -> Result<Program> {
+    let file: Arc<str> = file.into();
+    let mut parts = vec![lower_part(items, comments, index, &file, None)];
+    join(&mut parts, index, &file).map(|_| parts.pop().expect("one part").prog)
+}
+
+/// Joins lowered parts, in file order, into the first: cores defined twice are errors, and
+/// the comments after each part lead the first core of the next (or end the file).
+pub fn join(parts: &mut Vec<Part>, index: &LineIndex, file: &Arc<str>) -> Result<()> {
+    let mut rest = parts.split_off(1);
+    let first = &mut parts[0];
+    let mut diags = std::mem::take(&mut first.diags);
+    let mut seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    // (A program with errors is not returned, so duplicates need not be removed.)
+    let mut twice = |spans: &[(u32, Span)], diags: &mut Vec<Diagnostic>| {
+        for &(id, span) in spans {
+            if !seen.insert(id) {
+                let (line, col) = index.line_col(span.0);
+                diags.push(Diagnostic::error(format!("core {id} is defined twice")).at(Loc::new(
+                    file.clone(),
+                    line,
+                    col,
+                )));
+            }
+        }
+    };
+    twice(&first.core_spans, &mut diags);
+    let mut tail = std::mem::take(&mut first.tail);
+    for part in &mut rest {
+        diags.append(&mut part.diags);
+        twice(&part.core_spans, &mut diags);
+        if let Some(c) = part.prog.cores.first().filter(|_| !tail.is_empty()) {
+            let list = part.prog.comments.entry(Anchor::Core(c.id)).or_default();
+            list.splice(0..0, std::mem::take(&mut tail));
+        }
+        tail.append(&mut part.tail);
+        first.prog.cores.append(&mut part.prog.cores);
+        for (anchor, list) in std::mem::take(&mut part.prog.comments) {
+            first.prog.comments.entry(anchor).or_default().extend(list);
+        }
+    }
+    if !tail.is_empty() {
+        first.prog.comments.entry(Anchor::End).or_default().extend(tail);
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::many(diags))
+    }
+}
+
+/// What an attribute list belongs to, for messages (formatted only when one is needed).
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Layer(&'a str),
+    Global(&'a str),
+    Buffer(&'a str),
+    ArrayGroup,
+    Inst(&'a str),
+}
+
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            What::Layer(n) => write!(f, "layer '{n}'"),
+            What::Global(n) => write!(f, "global buffer '${n}'"),
+            What::Buffer(n) => write!(f, "buffer '@{n}'"),
+            What::ArrayGroup => write!(f, "array group"),
+            What::Inst(m) => write!(f, "'{m}'"),
+        }
     }
 }
 
 /// Attribute list of one declaration or instruction, consumed key by key.
 struct Attrs<'a> {
-    attrs: Vec<&'a Attr>,
-    used: Vec<bool>,
-    what: String,
+    attrs: SmallVec<[&'a Attr<'a>; 4]>,
+    used: SmallVec<[bool; 4]>,
+    what: What<'a>,
     span: Span,
 }
 
@@ -37,21 +201,72 @@ enum Space {
 }
 
 impl<'l> Lower<'l> {
-    fn line(&self, span: Span) -> Line {
-        Line((self.loc)(span.0).line)
+    fn new(index: &'l LineIndex, file: Arc<str>, comments: Vec<Option<RawComment<'l>>>) -> Self {
+        Lower {
+            lines: LineCursor::new(index),
+            file,
+            diags: vec![],
+            // Taken slots keep their neighbour's offset, so the list stays sorted.
+            comment_at: comments
+                .iter()
+                .scan(0, |last, c| {
+                    *last = c.as_ref().map_or(*last, |c| c.at);
+                    Some(*last)
+                })
+                .collect(),
+            comments,
+            anchored: BTreeMap::new(),
+        }
+    }
+
+    fn line(&mut self, span: Span) -> Line {
+        Line(self.lines.line_col(span.0).0)
     }
 
     fn err(&mut self, span: Span, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::error(msg).at((self.loc)(span.0)));
+        let (line, col) = self.lines.line_col(span.0);
+        self.diags.push(Diagnostic::error(msg).at(Loc::new(self.file.clone(), line, col)));
     }
 
-    fn attrs<'a>(&self, attrs: impl IntoIterator<Item = &'a Attr>, what: impl Into<String>, span: Span) -> Attrs<'a> {
-        let attrs: Vec<&Attr> = attrs.into_iter().collect();
-        let used = vec![false; attrs.len()];
-        Attrs { attrs, used, what: what.into(), span }
+    /// Comments not attached yet that start in `lo..hi`, each on a line of its own.
+    fn comments_in(&mut self, lo: usize, hi: usize) -> Vec<Comment> {
+        let first = self.comment_at.partition_point(|&at| at < lo);
+        let last = self.comment_at.partition_point(|&at| at < hi);
+        self.comments[first..last.max(first)]
+            .iter_mut()
+            .filter_map(|slot| slot.take())
+            .map(|c| Comment::line(c.text))
+            .collect()
     }
 
-    fn take<'a>(&mut self, a: &mut Attrs<'a>, key: &str) -> Option<&'a Attr> {
+    /// The comment ending the line on which offset `after` lies, if it follows `after`.
+    /// (Items are found by where they start: a span's end may lie past a trailing comment.)
+    fn trailing_at(&mut self, after: usize) -> Option<Comment> {
+        let line = self.lines.line_col(after).0;
+        let k = self.comment_at.partition_point(|&at| at < after);
+        let c = self.comments.get(k)?.as_ref()?;
+        if !c.trailing || self.lines.line_col(c.at).0 != line {
+            return None;
+        }
+        let text = c.text.to_string();
+        self.comments[k] = None;
+        Some(Comment { text, trailing: true })
+    }
+
+    fn anchor(&mut self, anchor: Anchor, comments: impl IntoIterator<Item = Comment>) {
+        let list: Vec<Comment> = comments.into_iter().collect();
+        if !list.is_empty() {
+            self.anchored.entry(anchor).or_default().extend(list);
+        }
+    }
+
+    fn attrs<'a>(&self, attrs: impl IntoIterator<Item = &'a Attr<'a>>, what: What<'a>, span: Span) -> Attrs<'a> {
+        let attrs: SmallVec<[&Attr; 4]> = attrs.into_iter().collect();
+        let used = smallvec::smallvec![false; attrs.len()];
+        Attrs { attrs, used, what, span }
+    }
+
+    fn take<'a>(&mut self, a: &mut Attrs<'a>, key: &str) -> Option<&'a Attr<'a>> {
         let mut found = None;
         for (i, attr) in a.attrs.iter().enumerate() {
             if attr.key == key {
@@ -99,7 +314,7 @@ impl<'l> Lower<'l> {
                 }
                 None
             }
-            Some(Attr { value: Some(Value::Str(s)), .. }) => Some(s.clone()),
+            Some(Attr { value: Some(Value::Str(s)), .. }) => Some(s.to_string()),
             Some(attr) => {
                 self.err(attr.span, format!("'{key}' must be a quoted string"));
                 None
@@ -186,64 +401,82 @@ impl<'l> Lower<'l> {
         }
     }
 
-    fn program(&mut self, items: &[Item]) -> Program {
+    /// Everything outside the cores, and the comments around them; returns the comments
+    /// after the last item too.
+    fn declarations(&mut self, items: &[Item<'_>]) -> (Program, Vec<Comment>) {
         let mut prog = Program::default();
         let mut seen_arch = None;
         // Globals and layers first: cores refer to them whatever the order in the file.
+        // Comments of top-level lines are attached here, in source order; those inside a
+        // core when the core is lowered.
+        let mut prev_end = 0;
         for item in items {
+            let (start, end) = match item {
+                Item::Arch(_, span) | Item::Weights(_, span) => (span.0, span.0 + 1),
+                Item::Layer { span, .. } | Item::Global { span, .. } => (span.0, span.0 + 1),
+                Item::Core { span, end_at, .. } => (span.0, *end_at + 1),
+                Item::Error => continue,
+            };
+            let lead = self.comments_in(prev_end, start);
+            prev_end = end;
             match item {
                 Item::Arch(a, span) => {
                     if seen_arch.replace(*span).is_some() {
                         self.err(*span, "'arch' given twice");
                     }
-                    prog.arch = a.clone();
+                    prog.arch = a.to_string();
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(Anchor::Header, lead.into_iter().chain(tail));
                 }
                 Item::Weights(w, span) => {
-                    if prog.weights.replace(w.clone()).is_some() {
+                    if prog.weights.replace(w.to_string()).is_some() {
                         self.err(*span, "'weights' given twice");
                     }
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(Anchor::Header, lead.into_iter().chain(tail));
                 }
                 Item::Layer { name, kind, attrs, span } => {
-                    if prog.layers.iter().any(|l| &l.name == name) {
+                    if prog.layers.iter().any(|l| l.name == *name) {
                         self.err(*span, format!("layer '{name}' is defined twice"));
                     }
                     if let Some(l) = self.layer(name, kind, attrs, *span) {
                         prog.layers.push(l);
                     }
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(Anchor::Layer(name.to_string()), lead.into_iter().chain(tail));
                 }
                 Item::Global { name, attrs, span } => {
-                    if prog.globals.iter().any(|g| &g.name == name) {
+                    if prog.globals.iter().any(|g| g.name == *name) {
                         self.err(*span, format!("global buffer '${name}' is defined twice"));
                     }
                     if let Some(g) = self.global(name, attrs, *span) {
                         prog.globals.push(g);
                     }
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(Anchor::Global(name.to_string()), lead.into_iter().chain(tail));
                 }
-                Item::Core { .. } | Item::Error => {}
+                Item::Core { id, span, .. } => {
+                    let tail = self.trailing_at(span.0);
+                    if let Ok(id) = u32::try_from(*id) {
+                        self.anchor(Anchor::Core(id), lead.into_iter().chain(tail));
+                    }
+                }
+                Item::Error => {}
             }
         }
-        let globals: HashMap<&str, u32> =
-            prog.globals.iter().enumerate().map(|(i, g)| (g.name.as_str(), i as u32)).collect();
-        let mut cores = vec![];
+        let end_comments = self.comments_in(prev_end, usize::MAX);
         for item in items {
-            if let Item::Core { id, items, span } = item {
-                if *id < 0 || *id > u32::MAX as i64 {
+            if let Item::Core { id, span, .. } = item {
+                if u32::try_from(*id).is_err() {
                     self.err(*span, format!("core id {id} is out of range"));
-                    continue;
                 }
-                if cores.iter().any(|c: &CoreProgram| c.id == *id as u32) {
-                    self.err(*span, format!("core {id} is defined twice"));
-                    continue;
-                }
-                cores.push(self.core(*id as u32, *span, items, &prog, &globals));
             }
         }
-        prog.cores = cores;
-        prog
+        (prog, end_comments)
     }
 
     fn layer(&mut self, name: &str, kind: &str, attrs: &[Attr], span: Span) -> Option<Layer> {
-        let mut a = self.attrs(attrs, format!("layer '{name}'"), span);
+        let mut a = self.attrs(attrs, What::Layer(name), span);
         let rows = self.take_int(&mut a, "rows", true);
         let cols = self.take_int(&mut a, "cols", true);
         let weight = self.take_str(&mut a, "weight", true);
@@ -295,7 +528,7 @@ impl<'l> Lower<'l> {
     }
 
     fn global(&mut self, name: &str, attrs: &[Attr], span: Span) -> Option<GlobalBuf> {
-        let mut a = self.attrs(attrs, format!("global buffer '${name}'"), span);
+        let mut a = self.attrs(attrs, What::Global(name), span);
         let size = self.take_int(&mut a, "size", true);
         let addr = self.take_int(&mut a, "addr", false);
         let input = self.take_u32(&mut a, "input", false);
@@ -307,7 +540,7 @@ impl<'l> Lower<'l> {
         let bias = match self.take(&mut a, "bias") {
             None => None,
             Some(Attr { value: None, .. }) => Some(None),
-            Some(Attr { value: Some(Value::Str(s)), .. }) => Some(Some(s.clone())),
+            Some(Attr { value: Some(Value::Str(s)), .. }) => Some(Some(s.to_string())),
             Some(attr) => {
                 self.err(attr.span, "'bias' must be a quoted tensor name, or a bare flag");
                 None
@@ -398,9 +631,10 @@ impl<'l> Lower<'l> {
         &mut self,
         id: u32,
         span: Span,
-        items: &[CoreItem],
+        end_at: usize,
+        items: &[CoreItem<'_>],
         prog: &Program,
-        globals: &HashMap<&str, u32>,
+        globals: &FxHashMap<&str, u32>,
     ) -> CoreProgram {
         let mut core = CoreProgram { id, line: self.line(span), ags: vec![], buffers: vec![], body: vec![] };
         // Tables first (they may be used before they are declared).
@@ -418,10 +652,10 @@ impl<'l> Lower<'l> {
                     }
                 }
                 CoreItem::Buffer { name, attrs, span } => {
-                    if core.buffers.iter().any(|b| &b.name == name) {
+                    if core.buffers.iter().any(|b| b.name == *name) {
                         self.err(*span, format!("buffer '@{name}' is defined twice in core {id}"));
                     }
-                    let mut a = self.attrs(attrs, format!("buffer '@{name}'"), *span);
+                    let mut a = self.attrs(attrs, What::Buffer(name), *span);
                     let size = self.take_int(&mut a, "size", true);
                     let addr = self.take_int(&mut a, "addr", false);
                     self.finish(a, &["size", "addr"]);
@@ -433,7 +667,7 @@ impl<'l> Lower<'l> {
                             );
                         }
                         core.buffers.push(LocalBuf {
-                            name: name.clone(),
+                            name: name.to_string(),
                             line: self.line(*span),
                             size: size.max(0) as u64,
                             addr: addr.map(|a| a.max(0) as u64),
@@ -443,16 +677,19 @@ impl<'l> Lower<'l> {
                 _ => {}
             }
         }
-        let locals: HashMap<String, u32> =
-            core.buffers.iter().enumerate().map(|(i, b)| (b.name.clone(), i as u32)).collect();
-        let scope = Scope { locals: &locals, globals, ag_count: core.ags.len() };
+        let locals: FxHashMap<&str, u32> =
+            core.buffers.iter().enumerate().map(|(i, b)| (b.name.as_str(), i as u32)).collect();
+        let scope = Scope { core: id, locals: &locals, globals, ag_count: core.ags.len() };
         let mut vars = Vec::new();
-        core.body = self.body(items, &scope, &mut vars, true);
+        let mut ags_seen = 0;
+        let (mut body, last) = self.body(items, &scope, &mut vars, true, span.0 + 1, &mut ags_seen);
+        body.extend(self.comments_in(last, end_at).into_iter().map(Stmt::Comment));
+        core.body = body;
         core
     }
 
-    fn array_group(&mut self, layer: &str, attrs: &[Attr], span: Span, prog: &Program) -> Option<ArrayGroup> {
-        let mut a = self.attrs(attrs, "array group".to_string(), span);
+    fn array_group(&mut self, layer: &str, attrs: &[Attr<'_>], span: Span, prog: &Program) -> Option<ArrayGroup> {
+        let mut a = self.attrs(attrs, What::ArrayGroup, span);
         let replica = self.take_u32(&mut a, "replica", true);
         let rows = match self.take(&mut a, "rows") {
             Some(Attr { value: Some(Value::Range(b, e)), .. }) => Some((*b, *e)),
@@ -486,18 +723,52 @@ impl<'l> Lower<'l> {
         })
     }
 
-    fn body(&mut self, items: &[CoreItem], scope: &Scope<'_>, vars: &mut Vec<String>, top: bool) -> Vec<Stmt> {
-        let mut out = vec![];
+    /// Lowers the statements of a core or loop body that starts after offset `start`, with
+    /// their comments. Returns them and the offset after which the next comments are free.
+    fn body<'a>(
+        &mut self,
+        items: &'a [CoreItem<'a>],
+        scope: &Scope<'_>,
+        vars: &mut Vec<&'a str>,
+        top: bool,
+        start: usize,
+        ags_seen: &mut u32,
+    ) -> (Vec<Stmt>, usize) {
+        let mut out = Vec::with_capacity(items.len());
+        let mut prev_end = start;
         for item in items {
+            let (span, end) = match item {
+                CoreItem::Ag { span, .. } | CoreItem::Buffer { span, .. } | CoreItem::Inst { span, .. } => {
+                    (*span, span.0 + 1)
+                }
+                CoreItem::Repeat { span, end_at, .. } => (*span, *end_at + 1),
+                CoreItem::Error => continue,
+            };
+            let lead = self.comments_in(prev_end, span.0);
+            prev_end = end;
             match item {
                 CoreItem::Ag { span, .. } | CoreItem::Buffer { span, .. } if !top => {
+                    out.extend(lead.into_iter().map(Stmt::Comment));
                     self.err(
                         *span,
                         "array groups and buffers must be declared at the top of the core, not inside 'repeat'",
                     );
                 }
-                CoreItem::Ag { .. } | CoreItem::Buffer { .. } | CoreItem::Error => {}
-                CoreItem::Repeat { var, start, end, body, span } => {
+                CoreItem::Ag { span, .. } => {
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(Anchor::Ag { core: scope.core, index: *ags_seen }, lead.into_iter().chain(tail));
+                    *ags_seen += 1;
+                }
+                CoreItem::Buffer { name, span, .. } => {
+                    let tail = self.trailing_at(span.0);
+                    self.anchor(
+                        Anchor::Buffer { core: scope.core, name: name.to_string() },
+                        lead.into_iter().chain(tail),
+                    );
+                }
+                CoreItem::Error => {}
+                CoreItem::Repeat { var, start, end, body, span, end_at } => {
+                    out.extend(lead.into_iter().map(Stmt::Comment));
                     if vars.contains(var) {
                         self.err(*span, format!("loop variable '{var}' shadows an enclosing loop's"));
                     }
@@ -508,42 +779,48 @@ impl<'l> Lower<'l> {
                         self.err(*span, "loops nested too deeply");
                         continue;
                     }
-                    vars.push(var.clone());
-                    let body = self.body(body, scope, vars, false);
+                    let mut stmts: Vec<Stmt> = self.trailing_at(span.0).into_iter().map(Stmt::Comment).collect();
+                    vars.push(var);
+                    let (inner, last) = self.body(body, scope, vars, false, span.0 + 1, ags_seen);
                     vars.pop();
-                    out.push(Stmt::Repeat { start: *start, count: (end - start).max(0), body });
+                    stmts.extend(inner);
+                    stmts.extend(self.comments_in(last, *end_at).into_iter().map(Stmt::Comment));
+                    out.push(Stmt::Repeat { start: *start, count: (end - start).max(0), body: stmts });
+                    out.extend(self.trailing_at(*end_at + 1).map(Stmt::Comment));
                 }
                 CoreItem::Inst { mnemonic, operands, span } => {
+                    out.extend(lead.into_iter().map(Stmt::Comment));
                     if let Some(i) = self.inst(mnemonic, operands, *span, scope, vars) {
                         out.push(Stmt::Inst(i, self.line(*span)));
                     }
+                    out.extend(self.trailing_at(span.0).map(Stmt::Comment));
                 }
             }
         }
-        out
+        (out, prev_end)
     }
 
-    fn addr(&mut self, e: &Expr, space: Space, scope: &Scope<'_>, vars: &[String]) -> Option<Addr> {
+    fn addr(&mut self, e: &Expr<'_>, space: Space, scope: &Scope<'_>, vars: &[&str]) -> Option<Addr> {
         let mut addr = Addr::abs(0);
         let mut base_set = false;
         let mut ok = true;
-        for (t, span) in &e.terms {
-            // A buffer term sets the base: (base, its memory, its printed name).
+        for (t, span) in e.terms() {
+            // A buffer term sets the base: (base, its memory, its sigil and name).
             let based = match t {
                 Term::Int(i) => {
                     addr.offset += i;
                     None
                 }
-                Term::Local(n) => match scope.locals.get(n) {
-                    Some(&b) => Some((Base::Local(b), Space::Local, format!("@{n}"))),
+                Term::Local(n) => match scope.locals.get(n.as_ref()) {
+                    Some(&b) => Some((Base::Local(b), Space::Local, ('@', n))),
                     None => {
                         self.err(*span, format!("unknown buffer '@{n}'"));
                         ok = false;
                         None
                     }
                 },
-                Term::Global(n) => match scope.globals.get(n.as_str()) {
-                    Some(&g) => Some((Base::Global(g), Space::Global, format!("${n}"))),
+                Term::Global(n) => match scope.globals.get(n.as_ref()) {
+                    Some(&g) => Some((Base::Global(g), Space::Global, ('$', n))),
                     None => {
                         self.err(*span, format!("unknown global buffer '${n}'"));
                         ok = false;
@@ -566,13 +843,16 @@ impl<'l> Lower<'l> {
                     None
                 }
             };
-            if let Some((b, s, name)) = based {
+            if let Some((b, s, (sigil, name))) = based {
                 if base_set {
-                    self.err(*span, format!("address has two buffers; '{name}' is the second"));
+                    self.err(*span, format!("address has two buffers; '{sigil}{name}' is the second"));
                     ok = false;
                 } else if s != space {
                     let want = if space == Space::Local { "local (@name)" } else { "global ($name)" };
-                    self.err(*span, format!("'{name}' is in the wrong memory; this operand needs a {want} address"));
+                    self.err(
+                        *span,
+                        format!("'{sigil}{name}' is in the wrong memory; this operand needs a {want} address"),
+                    );
                     ok = false;
                 }
                 base_set = true;
@@ -582,27 +862,31 @@ impl<'l> Lower<'l> {
         ok.then_some(addr)
     }
 
-    fn inst(&mut self, m: &str, operands: &[Operand], span: Span, scope: &Scope<'_>, vars: &[String]) -> Option<Inst> {
-        let exprs: Vec<&Expr> =
+    fn inst<'a>(
+        &mut self,
+        m: &'a str,
+        operands: &'a [Operand<'a>],
+        span: Span,
+        scope: &Scope<'_>,
+        vars: &[&str],
+    ) -> Option<Inst> {
+        let exprs: SmallVec<[&Expr; 4]> =
             operands.iter().filter_map(|o| if let Operand::Addr(e) = o { Some(e) } else { None }).collect();
         let attrs = operands.iter().filter_map(|o| if let Operand::Attr(a) = o { Some(a) } else { None });
-        let mut a = self.attrs(attrs, format!("'{m}'"), span);
+        let mut a = self.attrs(attrs, What::Inst(m), span);
+        let vop = vec_op(m);
         let spaces: &[Space] = match m {
             "mvmul" | "vmv" | "lmv" => &[Space::Local, Space::Local],
             "ld" => &[Space::Local, Space::Global],
             "st" => &[Space::Global, Space::Local],
             "lldi" | "send" | "recv" => &[Space::Local],
-            _ => match vec_op(m) {
+            _ => match vop {
                 Some(op) if op.binary() => &[Space::Local, Space::Local, Space::Local],
                 Some(_) => &[Space::Local, Space::Local],
                 None => &[],
             },
         };
-        let known = matches!(
-            m,
-            "nop" | "setbw" | "mvmul" | "vmv" | "ld" | "st" | "lldi" | "lmv" | "send" | "recv" | "wait" | "sync"
-        ) || vec_op(m).is_some()
-            || scalar_op(m).is_some();
+        let known = !spaces.is_empty() || matches!(m, "nop" | "setbw" | "wait" | "sync") || scalar_op(m).is_some();
         if !known {
             self.err(span, format!("unknown instruction '{m}'"));
             return None;
@@ -612,11 +896,15 @@ impl<'l> Lower<'l> {
             self.err(span, format!("'{m}' takes {} address operand(s) ({}), got {}", spaces.len(), names, exprs.len()));
             return None;
         }
-        let mut addrs = vec![];
+        let mut addrs: SmallVec<[Addr; 3]> = SmallVec::new();
+        let mut addrs_ok = true;
         for (e, s) in exprs.iter().zip(spaces) {
-            addrs.push(self.addr(e, *s, scope, vars));
+            match self.addr(e, *s, scope, vars) {
+                Some(a) => addrs.push(a),
+                None => addrs_ok = false,
+            }
         }
-        let addrs: Option<Vec<Addr>> = addrs.into_iter().collect();
+        let addrs = addrs_ok.then_some(addrs);
         let check_group = |this: &mut Self, g: u32| {
             if g as usize >= scope.ag_count {
                 this.err(span, format!("array group {g} is not in this core's table ({} groups)", scope.ag_count));
@@ -640,20 +928,20 @@ impl<'l> Lower<'l> {
                 self.finish(a, &["group", "relu", "mbiw"]);
                 let group = group?;
                 check_group(self, group);
-                let [rd, rs1]: [Addr; 2] = addrs?.try_into().ok()?;
+                let [rd, rs1] = first::<2>(addrs?)?;
                 Inst::Mvmul { rd, rs1, group, relu, mbiw }
             }
             "vmv" => {
                 let len = self.take_u32(&mut a, "len", true);
                 let stride = self.take_u32(&mut a, "stride", true);
                 self.finish(a, &["len", "stride"]);
-                let [rd, rs1]: [Addr; 2] = addrs?.try_into().ok()?;
+                let [rd, rs1] = first::<2>(addrs?)?;
                 Inst::Vmv { rd, rs1, len: len?, stride: stride? }
             }
             "ld" | "st" | "lmv" => {
                 let size = self.take_u32(&mut a, "size", true);
                 self.finish(a, &["size"]);
-                let [rd, rs1]: [Addr; 2] = addrs?.try_into().ok()?;
+                let [rd, rs1] = first::<2>(addrs?)?;
                 let size = size?;
                 match m {
                     "ld" => Inst::Ld { rd, rs1, size },
@@ -665,14 +953,14 @@ impl<'l> Lower<'l> {
                 let size = self.take_u32(&mut a, "size", true);
                 let value = self.take_float(&mut a, "value", true);
                 self.finish(a, &["size", "value"]);
-                let [rd]: [Addr; 1] = addrs?.try_into().ok()?;
+                let [rd] = first::<1>(addrs?)?;
                 Inst::Lldi { rd, size: size?, value: value? }
             }
             "send" | "recv" => {
                 let core = self.take_u32(&mut a, "core", true);
                 let size = self.take_u32(&mut a, "size", true);
                 self.finish(a, &["core", "size"]);
-                let [x]: [Addr; 1] = addrs?.try_into().ok()?;
+                let [x] = first::<1>(addrs?)?;
                 if m == "send" {
                     Inst::Send { rs1: x, core: core?, size: size? }
                 } else {
@@ -692,7 +980,7 @@ impl<'l> Lower<'l> {
                 Inst::Sync { event: reg(self, span, event?)?, core: core? }
             }
             _ => {
-                if let Some(op) = vec_op(m) {
+                if let Some(op) = vop {
                     let len = self.take_u32(&mut a, "len", true);
                     self.finish(a, &["len"]);
                     let mut it = addrs?.into_iter();
@@ -720,6 +1008,16 @@ impl<'l> Lower<'l> {
     }
 }
 
+/// The first `N` addresses (their count was checked against the instruction's operands).
+fn first<const N: usize>(addrs: SmallVec<[Addr; 3]>) -> Option<[Addr; N]> {
+    let mut it = addrs.into_iter();
+    let out: [Option<Addr>; N] = std::array::from_fn(|_| it.next());
+    if out.iter().any(|a| a.is_none()) {
+        return None;
+    }
+    Some(out.map(|a| a.expect("checked")))
+}
+
 const BN_KEYS: [&str; 5] = ["bn_gamma", "bn_beta", "bn_mean", "bn_var", "bn_eps"];
 
 /// Allowed keys plus the batch-normalization ones.
@@ -728,8 +1026,9 @@ fn with_bn<'a>(keys: &[&'a str]) -> Vec<&'a str> {
 }
 
 struct Scope<'a> {
-    locals: &'a HashMap<String, u32>,
-    globals: &'a HashMap<&'a str, u32>,
+    core: u32,
+    locals: &'a FxHashMap<&'a str, u32>,
+    globals: &'a FxHashMap<&'a str, u32>,
     ag_count: usize,
 }
 
@@ -743,11 +1042,35 @@ fn reg(l: &mut Lower<'_>, span: Span, r: u32) -> Option<u8> {
 }
 
 pub(super) fn vec_op(m: &str) -> Option<VecOp> {
-    VecOp::ALL.into_iter().find(|o| o.name() == m)
+    Some(match m {
+        "vvadd" => VecOp::Vvadd,
+        "vvsub" => VecOp::Vvsub,
+        "vvmul" => VecOp::Vvmul,
+        "vvdmul" => VecOp::Vvdmul,
+        "vvmax" => VecOp::Vvmax,
+        "vvsll" => VecOp::Vvsll,
+        "vvsra" => VecOp::Vvsra,
+        "vavg" => VecOp::Vavg,
+        "vrelu" => VecOp::Vrelu,
+        "vtanh" => VecOp::Vtanh,
+        "vsigm" => VecOp::Vsigm,
+        "vrsu" => VecOp::Vrsu,
+        "vrsl" => VecOp::Vrsl,
+        _ => return None,
+    })
 }
 
 pub(super) fn scalar_op(m: &str) -> Option<ScalarOp> {
-    ScalarOp::ALL.into_iter().find(|o| o.name() == m)
+    Some(match m {
+        "sldi" => ScalarOp::Sldi,
+        "sld" => ScalarOp::Sld,
+        "sadd" => ScalarOp::Sadd,
+        "ssub" => ScalarOp::Ssub,
+        "smul" => ScalarOp::Smul,
+        "saddi" => ScalarOp::Saddi,
+        "smuli" => ScalarOp::Smuli,
+        _ => return None,
+    })
 }
 
 fn operand_names(m: &str) -> &'static str {

@@ -36,9 +36,46 @@ fn print_bn(out: &mut String, bn: &BnRef) {
     );
 }
 
+/// First line of every printed program (dropped again when parsed, so it never doubles).
+pub const HEADER: &str = " pimlir ISA program";
+
+/// Prints a comment: appended to the line just printed when trailing (and that line has no
+/// comment yet), else on a line of its own at `depth`.
+fn comment(out: &mut String, c: &Comment, depth: usize) {
+    let last_line = out.strip_suffix('\n').map(|b| b.rsplit('\n').next().unwrap_or(b));
+    if c.trailing && last_line.is_some_and(|l| !l.trim().is_empty() && !l.contains("//")) {
+        out.pop();
+        out.push_str(" //");
+    } else {
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+        out.push_str("//");
+    }
+    out.push_str(&c.text);
+    out.push('\n');
+}
+
+/// The comments on their own lines before a declaration.
+fn leading(out: &mut String, p: &Program, anchor: &Anchor, depth: usize) {
+    for c in p.comments.get(anchor).into_iter().flatten().filter(|c| !c.trailing) {
+        comment(out, c, depth);
+    }
+}
+
+/// The comment ending a declaration's line.
+fn trailing(out: &mut String, p: &Program, anchor: &Anchor) {
+    for c in p.comments.get(anchor).into_iter().flatten().filter(|c| c.trailing) {
+        comment(out, c, 0);
+    }
+}
+
 pub fn print(p: &Program) -> String {
     let mut out = String::with_capacity(64 * p.static_count() as usize + 1024);
-    let _ = writeln!(out, "// pimlir ISA program");
+    let _ = writeln!(out, "//{HEADER}");
+    for c in p.comments.get(&Anchor::Header).into_iter().flatten() {
+        comment(&mut out, &Comment::line(c.text.clone()), 0);
+    }
     if !p.arch.is_empty() {
         let _ = writeln!(out, "arch {}", quote_str(&p.arch));
     }
@@ -49,6 +86,8 @@ pub fn print(p: &Program) -> String {
         out.push('\n');
     }
     for l in &p.layers {
+        let anchor = Anchor::Layer(l.name.clone());
+        leading(&mut out, p, &anchor, 0);
         let _ = write!(out, "layer {} ", quote_name(&l.name));
         match &l.source {
             MatrixSource::Conv { weight, kernel, in_channels } => {
@@ -69,11 +108,14 @@ pub fn print(p: &Program) -> String {
             print_bn(&mut out, bn);
         }
         out.push('\n');
+        trailing(&mut out, p, &anchor);
     }
     if !p.globals.is_empty() {
         out.push('\n');
     }
     for g in &p.globals {
+        let anchor = Anchor::Global(g.name.clone());
+        leading(&mut out, p, &anchor, 0);
         let _ = write!(out, "global ${} size={}", quote_name(&g.name), g.size);
         if let Some(a) = g.addr {
             let _ = write!(out, " addr={a}");
@@ -111,16 +153,29 @@ pub fn print(p: &Program) -> String {
             }
         }
         out.push('\n');
+        trailing(&mut out, p, &anchor);
     }
     for c in &p.cores {
         print_core(&mut out, p, c);
+    }
+    if let Some(end) = p.comments.get(&Anchor::End).filter(|e| !e.is_empty()) {
+        out.push('\n');
+        for c in end {
+            comment(&mut out, &Comment::line(c.text.clone()), 0);
+        }
     }
     out
 }
 
 fn print_core(out: &mut String, p: &Program, c: &CoreProgram) {
-    let _ = writeln!(out, "\ncore {} {{", c.id);
+    out.push('\n');
+    let anchor = Anchor::Core(c.id);
+    leading(out, p, &anchor, 0);
+    let _ = writeln!(out, "core {} {{", c.id);
+    trailing(out, p, &anchor);
     for (i, ag) in c.ags.iter().enumerate() {
+        let anchor = Anchor::Ag { core: c.id, index: i as u32 };
+        leading(out, p, &anchor, 1);
         let _ = writeln!(
             out,
             "  ag {i} {} replica={} rows={}..{} xbars={}",
@@ -130,13 +185,17 @@ fn print_core(out: &mut String, p: &Program, c: &CoreProgram) {
             ag.row_begin + ag.rows,
             ag.xbars
         );
+        trailing(out, p, &anchor);
     }
     for b in &c.buffers {
+        let anchor = Anchor::Buffer { core: c.id, name: b.name.clone() };
+        leading(out, p, &anchor, 1);
         let _ = write!(out, "  buffer @{} size={}", quote_name(&b.name), b.size);
         if let Some(a) = b.addr {
             let _ = write!(out, " addr={a}");
         }
         out.push('\n');
+        trailing(out, p, &anchor);
     }
     let mut printer = Printer { out, p, c };
     printer.stmts(&c.body, 1);
@@ -171,6 +230,7 @@ impl Printer<'_> {
                     self.indent(depth);
                     self.out.push_str("}\n");
                 }
+                Stmt::Comment(c) => comment(self.out, c, depth),
             }
         }
     }

@@ -70,3 +70,44 @@ fn line_index() {
     assert_eq!(idx.line_col(0), (1, 1));
     assert_eq!(idx.line_col(4), (2, 2));
 }
+
+#[test]
+fn comments_are_kept_where_they_stand() {
+    let src = "// pimlir ISA program\n// about the file\narch \"pimcomp-default\"\n\n// the first core\ncore 0 { // core line\n  buffer @a size=8 // a buffer\n  // before nop\n  nop //\n  repeat i in 0..2 { // loop\n    nop // in loop\n    // last in loop\n  } // after loop\n  // end of core\n}\n// end of file\n";
+    let p = parse(src, "c.pim").unwrap();
+    let body = &p.cores[0].body;
+    let texts: Vec<(&str, bool)> = body
+        .iter()
+        .filter_map(|s| if let crate::isa::Stmt::Comment(c) = s { Some((c.text.as_str(), c.trailing)) } else { None })
+        .collect();
+    assert_eq!(texts, vec![(" before nop", false), ("", true), (" after loop", true), (" end of core", false)]);
+    assert_eq!(p.comments[&crate::isa::Anchor::Core(0)].len(), 2);
+    assert_eq!(p.comments[&crate::isa::Anchor::End][0].text, " end of file");
+    let printed = print(&p);
+    assert_eq!(parse(&printed, "c.pim").unwrap(), p, "{printed}");
+    assert!(printed.contains("  nop //\n") && printed.contains("  } // after loop\n"), "{printed}");
+}
+#[test]
+fn declarations_after_cores_are_found() {
+    // Cores are lowered in parallel against the declarations before them; a global declared
+    // after its user makes the file be lowered whole.
+    let src = "core 0 {\n  buffer @a size=8\n  ld @a, $late, size=8 // uses $late\n}\n// about late\nglobal $late size=8\ncore 1 {\n}\n";
+    let p = parse(src, "late.pim").unwrap();
+    assert_eq!(p.globals[0].name, "late");
+    assert_eq!(p.cores.len(), 2);
+    assert_eq!(p.comments[&crate::isa::Anchor::Global("late".into())][0].text, " about late");
+    assert_eq!(parse(&print(&p), "late.pim").unwrap(), p);
+}
+
+#[test]
+fn errors_in_every_piece_are_reported() {
+    let src = "global $g size=8\ncore 0 {\n  ld @a, , size=1\n}\ncore 1 {\n  mvmul @a @b\n}\ncore 0 {\n}\n";
+    let err = parse(src, "e.pim").unwrap_err();
+    assert_eq!(err.diagnostics.len(), 2, "{err}");
+    assert!(err.diagnostics[0].to_string().starts_with("e.pim:3:10: error: unexpected ','"), "{err}");
+    assert!(err.diagnostics[1].to_string().starts_with("e.pim:6:12: error: unexpected '@b'"), "{err}");
+    let src = "global $g size=8\ncore 0 {\n}\ncore 1 {\n  ld @x, $g, size=8\n}\ncore 0 {\n}\n";
+    let err = parse(src, "e.pim").unwrap_err().to_string();
+    assert!(err.contains("e.pim:5:6: error: unknown buffer '@x'"), "{err}");
+    assert!(err.contains("e.pim:7:1: error: core 0 is defined twice"), "{err}");
+}

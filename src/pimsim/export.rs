@@ -1,0 +1,251 @@
+//! Writing an ISA [`Program`] as a pimsim-nn instruction file.
+//!
+//! Loops are expanded and every address is resolved to a byte address, loaded into a register
+//! with `sldi` before the instruction that uses it (`rd` in register 0, `rs1` in 1, `rs2` in
+//! 2, as PIMCOMP-NN does). A register that already holds the value is not reloaded.
+
+use super::{REG_RD, REG_RS1, REG_RS2};
+use crate::diag::{Error, Result};
+use crate::isa::{Addr, CoreProgram, Inst, Program, ScalarOp};
+use std::io::Write;
+use std::path::Path;
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    pub cores: usize,
+    /// Instruction records, `sldi` included.
+    pub records: u64,
+    /// `sldi` records added to load addresses.
+    pub sldi: u64,
+}
+
+/// Writes `p` to `path`, gzipped when the name ends in `.gz`. `xbar_size` goes into the
+/// config (rows, columns of a crossbar of the architecture).
+pub fn write(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportStats> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| Error::new(format!("cannot write output: {e}")).in_file(&name);
+    let file = std::fs::File::create(path).map_err(io)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::with_capacity(1 << 16, file),
+            flate2::Compression::fast(),
+        );
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, gz);
+        let stats = write_to(p, xbar_size, &mut out)?;
+        let gz = out.into_inner().map_err(|e| io(e.into_error()))?;
+        gz.finish().map_err(io)?.flush().map_err(io)?;
+        Ok(stats)
+    } else {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        let stats = write_to(p, xbar_size, &mut out)?;
+        out.flush().map_err(io)?;
+        Ok(stats)
+    }
+}
+
+/// Writes `p` as plain JSON, one record per line.
+pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Result<ExportStats> {
+    p.check_allocated()?;
+    let mut cores: Vec<&CoreProgram> = p.cores.iter().collect();
+    cores.sort_by_key(|c| c.id);
+    let mut w = Writer { out, stats: ExportStats { cores: cores.len(), ..Default::default() }, err: None };
+    let core_cnt = cores.last().map_or(0, |c| c.id + 1);
+    w.put(format_args!(
+        "{{\"config\": {{\"core_cnt\": {core_cnt}, \"xbar_size\": [{}, {}], ",
+        xbar_size[0], xbar_size[1]
+    ));
+    w.put(format_args!("\"array_group_map\": {{"));
+    for (k, c) in cores.iter().filter(|c| !c.ags.is_empty()).enumerate() {
+        let xbars: Vec<String> = c.ags.iter().map(|a| a.xbars.to_string()).collect();
+        w.put(format_args!("{}\"core{}\": [{}]", if k > 0 { ", " } else { "" }, c.id, xbars.join(", ")));
+    }
+    w.put(format_args!("}}}}"));
+    for c in cores {
+        w.put(format_args!(",\n\"core{}\": [", c.id));
+        let mut regs: [Option<i64>; 32] = [None; 32];
+        let mut first = true;
+        c.for_each(|inst, line, counters| -> Result<()> {
+            let at = |a: &Addr| -> Result<i64> {
+                let v = p.resolve(c, a, counters).expect("checked: every buffer is allocated");
+                if v < 0 {
+                    return Err(Error::new(format!(
+                        "core {}: line {line}: '{}' has the negative address {v}",
+                        c.id,
+                        inst.mnemonic()
+                    )));
+                }
+                Ok(v)
+            };
+            w.inst(c.id, inst, line, &at, &mut regs, &mut first)
+        })?;
+        w.put(format_args!("\n]"));
+    }
+    w.put(format_args!("\n}}\n"));
+    match w.err {
+        Some(e) => Err(Error::new(format!("cannot write output: {e}"))),
+        None => Ok(w.stats),
+    }
+}
+
+struct Writer<'a, W: Write> {
+    out: &'a mut W,
+    stats: ExportStats,
+    /// First I/O error (later writes are skipped).
+    err: Option<std::io::Error>,
+}
+
+const NO_OFFSET: &str = r#""offset": {"offset_select": 0, "offset_value": 0}"#;
+
+impl<W: Write> Writer<'_, W> {
+    fn put(&mut self, args: std::fmt::Arguments) {
+        if self.err.is_none() {
+            if let Err(e) = self.out.write_fmt(args) {
+                self.err = Some(e);
+            }
+        }
+    }
+
+    fn record(&mut self, first: &mut bool, args: std::fmt::Arguments) {
+        self.put(format_args!("{}\n{{{args}}}", if *first { "" } else { "," }));
+        *first = false;
+        self.stats.records += 1;
+    }
+
+    /// Loads `value` into register `r` unless it holds it already.
+    fn load(&mut self, r: u8, value: i64, regs: &mut [Option<i64>; 32], first: &mut bool) {
+        if regs[r as usize] != Some(value) {
+            self.record(first, format_args!("\"op\": \"sldi\", \"rd\": {r}, \"imm\": {value}"));
+            self.stats.sldi += 1;
+            regs[r as usize] = Some(value);
+        }
+    }
+
+    fn inst(
+        &mut self,
+        core: u32,
+        inst: &Inst,
+        line: u32,
+        at: &dyn Fn(&Addr) -> Result<i64>,
+        regs: &mut [Option<i64>; 32],
+        first: &mut bool,
+    ) -> Result<()> {
+        let op = inst.mnemonic();
+        let mut operands = |w: &mut Self, list: &[(u8, &Addr)]| -> Result<()> {
+            for &(r, a) in list {
+                let v = at(a)?;
+                w.load(r, v, regs, first);
+            }
+            Ok(())
+        };
+        match inst {
+            Inst::Nop => self.record(first, format_args!("\"op\": \"nop\"")),
+            Inst::Scalar { op: sop, rd, rs1, rs2, imm } => {
+                let (a, b) = (regs[*rs1 as usize], regs[*rs2 as usize]);
+                let value = match sop {
+                    ScalarOp::Sldi => Some(*imm),
+                    ScalarOp::Sld => regs[*rd as usize], // a no-op in pimsim-nn
+                    ScalarOp::Sadd => a.zip(b).map(|(a, b)| a.wrapping_add(b)),
+                    ScalarOp::Ssub => a.zip(b).map(|(a, b)| a.wrapping_sub(b)),
+                    ScalarOp::Smul => a.zip(b).map(|(a, b)| a.wrapping_mul(b)),
+                    ScalarOp::Saddi => a.map(|a| a.wrapping_add(*imm)),
+                    ScalarOp::Smuli => a.map(|a| a.wrapping_mul(*imm)),
+                };
+                self.record(
+                    first,
+                    format_args!("\"op\": \"{op}\", \"rd\": {rd}, \"rs1\": {rs1}, \"rs2\": {rs2}, \"imm\": {imm}"),
+                );
+                regs[*rd as usize] = value;
+            }
+            Inst::SetBw { ibiw, obiw } => {
+                self.record(first, format_args!("\"op\": \"setbw\", \"ibiw\": {ibiw}, \"obiw\": {obiw}"))
+            }
+            Inst::Mvmul { rd, rs1, group, relu, mbiw } => {
+                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
+                self.record(
+                    first,
+                    format_args!(
+                        "\"op\": \"mvmul\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"group\": {group}, \"relu\": {}, \"mbiw\": {mbiw}",
+                        *relu as u8
+                    ),
+                );
+            }
+            Inst::Vec { rd, rs1, rs2, len, .. } => match rs2 {
+                Some(rs2) => {
+                    operands(self, &[(REG_RD, rd), (REG_RS1, rs1), (REG_RS2, rs2)])?;
+                    self.record(
+                        first,
+                        format_args!(
+                            "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"rs2\": {REG_RS2}, \"len\": {len}, {NO_OFFSET}"
+                        ),
+                    );
+                }
+                None => {
+                    operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
+                    self.record(
+                        first,
+                        format_args!(
+                            "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {len}, {NO_OFFSET}"
+                        ),
+                    );
+                }
+            },
+            Inst::Vmv { rd, rs1, len, stride } => {
+                if *stride != 1 {
+                    return Err(Error::new(format!(
+                        "core {core}: line {line}: vmv with stride {stride} has no pimsim-nn form (its vmv copies contiguous elements)"
+                    )));
+                }
+                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
+                self.record(
+                    first,
+                    format_args!("\"op\": \"vmv\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {len}, {NO_OFFSET}"),
+                );
+            }
+            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } => {
+                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
+                self.record(
+                    first,
+                    format_args!(
+                        "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"size\": {size}, {NO_OFFSET}"
+                    ),
+                );
+            }
+            Inst::Lldi { rd, size, value } => {
+                if !value.is_finite() {
+                    return Err(Error::new(format!(
+                        "core {core}: line {line}: lldi value {value} is not a JSON number"
+                    )));
+                }
+                operands(self, &[(REG_RD, rd)])?;
+                self.record(
+                    first,
+                    format_args!(
+                        "\"op\": \"lldi\", \"rd\": {REG_RD}, \"imm\": {value:?}, \"len\": {size}, {NO_OFFSET}"
+                    ),
+                );
+            }
+            Inst::Lmv { rd, rs1, size } => {
+                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
+                self.record(
+                    first,
+                    format_args!("\"op\": \"lmv\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {size}, {NO_OFFSET}"),
+                );
+            }
+            // pimsim-nn's send takes its source address from rd.
+            Inst::Send { rs1: a, core: c, size } | Inst::Recv { rd: a, core: c, size } => {
+                operands(self, &[(REG_RD, a)])?;
+                self.record(
+                    first,
+                    format_args!("\"op\": \"{op}\", \"rd\": {REG_RD}, \"core\": {c}, \"size\": {size}, {NO_OFFSET}"),
+                );
+            }
+            Inst::Wait { event, value } => self
+                .record(first, format_args!("\"op\": \"wait\", \"event_register\": {event}, \"wait_value\": {value}")),
+            Inst::Sync { event, core: c } => {
+                self.record(first, format_args!("\"op\": \"sync\", \"event_register\": {event}, \"core\": {c}"))
+            }
+        }
+        Ok(())
+    }
+}

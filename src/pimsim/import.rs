@@ -1,0 +1,533 @@
+//! Reading a pimsim-nn instruction file into an ISA [`Program`].
+//!
+//! The file is streamed: gzip is decoded on the fly and each core's records are converted to
+//! instructions as the JSON parser produces them, so memory holds the program, never the JSON
+//! text or a document tree. Scalar instructions are evaluated (a core's program is straight
+//! line, so its register file is known at every point) and disappear: each register operand
+//! becomes the address the register holds.
+
+use crate::diag::{Error, Result};
+use crate::isa::{Addr, ArrayGroup, CoreProgram, Inst, Layer, Line, MatrixSource, Program, Stmt, VecOp};
+use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// How to turn a pimsim-nn file into a program.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Architecture recorded in the program (a preset name or a config path).
+    pub arch: String,
+    /// Crossbar rows x columns, unless the file's `config.xbar_size` says otherwise.
+    pub xbar_size: [u32; 2],
+    /// Seed of the generated weights the program names (`weights "seed:N"`).
+    pub seed: u64,
+}
+
+/// Reads a pimsim-nn instruction file, gzipped or plain JSON (told apart by content).
+pub fn read(path: &Path, opts: &ImportOptions) -> Result<Program> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(&name))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let gzipped = {
+        use std::io::BufRead;
+        let head = reader.fill_buf().map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(&name))?;
+        head.starts_with(&[0x1f, 0x8b])
+    };
+    if gzipped {
+        let gz = flate2::bufread::MultiGzDecoder::new(reader);
+        read_from(BufReader::with_capacity(1 << 16, gz), &name, opts)
+    } else {
+        read_from(reader, &name, opts)
+    }
+}
+
+/// Reads an instruction file from `reader` (plain JSON); `name` names it in errors.
+pub fn read_from(reader: impl Read, name: &str, opts: &ImportOptions) -> Result<Program> {
+    let context = Cell::new(Context::Top);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let parsed = (&mut de)
+        .deserialize_map(FileVisitor { context: &context })
+        .and_then(|parsed| de.end().map(|_| parsed))
+        .map_err(|e| {
+            let what = match context.get() {
+                Context::Top => String::new(),
+                Context::Config => "config: ".to_string(),
+                Context::Record { core, index } => format!("core{core}, instruction {index}: "),
+            };
+            let cause = if e.is_io() { "cannot read (truncated or corrupt gzip?)" } else { "invalid instruction file" };
+            Error::new(format!("{cause}: {what}{e}")).in_file(name)
+        })?;
+    assemble(parsed, opts).map_err(|e| e.in_file(name))
+}
+
+/// Where the parser is, for error messages.
+#[derive(Clone, Copy)]
+enum Context {
+    Top,
+    Config,
+    Record { core: u32, index: u64 },
+}
+
+/// The part of `config` pimlir uses; like pimsim-nn, other keys are ignored.
+#[derive(Deserialize, Default)]
+struct Config {
+    core_cnt: Option<u32>,
+    #[serde(default)]
+    array_group_map: BTreeMap<String, Vec<u32>>,
+    xbar_size: Option<[u32; 2]>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Nop,
+    Sldi,
+    Sld,
+    Sadd,
+    Ssub,
+    Smul,
+    Saddi,
+    Smuli,
+    Setbw,
+    Mvmul,
+    Vvadd,
+    Vvsub,
+    Vvmul,
+    Vvdmul,
+    Vvmax,
+    Vvsll,
+    Vvsra,
+    Vavg,
+    Vrelu,
+    Vtanh,
+    Vsigm,
+    Vmv,
+    Vrsu,
+    Vrsl,
+    Ld,
+    St,
+    Lldi,
+    Lmv,
+    Send,
+    Recv,
+    Wait,
+    Sync,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug)]
+struct Offset {
+    offset_select: i64,
+    offset_value: i64,
+}
+
+/// One instruction record; which fields are present depends on `op`.
+#[derive(Deserialize, Debug)]
+struct Record {
+    op: Op,
+    rd: Option<i64>,
+    rs1: Option<i64>,
+    rs2: Option<i64>,
+    imm: Option<f64>,
+    len: Option<i64>,
+    size: Option<i64>,
+    core: Option<i64>,
+    group: Option<i64>,
+    #[serde(default, deserialize_with = "int_or_bool")]
+    relu: Option<i64>,
+    mbiw: Option<i64>,
+    ibiw: Option<i64>,
+    obiw: Option<i64>,
+    offset: Option<Offset>,
+    offset_value: Option<i64>,
+    wait_value: Option<i64>,
+    event_register: Option<i64>,
+}
+
+fn int_or_bool<'de, D: de::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IntOrBool {
+        Int(i64),
+        Bool(bool),
+    }
+    Ok(Option::<IntOrBool>::deserialize(d)?.map(|v| match v {
+        IntOrBool::Int(i) => i,
+        IntOrBool::Bool(b) => b as i64,
+    }))
+}
+
+/// A core's converted program, with the checks that need the config.
+struct ParsedCore {
+    id: u32,
+    body: Vec<Stmt>,
+    /// (record index, array group) of every `mvmul`.
+    groups: Vec<(u64, u32)>,
+    /// (record index, partner core) of every `send`, `recv` and `sync`.
+    partners: Vec<(u64, u32)>,
+}
+
+struct Parsed {
+    config: Config,
+    cores: Vec<ParsedCore>,
+}
+
+struct FileVisitor<'c> {
+    context: &'c Cell<Context>,
+}
+
+impl<'de> Visitor<'de> for FileVisitor<'_> {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a pimsim-nn instruction file: an object with \"config\" and \"core0\", \"core1\", ...")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Parsed, A::Error> {
+        let mut config = None;
+        let mut cores = vec![];
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "config" {
+                self.context.set(Context::Config);
+                config = Some(map.next_value::<Config>()?);
+            } else if let Some(id) = core_id(&key) {
+                if cores.iter().any(|c: &ParsedCore| c.id == id) {
+                    return Err(de::Error::custom(format!("\"{key}\" appears twice")));
+                }
+                cores.push(map.next_value_seed(CoreSeed { id, context: self.context })?);
+            } else {
+                return Err(de::Error::custom(format!(
+                    "unknown key \"{key}\"; expected \"config\" or \"coreN\" (N a core number)"
+                )));
+            }
+            self.context.set(Context::Top);
+        }
+        let config = config.ok_or_else(|| de::Error::custom("the file has no \"config\""))?;
+        Ok(Parsed { config, cores })
+    }
+}
+
+/// `"core12"` -> 12.
+fn core_id(key: &str) -> Option<u32> {
+    let digits = key.strip_prefix("core")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
+    {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+struct CoreSeed<'c> {
+    id: u32,
+    context: &'c Cell<Context>,
+}
+
+impl<'de> DeserializeSeed<'de> for CoreSeed<'_> {
+    type Value = ParsedCore;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<ParsedCore, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CoreSeed<'_> {
+    type Value = ParsedCore;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of instruction records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<ParsedCore, A::Error> {
+        let mut core = ParsedCore { id: self.id, body: vec![], groups: vec![], partners: vec![] };
+        let mut regs = [0i64; 32];
+        let mut index = 0u64;
+        loop {
+            self.context.set(Context::Record { core: self.id, index });
+            let Some(r) = seq.next_element::<Record>()? else { break };
+            if let Some(inst) = convert(&r, &mut regs).map_err(de::Error::custom)? {
+                match &inst {
+                    Inst::Mvmul { group, .. } => core.groups.push((index, *group)),
+                    Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
+                        core.partners.push((index, *c))
+                    }
+                    _ => {}
+                }
+                core.body.push(Stmt::Inst(inst, Line::NONE));
+            }
+            index += 1;
+        }
+        Ok(core)
+    }
+}
+
+/// Converts one record, updating the register file; `None` for scalar instructions, which
+/// only set registers.
+fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>, String> {
+    let field = |v: Option<i64>, name: &str| v.ok_or_else(|| format!("'{}' needs the field \"{name}\"", op_name(r.op)));
+    let reg = |v: Option<i64>, name: &str| -> std::result::Result<usize, String> {
+        let v = field(v, name)?;
+        if (0..32).contains(&v) {
+            Ok(v as usize)
+        } else {
+            Err(format!("register {name}={v} is out of range 0..31"))
+        }
+    };
+    let unsigned = |v: Option<i64>, name: &str| -> std::result::Result<u32, String> {
+        let v = field(v, name)?;
+        u32::try_from(v).map_err(|_| format!("\"{name}\" is {v}; expected 0..{}", u32::MAX))
+    };
+    // The address a register operand holds.
+    let addr = |v: Option<i64>, name: &str, regs: &[i64; 32]| -> std::result::Result<Addr, String> {
+        let k = reg(v, name)?;
+        let a = regs[k];
+        if a < 0 {
+            return Err(format!("{name} is register {k}, which holds the negative address {a}"));
+        }
+        Ok(Addr::abs(a))
+    };
+    if let Some(o) = r.offset {
+        if o.offset_value != 0 {
+            return Err(format!(
+                "address offsets are not supported (offset_select {}, offset_value {}); pimlir imports offset 0 only",
+                o.offset_select, o.offset_value
+            ));
+        }
+    }
+    let imm_int = || -> std::result::Result<i64, String> {
+        let v = r.imm.ok_or_else(|| format!("'{}' needs the field \"imm\"", op_name(r.op)))?;
+        if v.fract() != 0.0 || v.abs() > (1i64 << 53) as f64 {
+            return Err(format!("\"imm\" is {v}; expected an integer"));
+        }
+        Ok(v as i64)
+    };
+    let vec = |op: VecOp, regs: &[i64; 32]| -> std::result::Result<Option<Inst>, String> {
+        Ok(Some(Inst::Vec {
+            op,
+            rd: addr(r.rd, "rd", regs)?,
+            rs1: addr(r.rs1, "rs1", regs)?,
+            rs2: if op.binary() { Some(addr(r.rs2, "rs2", regs)?) } else { None },
+            len: unsigned(r.len, "len")?,
+        }))
+    };
+    let inst = match r.op {
+        Op::Nop => Inst::Nop,
+        Op::Sld => return Ok(None), // a no-op in pimsim-nn
+        Op::Sldi | Op::Sadd | Op::Ssub | Op::Smul | Op::Saddi | Op::Smuli => {
+            let rd = reg(r.rd, "rd")?;
+            let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
+            regs[rd] = match r.op {
+                Op::Sldi => imm_int()?,
+                Op::Sadd => src("rs1", r.rs1)?.wrapping_add(src("rs2", r.rs2)?),
+                Op::Ssub => src("rs1", r.rs1)?.wrapping_sub(src("rs2", r.rs2)?),
+                Op::Smul => src("rs1", r.rs1)?.wrapping_mul(src("rs2", r.rs2)?),
+                Op::Saddi => src("rs1", r.rs1)?.wrapping_add(imm_int()?),
+                _ => src("rs1", r.rs1)?.wrapping_mul(imm_int()?),
+            };
+            return Ok(None);
+        }
+        Op::Setbw => Inst::SetBw { ibiw: unsigned(r.ibiw, "ibiw")?, obiw: unsigned(r.obiw, "obiw")? },
+        Op::Mvmul => Inst::Mvmul {
+            rd: addr(r.rd, "rd", regs)?,
+            rs1: addr(r.rs1, "rs1", regs)?,
+            group: unsigned(r.group, "group")?,
+            relu: r.relu.unwrap_or(0) != 0,
+            mbiw: unsigned(r.mbiw.or(Some(0)), "mbiw")?,
+        },
+        Op::Vvadd => return vec(VecOp::Vvadd, regs),
+        Op::Vvsub => return vec(VecOp::Vvsub, regs),
+        Op::Vvmul => return vec(VecOp::Vvmul, regs),
+        Op::Vvdmul => return vec(VecOp::Vvdmul, regs),
+        Op::Vvmax => return vec(VecOp::Vvmax, regs),
+        Op::Vvsll => return vec(VecOp::Vvsll, regs),
+        Op::Vvsra => return vec(VecOp::Vvsra, regs),
+        Op::Vavg => return vec(VecOp::Vavg, regs),
+        Op::Vrelu => return vec(VecOp::Vrelu, regs),
+        Op::Vtanh => return vec(VecOp::Vtanh, regs),
+        Op::Vsigm => return vec(VecOp::Vsigm, regs),
+        Op::Vrsu => return vec(VecOp::Vrsu, regs),
+        Op::Vrsl => return vec(VecOp::Vrsl, regs),
+        Op::Vmv => Inst::Vmv {
+            rd: addr(r.rd, "rd", regs)?,
+            rs1: addr(r.rs1, "rs1", regs)?,
+            len: unsigned(r.len, "len")?,
+            stride: 1,
+        },
+        Op::Ld => {
+            Inst::Ld { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.size, "size")? }
+        }
+        Op::St => {
+            Inst::St { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.size, "size")? }
+        }
+        // pimsim-nn sizes lldi and lmv by `len`, in bytes.
+        Op::Lldi => Inst::Lldi {
+            rd: addr(r.rd, "rd", regs)?,
+            size: unsigned(r.len, "len")?,
+            value: r.imm.ok_or("'lldi' needs the field \"imm\"")? as f32,
+        },
+        Op::Lmv => {
+            Inst::Lmv { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.len, "len")? }
+        }
+        // pimsim-nn's send reads its source address from rd.
+        Op::Send => Inst::Send {
+            rs1: addr(r.rd, "rd", regs)?,
+            core: unsigned(r.core, "core")?,
+            size: unsigned(r.size, "size")?,
+        },
+        Op::Recv => {
+            Inst::Recv { rd: addr(r.rd, "rd", regs)?, core: unsigned(r.core, "core")?, size: unsigned(r.size, "size")? }
+        }
+        Op::Wait => Inst::Wait { event: event(r.event_register)?, value: field(r.wait_value, "wait_value")? },
+        Op::Sync => Inst::Sync { event: event(r.event_register)?, core: unsigned(r.core, "core")? },
+    };
+    let _ = r.offset_value; // scalar-unit field pimsim-nn ignores for these ops
+    Ok(Some(inst))
+}
+
+fn event(v: Option<i64>) -> std::result::Result<u8, String> {
+    match v {
+        Some(e @ 0..=31) => Ok(e as u8),
+        Some(e) => Err(format!("event register {e} is out of range 0..31")),
+        None => Err("needs the field \"event_register\"".into()),
+    }
+}
+
+fn op_name(op: Op) -> String {
+    format!("{op:?}").to_lowercase()
+}
+
+/// Builds the program: cores in id order, array-group tables from `config.array_group_map`.
+fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
+    let Parsed { config, mut cores } = parsed;
+    let [xbar_rows, xbar_cols] = config.xbar_size.unwrap_or(opts.xbar_size);
+    if xbar_rows == 0 || xbar_cols == 0 {
+        return Err(Error::new("config.xbar_size must be positive"));
+    }
+    let mut tables: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (key, groups) in &config.array_group_map {
+        let id = core_id(key)
+            .ok_or_else(|| Error::new(format!("config.array_group_map has key \"{key}\"; expected \"coreN\"")))?;
+        if let Some(x) = groups.iter().find(|&&x| x == 0) {
+            return Err(Error::new(format!("config.array_group_map.{key} lists an array group of {x} crossbars")));
+        }
+        tables.insert(id, groups.clone());
+    }
+    cores.sort_by_key(|c| c.id);
+    let known: BTreeSet<u32> = cores.iter().map(|c| c.id).collect();
+    if let Some(n) = config.core_cnt {
+        if let Some(c) = known.iter().chain(tables.keys()).find(|&&c| c >= n) {
+            return Err(Error::new(format!(
+                "core{c} is outside config.core_cnt = {n} (pimsim-nn would silently skip it)"
+            )));
+        }
+    }
+    for c in &cores {
+        let n = tables.get(&c.id).map_or(0, |t| t.len());
+        if let Some(&(index, g)) = c.groups.iter().find(|&&(_, g)| g as usize >= n) {
+            return Err(Error::new(format!(
+                "core{}, instruction {index}: mvmul uses array group {g}, but config.array_group_map.core{} lists {n}",
+                c.id, c.id
+            )));
+        }
+        if let Some(&(index, p)) = c.partners.iter().find(|&&(_, p)| !known.contains(&p)) {
+            return Err(Error::new(format!(
+                "core{}, instruction {index}: names core {p}, which has no instructions in the file",
+                c.id
+            )));
+        }
+    }
+    // Cores with an array-group table but no instructions are kept (they export the same).
+    for &id in tables.keys() {
+        if !known.contains(&id) {
+            cores.push(ParsedCore { id, body: vec![], groups: vec![], partners: vec![] });
+        }
+    }
+    cores.sort_by_key(|c| c.id);
+
+    let sizes: BTreeSet<u32> = tables.values().flatten().copied().collect();
+    let layers = sizes
+        .iter()
+        .map(|&x| {
+            let name = super::synthetic_layer_name(x);
+            Layer {
+                name: name.clone(),
+                line: Line::NONE,
+                rows: xbar_rows as i64,
+                cols: xbar_cols as i64 * x as i64,
+                source: MatrixSource::Fc { weight: name, transposed: false, hwc: None },
+                scale: None,
+            }
+        })
+        .collect();
+    let cores = cores
+        .into_iter()
+        .map(|c| {
+            let ags = tables
+                .get(&c.id)
+                .map(|t| {
+                    t.iter()
+                        .map(|&x| ArrayGroup {
+                            layer: super::synthetic_layer_name(x),
+                            line: Line::NONE,
+                            replica: 0,
+                            row_begin: 0,
+                            rows: xbar_rows as i64,
+                            xbars: x,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            CoreProgram { id: c.id, line: Line::NONE, ags, buffers: vec![], body: c.body }
+        })
+        .collect();
+    Ok(Program {
+        source: String::new(),
+        arch: opts.arch.clone(),
+        weights: Some(format!("seed:{}", opts.seed)),
+        layers,
+        globals: vec![],
+        cores,
+        comments: Default::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ImportOptions {
+        ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 0 }
+    }
+
+    fn import(json: &str) -> Result<Program> {
+        read_from(json.as_bytes(), "t.json", &opts())
+    }
+
+    #[test]
+    fn registers_become_addresses() {
+        let p = import(
+            r#"{"config": {"core_cnt": 1, "array_group_map": {"core0": [2]}},
+                "core0": [{"op": "sldi", "rd": 0, "imm": 256}, {"op": "sldi", "rd": 1, "imm": 8},
+                          {"op": "saddi", "rd": 1, "rs1": 1, "imm": 4},
+                          {"op": "mvmul", "rd": 0, "rs1": 1, "group": 0, "relu": 0, "mbiw": 8}]}"#,
+        )
+        .unwrap();
+        assert_eq!(p.layers[0].name, "pimsim.xbars2");
+        assert_eq!(p.layers[0].cols, 256);
+        let Stmt::Inst(Inst::Mvmul { rd, rs1, .. }, _) = &p.cores[0].body[0] else { panic!() };
+        assert_eq!((rd.offset, rs1.offset), (256, 12));
+    }
+
+    #[test]
+    fn errors_name_core_and_record() {
+        let e = import(r#"{"config": {"core_cnt": 1}, "core0": [{"op": "sldi", "rd": 40, "imm": 1}]}"#).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("core0, instruction 0") && msg.contains("out of range"), "{msg}");
+        let e = import(r#"{"config": {"core_cnt": 1}, "core0": [{"op": "jump"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `jump`"), "{e}");
+        let e = import(r#"{"config": {"core_cnt": 1}, "core0": [{"op": "mvmul", "rd": 0, "rs1": 0, "group": 3}]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("array group 3"), "{e}");
+    }
+}
