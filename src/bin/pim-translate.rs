@@ -27,10 +27,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     name = "pim-translate",
     about = "Translate between ONNX, MLIR (pimlir dialects), .pim text and pimsim-nn instruction files",
     after_help = "Program options (--reroll, --flatten) apply to translations that produce a program: \
-                  --import-pimsim, --mlir-to-pim, --pim-to-mlir and --export-pimsim (which always expands loops)."
+                  --import-pimsim, --mlir-to-pim, --pim-to-mlir, --pim-to-pim and --export-pimsim (which always \
+                  expands loops)."
 )]
 #[command(group(ArgGroup::new("translation").required(true).args([
-    "import_onnx", "import_pimcomp_json", "import_pimsim", "export_pimsim", "mlir_to_pim", "pim_to_mlir"
+    "import_onnx", "import_pimcomp_json", "import_pimsim", "export_pimsim", "mlir_to_pim", "pim_to_mlir", "pim_to_pim"
 ])))]
 struct Args {
     /// Input file (- for standard input, text formats only)
@@ -62,6 +63,10 @@ struct Args {
     /// .pim text -> pim_isa MLIR
     #[arg(long)]
     pim_to_mlir: bool,
+    /// .pim text -> .pim text: checked and re-printed in canonical form (with --reroll or
+    /// --flatten, restructured), without going through MLIR
+    #[arg(long)]
+    pim_to_pim: bool,
     /// Fold repeated strided instruction runs into repeat loops (for flat programs, e.g. imported)
     #[arg(long)]
     reroll: bool,
@@ -220,7 +225,10 @@ fn read_program(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: 
     t.step("read", None);
     let name = if args.input == "-" { "<stdin>" } else { args.input.as_str() };
     sources.add(name, src.as_str());
-    if args.pim_to_mlir || (args.export_pimsim && driver::input_kind(&args.input) == driver::InputKind::Pim) {
+    let pim_input = args.pim_to_mlir
+        || args.pim_to_pim
+        || (args.export_pimsim && driver::input_kind(&args.input) == driver::InputKind::Pim);
+    if pim_input {
         let mut p = pimlir::isa::text::parse(&src, name)?;
         if args.input != "-" {
             driver::paths_from_file(&mut p, name);

@@ -5,6 +5,8 @@
 //! dialect and the `.pim` text hold; the flat dynamic stream (one entry per executed
 //! instruction) is produced only where it is consumed, by [`CoreProgram::for_each`].
 
+pub mod comm;
+pub mod cursor;
 pub mod reroll;
 pub mod text;
 pub mod verify;

@@ -2,8 +2,9 @@
 //!
 //! Every address operand is checked over the whole range its loop counters take: it must stay
 //! inside the buffer it names (or inside memory, for absolute addresses). Array groups must
-//! match their layer and fit their core. Findings name the core, the source line when the
-//! program came from text, and the cause.
+//! match their layer and fit their core. Send/recv pairing and deadlock are checked by
+//! [`super::comm`]. Findings name the core, the source line when the program came from text,
+//! and the cause.
 
 use super::*;
 use crate::arch::Arch;
@@ -36,6 +37,9 @@ pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
         c.report(0, e);
     }
     c.program();
+    for d in super::comm::check(p) {
+        c.push(d);
+    }
     if c.suppressed > 0 {
         c.out.push(Diagnostic::note(format!("{} more findings not shown", c.suppressed)));
     }
@@ -43,6 +47,14 @@ pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
 }
 
 impl Checker<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        if self.out.len() >= MAX_FINDINGS {
+            self.suppressed += 1;
+        } else {
+            self.out.push(d);
+        }
+    }
+
     fn report(&mut self, line: u32, msg: String) {
         if self.out.len() >= MAX_FINDINGS {
             self.suppressed += 1;
