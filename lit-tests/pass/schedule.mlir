@@ -11,7 +11,7 @@
 // CHECK: repeat i in 0..6 {
 // CHECK: repeat j in 0..6 {
 // CHECK-NEXT: ld @conv.patch, $input+64*i+8*j, size=24
-// CHECK: mvmul @conv.acc, @conv.patch, group=0
+// CHECK: mvmul @conv.acc, @conv.patch, group=0, mbiw=8
 // CHECK: vvadd @conv.acc, @conv.acc, @conv.bias, len=8
 // CHECK-NEXT: vrelu @conv.acc, @conv.acc, len=8
 // CHECK-NEXT: st $conv+128*i+16*j+144, @conv.acc, size=16
@@ -39,4 +39,4 @@
 // MLIR: %[[PATCH:.*]] = "pim_isa.buffer"() {name = "conv.patch", size = 72 : i64} : () -> index
 // MLIR: affine.for %[[I:.*]] = 0 to 6 {
 // MLIR: affine.for %[[J:.*]] = 0 to 6 {
-// MLIR: "pim_isa.mvmul"(%{{.*}}, %[[PATCH]]) {group = 0 : i64, mbiw = 0 : i64, relu = false} : (index, index) -> ()
+// MLIR: "pim_isa.mvmul"(%{{.*}}, %[[PATCH]]) {group = 0 : i64, mbiw = 8 : i64, relu = false} : (index, index) -> ()

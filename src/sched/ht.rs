@@ -416,7 +416,7 @@ fn crossbar_layer(s: &mut Sched, i: usize) -> Result<(), SchedError> {
                         rs1: Addr::local(patch, row0 * eb),
                         group: ag,
                         relu: relu_on_mvmul,
-                        mbiw: 0,
+                        mbiw: s.arch.weight_bits,
                     }));
                 }
                 let vadd = |dst: u32, other: u32| {
