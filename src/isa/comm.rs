@@ -38,18 +38,22 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     for (&(from, to), &(n, line)) in &sent {
         let m = received.get(&(from, to)).map_or(0, |r| r.0);
         if n != m {
-            out.push(Diagnostic::error(format!(
-                "core {from} sends {n} message(s) to core {to}, but core {to} receives {m} from core {from}"
-            ))
-            .at_opt(loc(line)));
+            out.push(
+                Diagnostic::error(format!(
+                    "core {from} sends {n} message(s) to core {to}, but core {to} receives {m} from core {from}"
+                ))
+                .at_opt(loc(line)),
+            );
         }
     }
     for (&(from, to), &(m, line)) in &received {
         if !sent.contains_key(&(from, to)) {
-            out.push(Diagnostic::error(format!(
-                "core {to} receives {m} message(s) from core {from}, but core {from} sends none to core {to}"
-            ))
-            .at_opt(loc(line)));
+            out.push(
+                Diagnostic::error(format!(
+                    "core {to} receives {m} message(s) from core {from}, but core {from} sends none to core {to}"
+                ))
+                .at_opt(loc(line)),
+            );
         }
     }
 
@@ -117,18 +121,21 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
             Some((i, l)) => format!("core {id} is blocked in '{}'{}", i.mnemonic(), at_line(l)),
         };
         let why = match *inst {
-            Inst::Send { core, size, .. } => format!("'send' of {size} bytes to core {core} never completes: {}", partner(core)),
+            Inst::Send { core, size, .. } => {
+                format!("'send' of {size} bytes to core {core} never completes: {}", partner(core))
+            }
             Inst::Recv { core, size, .. } => {
                 format!("'recv' of {size} bytes from core {core} never completes: {}", partner(core))
             }
             Inst::Wait { event, value } => {
-                format!("'wait' for event {event} to reach {value} never completes: it reaches {}", events[k][event as usize])
+                format!(
+                    "'wait' for event {event} to reach {value} never completes: it reaches {}",
+                    events[k][event as usize]
+                )
             }
             _ => "stuck".to_string(),
         };
-        out.push(
-            Diagnostic::error(format!("deadlock: core {}: {why}", p.cores[k].id)).at_opt(loc(line)),
-        );
+        out.push(Diagnostic::error(format!("deadlock: core {}: {why}", p.cores[k].id)).at_opt(loc(line)));
     }
     out
 }

@@ -23,9 +23,14 @@ impl<'p> Cursor<'p> {
     pub fn counters(&self) -> &[i64] {
         &self.counters
     }
+}
+
+/// The instructions in execution order, each with its source line.
+impl<'p> Iterator for Cursor<'p> {
+    type Item = (&'p Inst, u32);
 
     /// The next instruction to execute and its source line.
-    pub fn next(&mut self) -> Option<(&'p Inst, u32)> {
+    fn next(&mut self) -> Option<(&'p Inst, u32)> {
         loop {
             let f = self.stack.last_mut()?;
             if f.pc < f.stmts.len() {

@@ -639,19 +639,35 @@ impl Program {
     }
 
     /// Expands every loop: each core's body becomes the flat instruction stream it executes,
-    /// addresses keeping their buffers (the strict ISA has no loops). Comments inside loops go.
+    /// addresses keeping their buffers (the strict ISA has no loops). Comments outside loops
+    /// stay; those inside go.
     pub fn flatten(&mut self) {
+        fn expand(stmts: &[Stmt], counters: &mut Vec<i64>, out: &mut Vec<Stmt>) {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(i, line) => {
+                        let mut i = i.clone();
+                        for a in i.addrs_mut() {
+                            a.offset = a.offset_at(counters);
+                            a.terms.clear();
+                        }
+                        out.push(Stmt::Inst(i, *line));
+                    }
+                    Stmt::Repeat { start, count, body } => {
+                        for k in 0..*count {
+                            counters.push(start + k);
+                            expand(body, counters, out);
+                            counters.pop();
+                        }
+                    }
+                    Stmt::Comment(c) if counters.is_empty() => out.push(Stmt::Comment(c.clone())),
+                    Stmt::Comment(_) => {}
+                }
+            }
+        }
         for c in &mut self.cores {
             let mut flat = Vec::with_capacity(c.dynamic_count() as usize);
-            let _ = c.for_each(|inst, line, counters| -> std::result::Result<(), ()> {
-                let mut inst = inst.clone();
-                for a in inst.addrs_mut() {
-                    a.offset = a.offset_at(counters);
-                    a.terms.clear();
-                }
-                flat.push(Stmt::Inst(inst, Line(line)));
-                Ok(())
-            });
+            expand(&c.body, &mut Vec::new(), &mut flat);
             c.body = flat;
         }
     }

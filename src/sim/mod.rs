@@ -8,13 +8,12 @@
 //! every unfinished core is blocked, the program deadlocks and the error names each core, the
 //! instruction it waits in, and the partner it waits for.
 
-
 pub mod weights;
 
 use crate::arch::Arch;
 use crate::diag::{Error, Result};
-use crate::isa::{CoreProgram, GlobalInit, Inst, Program, ScalarOp, VecOp};
 use crate::isa::cursor::Cursor;
+use crate::isa::{CoreProgram, GlobalInit, Inst, Program, ScalarOp, VecOp};
 pub use weights::{Tensor, WeightStore};
 
 /// Per-core statistics of a run.
