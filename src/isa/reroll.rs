@@ -136,8 +136,8 @@ const MAX_PERIOD: usize = 64;
 ///
 /// Each pass scans the statements once; at each position it tries the periods `p` at which the
 /// same statement shape recurs (up to [`MAX_PERIOD`]) and keeps the one whose run `B, B+d,
-/// B+2d, ...` covers most statements; a folded body is rerolled in turn. Passes repeat until
-/// nothing changes, so rows of windows become loops of loops.
+/// B+2d, ...` (`k` copies) saves most statements, `p * (k - 1)`; a folded body is rerolled in
+/// turn. Passes repeat until nothing changes, so rows of windows become loops of loops.
 pub fn reroll(body: Vec<Stmt>) -> Vec<Stmt> {
     reroll_at(body, 0)
 }
@@ -197,7 +197,9 @@ fn fold_pass(items: Vec<Stmt>, level: u8) -> (Vec<Stmt>, bool) {
                 }
                 k += 1;
             }
-            if best.as_ref().is_none_or(|b| p * k > b.0) {
+            // Keep the run that removes most statements, p * (k - 1): a long run of a short
+            // body beats two copies of a long one that happen to be shift-equal too.
+            if best.as_ref().is_none_or(|b| p * (k - 1) > b.1 * (b.2 - 1)) {
                 best = Some((p * k, p, k, delta.clone()));
             }
         }
@@ -331,5 +333,55 @@ mod tests {
         let Stmt::Repeat { count: 4, body, .. } = &out[0] else { panic!("{out:?}") };
         let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
         assert_eq!(rs1.terms, vec![(0, 8)]);
+    }
+}
+
+#[cfg(test)]
+mod reroll_tests {
+    use super::*;
+    use crate::isa::{Addr, Line, VecOp};
+
+    fn inst(i: Inst) -> Stmt {
+        Stmt::Inst(i, Line::NONE)
+    }
+
+    /// An 8x8 grid of conv windows (5 strided loads, fixed-address compute, a store) rolls
+    /// into rows of windows of loads, not into shift-equal but irregular groups of windows.
+    #[test]
+    fn conv_windows_roll_into_a_loop_nest() {
+        let mut flat = vec![];
+        for r in 0..8 {
+            for c in 0..8 {
+                for k in 0..5 {
+                    flat.push(inst(Inst::Ld {
+                        rd: Addr::local(0, 60 * k),
+                        rs1: Addr::global(0, 144 * r + 12 * c + 144 * k),
+                        size: 60,
+                    }));
+                }
+                flat.push(inst(Inst::Mvmul {
+                    rd: Addr::local(1, 0),
+                    rs1: Addr::local(0, 0),
+                    group: 1,
+                    relu: false,
+                    mbiw: 8,
+                }));
+                flat.push(inst(Inst::Vec {
+                    op: VecOp::Vrelu,
+                    rd: Addr::local(1, 0),
+                    rs1: Addr::local(1, 0),
+                    rs2: None,
+                    len: 16,
+                }));
+                flat.push(inst(Inst::St { rd: Addr::global(1, 256 * r + 32 * c), rs1: Addr::local(1, 0), size: 32 }));
+            }
+        }
+        let out = reroll(flat);
+        let [Stmt::Repeat { count: 8, body: rows, .. }] = out.as_slice() else { panic!("{out:#?}") };
+        let [Stmt::Repeat { count: 8, body: window, .. }] = rows.as_slice() else { panic!("{rows:#?}") };
+        let Stmt::Repeat { count: 5, body: loads, .. } = &window[0] else { panic!("{window:#?}") };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &loads[0] else { panic!() };
+        assert_eq!(rs1.terms, vec![(0, 144), (1, 12), (2, 144)]);
+        assert_eq!(window.len(), 4);
     }
 }
