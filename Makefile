@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 LIT := .venv/bin/lit
 BIN := target/debug
 
-.PHONY: all setup build demo test unit lit models models-test fmt clippy clean
+.PHONY: all setup build demo test unit lit models models-test bench fuzz fmt clippy clean
 
 all: build
 
@@ -40,6 +40,23 @@ models: setup
 # (tests/zoo.rs). About 1 s; the files come out byte-identical every time.
 models-test: setup
 	$(PYTHON) tools/make_models.py resnet18
+
+# Benchmarks of the ISA formats (pimsim-nn import, .pim parse/print rates, reroll); by hand.
+bench: models-test
+	./tools/bench_pim.sh
+
+# Fuzz a parser with libFuzzer for FUZZ_SECONDS (default 600): FUZZ_TARGET=pim_text (the
+# .pim reader) or pimsim_json (the pimsim-nn importer). Seeds come from the lit tests.
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain build it.
+FUZZ_TARGET ?= pim_text
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p tools/fuzz/corpus/pim_text tools/fuzz/corpus/pimsim_json
+	cp lit-tests/Inputs/*.pim lit-tests/pim-text/*.pim lit-tests/sim/*.pim tools/fuzz/corpus/pim_text/
+	cp lit-tests/Inputs/pimsim-*.json tools/fuzz/corpus/pimsim_json/
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tools/fuzz $(FUZZ_TARGET) tools/fuzz/corpus/$(FUZZ_TARGET) \
+		-- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt

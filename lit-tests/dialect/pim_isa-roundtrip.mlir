@@ -3,6 +3,8 @@
 // RUN: pim-opt %s | FileCheck %s
 // RUN: pim-opt %s | pim-opt | FileCheck %s
 // RUN: pim-opt %s -o %t.pim && FileCheck %s --check-prefix=PIM < %t.pim
+// pim_isa MLIR -> .pim -> pim_isa MLIR is the identity:
+// RUN: pim-opt %s -o %t.mlir && pim-translate --mlir-to-pim %t.mlir | pim-translate --pim-to-mlir | diff -u %t.mlir -
 
 // CHECK: "pim_isa.layer"() {cols = 4 : i64, kind = "fc", name = "fc", rows = 8 : i64, transposed = false, weight = "fc.w"}
 // CHECK: "pim_isa.global"() {addr = 0 : i64, input = 0 : i64, name = "x", shape = array<i64: 1, 8>, size = 16 : i64}

@@ -178,23 +178,33 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
         }
         emit_program(args, ctx, p, t)?
     } else {
-        // The remaining translations read a program (.pim or pim_isa MLIR).
+        // The remaining translations read a program (.pim or pim_isa MLIR), verified against
+        // its architecture (or --arch): what they write is meant to be simulated.
         let mut p = read_program(args, ctx, sources, t)?;
+        let spec =
+            args.arch
+                .clone()
+                .unwrap_or_else(|| if p.arch.is_empty() { "pimcomp-default".into() } else { p.arch.clone() });
+        let arch = Arch::load(&spec)?;
+        let findings = pimlir::isa::verify::check(&p, &arch);
+        if !findings.is_empty() {
+            return Err(Error::many(findings));
+        }
+        t.step("verify", None);
         reshape(args, &mut p, t);
         if args.export_pimsim {
-            let spec = args.arch.clone().unwrap_or_else(|| {
-                if p.arch.is_empty() {
-                    "pimcomp-default".into()
-                } else {
-                    p.arch.clone()
-                }
-            });
-            let arch = Arch::load(&spec)?;
+            let xbar = [arch.xbar_rows(), arch.xbar_cols()];
             if args.output == "-" {
-                let mut out = std::io::stdout().lock();
-                pimlir::pimsim::write_to(&p, [arch.xbar_rows(), arch.xbar_cols()], &mut out)?;
+                // Written whole or not at all, like a file.
+                let mut out = vec![];
+                pimlir::pimsim::write_to(&p, xbar, &mut out)?;
+                use std::io::Write;
+                std::io::stdout()
+                    .lock()
+                    .write_all(&out)
+                    .map_err(|e| Error::new(format!("cannot write output: {e}")))?;
             } else {
-                pimlir::pimsim::write(&p, [arch.xbar_rows(), arch.xbar_cols()], Path::new(&args.output))?;
+                pimlir::pimsim::write(&p, xbar, Path::new(&args.output))?;
             }
             t.step("export", Some(&|| p.dynamic_count()));
             return Ok(());

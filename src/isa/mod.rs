@@ -593,42 +593,38 @@ impl CoreProgram {
 }
 
 impl Program {
-    /// The activation bit width the program's `setbw` instructions declare (their `ibiw`),
-    /// `None` when it has none. Programs from pimsim-nn set 8 bits where pimlir's presets use
-    /// 16, so the element size comes from here before the architecture. Disagreeing `setbw`s
-    /// are an error: the functional model keeps one element size per program.
-    pub fn declared_bit_width(&self) -> std::result::Result<Option<u32>, String> {
-        fn walk(stmts: &[Stmt], found: &mut Option<(u32, u32)>, core: u32) -> std::result::Result<(), String> {
+    /// The activation bit width the program's `setbw` instructions declare (the `ibiw` of the
+    /// first), `None` when it has none, and every `setbw` that disagrees (its line and why).
+    /// Programs from pimsim-nn set 8 bits where pimlir's presets use 16, so the element size
+    /// comes from here before the architecture; the functional model keeps one element size
+    /// per program, so all must agree.
+    pub fn declared_bit_width(&self) -> (Option<u32>, Vec<(u32, String)>) {
+        fn walk(stmts: &[Stmt], first: &mut Option<u32>, bad: &mut Vec<(u32, String)>, core: u32) {
             for s in stmts {
                 match s {
                     Stmt::Inst(Inst::SetBw { ibiw, obiw }, line) => {
                         if ibiw != obiw {
-                            return Err(format!(
-                                "core {core}: setbw ibiw={ibiw}, obiw={obiw} (line {}): pimlir models one element size; ibiw and obiw must agree",
-                                line.0
-                            ));
+                            bad.push((line.0, format!("core {core}: setbw ibiw={ibiw}, obiw={obiw}: pimlir models one element size, so ibiw and obiw must agree")));
                         }
-                        match found {
-                            Some((bits, _)) if *bits != *ibiw => {
-                                return Err(format!(
-                                    "core {core}: setbw ibiw={ibiw} (line {}) disagrees with ibiw={bits} set elsewhere; pimlir models one element size per program",
-                                    line.0
-                                ))
-                            }
-                            _ => *found = Some((*ibiw, core)),
+                        match first {
+                            Some(bits) if *bits != *ibiw => bad.push((
+                                line.0,
+                                format!("core {core}: setbw ibiw={ibiw} disagrees with ibiw={bits} set before; pimlir models one element size per program"),
+                            )),
+                            Some(_) => {}
+                            None => *first = Some(*ibiw),
                         }
                     }
-                    Stmt::Repeat { body, .. } => walk(body, found, core)?,
+                    Stmt::Repeat { body, .. } => walk(body, first, bad, core),
                     Stmt::Inst(..) | Stmt::Comment(_) => {}
                 }
             }
-            Ok(())
         }
-        let mut found = None;
+        let (mut first, mut bad) = (None, vec![]);
         for c in &self.cores {
-            walk(&c.body, &mut found, c.id)?;
+            walk(&c.body, &mut first, &mut bad, c.id);
         }
-        Ok(found.map(|f| f.0).filter(|&b| b > 0))
+        (first.filter(|&b| b > 0), bad)
     }
 
     /// Folds repeated strided runs of every core into loops ([`reroll::reroll`]).

@@ -23,18 +23,14 @@ struct Checker<'a> {
 
 /// Bytes of one activation element: from the program's `setbw` when it has one, else the
 /// architecture's activation width.
-pub fn element_bytes(p: &Program, arch: &Arch) -> std::result::Result<u32, String> {
-    Ok(p.declared_bit_width()?.map_or(arch.activation_bytes(), |bits| bits.div_ceil(8)))
+pub fn element_bytes(p: &Program, arch: &Arch) -> u32 {
+    p.declared_bit_width().0.map_or(arch.activation_bytes(), |bits| bits.div_ceil(8))
 }
 
 pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
-    let (eb, width_error) = match element_bytes(p, arch) {
-        Ok(eb) => (eb, None),
-        Err(e) => (arch.activation_bytes(), Some(e)),
-    };
-    let mut c = Checker { p, arch, eb: eb as i64, out: vec![], suppressed: 0 };
-    if let Some(e) = width_error {
-        c.report(0, e);
+    let mut c = Checker { p, arch, eb: element_bytes(p, arch) as i64, out: vec![], suppressed: 0 };
+    for (line, e) in p.declared_bit_width().1 {
+        c.report(line, e);
     }
     c.program();
     for d in super::comm::check(p) {

@@ -3,6 +3,7 @@
 //! Loops are expanded and every address is resolved to a byte address, loaded into a register
 //! with `sldi` before the instruction that uses it (`rd` in register 0, `rs1` in 1, `rs2` in
 //! 2, as PIMCOMP-NN does). A register that already holds the value is not reloaded.
+//! A file is written whole or not at all: on an error, the partial output is removed.
 
 use super::{REG_RD, REG_RS1, REG_RS2};
 use crate::diag::{Error, Result};
@@ -23,6 +24,14 @@ pub struct ExportStats {
 /// Writes `p` to `path`, gzipped when the name ends in `.gz`. `xbar_size` goes into the
 /// config (rows, columns of a crossbar of the architecture).
 pub fn write(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportStats> {
+    let result = write_file(p, xbar_size, path);
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn write_file(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportStats> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| Error::new(format!("cannot write output: {e}")).in_file(&name);
     let file = std::fs::File::create(path).map_err(io)?;
@@ -63,21 +72,22 @@ pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Resul
     w.put(format_args!("}}}}"));
     for c in cores {
         w.put(format_args!(",\n\"core{}\": [", c.id));
-        let mut regs: [Option<i64>; 32] = [None; 32];
+        // pimsim-nn starts every core with its registers at zero.
+        let mut regs: [Option<i64>; 32] = [Some(0); 32];
         let mut first = true;
         c.for_each(|inst, line, counters| -> Result<()> {
             let at = |a: &Addr| -> Result<i64> {
                 let v = p.resolve(c, a, counters).expect("checked: every buffer is allocated");
                 if v < 0 {
-                    return Err(Error::new(format!(
-                        "core {}: line {line}: '{}' has the negative address {v}",
-                        c.id,
-                        inst.mnemonic()
-                    )));
+                    return Err(error_at(
+                        p,
+                        line,
+                        format!("core {}: '{}' has the negative address {v}", c.id, inst.mnemonic()),
+                    ));
                 }
                 Ok(v)
             };
-            w.inst(c.id, inst, line, &at, &mut regs, &mut first)
+            w.inst(p, c.id, inst, line, &at, &mut regs, &mut first)
         })?;
         w.put(format_args!("\n]"));
     }
@@ -85,6 +95,15 @@ pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Resul
     match w.err {
         Some(e) => Err(Error::new(format!("cannot write output: {e}"))),
         None => Ok(w.stats),
+    }
+}
+
+/// An error at line `line` of the program's source (when it came from a file).
+fn error_at(p: &Program, line: u32, msg: String) -> Error {
+    if p.source.is_empty() || line == 0 {
+        Error::new(msg)
+    } else {
+        Error::at(msg, crate::diag::Loc::new(p.source.as_str(), line, 1))
     }
 }
 
@@ -121,8 +140,10 @@ impl<W: Write> Writer<'_, W> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn inst(
         &mut self,
+        p: &Program,
         core: u32,
         inst: &Inst,
         line: u32,
@@ -192,9 +213,11 @@ impl<W: Write> Writer<'_, W> {
             },
             Inst::Vmv { rd, rs1, len, stride } => {
                 if *stride != 1 {
-                    return Err(Error::new(format!(
-                        "core {core}: line {line}: vmv with stride {stride} has no pimsim-nn form (its vmv copies contiguous elements)"
-                    )));
+                    return Err(error_at(
+                        p,
+                        line,
+                        format!("core {core}: vmv with stride {stride} has no pimsim-nn form (its vmv copies contiguous elements)"),
+                    ));
                 }
                 operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
                 self.record(
@@ -213,9 +236,7 @@ impl<W: Write> Writer<'_, W> {
             }
             Inst::Lldi { rd, size, value } => {
                 if !value.is_finite() {
-                    return Err(Error::new(format!(
-                        "core {core}: line {line}: lldi value {value} is not a JSON number"
-                    )));
+                    return Err(error_at(p, line, format!("core {core}: lldi value {value} is not a JSON number")));
                 }
                 operands(self, &[(REG_RD, rd)])?;
                 self.record(

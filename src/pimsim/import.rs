@@ -79,6 +79,7 @@ struct Config {
     #[serde(default)]
     array_group_map: BTreeMap<String, Vec<u32>>,
     xbar_size: Option<[u32; 2]>,
+    cell_precision: Option<u32>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
@@ -164,8 +165,8 @@ fn int_or_bool<'de, D: de::Deserializer<'de>>(d: D) -> std::result::Result<Optio
 struct ParsedCore {
     id: u32,
     body: Vec<Stmt>,
-    /// (record index, array group) of every `mvmul`.
-    groups: Vec<(u64, u32)>,
+    /// (record index, array group, mbiw) of every `mvmul`.
+    groups: Vec<(u64, u32, u32)>,
     /// (record index, partner core) of every `send`, `recv` and `sync`.
     partners: Vec<(u64, u32)>,
 }
@@ -248,7 +249,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
             let Some(r) = seq.next_element::<Record>()? else { break };
             if let Some(inst) = convert(&r, &mut regs).map_err(de::Error::custom)? {
                 match &inst {
-                    Inst::Mvmul { group, .. } => core.groups.push((index, *group)),
+                    Inst::Mvmul { group, mbiw, .. } => core.groups.push((index, *group, *mbiw)),
                     Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
                         core.partners.push((index, *c))
                     }
@@ -378,19 +379,20 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
         Op::Recv => {
             Inst::Recv { rd: addr(r.rd, "rd", regs)?, core: unsigned(r.core, "core")?, size: unsigned(r.size, "size")? }
         }
-        Op::Wait => Inst::Wait { event: event(r.event_register)?, value: field(r.wait_value, "wait_value")? },
-        Op::Sync => Inst::Sync { event: event(r.event_register)?, core: unsigned(r.core, "core")? },
+        Op::Wait => Inst::Wait {
+            event: event(field(r.event_register, "event_register")?)?,
+            value: field(r.wait_value, "wait_value")?,
+        },
+        Op::Sync => {
+            Inst::Sync { event: event(field(r.event_register, "event_register")?)?, core: unsigned(r.core, "core")? }
+        }
     };
     let _ = r.offset_value; // scalar-unit field pimsim-nn ignores for these ops
     Ok(Some(inst))
 }
 
-fn event(v: Option<i64>) -> std::result::Result<u8, String> {
-    match v {
-        Some(e @ 0..=31) => Ok(e as u8),
-        Some(e) => Err(format!("event register {e} is out of range 0..31")),
-        None => Err("needs the field \"event_register\"".into()),
-    }
+fn event(e: i64) -> std::result::Result<u8, String> {
+    u8::try_from(e).ok().filter(|e| *e < 32).ok_or_else(|| format!("event register {e} is out of range 0..31"))
 }
 
 fn op_name(op: Op) -> String {
@@ -424,11 +426,22 @@ fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
     }
     for c in &cores {
         let n = tables.get(&c.id).map_or(0, |t| t.len());
-        if let Some(&(index, g)) = c.groups.iter().find(|&&(_, g)| g as usize >= n) {
+        if let Some(&(index, g, _)) = c.groups.iter().find(|&&(_, g, _)| g as usize >= n) {
             return Err(Error::new(format!(
                 "core{}, instruction {index}: mvmul uses array group {g}, but config.array_group_map.core{} lists {n}",
                 c.id, c.id
             )));
+        }
+        // pimlir's crossbars hold one weight per cell, as in PIMCOMP-NN's files (8-bit cells,
+        // mbiw 8): a group of N crossbars then yields N x columns outputs.
+        if let Some(cells) = config.cell_precision {
+            if let Some(&(index, _, m)) = c.groups.iter().find(|&&(_, _, m)| m != cells) {
+                return Err(Error::new(format!(
+                    "core{}, instruction {index}: mvmul with mbiw={m} on crossbars of {cells}-bit cells \
+                     (config.cell_precision); pimlir models one weight per cell, so mbiw must equal it",
+                    c.id
+                )));
+            }
         }
         if let Some(&(index, p)) = c.partners.iter().find(|&&(_, p)| !known.contains(&p)) {
             return Err(Error::new(format!(

@@ -100,7 +100,7 @@ pub fn run(p: &Program, arch: &Arch, weights: &dyn WeightStore, inputs: &[Tensor
     if !findings.is_empty() {
         return Err(Error::many(findings));
     }
-    let eb = crate::isa::verify::element_bytes(p, arch).map_err(Error::new)? as u64;
+    let eb = crate::isa::verify::element_bytes(p, arch) as u64;
     let gbytes = p.globals.iter().map(|g| g.addr.unwrap_or(0) + g.size).max().unwrap_or(0);
     let mut m = Machine {
         p,

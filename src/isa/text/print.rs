@@ -239,6 +239,16 @@ impl Printer<'_> {
     fn addr(&mut self, a: &Addr) {
         let mut offset = a.offset;
         match a.base {
+            // An absolute address starts with its offset, or with its first loop term when
+            // the offset is 0 and the term positive (`56*i+2*j`, not `0+56*i+2*j`).
+            Base::Abs if a.offset == 0 && a.terms.first().is_some_and(|t| t.1 > 0) => {
+                let (level, coeff) = a.terms[0];
+                let _ = write!(self.out, "{coeff}*{}", loop_var(level as usize));
+                for &(level, coeff) in &a.terms[1..] {
+                    self.term(level, coeff);
+                }
+                return;
+            }
             Base::Abs => {
                 let _ = write!(self.out, "{}", a.offset);
                 offset = 0;
@@ -253,21 +263,26 @@ impl Printer<'_> {
             }
         }
         for &(level, coeff) in &a.terms {
-            let v = loop_var(level as usize);
-            match coeff {
-                1 => {
-                    let _ = write!(self.out, "+{v}");
-                }
-                -1 => {
-                    let _ = write!(self.out, "-{v}");
-                }
-                c => {
-                    let _ = write!(self.out, "{}{}*{v}", if c < 0 { "-" } else { "+" }, c.abs());
-                }
-            }
+            self.term(level, coeff);
         }
         if offset != 0 {
             let _ = write!(self.out, "{offset:+}");
+        }
+    }
+
+    /// `+4*i`, `-j`, ...: a loop term after the first part of an address.
+    fn term(&mut self, level: u8, coeff: i64) {
+        let v = loop_var(level as usize);
+        match coeff {
+            1 => {
+                let _ = write!(self.out, "+{v}");
+            }
+            -1 => {
+                let _ = write!(self.out, "-{v}");
+            }
+            c => {
+                let _ = write!(self.out, "{}{}*{v}", if c < 0 { "-" } else { "+" }, c.abs());
+            }
         }
     }
 
