@@ -43,7 +43,7 @@ pub const HEADER: &str = " pimlir ISA program";
 /// comment yet), else on a line of its own at `depth`.
 fn comment(out: &mut String, c: &Comment, depth: usize) {
     let last_line = out.strip_suffix('\n').map(|b| b.rsplit('\n').next().unwrap_or(b));
-    if c.trailing && last_line.is_some_and(|l| !l.trim().is_empty() && !l.contains("//")) {
+    if c.trailing && last_line.is_some_and(|l| !l.trim().is_empty() && !ends_in_comment(l)) {
         out.pop();
         out.push_str(" //");
     } else {
@@ -54,6 +54,23 @@ fn comment(out: &mut String, c: &Comment, depth: usize) {
     }
     out.push_str(&c.text);
     out.push('\n');
+}
+
+/// Whether a printed line ends with a comment (a `//` outside quoted names and strings).
+fn ends_in_comment(line: &str) -> bool {
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            '/' if !quoted && chars.peek() == Some(&'/') => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The comments on their own lines before a declaration.

@@ -111,3 +111,14 @@ fn errors_in_every_piece_are_reported() {
     assert!(err.contains("e.pim:5:6: error: unknown buffer '@x'"), "{err}");
     assert!(err.contains("e.pim:7:1: error: core 0 is defined twice"), "{err}");
 }
+
+#[test]
+fn trailing_comment_after_a_name_with_slashes() {
+    // Found by fuzzing: a `//` inside a quoted name is not a comment, so the line's own
+    // comment still goes at its end.
+    let src = "layer x fc weight=\"a // b\" rows=16 cols=9 // the real comment\n";
+    let p = parse(src, "q.pim").unwrap();
+    let printed = print(&p);
+    assert!(printed.contains("rows=16 cols=9 // the real comment\n"), "{printed}");
+    assert_eq!(parse(&printed, "q.pim").unwrap(), p);
+}
