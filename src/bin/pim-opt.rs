@@ -121,8 +121,9 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     let split = m.get_flag("split-input-file");
     let verify_diags = m.get_flag("verify-diagnostics");
     let kind = driver::input_kind(&input);
-    // Chunks of the input: (text, line offset); ONNX inputs are read by the importer itself.
-    let chunks: Vec<Option<String>> = if kind == driver::InputKind::Onnx {
+    // Chunks of the input: (text, line offset); ONNX and pimsim-nn inputs are read by their
+    // importers.
+    let chunks: Vec<Option<String>> = if matches!(kind, driver::InputKind::Onnx | driver::InputKind::Pimsim) {
         vec![None]
     } else {
         let text = driver::read_text(&input)?;

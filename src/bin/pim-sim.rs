@@ -20,12 +20,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "pim-sim",
     about = "Simulate a compiled PIM program and report its outputs and instruction counts",
-    long_about = "Simulate a compiled PIM program (.pim text, or pim_isa MLIR after --alloc-memory) on \
-                  pimlir's functional simulator. Crossbars are programmed from the program's weight \
-                  file (an ONNX model); inputs and outputs are numpy .npy files in the model's NCHW layout."
+    long_about = "Simulate a compiled PIM program (.pim text, pim_isa MLIR after --alloc-memory, or a \
+                  pimsim-nn instruction file) on pimlir's functional simulator. Crossbars are programmed \
+                  from the program's weight file (an ONNX model, or weights generated from a seed); \
+                  inputs and outputs are numpy .npy files in the model's NCHW layout."
 )]
 struct Args {
-    /// Program to simulate (.pim or .mlir)
+    /// Program to simulate: .pim, pim_isa .mlir, or a pimsim-nn instruction file (.gz, .json)
     program: String,
     /// Input tensor(s) as .npy, in the model's input order
     #[arg(long = "input", short = 'i', value_name = "NPY")]
@@ -57,7 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
-    let program = load_program(&args.program, sources)?;
+    let program = load_program(&args.program, args.arch.as_deref(), sources)?;
     let arch_spec = args.arch.clone().unwrap_or_else(|| {
         if program.arch.is_empty() {
             "pimcomp-default".into()
@@ -90,39 +91,54 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         t.write_npy(path)?;
     }
     if !args.quiet {
-        println!(
+        // The report is written at once; a reader that stops early (`| head`) is no error.
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
             "program: {} ({} cores, {} static / {} dynamic instructions)",
             args.program,
             program.cores.len(),
             program.static_count(),
             result.instructions()
         );
-        println!("arch:    {}", arch.summary());
+        let _ = writeln!(out, "arch:    {}", arch.summary());
         if let Some(w) = &weights_spec {
-            println!("weights: {w}");
+            let _ = writeln!(out, "weights: {w}");
         }
         for (k, t) in result.outputs.iter().enumerate() {
             let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();
             let more = if t.data.len() > 16 { ", ..." } else { "" };
-            println!("output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
+            let _ = writeln!(out, "output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
         }
-        println!(
+        let _ = writeln!(
+            out,
             "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
             "core", "instructions", "mvmul", "vector", "ld/st/mem", "messages"
         );
         for c in &result.cores {
-            println!(
+            let _ = writeln!(
+                out,
                 "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
                 c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages
             );
         }
-        println!("simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
+        let _ = writeln!(out, "simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
+        if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(Error::new(format!("cannot write the report: {e}")));
+            }
+        }
     }
     Ok(())
 }
 
-/// Reads a program from .pim text or pim_isa MLIR; weight paths become relative to the cwd.
-fn load_program(path: &str, sources: &mut SourceMap) -> Result<pimlir::isa::Program, Error> {
+/// Reads a program from .pim text, pim_isa MLIR or a pimsim-nn instruction file (.gz or
+/// .json); weight paths become relative to the cwd.
+fn load_program(path: &str, arch: Option<&str>, sources: &mut SourceMap) -> Result<pimlir::isa::Program, Error> {
+    if path.ends_with(".gz") || path.ends_with(".json") {
+        return driver::read_pimsim(path, arch);
+    }
     let text = driver::read_text(path)?;
     sources.add(path, text.as_str());
     if driver::input_kind(path) == driver::InputKind::Pim {

@@ -20,6 +20,8 @@ pub enum InputKind {
     Onnx,
     /// PIMCOMP-NN structure JSON.
     PimcompJson,
+    /// A gzipped pimsim-nn instruction file (imported for the default architecture).
+    Pimsim,
     Pim,
     Mlir,
 }
@@ -28,6 +30,7 @@ pub fn input_kind(path: &str) -> InputKind {
     match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("onnx") => InputKind::Onnx,
         Some("json") => InputKind::PimcompJson,
+        Some("gz") => InputKind::Pimsim,
         Some("pim") => InputKind::Pim,
         _ => InputKind::Mlir,
     }
@@ -153,6 +156,12 @@ pub fn load_module<'c>(
             };
             crate::frontend::import_pimcomp_json(ctx, &src, path, crate::frontend::pimcomp_json::DEFAULT_SEED)
         }
+        InputKind::Pimsim => {
+            let p = read_pimsim(path, None)?;
+            let module = Module::new(Location::new(ctx, path, 1, 1));
+            isa_ir::write_program(ctx, &module, &p);
+            Ok(module)
+        }
         InputKind::Pim => {
             let owned;
             let src = match text {
@@ -179,6 +188,18 @@ pub fn load_module<'c>(
             crate::dialect::parse_module(ctx, src, name).ok_or_else(|| Error::many(vec![]))
         }
     }
+}
+
+/// Imports a pimsim-nn instruction file for architecture `arch` (default `pimcomp-default`).
+pub fn read_pimsim(path: &str, arch: Option<&str>) -> Result<crate::isa::Program> {
+    let spec = arch.unwrap_or("pimcomp-default");
+    let a = Arch::load(spec)?;
+    let opts = crate::pimsim::ImportOptions {
+        arch: spec.to_string(),
+        xbar_size: [a.xbar_rows(), a.xbar_cols()],
+        seed: crate::frontend::pimcomp_json::DEFAULT_SEED,
+    };
+    crate::pimsim::read(Path::new(path), &opts)
 }
 
 /// The architecture to compile for: `--arch`, else the module's `pim.arch`, else the default.
