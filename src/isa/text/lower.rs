@@ -425,14 +425,15 @@ impl<'l> Lower<'l> {
                         self.err(*span, "'arch' given twice");
                     }
                     prog.arch = a.to_string();
-                    let tail = self.trailing_at(span.0);
+                    // Printed on a line of its own (the header's comments all are).
+                    let tail = self.trailing_at(span.0).map(|c| Comment::line(c.text));
                     self.anchor(Anchor::Header, lead.into_iter().chain(tail));
                 }
                 Item::Weights(w, span) => {
                     if prog.weights.replace(w.to_string()).is_some() {
                         self.err(*span, "'weights' given twice");
                     }
-                    let tail = self.trailing_at(span.0);
+                    let tail = self.trailing_at(span.0).map(|c| Comment::line(c.text));
                     self.anchor(Anchor::Header, lead.into_iter().chain(tail));
                 }
                 Item::Layer { name, kind, attrs, span } => {

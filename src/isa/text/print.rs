@@ -93,7 +93,10 @@ pub fn print(p: &Program) -> String {
     for c in p.comments.get(&Anchor::Header).into_iter().flatten() {
         comment(&mut out, &Comment::line(c.text.clone()), 0);
     }
-    if !p.arch.is_empty() {
+    // Header comments are read as those of the `arch` (or `weights`) line, so one is printed
+    // for them to belong to, even when the architecture is unnamed.
+    let header_comments = p.comments.get(&Anchor::Header).is_some_and(|c| !c.is_empty());
+    if !p.arch.is_empty() || (header_comments && p.weights.is_none()) {
         let _ = writeln!(out, "arch {}", quote_str(&p.arch));
     }
     if let Some(w) = &p.weights {

@@ -122,3 +122,22 @@ fn trailing_comment_after_a_name_with_slashes() {
     assert!(printed.contains("rows=16 cols=9 // the real comment\n"), "{printed}");
     assert_eq!(parse(&printed, "q.pim").unwrap(), p);
 }
+
+#[test]
+fn comment_after_arch_becomes_a_header_line() {
+    // Found by fuzzing: header comments are printed on lines of their own, so one that ended
+    // the `arch` line must be read as one too.
+    let src = "arch \"pimcomp-default\" // for the default\nweights \"w.onnx\" // weights\n";
+    let p = parse(src, "h.pim").unwrap();
+    assert!(p.comments[&crate::isa::Anchor::Header].iter().all(|c| !c.trailing));
+    assert_eq!(parse(&print(&p), "h.pim").unwrap(), p);
+}
+
+#[test]
+fn header_comments_of_an_unnamed_architecture() {
+    // Found by fuzzing: `arch ""` is not printed, and its comments would become the file's
+    // end; the line is kept for them.
+    let p = parse("// about\narch \"\"\n", "u.pim").unwrap();
+    assert_eq!(p.arch, "");
+    assert_eq!(parse(&print(&p), "u.pim").unwrap(), p);
+}
