@@ -823,7 +823,7 @@ impl CoreReader<'_> {
             "wait" => Inst::Wait { event: reg("event")?, value: a.i64("value")? },
             "sync" => Inst::Sync { event: reg("event")?, core: u("core")? },
             _ => {
-                if let Some(op_) = VecOp::ALL.into_iter().find(|o| o.name() == m) {
+                if let Some(op_) = VecOp::from_name(m) {
                     Inst::Vec {
                         op: op_,
                         rd: ad(0)?,
@@ -831,7 +831,7 @@ impl CoreReader<'_> {
                         rs2: if op_.binary() { Some(ad(2)?) } else { None },
                         len: u("len")?,
                     }
-                } else if let Some(op_) = ScalarOp::ALL.into_iter().find(|o| o.name() == m) {
+                } else if let Some(op_) = ScalarOp::from_name(m) {
                     Inst::Scalar { op: op_, rd: reg("rd")?, rs1: reg("rs1")?, rs2: reg("rs2")?, imm: a.i64("imm")? }
                 } else {
                     return Err(format!("'{name}' is not an instruction"));

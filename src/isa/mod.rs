@@ -78,6 +78,19 @@ pub enum ScalarOp {
 }
 
 impl ScalarOp {
+    /// The op a mnemonic names.
+    pub fn from_name(m: &str) -> Option<ScalarOp> {
+        Some(match m {
+            "sldi" => ScalarOp::Sldi,
+            "sld" => ScalarOp::Sld,
+            "sadd" => ScalarOp::Sadd,
+            "ssub" => ScalarOp::Ssub,
+            "smul" => ScalarOp::Smul,
+            "saddi" => ScalarOp::Saddi,
+            "smuli" => ScalarOp::Smuli,
+            _ => return None,
+        })
+    }
     pub const ALL: [ScalarOp; 7] = [
         ScalarOp::Sldi,
         ScalarOp::Sld,
@@ -129,6 +142,25 @@ pub enum VecOp {
 }
 
 impl VecOp {
+    /// The op a mnemonic names.
+    pub fn from_name(m: &str) -> Option<VecOp> {
+        Some(match m {
+            "vvadd" => VecOp::Vvadd,
+            "vvsub" => VecOp::Vvsub,
+            "vvmul" => VecOp::Vvmul,
+            "vvdmul" => VecOp::Vvdmul,
+            "vvmax" => VecOp::Vvmax,
+            "vvsll" => VecOp::Vvsll,
+            "vvsra" => VecOp::Vvsra,
+            "vavg" => VecOp::Vavg,
+            "vrelu" => VecOp::Vrelu,
+            "vtanh" => VecOp::Vtanh,
+            "vsigm" => VecOp::Vsigm,
+            "vrsu" => VecOp::Vrsu,
+            "vrsl" => VecOp::Vrsl,
+            _ => return None,
+        })
+    }
     pub const ALL: [VecOp; 13] = [
         VecOp::Vvadd,
         VecOp::Vvsub,

@@ -7,7 +7,7 @@
 //! becomes the address the register holds.
 
 use crate::diag::{Error, Result};
-use crate::isa::{Addr, ArrayGroup, CoreProgram, Inst, Layer, Line, MatrixSource, Program, Stmt, VecOp};
+use crate::isa::{Addr, ArrayGroup, CoreProgram, Inst, Layer, Line, MatrixSource, Program, ScalarOp, Stmt, VecOp};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::Cell;
@@ -82,33 +82,15 @@ struct Config {
     cell_precision: Option<u32>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
+/// A record's `op`: the instruction kinds of pimlir's ISA, by their names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Op {
     Nop,
-    Sldi,
-    Sld,
-    Sadd,
-    Ssub,
-    Smul,
-    Saddi,
-    Smuli,
+    Scalar(ScalarOp),
     Setbw,
     Mvmul,
-    Vvadd,
-    Vvsub,
-    Vvmul,
-    Vvdmul,
-    Vvmax,
-    Vvsll,
-    Vvsra,
-    Vavg,
-    Vrelu,
-    Vtanh,
-    Vsigm,
+    Vec(VecOp),
     Vmv,
-    Vrsu,
-    Vrsl,
     Ld,
     St,
     Lldi,
@@ -117,6 +99,57 @@ enum Op {
     Recv,
     Wait,
     Sync,
+}
+
+/// Every `op` a file may use, for the message about one it may not.
+const OP_NAMES: &[&str] = &[
+    "nop", "sldi", "sld", "sadd", "ssub", "smul", "saddi", "smuli", "setbw", "mvmul", "vvadd", "vvsub", "vvmul",
+    "vvdmul", "vvmax", "vvsll", "vvsra", "vavg", "vrelu", "vtanh", "vsigm", "vmv", "vrsu", "vrsl", "ld", "st", "lldi",
+    "lmv", "send", "recv", "wait", "sync",
+];
+
+impl Op {
+    fn from_name(m: &str) -> Option<Op> {
+        Some(match m {
+            "nop" => Op::Nop,
+            "setbw" => Op::Setbw,
+            "mvmul" => Op::Mvmul,
+            "vmv" => Op::Vmv,
+            "ld" => Op::Ld,
+            "st" => Op::St,
+            "lldi" => Op::Lldi,
+            "lmv" => Op::Lmv,
+            "send" => Op::Send,
+            "recv" => Op::Recv,
+            "wait" => Op::Wait,
+            "sync" => Op::Sync,
+            _ => return ScalarOp::from_name(m).map(Op::Scalar).or_else(|| VecOp::from_name(m).map(Op::Vec)),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::Scalar(op) => op.name(),
+            Op::Vec(op) => op.name(),
+            other => OP_NAMES.iter().find(|n| Op::from_name(n) == Some(other)).expect("every op is named"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Op, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Op;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an instruction name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Op, E> {
+                Op::from_name(v).ok_or_else(|| E::unknown_variant(v, OP_NAMES))
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 #[derive(Deserialize, Clone, Copy, Debug)]
@@ -266,7 +299,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
 /// Converts one record, updating the register file; `None` for scalar instructions, which
 /// only set registers.
 fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>, String> {
-    let field = |v: Option<i64>, name: &str| v.ok_or_else(|| format!("'{}' needs the field \"{name}\"", op_name(r.op)));
+    let field = |v: Option<i64>, name: &str| v.ok_or_else(|| format!("'{}' needs the field \"{name}\"", r.op.name()));
     let reg = |v: Option<i64>, name: &str| -> std::result::Result<usize, String> {
         let v = field(v, name)?;
         if (0..32).contains(&v) {
@@ -297,35 +330,26 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
         }
     }
     let imm_int = || -> std::result::Result<i64, String> {
-        let v = r.imm.ok_or_else(|| format!("'{}' needs the field \"imm\"", op_name(r.op)))?;
+        let v = r.imm.ok_or_else(|| format!("'{}' needs the field \"imm\"", r.op.name()))?;
         if v.fract() != 0.0 || v.abs() > (1i64 << 53) as f64 {
             return Err(format!("\"imm\" is {v}; expected an integer"));
         }
         Ok(v as i64)
     };
-    let vec = |op: VecOp, regs: &[i64; 32]| -> std::result::Result<Option<Inst>, String> {
-        Ok(Some(Inst::Vec {
-            op,
-            rd: addr(r.rd, "rd", regs)?,
-            rs1: addr(r.rs1, "rs1", regs)?,
-            rs2: if op.binary() { Some(addr(r.rs2, "rs2", regs)?) } else { None },
-            len: unsigned(r.len, "len")?,
-        }))
-    };
     let inst = match r.op {
         Op::Nop => Inst::Nop,
-        Op::Sld => return Ok(None), // a no-op in pimsim-nn
-        Op::Sldi | Op::Sadd | Op::Ssub | Op::Smul | Op::Saddi | Op::Smuli => {
-            let rd = reg(r.rd, "rd")?;
+        Op::Scalar(op) => {
             let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
-            regs[rd] = match r.op {
-                Op::Sldi => imm_int()?,
-                Op::Sadd => src("rs1", r.rs1)?.wrapping_add(src("rs2", r.rs2)?),
-                Op::Ssub => src("rs1", r.rs1)?.wrapping_sub(src("rs2", r.rs2)?),
-                Op::Smul => src("rs1", r.rs1)?.wrapping_mul(src("rs2", r.rs2)?),
-                Op::Saddi => src("rs1", r.rs1)?.wrapping_add(imm_int()?),
-                _ => src("rs1", r.rs1)?.wrapping_mul(imm_int()?),
+            let value = match op {
+                ScalarOp::Sld => return Ok(None), // a no-op in pimsim-nn
+                ScalarOp::Sldi => imm_int()?,
+                ScalarOp::Sadd => src("rs1", r.rs1)?.wrapping_add(src("rs2", r.rs2)?),
+                ScalarOp::Ssub => src("rs1", r.rs1)?.wrapping_sub(src("rs2", r.rs2)?),
+                ScalarOp::Smul => src("rs1", r.rs1)?.wrapping_mul(src("rs2", r.rs2)?),
+                ScalarOp::Saddi => src("rs1", r.rs1)?.wrapping_add(imm_int()?),
+                ScalarOp::Smuli => src("rs1", r.rs1)?.wrapping_mul(imm_int()?),
             };
+            regs[reg(r.rd, "rd")?] = value;
             return Ok(None);
         }
         Op::Setbw => Inst::SetBw { ibiw: unsigned(r.ibiw, "ibiw")?, obiw: unsigned(r.obiw, "obiw")? },
@@ -336,19 +360,13 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
             relu: r.relu.unwrap_or(0) != 0,
             mbiw: unsigned(r.mbiw.or(Some(0)), "mbiw")?,
         },
-        Op::Vvadd => return vec(VecOp::Vvadd, regs),
-        Op::Vvsub => return vec(VecOp::Vvsub, regs),
-        Op::Vvmul => return vec(VecOp::Vvmul, regs),
-        Op::Vvdmul => return vec(VecOp::Vvdmul, regs),
-        Op::Vvmax => return vec(VecOp::Vvmax, regs),
-        Op::Vvsll => return vec(VecOp::Vvsll, regs),
-        Op::Vvsra => return vec(VecOp::Vvsra, regs),
-        Op::Vavg => return vec(VecOp::Vavg, regs),
-        Op::Vrelu => return vec(VecOp::Vrelu, regs),
-        Op::Vtanh => return vec(VecOp::Vtanh, regs),
-        Op::Vsigm => return vec(VecOp::Vsigm, regs),
-        Op::Vrsu => return vec(VecOp::Vrsu, regs),
-        Op::Vrsl => return vec(VecOp::Vrsl, regs),
+        Op::Vec(op) => Inst::Vec {
+            op,
+            rd: addr(r.rd, "rd", regs)?,
+            rs1: addr(r.rs1, "rs1", regs)?,
+            rs2: if op.binary() { Some(addr(r.rs2, "rs2", regs)?) } else { None },
+            len: unsigned(r.len, "len")?,
+        },
         Op::Vmv => Inst::Vmv {
             rd: addr(r.rd, "rd", regs)?,
             rs1: addr(r.rs1, "rs1", regs)?,
@@ -393,10 +411,6 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
 
 fn event(e: i64) -> std::result::Result<u8, String> {
     u8::try_from(e).ok().filter(|e| *e < 32).ok_or_else(|| format!("event register {e} is out of range 0..31"))
-}
-
-fn op_name(op: Op) -> String {
-    format!("{op:?}").to_lowercase()
 }
 
 /// Builds the program: cores in id order, array-group tables from `config.array_group_map`.

@@ -875,7 +875,7 @@ impl<'l> Lower<'l> {
             operands.iter().filter_map(|o| if let Operand::Addr(e) = o { Some(e) } else { None }).collect();
         let attrs = operands.iter().filter_map(|o| if let Operand::Attr(a) = o { Some(a) } else { None });
         let mut a = self.attrs(attrs, What::Inst(m), span);
-        let vop = vec_op(m);
+        let vop = VecOp::from_name(m);
         let spaces: &[Space] = match m {
             "mvmul" | "vmv" | "lmv" => &[Space::Local, Space::Local],
             "ld" => &[Space::Local, Space::Global],
@@ -887,7 +887,8 @@ impl<'l> Lower<'l> {
                 None => &[],
             },
         };
-        let known = !spaces.is_empty() || matches!(m, "nop" | "setbw" | "wait" | "sync") || scalar_op(m).is_some();
+        let known =
+            !spaces.is_empty() || matches!(m, "nop" | "setbw" | "wait" | "sync") || ScalarOp::from_name(m).is_some();
         if !known {
             self.err(span, format!("unknown instruction '{m}'"));
             return None;
@@ -989,7 +990,7 @@ impl<'l> Lower<'l> {
                     let rs1 = it.next()?;
                     Inst::Vec { op, rd, rs1, rs2: it.next(), len: len? }
                 } else {
-                    let op = scalar_op(m)?;
+                    let op = ScalarOp::from_name(m)?;
                     let rd = self.take_u32(&mut a, "rd", true);
                     let rs1 = self.take_u32(&mut a, "rs1", false).unwrap_or(0);
                     let rs2 = self.take_u32(&mut a, "rs2", false).unwrap_or(0);
@@ -1042,38 +1043,6 @@ fn reg(l: &mut Lower<'_>, span: Span, r: u32) -> Option<u8> {
     }
 }
 
-pub(super) fn vec_op(m: &str) -> Option<VecOp> {
-    Some(match m {
-        "vvadd" => VecOp::Vvadd,
-        "vvsub" => VecOp::Vvsub,
-        "vvmul" => VecOp::Vvmul,
-        "vvdmul" => VecOp::Vvdmul,
-        "vvmax" => VecOp::Vvmax,
-        "vvsll" => VecOp::Vvsll,
-        "vvsra" => VecOp::Vvsra,
-        "vavg" => VecOp::Vavg,
-        "vrelu" => VecOp::Vrelu,
-        "vtanh" => VecOp::Vtanh,
-        "vsigm" => VecOp::Vsigm,
-        "vrsu" => VecOp::Vrsu,
-        "vrsl" => VecOp::Vrsl,
-        _ => return None,
-    })
-}
-
-pub(super) fn scalar_op(m: &str) -> Option<ScalarOp> {
-    Some(match m {
-        "sldi" => ScalarOp::Sldi,
-        "sld" => ScalarOp::Sld,
-        "sadd" => ScalarOp::Sadd,
-        "ssub" => ScalarOp::Ssub,
-        "smul" => ScalarOp::Smul,
-        "saddi" => ScalarOp::Saddi,
-        "smuli" => ScalarOp::Smuli,
-        _ => return None,
-    })
-}
-
 fn operand_names(m: &str) -> &'static str {
     match m {
         "mvmul" => "destination, input vector",
@@ -1083,7 +1052,7 @@ fn operand_names(m: &str) -> &'static str {
         "lldi" => "destination",
         "send" => "source",
         "recv" => "destination",
-        _ => match vec_op(m) {
+        _ => match VecOp::from_name(m) {
             Some(op) if op.binary() => "destination, source 1, source 2",
             Some(_) => "destination, source",
             None => "none",
