@@ -73,15 +73,7 @@ pub fn layer_demands(g: &Graph) -> Vec<(i64, i64)> {
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
-    if !super::at_level(&g, level, Level::Partition) {
-        return Err(module_error(
-            module,
-            &format!(
-                "--map-cores expects pim_partition-level IR (run --partition first), got {}-level IR",
-                level.name()
-            ),
-        ));
-    }
+    super::expect_level(module, &g, level, Level::Partition, "map-cores")?;
     if pc.options.get("strategy") != "first-fit" {
         return Err(module_error(
             module,

@@ -100,15 +100,29 @@ impl Options {
     }
 }
 
-/// Whether a graph read at `found` level is at `want`. Without crossbar layers the graph and
-/// pim_partition levels look the same (partitioning changes nothing), so either will do.
-pub fn at_level(
+/// Fails unless a graph read at `found` level is at `want`, the level pass `--pass` runs on.
+/// Without crossbar layers the graph and pim_partition levels look the same (partitioning
+/// changes nothing), so either will do there.
+pub fn expect_level(
+    module: &Module,
     g: &crate::graph::Graph,
     found: crate::dialect::graph_ir::Level,
     want: crate::dialect::graph_ir::Level,
-) -> bool {
+    pass: &str,
+) -> Result<(), Failed> {
     use crate::dialect::graph_ir::Level;
-    found == want || (found == Level::Graph && want == Level::Partition && g.crossbar_layers().next().is_none())
+    if found == want || (found == Level::Graph && want == Level::Partition && g.crossbar_layers().next().is_none()) {
+        return Ok(());
+    }
+    let hint = match want {
+        Level::Graph => "",
+        Level::Partition => " (run --partition first)",
+        Level::Core => " (run --map-cores first)",
+    };
+    Err(module_error(
+        module,
+        &format!("--{pass} expects {}-level IR{hint}, got {}-level IR", want.name(), found.name()),
+    ))
 }
 
 /// Emits an error at the module and fails (for errors with no better place).

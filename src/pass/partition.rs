@@ -40,12 +40,7 @@ pub fn matrix_shape(g: &Graph, node: &crate::graph::Node) -> (i64, i64) {
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
-    if level != Level::Graph {
-        return Err(module_error(
-            module,
-            &format!("--partition expects graph-level IR, got {}-level IR", level.name()),
-        ));
-    }
+    super::expect_level(module, &g, level, Level::Graph, "partition")?;
     let xbar_rows = pc.arch.xbar_rows() as i64;
     let xbar_cols = pc.arch.xbar_cols() as i64;
     let ag_rows = match pc.options.int("ag-rows") {

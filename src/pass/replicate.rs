@@ -44,15 +44,7 @@ pub fn windows(g: &Graph, i: usize) -> i64 {
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let (mut g, level) = read_graph(module)?;
-    if !super::at_level(&g, level, Level::Partition) {
-        return Err(module_error(
-            module,
-            &format!(
-                "--replicate expects pim_partition-level IR (run --partition first), got {}-level IR",
-                level.name()
-            ),
-        ));
-    }
+    super::expect_level(module, &g, level, Level::Partition, "replicate")?;
     record_arch(pc, module)?;
     let max = match pc.options.int("max-replicas") {
         Ok(m) if m >= 0 => m,

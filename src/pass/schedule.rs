@@ -26,12 +26,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
     };
     let (g, level) = read_graph(module)?;
-    if level != Level::Core {
-        return Err(module_error(
-            module,
-            &format!("--schedule expects pim_core-level IR (run --map-cores first), got {}-level IR", level.name()),
-        ));
-    }
+    super::expect_level(module, &g, level, Level::Core, "schedule")?;
     record_arch(pc, module)?;
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
     let weights = crate::dialect::module_str(module, "pim.weights");
