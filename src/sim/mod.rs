@@ -151,41 +151,25 @@ fn elem(a: u64, eb: u64, what: &str) -> Result<usize> {
     Ok((a / eb) as usize)
 }
 
-/// Converts between NCHW tensors and the height-width-channel order of memory.
-fn nchw_to_hwc(shape: &[i64], data: &[f32]) -> Vec<f32> {
-    match shape {
-        [1, c, h, w] => {
-            let (c, h, w) = (*c as usize, *h as usize, *w as usize);
-            let mut out = vec![0.0; data.len()];
-            for ci in 0..c {
-                for y in 0..h {
-                    for x in 0..w {
-                        out[(y * w + x) * c + ci] = data[(ci * h + y) * w + x];
-                    }
+/// Converts between NCHW tensors and the height-width-channel order of memory: NCHW to
+/// HWC, or back with `to_nchw`. Tensors of other ranks are stored as they are.
+fn reorder(shape: &[i64], data: &[f32], to_nchw: bool) -> Vec<f32> {
+    let [1, c, h, w] = *shape else { return data.to_vec() };
+    let (c, h, w) = (c as usize, h as usize, w as usize);
+    let mut out = vec![0.0; data.len()];
+    for ci in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let (nchw, hwc) = ((ci * h + y) * w + x, (y * w + x) * c + ci);
+                if to_nchw {
+                    out[nchw] = data[hwc];
+                } else {
+                    out[hwc] = data[nchw];
                 }
             }
-            out
         }
-        _ => data.to_vec(),
     }
-}
-
-fn hwc_to_nchw(shape: &[i64], data: &[f32]) -> Vec<f32> {
-    match shape {
-        [1, c, h, w] => {
-            let (c, h, w) = (*c as usize, *h as usize, *w as usize);
-            let mut out = vec![0.0; data.len()];
-            for ci in 0..c {
-                for y in 0..h {
-                    for x in 0..w {
-                        out[(ci * h + y) * w + x] = data[(y * w + x) * c + ci];
-                    }
-                }
-            }
-            out
-        }
-        _ => data.to_vec(),
-    }
+    out
 }
 
 impl<'p> Machine<'p> {
@@ -208,7 +192,7 @@ impl<'p> Machine<'p> {
                             g.name, t.shape
                         )));
                     }
-                    let v = nchw_to_hwc(shape, &t.data);
+                    let v = reorder(shape, &t.data, false);
                     self.global[at..at + v.len().min(n)].copy_from_slice(&v[..v.len().min(n)]);
                 }
                 GlobalInit::Weight { name } => {
@@ -252,7 +236,7 @@ impl<'p> Machine<'p> {
             if let GlobalInit::Output { index, shape } = &g.init {
                 let at = elem(g.addr.expect("allocated"), self.eb, "global buffer")?;
                 let n = (g.size / self.eb) as usize;
-                let data = hwc_to_nchw(shape, &self.global[at..at + n]);
+                let data = reorder(shape, &self.global[at..at + n], true);
                 outs.push((*index, Tensor { shape: shape.clone(), data }));
             }
         }
