@@ -24,12 +24,17 @@ struct Checker<'a> {
 /// Bytes of one activation element: from the program's `setbw` when it has one, else the
 /// architecture's activation width.
 pub fn element_bytes(p: &Program, arch: &Arch) -> u32 {
-    p.declared_bit_width().0.map_or(arch.activation_bytes(), |bits| bits.div_ceil(8))
+    bytes_of(p.declared_bit_width().0, arch)
+}
+
+fn bytes_of(declared_bits: Option<u32>, arch: &Arch) -> u32 {
+    declared_bits.map_or(arch.activation_bytes(), |bits| bits.div_ceil(8))
 }
 
 pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
-    let mut c = Checker { p, arch, eb: element_bytes(p, arch) as i64, out: vec![], suppressed: 0 };
-    for (line, e) in p.declared_bit_width().1 {
+    let (bits, disagreements) = p.declared_bit_width();
+    let mut c = Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0 };
+    for (line, e) in disagreements {
         c.report(line, e);
     }
     c.program();
