@@ -147,14 +147,17 @@ pub fn load_module<'c>(
     text: Option<&str>,
     sources: &mut SourceMap,
 ) -> Result<Module<'c>> {
+    // The text of a text input: given (a chunk of --split-input-file), or read now.
+    let text = || -> Result<std::borrow::Cow<str>> {
+        Ok(match text {
+            Some(t) => t.into(),
+            None => read_text(path)?.into(),
+        })
+    };
     match input_kind(path) {
         InputKind::Onnx => crate::frontend::import_onnx(ctx, Path::new(path)),
         InputKind::PimcompJson => {
-            let src = match text {
-                Some(t) => t.to_string(),
-                None => read_text(path)?,
-            };
-            crate::frontend::import_pimcomp_json(ctx, &src, path, crate::frontend::pimcomp_json::DEFAULT_SEED)
+            crate::frontend::import_pimcomp_json(ctx, &text()?, path, crate::frontend::pimcomp_json::DEFAULT_SEED)
         }
         InputKind::Pimsim => {
             let p = read_pimsim(path, None)?;
@@ -163,29 +166,15 @@ pub fn load_module<'c>(
             Ok(module)
         }
         InputKind::Pim => {
-            let owned;
-            let src = match text {
-                Some(t) => t,
-                None => {
-                    owned = read_text(path)?;
-                    &owned
-                }
-            };
-            sources.add(path, src);
-            pim_to_module(ctx, src, path)
+            let src = text()?;
+            sources.add(path, &*src);
+            pim_to_module(ctx, &src, path)
         }
         InputKind::Mlir => {
-            let owned;
-            let src = match text {
-                Some(t) => t,
-                None => {
-                    owned = read_text(path)?;
-                    &owned
-                }
-            };
+            let src = text()?;
             let name = if path == "-" { "<stdin>" } else { path };
-            sources.add(name, src);
-            crate::dialect::parse_module(ctx, src, name).ok_or_else(|| Error::many(vec![]))
+            sources.add(name, &*src);
+            crate::dialect::parse_module(ctx, &src, name).ok_or_else(|| Error::many(vec![]))
         }
     }
 }
