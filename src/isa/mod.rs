@@ -78,6 +78,21 @@ pub enum ScalarOp {
 }
 
 impl ScalarOp {
+    /// The new value of register `rd` (`rd` holding `old`), from `rs1`'s and `rs2`'s values
+    /// and the immediate; 64-bit wrapping arithmetic. `sld` leaves the register as it is (it
+    /// does nothing in pimsim-nn, and pimlir has no scalar memory).
+    pub fn apply(self, old: i64, a: i64, b: i64, imm: i64) -> i64 {
+        match self {
+            ScalarOp::Sldi => imm,
+            ScalarOp::Sld => old,
+            ScalarOp::Sadd => a.wrapping_add(b),
+            ScalarOp::Ssub => a.wrapping_sub(b),
+            ScalarOp::Smul => a.wrapping_mul(b),
+            ScalarOp::Saddi => a.wrapping_add(imm),
+            ScalarOp::Smuli => a.wrapping_mul(imm),
+        }
+    }
+
     /// The op a mnemonic names.
     pub fn from_name(m: &str) -> Option<ScalarOp> {
         Some(match m {

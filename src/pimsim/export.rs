@@ -7,7 +7,7 @@
 
 use super::{REG_RD, REG_RS1, REG_RS2};
 use crate::diag::{Error, Result};
-use crate::isa::{Addr, CoreProgram, Inst, Program, ScalarOp};
+use crate::isa::{Addr, CoreProgram, Inst, Program};
 use std::io::Write;
 use std::path::Path;
 
@@ -72,8 +72,8 @@ pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Resul
     w.put(format_args!("}}}}"));
     for c in cores {
         w.put(format_args!(",\n\"core{}\": [", c.id));
-        // pimsim-nn starts every core with its registers at zero.
-        let mut regs: [Option<i64>; 32] = [Some(0); 32];
+        // The register file along the core; pimsim-nn starts every core with zeros.
+        let mut regs = [0i64; 32];
         let mut first = true;
         c.for_each(|inst, line, counters| -> Result<()> {
             let at = |a: &Addr| -> Result<i64> {
@@ -132,11 +132,11 @@ impl<W: Write> Writer<'_, W> {
     }
 
     /// Loads `value` into register `r` unless it holds it already.
-    fn load(&mut self, r: u8, value: i64, regs: &mut [Option<i64>; 32], first: &mut bool) {
-        if regs[r as usize] != Some(value) {
+    fn load(&mut self, r: u8, value: i64, regs: &mut [i64; 32], first: &mut bool) {
+        if regs[r as usize] != value {
             self.record(first, format_args!("\"op\": \"sldi\", \"rd\": {r}, \"imm\": {value}"));
             self.stats.sldi += 1;
-            regs[r as usize] = Some(value);
+            regs[r as usize] = value;
         }
     }
 
@@ -148,7 +148,7 @@ impl<W: Write> Writer<'_, W> {
         inst: &Inst,
         line: u32,
         at: &dyn Fn(&Addr) -> Result<i64>,
-        regs: &mut [Option<i64>; 32],
+        regs: &mut [i64; 32],
         first: &mut bool,
     ) -> Result<()> {
         let op = inst.mnemonic();
@@ -162,16 +162,7 @@ impl<W: Write> Writer<'_, W> {
         match inst {
             Inst::Nop => self.record(first, format_args!("\"op\": \"nop\"")),
             Inst::Scalar { op: sop, rd, rs1, rs2, imm } => {
-                let (a, b) = (regs[*rs1 as usize], regs[*rs2 as usize]);
-                let value = match sop {
-                    ScalarOp::Sldi => Some(*imm),
-                    ScalarOp::Sld => regs[*rd as usize], // a no-op in pimsim-nn
-                    ScalarOp::Sadd => a.zip(b).map(|(a, b)| a.wrapping_add(b)),
-                    ScalarOp::Ssub => a.zip(b).map(|(a, b)| a.wrapping_sub(b)),
-                    ScalarOp::Smul => a.zip(b).map(|(a, b)| a.wrapping_mul(b)),
-                    ScalarOp::Saddi => a.map(|a| a.wrapping_add(*imm)),
-                    ScalarOp::Smuli => a.map(|a| a.wrapping_mul(*imm)),
-                };
+                let value = sop.apply(regs[*rd as usize], regs[*rs1 as usize], regs[*rs2 as usize], *imm);
                 self.record(
                     first,
                     format_args!("\"op\": \"{op}\", \"rd\": {rd}, \"rs1\": {rs1}, \"rs2\": {rs2}, \"imm\": {imm}"),

@@ -339,17 +339,16 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
     let inst = match r.op {
         Op::Nop => Inst::Nop,
         Op::Scalar(op) => {
+            // Only the fields the op reads must be present.
             let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
-            let value = match op {
+            let (a, b, imm) = match op {
                 ScalarOp::Sld => return Ok(None), // a no-op in pimsim-nn
-                ScalarOp::Sldi => imm_int()?,
-                ScalarOp::Sadd => src("rs1", r.rs1)?.wrapping_add(src("rs2", r.rs2)?),
-                ScalarOp::Ssub => src("rs1", r.rs1)?.wrapping_sub(src("rs2", r.rs2)?),
-                ScalarOp::Smul => src("rs1", r.rs1)?.wrapping_mul(src("rs2", r.rs2)?),
-                ScalarOp::Saddi => src("rs1", r.rs1)?.wrapping_add(imm_int()?),
-                ScalarOp::Smuli => src("rs1", r.rs1)?.wrapping_mul(imm_int()?),
+                ScalarOp::Sldi => (0, 0, imm_int()?),
+                ScalarOp::Sadd | ScalarOp::Ssub | ScalarOp::Smul => (src("rs1", r.rs1)?, src("rs2", r.rs2)?, 0),
+                ScalarOp::Saddi | ScalarOp::Smuli => (src("rs1", r.rs1)?, 0, imm_int()?),
             };
-            regs[reg(r.rd, "rd")?] = value;
+            let rd = reg(r.rd, "rd")?;
+            regs[rd] = op.apply(regs[rd], a, b, imm);
             return Ok(None);
         }
         Op::Setbw => Inst::SetBw { ibiw: unsigned(r.ibiw, "ibiw")?, obiw: unsigned(r.obiw, "obiw")? },

@@ -13,7 +13,7 @@ pub mod weights;
 use crate::arch::Arch;
 use crate::diag::{Error, Result};
 use crate::isa::cursor::Cursor;
-use crate::isa::{CoreProgram, GlobalInit, Inst, Program, ScalarOp, VecOp};
+use crate::isa::{CoreProgram, GlobalInit, Inst, Program, VecOp};
 pub use weights::{Tensor, WeightStore};
 
 /// Per-core statistics of a run.
@@ -439,17 +439,7 @@ impl<'p> Machine<'p> {
             Inst::Nop => {}
             Inst::Scalar { op, rd, rs1, rs2, imm } => {
                 let r = &mut self.cores[k].regs;
-                let (a, b) = (r[*rs1 as usize], r[*rs2 as usize]);
-                let v = match op {
-                    ScalarOp::Sldi => *imm,
-                    ScalarOp::Sld => r[*rd as usize],
-                    ScalarOp::Sadd => a.wrapping_add(b),
-                    ScalarOp::Ssub => a.wrapping_sub(b),
-                    ScalarOp::Smul => a.wrapping_mul(b),
-                    ScalarOp::Saddi => a.wrapping_add(*imm),
-                    ScalarOp::Smuli => a.wrapping_mul(*imm),
-                };
-                r[*rd as usize] = v;
+                r[*rd as usize] = op.apply(r[*rd as usize], r[*rs1 as usize], r[*rs2 as usize], *imm);
             }
             Inst::SetBw { ibiw, .. } => self.cores[k].ibiw = *ibiw,
             Inst::Mvmul { rd, rs1, group, relu, .. } => {
