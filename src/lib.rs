@@ -1,21 +1,30 @@
 //! pimlir: a compiler and simulator deploying DNNs onto processing-in-memory crossbar
 //! accelerators. See README.md for the pipeline and `docs/` for the design.
+//!
+//! Layering (`docs/design.md`): everything but `dialect`, `pass`, `driver` and the binaries
+//! is plain Rust and builds without MLIR (`--no-default-features`).
+
+pub mod ids;
 
 pub mod arch;
 pub mod diag;
+pub mod unfold;
+
+pub mod frontend;
+pub mod graph;
+pub mod mapping;
+pub mod onnx;
+
+pub mod isa;
+pub mod pimsim;
+pub mod sched;
+pub mod sim;
+
+pub mod compile;
+
 #[cfg(feature = "mlir")]
 pub mod dialect;
 #[cfg(feature = "mlir")]
 pub mod driver;
 #[cfg(feature = "mlir")]
-pub mod frontend;
-#[cfg(feature = "mlir")]
-pub mod graph;
-pub mod isa;
-pub mod onnx;
-#[cfg(feature = "mlir")]
 pub mod pass;
-pub mod pimsim;
-#[cfg(feature = "mlir")]
-pub mod sched;
-pub mod sim;

@@ -41,3 +41,21 @@ fn lenet5_static_program_stays_small() {
     let (stat, dynamic) = (p.static_count(), p.dynamic_count());
     assert!(dynamic > 50 * stat, "static {stat}, dynamic {dynamic}");
 }
+
+#[test]
+fn the_library_pipeline_equals_the_pass_pipeline() {
+    // pim-opt's MLIR passes and the plain-Rust pipeline make the same decisions.
+    for strategy in ["none", "balance"] {
+        let onnx = models().join("lenet5.onnx");
+        let pipeline = format!("partition,replicate{{strategy={strategy}}},map-cores,schedule,alloc-memory");
+        let mut by_passes = compile_onnx(&onnx, "pimcomp-default", &pipeline).unwrap();
+        let imported = pimlir::frontend::import_onnx(&onnx).unwrap();
+        let arch = pimlir::arch::Arch::load("pimcomp-default").unwrap();
+        let opts = pimlir::compile::Options { replicate: strategy.into(), ..Default::default() };
+        let weights = onnx.display().to_string();
+        let mut direct = pimlir::compile::compile(&imported, &weights, &arch, "pimcomp-default", &opts).unwrap();
+        by_passes.strip_lines();
+        direct.strip_lines();
+        assert_eq!(pimlir::isa::text::print(&by_passes), pimlir::isa::text::print(&direct), "{strategy}");
+    }
+}

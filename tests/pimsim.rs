@@ -55,12 +55,10 @@ fn stream(p: &Program) -> Vec<(u32, String)> {
 #[test]
 fn rerolling_a_flattened_schedule_recovers_its_loops() {
     let models = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"));
-    let scheduled = pimlir::driver::compile_onnx(
-        &models.join("lenet5.onnx"),
-        "pimcomp-default",
-        "partition,replicate,map-cores,schedule,alloc-memory",
-    )
-    .unwrap();
+    let imported = pimlir::frontend::import_onnx(&models.join("lenet5.onnx")).unwrap();
+    let arch = pimlir::arch::Arch::load("pimcomp-default").unwrap();
+    let scheduled =
+        pimlir::compile::compile(&imported, "lenet5.onnx", &arch, "pimcomp-default", &Default::default()).unwrap();
     let mut flat = scheduled.clone();
     flat.flatten();
     assert_eq!(flat.static_count(), scheduled.dynamic_count());

@@ -14,7 +14,7 @@ fn model(name: &str) -> std::path::PathBuf {
 fn resnet18_graph_snapshot() {
     let ctx = new_context();
     let capture = DiagnosticCapture::attach(&ctx);
-    let module = pimlir::frontend::import_onnx(&ctx, &model("resnet18")).unwrap_or_else(|e| panic!("{e}"));
+    let module = pimlir::driver::import_onnx(&ctx, &model("resnet18")).unwrap_or_else(|e| panic!("{e}"));
     assert!(!capture.has_errors());
     let text = pimlir::driver::module_to_mlir(&module, false);
     // The weight path depends on where the repository is checked out.

@@ -14,6 +14,12 @@ use std::path::Path;
 
 pub use presets::PRESETS;
 
+crate::id_type!(
+    /// A core of the accelerator, numbered from 0 across all chips: what placements,
+    /// programs, transfers and the simulator call a core.
+    CoreId
+);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixConfig {
     pub xbar_array_count: u32,

@@ -149,11 +149,11 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
         if args.input == "-" {
             return Err(Error::new("--import-onnx needs an input file"));
         }
-        let module = pimlir::frontend::import_onnx(ctx, Path::new(&args.input))?;
+        let module = pimlir::driver::import_onnx(ctx, Path::new(&args.input))?;
         driver::module_to_mlir(&module, args.mlir_print_debuginfo)
     } else if args.import_pimcomp_json {
         let src = driver::read_text(&args.input)?;
-        let module = pimlir::frontend::import_pimcomp_json(ctx, &src, &args.input, args.seed)?;
+        let module = pimlir::driver::import_pimcomp_json(ctx, &src, &args.input, args.seed)?;
         driver::module_to_mlir(&module, args.mlir_print_debuginfo)
     } else if args.import_pimsim {
         if args.input == "-" {

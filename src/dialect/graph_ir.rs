@@ -1,22 +1,32 @@
 //! Reading and writing the dataflow-graph levels (`graph`, `pim_partition`, `pim_core`).
 //!
 //! A module at these levels holds one `func.func` whose body is the graph. Reading turns it
-//! into a [`Graph`]; writing replaces the function with the graph's ops, choosing each op's
-//! dialect by the [`Level`] asked for.
+//! into a [`Graph`] and a [`Mapping`] (what the partition and placement attributes say), plus a
+//! [`Side`] table with what the plain-Rust models do not hold: every op's MLIR location and
+//! the attributes pimlir does not model (a user's `my.note = "..."` on an op, say). Writing
+//! replaces the function with the graph's ops, choosing each op's dialect by the [`Level`]
+//! asked for, and puts locations and unmodelled attributes back. What is dropped on the way:
+//! argument and result attributes other than `pim.name`, and the locations and unmodelled
+//! attributes of the inner ops of a chain of binary concats (the chain is one n-ary concat in
+//! the graph; it keeps the first op's). `docs/design.md` says the same.
 
 use super::{attrs, emit_error, AttrBuilder};
+use crate::arch::{Arch, CoreId};
 use crate::graph::*;
+use crate::ids::IdVec;
+use crate::mapping::{self, LayerMap, Mapping};
+use crate::unfold::Format;
 use melior::dialect::func;
 use melior::ir::attribute::{ArrayAttribute, DictionaryAttribute, StringAttribute, TypeAttribute};
 use melior::ir::block::BlockLike;
-use melior::ir::operation::{OperationBuilder, OperationLike};
+use melior::ir::operation::{OperationBuilder, OperationLike, OperationRef};
 use melior::ir::r#type::{FunctionType, RankedTensorType};
 use melior::ir::{
     Attribute, AttributeLike, Block, Identifier, Location, Module, Region, RegionLike, ShapedTypeLike, Type, TypeLike,
     Value, ValueLike,
 };
 use melior::Context;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Errors were reported as MLIR diagnostics (collected by the context's handler).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +52,52 @@ impl Level {
     }
 }
 
+/// What an op carries that the models do not: its location and unmodelled attributes.
+#[derive(Clone)]
+pub struct Origin<'c> {
+    pub loc: Location<'c>,
+    pub extra: Vec<(String, Attribute<'c>)>,
+}
+
+/// The side table of a graph read from (or going to) MLIR; nodes index it by [`SrcId`].
+#[derive(Clone)]
+pub struct Side<'c> {
+    pub func_loc: Location<'c>,
+    pub origins: Vec<Origin<'c>>,
+    /// Discardable attributes of the graph function (not `sym_name`, `function_type`, ...).
+    pub func_extra: Vec<(String, Attribute<'c>)>,
+}
+
+impl<'c> Side<'c> {
+    /// A table for a graph built outside MLIR: node `k` (by `SrcId(k)`) is named `names[k]`
+    /// in file `file` (MLIR's `loc("name"("file":0:0))`).
+    pub fn from_names(ctx: &'c Context, file: &str, names: &[String]) -> Side<'c> {
+        let file_loc = Location::new(ctx, file, 0, 0);
+        Side {
+            func_loc: file_loc,
+            origins: names.iter().map(|n| Origin { loc: Location::name(ctx, n, file_loc), extra: vec![] }).collect(),
+            func_extra: vec![],
+        }
+    }
+
+    /// The location of a node's source (unknown for [`SrcId::NONE`]).
+    pub fn loc(&self, src: SrcId) -> Location<'c> {
+        self.origins.get(src.0 as usize).map(|o| o.loc).unwrap_or(self.func_loc)
+    }
+
+    fn extra(&self, src: SrcId) -> &[(String, Attribute<'c>)] {
+        self.origins.get(src.0 as usize).map(|o| o.extra.as_slice()).unwrap_or(&[])
+    }
+}
+
+/// A graph-level module, read.
+pub struct GraphModule<'c> {
+    pub graph: Graph,
+    pub mapping: Mapping,
+    pub level: Level,
+    pub side: Side<'c>,
+}
+
 fn value_key(v: Value) -> usize {
     v.to_raw().ptr as usize
 }
@@ -60,12 +116,12 @@ fn tensor_shape(t: Type) -> Result<Vec<i64>, String> {
 }
 
 fn tensor_type<'c>(ctx: &'c Context, shape: &[i64]) -> Type<'c> {
-    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let dims: Vec<u64> = shape.iter().map(|&d| d.max(0) as u64).collect();
     RankedTensorType::new(&dims, Type::float32(ctx), None).into()
 }
 
 /// Finds the graph function: the module must hold exactly one `func.func` and nothing else.
-fn graph_function<'c, 'a>(module: &'a Module<'c>) -> Result<melior::ir::operation::OperationRef<'c, 'a>, Failed> {
+fn graph_function<'c, 'a>(module: &'a Module<'c>) -> Result<OperationRef<'c, 'a>, Failed> {
     let body = module.body();
     let mut found = None;
     let mut cur = body.first_operation();
@@ -95,7 +151,7 @@ fn graph_function<'c, 'a>(module: &'a Module<'c>) -> Result<melior::ir::operatio
     })
 }
 
-fn arg_names(f: &melior::ir::operation::OperationRef, attr: &str, n: usize, default: &str) -> Vec<String> {
+fn arg_names(f: &OperationRef, attr: &str, n: usize, default: &str) -> Vec<String> {
     let mut names: Vec<String> =
         (0..n).map(|i| if n == 1 { default.to_string() } else { format!("{default}{i}") }).collect();
     if let Ok(a) = f.attribute(attr) {
@@ -112,12 +168,47 @@ fn arg_names(f: &melior::ir::operation::OperationRef, attr: &str, n: usize, defa
     names
 }
 
-/// Reads the dataflow graph of `module` and the level it is at.
-pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed> {
+/// Every attribute of an op, by name.
+fn all_attributes<'c>(op: &OperationRef<'c, '_>) -> Vec<(String, Attribute<'c>)> {
+    (0..op.attribute_count())
+        .filter_map(|i| op.attribute_at(i).ok())
+        .map(|(id, a)| (super::string_of(id.as_string_ref().to_raw()), a))
+        .collect()
+}
+
+/// The attributes of a function that `func.func` itself defines (not discardable).
+const FUNC_ATTRS: &[&str] = &["sym_name", "function_type", "arg_attrs", "res_attrs", "sym_visibility"];
+
+/// What a crossbar layer's partition and placement attributes say, before the graph is
+/// complete enough to check them.
+struct RawLayer<'c> {
+    node: NodeId,
+    loc: Location<'c>,
+    rows: i64,
+    cols: i64,
+    ag_rows: i64,
+    ag_count: i64,
+    xbars_per_ag: i64,
+    replicas: i64,
+    format: Format,
+    pack: i64,
+    ag_cols: i64,
+    ag_cores: Option<Vec<i64>>,
+    windows: Option<Vec<i64>>,
+}
+
+/// Reads the dataflow graph of `module`, its mapping and the level it is at. Partition
+/// attributes that contradict the layer (a wrong matrix size or array-group count for the
+/// crossbars of `arch`) are reported here, at the op.
+pub fn read_graph<'c>(module: &Module<'c>, arch: &Arch) -> Result<GraphModule<'c>, Failed> {
     let f = graph_function(module)?;
     let fname = attrs(&f, "func.func").str("sym_name").unwrap_or_else(|_| "main".into());
     let mut g = Graph::new(&fname);
-    g.loc = Some(f.location());
+    let mut side = Side {
+        func_loc: f.location(),
+        origins: vec![],
+        func_extra: all_attributes(&f).into_iter().filter(|(k, _)| !FUNC_ATTRS.contains(&k.as_str())).collect(),
+    };
     let region = f.region(0).map_err(|_| Failed)?;
     let Some(block) = region.first_block() else {
         emit_error(f.location(), "the graph function has no body");
@@ -136,6 +227,8 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
     }
     g.input_names = arg_names(&f, "arg_attrs", g.inputs.len(), "input");
     let mut levels = vec![];
+    let mut raw_layers = vec![];
+    let mut vector_cores = BTreeMap::new();
     let mut failed = false;
     let mut cur = block.first_operation();
     while let Some(op) = cur {
@@ -156,12 +249,23 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
             continue;
         }
         match read_node(&op, &name, &ids) {
-            Ok((node, level, shape)) => {
-                levels.push((level, op.location(), name.clone()));
-                let out = g.add_value(shape);
+            Ok(read) => {
+                levels.push((read.level, op.location(), name.clone()));
+                let out = g.add_value(read.shape);
                 let result = op.result(0).map_err(|_| Failed)?;
                 ids.insert(value_key(result.into()), out);
-                g.nodes.push(Node { output: out, ..node });
+                let src = SrcId(side.origins.len() as u32);
+                let id = g.nodes.push(Node { op: read.op, inputs: read.inputs, output: out, src });
+                let modelled = modelled_names(module.context(), &g.nodes[id], read.level);
+                let extra = all_attributes(&op).into_iter().filter(|(k, _)| !modelled.contains(k)).collect();
+                side.origins.push(Origin { loc: op.location(), extra });
+                if let Some(mut raw) = read.layer {
+                    raw.node = id;
+                    raw_layers.push(raw);
+                }
+                if let Some(cores) = read.cores {
+                    vector_cores.insert(id, cores);
+                }
             }
             Err(msg) => {
                 emit_error(op.location(), &msg);
@@ -181,16 +285,112 @@ pub fn read_graph<'c>(module: &Module<'c>) -> Result<(Graph<'c>, Level), Failed>
     g.output_names = arg_names(&f, "res_attrs", n_out, "output");
     // All ops must agree on one level.
     let level = level_of(&levels)?;
-    merge_concat_chains(&mut g);
-    Ok((g, level))
+    let mut mapping = Mapping::default();
+    for raw in raw_layers {
+        match layer_map(&g, &raw, arch, level) {
+            Ok(l) => {
+                mapping.layers.insert(raw.node, l);
+            }
+            Err(msg) => {
+                emit_error(raw.loc, &msg);
+                failed = true;
+            }
+        }
+    }
+    for (id, cores) in vector_cores {
+        let cores = cores.into_iter().map(|c| core_id(c).map_err(|m| (id, m))).collect::<Result<Vec<_>, _>>();
+        match cores {
+            Ok(c) => {
+                mapping.vector_cores.insert(id, c);
+            }
+            Err((id, m)) => {
+                emit_error(side.loc(g.nodes[id].src), &m);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(Failed);
+    }
+    merge_concat_chains(&mut g, &mut mapping);
+    Ok(GraphModule { graph: g, mapping, level, side })
+}
+
+fn core_id(c: i64) -> Result<CoreId, String> {
+    u32::try_from(c).map(CoreId).map_err(|_| format!("core {c} does not exist"))
+}
+
+/// A layer's mapping from its attributes, checked against the layer and the crossbars.
+fn layer_map(g: &Graph, raw: &RawLayer<'_>, arch: &Arch, level: Level) -> Result<LayerMap, String> {
+    let node = &g.nodes[raw.node];
+    let name = node.op.layer_name().unwrap_or("?");
+    if let Op::Conv2d(c) = &node.op {
+        if c.group != 1 {
+            return Err(format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group));
+        }
+    }
+    let small = |what: &str, v: i64| -> Result<u32, String> {
+        u32::try_from(v).map_err(|_| format!("layer '{name}': {what} = {v} is out of range"))
+    };
+    let pack = small("pack", raw.pack)?;
+    let hwc = mapping::flattened_map(g, node.inputs[0]);
+    let unfolding =
+        mapping::unfolding_of(g, node, raw.format, pack, hwc).map_err(|m| format!("layer '{name}': {m}"))?;
+    let (rows, cols) = unfolding.max_shape();
+    let (rows, cols) = (i64::from(rows), i64::from(cols));
+    if raw.rows != rows || raw.cols != cols {
+        return Err(format!("layer '{name}': matrix is {rows}x{cols}, not {}x{}", raw.rows, raw.cols));
+    }
+    let mut l = LayerMap::new(unfolding, small("ag_rows", raw.ag_rows)?, arch.xbar_cols());
+    l.ag_cols = small("ag_cols", raw.ag_cols)?;
+    if l.ag_rows == 0 || l.ag_rows > arch.xbar_rows() {
+        // Reported with the other mapping checks (needs no more than this).
+        l.replicas = small("replicas", raw.replicas)?;
+        return Ok(l);
+    }
+    let want = l.ag_count();
+    if raw.ag_count != want as i64 {
+        return Err(format!(
+            "layer '{name}': {rows} rows in groups of {} make {want} array groups, not {}",
+            raw.ag_rows, raw.ag_count
+        ));
+    }
+    let xc = i64::from(arch.xbar_cols());
+    let per_group = if l.ag_cols == 0 { cols } else { i64::from(l.ag_cols).min(cols) };
+    let need = (per_group + xc - 1) / xc;
+    if raw.xbars_per_ag != need {
+        return Err(format!(
+            "layer '{name}': {cols} columns need {need} crossbars of {xc} columns per group, not {}",
+            raw.xbars_per_ag
+        ));
+    }
+    if raw.replicas < 1 {
+        return Err(format!("layer '{name}': replicas = {} must be at least 1", raw.replicas));
+    }
+    l.replicas = small("replicas", raw.replicas)?;
+    if level == Level::Core {
+        let cores = raw.ag_cores.clone().unwrap_or_default();
+        let cores = cores
+            .into_iter()
+            .map(core_id)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| format!("layer '{name}': {m}"))?;
+        l.ag_cores = Some(cores);
+        let total = mapping::windows(g, node);
+        l.windows = Some(match &raw.windows {
+            Some(w) => w.iter().map(|&x| u64::try_from(x).unwrap_or(u64::MAX)).collect(),
+            None => mapping::even_windows(total, l.replicas),
+        });
+    }
+    Ok(l)
 }
 
 /// Reads a chain of binary concats (how an n-ary concat is written) back as one op.
-fn merge_concat_chains(g: &mut Graph) {
+fn merge_concat_chains(g: &mut Graph, m: &mut Mapping) {
     let consumers = g.consumers();
     let producers = g.producers();
-    let mut removed = vec![false; g.nodes.len()];
-    for i in 0..g.nodes.len() {
+    let mut removed = IdVec::<NodeId, bool>::filled(false, g.nodes.len());
+    for i in g.nodes.ids() {
         let Op::Concat { axis } = g.nodes[i].op else { continue };
         let first = g.nodes[i].inputs[0];
         let Some(p) = producers[first] else { continue };
@@ -198,21 +398,34 @@ fn merge_concat_chains(g: &mut Graph) {
         if !same_axis
             || consumers[first].len() != 1
             || g.outputs.contains(&first)
-            || g.nodes[p].placement != g.nodes[i].placement
+            || m.vector_cores.get(&p) != m.vector_cores.get(&i)
         {
             continue;
         }
         let mut inputs = g.nodes[p].inputs.clone();
         inputs.extend_from_slice(&g.nodes[i].inputs[1..]);
         g.nodes[i].inputs = inputs;
-        g.nodes[i].loc = g.nodes[p].loc;
+        g.nodes[i].src = g.nodes[p].src;
         removed[p] = true;
     }
+    if !removed.iter().any(|&r| r) {
+        return;
+    }
+    // Node ids shift: renumber the mapping's keys.
+    let mut new_id = IdVec::<NodeId, Option<NodeId>>::filled(None, g.nodes.len());
     let mut k = 0;
-    g.nodes.retain(|_| {
-        k += 1;
-        !removed[k - 1]
-    });
+    for i in g.nodes.ids() {
+        if !removed[i] {
+            new_id[i] = Some(NodeId(k));
+            k += 1;
+        }
+    }
+    fn renumber<T>(old: BTreeMap<NodeId, T>, new_id: &IdVec<NodeId, Option<NodeId>>) -> BTreeMap<NodeId, T> {
+        old.into_iter().filter_map(|(i, v)| new_id[i].map(|n| (n, v))).collect()
+    }
+    m.layers = renumber(std::mem::take(&mut m.layers), &new_id);
+    m.vector_cores = renumber(std::mem::take(&mut m.vector_cores), &new_id);
+    g.nodes.retain(|i, _| !removed[i]);
 }
 
 fn level_of(levels: &[(Option<Level>, Location, String)]) -> Result<Level, Failed> {
@@ -234,14 +447,19 @@ fn level_of(levels: &[(Option<Level>, Location, String)]) -> Result<Level, Faile
     Ok(level.map(|l| l.0).unwrap_or(Level::Graph))
 }
 
-/// Parses one op. Returns the node (output filled by the caller), the level its dialect
-/// implies (None for `graph` vector ops, which are valid at graph and partition level), and
-/// its result shape.
-fn read_node<'c>(
-    op: &melior::ir::operation::OperationRef<'c, '_>,
-    name: &str,
-    ids: &HashMap<usize, ValueId>,
-) -> Result<(Node<'c>, Option<Level>, Vec<i64>), String> {
+/// One op, read.
+struct ReadNode<'c> {
+    op: Op,
+    inputs: Vec<ValueId>,
+    shape: Vec<i64>,
+    /// The level its dialect implies (None for `graph` vector ops, valid at graph and
+    /// partition level).
+    level: Option<Level>,
+    layer: Option<RawLayer<'c>>,
+    cores: Option<Vec<i64>>,
+}
+
+fn read_node<'c>(op: &OperationRef<'c, '_>, name: &str, ids: &HashMap<usize, ValueId>) -> Result<ReadNode<'c>, String> {
     let (dialect, mnemonic) = name.split_once('.').ok_or_else(|| format!("unexpected op '{name}'"))?;
     if !matches!(dialect, "graph" | "pim_partition" | "pim_core") {
         return Err(format!("unexpected op '{name}' in a dataflow graph"));
@@ -258,13 +476,13 @@ fn read_node<'c>(
     let shape = tensor_shape(op.result(0).map_err(|e| e.to_string())?.r#type())
         .map_err(|m| format!("result of '{name}': {m}"))?;
     // A fused activation: `act` names it, `act_<param>` give its parameters.
-    let act = |a: &super::Attrs<'c, '_>| -> Result<Option<Act>, String> {
+    let act = |a: &super::Attrs| -> Result<Option<Act>, String> {
         match a.opt_str("act")? {
             None => Ok(None),
             Some(s) => Act::from_parts(&s, |p| a.f32(&format!("act_{p}"))).map(Some),
         }
     };
-    let bn = |a: &super::Attrs<'c, '_>, prefix: &str| -> Result<BatchNorm, String> {
+    let bn = |a: &super::Attrs, prefix: &str| -> Result<BatchNorm, String> {
         Ok(BatchNorm {
             gamma: a.str(&format!("{prefix}gamma"))?,
             beta: a.str(&format!("{prefix}beta"))?,
@@ -273,7 +491,7 @@ fn read_node<'c>(
             epsilon: a.f32(&format!("{prefix}epsilon"))?,
         })
     };
-    let folded_bn = |a: &super::Attrs<'c, '_>| -> Result<Option<BatchNorm>, String> {
+    let folded_bn = |a: &super::Attrs| -> Result<Option<BatchNorm>, String> {
         let keys = ["bn_gamma", "bn_beta", "bn_mean", "bn_var", "bn_epsilon"];
         match keys.iter().filter(|k| a.has(k)).count() {
             0 => Ok(None),
@@ -281,7 +499,7 @@ fn read_node<'c>(
             _ => Err(format!("a folded batch normalization needs all of {} or none", keys.join(", "))),
         }
     };
-    let pool = |a: &super::Attrs<'c, '_>, avg: bool| -> Result<Pool, String> {
+    let pool = |a: &super::Attrs, avg: bool| -> Result<Pool, String> {
         Ok(Pool {
             kernel: a.i64_array_n("kernel")?,
             strides: a.i64_array_n("strides")?,
@@ -331,41 +549,45 @@ fn read_node<'c>(
         other => return Err(format!("unknown op '{dialect}.{other}'")),
     };
     let crossbar = kind.is_crossbar_layer();
-    let (level, partition, placement) = match dialect {
-        "graph" => {
-            if crossbar {
-                (Some(Level::Graph), None, None)
-            } else {
-                (None, None, None)
-            }
-        }
+    let (level, layer, cores) = match dialect {
+        "graph" => (crossbar.then_some(Level::Graph), None, None),
         "pim_partition" => {
             if !crossbar {
                 return Err(format!("'{name}' does not exist; only crossbar layers are in pim_partition"));
             }
-            (Some(Level::Partition), Some(read_partition(&a)?), None)
+            (Some(Level::Partition), Some(read_partition(&a, false)?), None)
         }
         _ => {
             if crossbar {
-                let p = read_partition(&a)?;
-                (Some(Level::Core), Some(p), Some(Placement::ArrayGroups(a.i64_array("ag_cores")?)))
+                (Some(Level::Core), Some(read_partition(&a, true)?), None)
             } else {
-                (Some(Level::Core), None, Some(Placement::Cores(a.i64_array("cores")?)))
+                (Some(Level::Core), None, Some(a.i64_array("cores")?))
             }
         }
     };
-    let node = Node { op: kind, inputs, output: usize::MAX, loc: op.location(), partition, placement };
-    Ok((node, level, shape))
+    Ok(ReadNode { op: kind, inputs, shape, level, layer, cores })
 }
 
-fn read_partition(a: &super::Attrs) -> Result<Partition, String> {
-    Ok(Partition {
+fn read_partition<'c>(a: &super::Attrs<'c, '_>, placed: bool) -> Result<RawLayer<'c>, String> {
+    let format = match a.opt_str("format")? {
+        None => Format::IK2_O_1,
+        Some(f) => Format::from_name(&f)
+            .ok_or_else(|| format!("unknown unfolding format '{f}'; expected one of {}", Format::names()))?,
+    };
+    Ok(RawLayer {
+        node: NodeId(0),
+        loc: a.op.location(),
         rows: a.i64("rows")?,
         cols: a.i64("cols")?,
         ag_rows: a.i64("ag_rows")?,
         ag_count: a.i64("ag_count")?,
         xbars_per_ag: a.i64("xbars_per_ag")?,
         replicas: a.i64("replicas")?,
+        format,
+        pack: a.opt_i64("pack")?.unwrap_or(1),
+        ag_cols: a.opt_i64("ag_cols")?.unwrap_or(0),
+        ag_cores: if placed { Some(a.i64_array("ag_cores")?) } else { None },
+        windows: if placed && a.has("replica_windows") { Some(a.i64_array("replica_windows")?) } else { None },
     })
 }
 
@@ -380,38 +602,40 @@ fn name_attrs<'c>(ctx: &'c Context, names: &[String]) -> Attribute<'c> {
     ArrayAttribute::new(ctx, &dicts).into()
 }
 
-/// Replaces the module's body with the graph, its ops in the dialects of `level`.
-pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, level: Level) {
+/// Replaces the module's body with the graph, its ops in the dialects of `level`, with the
+/// locations and unmodelled attributes of `side`.
+pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph, m: &Mapping, level: Level, side: &Side<'c>) {
     super::clear_module_body(module);
-    let loc = g.loc.unwrap_or_else(|| Location::unknown(ctx));
+    let loc = side.func_loc;
     let in_types: Vec<Type> = g.inputs.iter().map(|&v| tensor_type(ctx, g.shape(v))).collect();
     let out_types: Vec<Type> = g.outputs.iter().map(|&v| tensor_type(ctx, g.shape(v))).collect();
     let region = Region::new();
     let block = region.append_block(Block::new(&in_types.iter().map(|&t| (t, loc)).collect::<Vec<_>>()));
     let mut values: Vec<Option<Value>> = vec![None; g.values.len()];
     for (i, &v) in g.inputs.iter().enumerate() {
-        values[v] = Some(block.argument(i).expect("argument exists").into());
+        values[v.0 as usize] = Some(block.argument(i).expect("argument exists").into());
     }
-    for n in &g.nodes {
+    for (id, n) in g.nodes.iter_enumerated() {
+        let node_loc = side.loc(n.src);
         // An n-ary concat is written as a chain of binary ones (see graph.irdl.mlir).
-        let mut inputs = n.inputs.clone();
+        let mut inputs: Vec<usize> = n.inputs.iter().map(|v| v.0 as usize).collect();
         if let Op::Concat { axis } = n.op {
             // The running prefix is an MLIR value beyond the graph's values.
             let mut prefix_shape: Option<Vec<i64>> = None;
             while inputs.len() > 2 {
                 let (a, b) = (inputs[0], inputs[1]);
-                let sa = prefix_shape.clone().unwrap_or_else(|| g.shape(a).to_vec());
-                let shape = crate::graph::shape::infer(&n.op, &[&sa, g.shape(b)], None)
-                    .expect("the n-ary concat verified, so its prefixes do");
+                let sa = prefix_shape.clone().unwrap_or_else(|| g.values.as_slice()[a].shape.clone());
+                let sb = &g.values.as_slice()[b].shape;
+                let shape = crate::graph::shape::infer(&n.op, &[&sa, sb], None).unwrap_or_else(|_| sa.clone());
                 prefix_shape = Some(shape.clone());
                 let dialect = if level == Level::Core { "pim_core" } else { "graph" };
                 let mut attrs = AttrBuilder::new(ctx).i64("axis", axis);
                 if level == Level::Core {
-                    if let Some(Placement::Cores(c)) = &n.placement {
-                        attrs = attrs.i64_array("cores", c);
-                    }
+                    let c: Vec<i64> =
+                        m.vector_cores.get(&id).map(|c| c.iter().map(|x| x.0 as i64).collect()).unwrap_or_default();
+                    attrs = attrs.i64_array("cores", &c);
                 }
-                let op = OperationBuilder::new(&format!("{dialect}.concat"), n.loc)
+                let op = OperationBuilder::new(&format!("{dialect}.concat"), node_loc)
                     .add_operands(&[values[a].expect("defined"), values[b].expect("defined")])
                     .add_results(&[tensor_type(ctx, &shape)])
                     .add_attributes(&attrs.list)
@@ -429,33 +653,74 @@ pub fn write_graph<'c>(ctx: &'c Context, module: &Module<'c>, g: &Graph<'c>, lev
             (Level::Core, _) => "pim_core",
         };
         let operands: Vec<Value> = inputs.iter().map(|&v| values[v].expect("graph is in topological order")).collect();
-        let op = OperationBuilder::new(&format!("{dialect}.{}", n.op.mnemonic()), n.loc)
+        let mut attrs = node_attrs(ctx, id, n, m, level);
+        let written: HashSet<String> =
+            attrs.list.iter().map(|(k, _)| super::string_of(k.as_string_ref().to_raw())).collect();
+        for (k, a) in side.extra(n.src) {
+            if !written.contains(k) {
+                attrs.list.push((Identifier::new(ctx, k), *a));
+            }
+        }
+        let op = OperationBuilder::new(&format!("{dialect}.{}", n.op.mnemonic()), node_loc)
             .add_operands(&operands)
             .add_results(&[tensor_type(ctx, g.shape(n.output))])
-            .add_attributes(&node_attrs(ctx, n, level).list)
+            .add_attributes(&attrs.list)
             .build()
             .expect("no result type inference");
         let op = block.append_operation(op);
-        values[n.output] = Some(op.result(0).expect("one result").into());
+        values[n.output.0 as usize] = Some(op.result(0).expect("one result").into());
     }
-    let outs: Vec<Value> = g.outputs.iter().map(|&v| values[v].expect("output defined")).collect();
+    let outs: Vec<Value> = g.outputs.iter().map(|&v| values[v.0 as usize].expect("output defined")).collect();
     block.append_operation(func::r#return(&outs, loc));
     let fty = FunctionType::new(ctx, &in_types, &out_types);
-    let f = func::func(
-        ctx,
-        StringAttribute::new(ctx, &g.func_name),
-        TypeAttribute::new(fty.into()),
-        region,
-        &[
-            (Identifier::new(ctx, "arg_attrs"), name_attrs(ctx, &g.input_names)),
-            (Identifier::new(ctx, "res_attrs"), name_attrs(ctx, &g.output_names)),
-        ],
-        loc,
-    );
+    let mut fattrs = vec![
+        (Identifier::new(ctx, "arg_attrs"), name_attrs(ctx, &g.input_names)),
+        (Identifier::new(ctx, "res_attrs"), name_attrs(ctx, &g.output_names)),
+    ];
+    for (k, a) in &side.func_extra {
+        fattrs.push((Identifier::new(ctx, k), *a));
+    }
+    let f =
+        func::func(ctx, StringAttribute::new(ctx, &g.func_name), TypeAttribute::new(fty.into()), region, &fattrs, loc);
     module.body().append_operation(f);
 }
 
-fn act_attrs<'c>(mut b: AttrBuilder<'c>, act: Option<Act>) -> AttrBuilder<'c> {
+/// The attribute names `node_attrs` writes for a node at `level` (what reading models).
+fn modelled_names(ctx: melior::ContextRef, n: &Node, level: Option<Level>) -> HashSet<String> {
+    // SAFETY: the context outlives this call.
+    let ctx = unsafe { ctx.to_ref() };
+    let mut names: HashSet<String> = node_attrs(ctx, NodeId(0), n, &Mapping::default(), Level::Graph)
+        .list
+        .iter()
+        .map(|(k, _)| super::string_of(k.as_string_ref().to_raw()))
+        .collect();
+    let mapped: &[&str] = match (level, n.op.is_crossbar_layer()) {
+        (Some(Level::Partition), true) => &PARTITION_KEYS,
+        (Some(Level::Core), true) => &CORE_LAYER_KEYS,
+        (Some(Level::Core), false) => &["cores"],
+        _ => &[],
+    };
+    names.extend(mapped.iter().map(|s| s.to_string()));
+    names
+}
+
+const PARTITION_KEYS: [&str; 9] =
+    ["rows", "cols", "ag_rows", "ag_count", "xbars_per_ag", "replicas", "format", "pack", "ag_cols"];
+const CORE_LAYER_KEYS: [&str; 11] = [
+    "rows",
+    "cols",
+    "ag_rows",
+    "ag_count",
+    "xbars_per_ag",
+    "replicas",
+    "format",
+    "pack",
+    "ag_cols",
+    "ag_cores",
+    "replica_windows",
+];
+
+fn act_attrs(mut b: AttrBuilder, act: Option<Act>) -> AttrBuilder {
     if let Some(a) = act {
         b = b.str("act", a.name());
         for (p, v) in a.params() {
@@ -473,7 +738,7 @@ fn bn_attrs<'c>(b: AttrBuilder<'c>, bn: &BatchNorm, prefix: &str) -> AttrBuilder
         .f32(&format!("{prefix}epsilon"), bn.epsilon)
 }
 
-fn node_attrs<'c>(ctx: &'c Context, n: &Node<'c>, level: Level) -> AttrBuilder<'c> {
+fn node_attrs<'c>(ctx: &'c Context, id: NodeId, n: &Node, m: &Mapping, level: Level) -> AttrBuilder<'c> {
     let mut b = AttrBuilder::new(ctx);
     match &n.op {
         Op::Conv2d(c) => {
@@ -526,21 +791,41 @@ fn node_attrs<'c>(ctx: &'c Context, n: &Node<'c>, level: Level) -> AttrBuilder<'
         Op::GlobalAvgPool | Op::Add | Op::Mul => {}
     }
     if level >= Level::Partition {
-        if let Some(p) = &n.partition {
+        if let Some(l) = m.layers.get(&id) {
+            let (rows, cols) = l.unfolding.max_shape();
+            let xbars = l.xbars_per_ag();
             b = b
-                .i64("rows", p.rows)
-                .i64("cols", p.cols)
-                .i64("ag_rows", p.ag_rows)
-                .i64("ag_count", p.ag_count)
-                .i64("xbars_per_ag", p.xbars_per_ag)
-                .i64("replicas", p.replicas);
+                .i64("rows", i64::from(rows))
+                .i64("cols", i64::from(cols))
+                .i64("ag_rows", i64::from(l.ag_rows))
+                .i64("ag_count", l.ag_count() as i64)
+                .i64("xbars_per_ag", i64::from(xbars))
+                .i64("replicas", i64::from(l.replicas));
+            if l.unfolding.format != Format::IK2_O_1 {
+                b = b.str("format", l.unfolding.format.name());
+            }
+            if l.unfolding.pack != 1 {
+                b = b.i64("pack", i64::from(l.unfolding.pack));
+            }
+            if l.ag_cols != 0 {
+                b = b.i64("ag_cols", i64::from(l.ag_cols));
+            }
         }
     }
     if level == Level::Core {
-        match &n.placement {
-            Some(Placement::ArrayGroups(c)) => b = b.i64_array("ag_cores", c),
-            Some(Placement::Cores(c)) => b = b.i64_array("cores", c),
-            None => {}
+        if let Some(l) = m.layers.get(&id) {
+            let cores: Vec<i64> = l.ag_cores.iter().flatten().map(|c| i64::from(c.0)).collect();
+            b = b.i64_array("ag_cores", &cores);
+            if let Some(w) = &l.windows {
+                // The even split is the default; only another one is written.
+                if *w != mapping::even_windows(*w.last().unwrap_or(&0), l.replicas) {
+                    let w: Vec<i64> = w.iter().map(|&x| x as i64).collect();
+                    b = b.i64_array("replica_windows", &w);
+                }
+            }
+        } else if let Some(c) = m.vector_cores.get(&id) {
+            let c: Vec<i64> = c.iter().map(|x| i64::from(x.0)).collect();
+            b = b.i64_array("cores", &c);
         }
     }
     b

@@ -420,6 +420,12 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
         let name = op.name();
         let name = name.as_string_ref().as_str().unwrap_or("").to_string();
         let a = attrs(&op, &name);
+        // The file the program's positions refer to: the module's, else its first op's.
+        if p.source.is_empty() {
+            if let Some(l) = super::location_to_loc(op.location()).filter(|l| l.line > 0) {
+                p.source = l.file.to_string();
+            }
+        }
         match name.as_str() {
             "pim_isa.layer" => match read_layer(&a).and_then(|l| Ok((read_comments(&a)?, l))) {
                 Ok((c, l)) => {
@@ -439,10 +445,8 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
             other => fail(op.location(), &format!("unexpected top-level op '{other}' in a pim_isa module")),
         }
     }
-    if p.source.is_empty() {
-        if let Some(l) = super::location_to_loc(module.as_operation().location()) {
-            p.source = l.file.to_string();
-        }
+    if let Some(l) = super::location_to_loc(module.as_operation().location()) {
+        p.source = l.file.to_string();
     }
     for f in funcs {
         match read_core(&f, &p) {

@@ -155,10 +155,8 @@ pub fn load_module<'c>(
         })
     };
     match input_kind(path) {
-        InputKind::Onnx => crate::frontend::import_onnx(ctx, Path::new(path)),
-        InputKind::PimcompJson => {
-            crate::frontend::import_pimcomp_json(ctx, &text()?, path, crate::frontend::pimcomp_json::DEFAULT_SEED)
-        }
+        InputKind::Onnx => import_onnx(ctx, Path::new(path)),
+        InputKind::PimcompJson => import_pimcomp_json(ctx, &text()?, path, crate::frontend::pimcomp_json::DEFAULT_SEED),
         InputKind::Pimsim => {
             let p = read_pimsim(path, None)?;
             let module = Module::new(Location::new(ctx, path, 1, 1));
@@ -177,6 +175,29 @@ pub fn load_module<'c>(
             crate::dialect::parse_module(ctx, &src, name).ok_or_else(|| Error::many(vec![]))
         }
     }
+}
+
+/// An imported model as a `graph`-level module naming its weight store (`weights`).
+pub fn imported_module<'c>(ctx: &'c Context, imported: &crate::frontend::Imported, weights: &str) -> Module<'c> {
+    use crate::dialect::graph_ir::{write_graph, Level, Side};
+    let mut module = Module::new(Location::new(ctx, &imported.file, 0, 0));
+    let side = Side::from_names(ctx, &imported.file, &imported.names);
+    write_graph(ctx, &module, &imported.graph, &Default::default(), Level::Graph, &side);
+    crate::dialect::set_module_str(&mut module, "pim.weights", weights);
+    module
+}
+
+/// Imports an ONNX file as a `graph`-level module that names the file as its weight store.
+pub fn import_onnx<'c>(ctx: &'c Context, path: &Path) -> Result<Module<'c>> {
+    let imported = crate::frontend::import_onnx(path)?;
+    Ok(imported_module(ctx, &imported, &path.display().to_string()))
+}
+
+/// Imports a PIMCOMP-NN structure file as a `graph`-level module whose weights are generated
+/// from `seed`.
+pub fn import_pimcomp_json<'c>(ctx: &'c Context, text: &str, file: &str, seed: u64) -> Result<Module<'c>> {
+    let imported = crate::frontend::import_pimcomp_json(text, file)?;
+    Ok(imported_module(ctx, &imported, &format!("seed:{seed}")))
 }
 
 /// Imports a pimsim-nn instruction file for architecture `arch` (default `pimcomp-default`).
@@ -290,7 +311,7 @@ pub fn compile_onnx(path: &Path, arch_spec: &str, pipeline_text: &str) -> Result
     let ctx = crate::dialect::new_context();
     let capture = DiagnosticCapture::attach(&ctx);
     let arch = Arch::load(arch_spec)?;
-    let mut module = crate::frontend::import_onnx(&ctx, path)?;
+    let mut module = import_onnx(&ctx, path)?;
     run_pipeline(&ctx, &mut module, pipeline_text, &arch, arch_spec)?;
     isa_ir::read_program(&module).map_err(|_| Error::many(capture.take()))
 }

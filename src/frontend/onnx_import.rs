@@ -9,12 +9,11 @@
 //! run afterwards (`crate::graph::cleanup`).
 
 use super::onnx_shapes::{self, Ints};
+use super::Imported;
 use crate::diag::{Error, Result};
-use crate::graph::{shape, Act, BatchNorm, Conv2d, Fc, Graph, Lrn, Node, Op, Pool, ValueId};
+use crate::graph::{shape, Act, BatchNorm, Conv2d, Fc, Graph, Lrn, Node, Op, Pool, SrcId, ValueId};
 use crate::onnx::proto::{attribute_type as at, data_type, AttributeProto, NodeProto, ValueInfoProto};
 use crate::onnx::OnnxModel;
-use melior::ir::Location;
-use melior::Context;
 use std::collections::{HashMap, HashSet};
 
 /// Operators the importer understands, for error messages.
@@ -69,19 +68,20 @@ pub enum Sym {
     ShuffleSwapped { src: ValueId, groups: i64 },
 }
 
-pub struct Importer<'c, 'm> {
-    ctx: &'c Context,
+pub struct Importer<'m> {
     pub(super) model: &'m OnnxModel,
-    file: String,
-    graph: Graph<'c>,
+    graph: Graph,
+    /// The source (node name) of each graph node, by `SrcId`.
+    names: Vec<String>,
     pub(super) syms: HashMap<String, Sym>,
     layer_names: HashSet<String>,
     /// How many nodes (and graph outputs) read each tensor name.
     uses: HashMap<String, usize>,
 }
 
-/// Imports `model` as a graph; `file` names it in locations and errors.
-pub fn import<'c>(ctx: &'c Context, model: &OnnxModel, file: &str) -> Result<Graph<'c>> {
+/// Imports `model` as a graph; `file` names it in errors. Each graph node's source is the
+/// ONNX node's name (`<op_type>#<index>` for an unnamed one).
+pub fn import(model: &OnnxModel, file: &str) -> Result<Imported> {
     let g = model.graph();
     let mut uses: HashMap<String, usize> = HashMap::new();
     for n in &g.node {
@@ -93,27 +93,25 @@ pub fn import<'c>(ctx: &'c Context, model: &OnnxModel, file: &str) -> Result<Gra
         *uses.entry(o.name.clone()).or_default() += 1;
     }
     let mut imp = Importer {
-        ctx,
         model,
-        file: file.to_string(),
         graph: Graph::new("main"),
+        names: vec![],
         syms: HashMap::new(),
         layer_names: HashSet::new(),
         uses,
     };
     imp.run().map_err(|e| e.in_file(file))?;
     let mut g = imp.graph;
-    g.loc = Some(Location::new(ctx, file, 0, 0));
     crate::graph::cleanup::fold_pads(&mut g);
     crate::graph::cleanup::fuse_activations(&mut g);
-    Ok(g)
+    Ok(Imported { graph: g, names: imp.names, file: file.to_string() })
 }
 
 pub(super) fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
 }
 
-impl<'c> Importer<'c, '_> {
+impl Importer<'_> {
     fn run(&mut self) -> Result<()> {
         let opset = self.model.opset();
         if opset != 0 && !(7..=22).contains(&opset) {
@@ -351,9 +349,13 @@ impl<'c> Importer<'c, '_> {
 
     // ----- building the graph ----------------------------------------------------------------
 
-    fn loc(&self, node: &NodeProto, index: usize) -> Location<'c> {
+    /// The source of graph nodes made for ONNX node `index`.
+    fn src(&mut self, node: &NodeProto, index: usize) -> SrcId {
         let name = if node.name.is_empty() { format!("{}#{index}", node.op_type) } else { node.name.clone() };
-        Location::name(self.ctx, &name, Location::new(self.ctx, &self.file, 0, 0))
+        if self.names.last() != Some(&name) {
+            self.names.push(name);
+        }
+        SrcId(self.names.len() as u32 - 1)
     }
 
     fn layer_name(&mut self, node: &NodeProto, index: usize) -> String {
@@ -380,8 +382,8 @@ impl<'c> Importer<'c, '_> {
         let in_shapes: Vec<&[i64]> = inputs.iter().map(|&v| self.graph.shape(v)).collect();
         let out_shape = shape::infer(&op, &in_shapes, out_channels).map_err(Error::new)?;
         let out = self.graph.add_value(out_shape);
-        let loc = self.loc(node, index);
-        self.graph.nodes.push(Node { op, inputs, output: out, loc, partition: None, placement: None });
+        let src = self.src(node, index);
+        self.graph.nodes.push(Node { op, inputs, output: out, src });
         self.bind(node, Sym::Value(out))?;
         Ok(out)
     }
@@ -391,8 +393,8 @@ impl<'c> Importer<'c, '_> {
         let in_shapes: Vec<&[i64]> = inputs.iter().map(|&v| self.graph.shape(v)).collect();
         let out_shape = shape::infer(&op, &in_shapes, None).map_err(Error::new)?;
         let out = self.graph.add_value(out_shape);
-        let loc = self.loc(node, index);
-        self.graph.nodes.push(Node { op, inputs, output: out, loc, partition: None, placement: None });
+        let src = self.src(node, index);
+        self.graph.nodes.push(Node { op, inputs, output: out, src });
         Ok(out)
     }
 
@@ -402,8 +404,8 @@ impl<'c> Importer<'c, '_> {
         Ok(())
     }
 
-    fn producer(&self, v: ValueId) -> Option<usize> {
-        self.graph.nodes.iter().rposition(|n| n.output == v)
+    fn producer(&self, v: ValueId) -> Option<crate::graph::NodeId> {
+        self.graph.nodes.iter_enumerated().rev().find(|(_, n)| n.output == v).map(|(i, _)| i)
     }
 
     /// An activation operand, or a constant materialized as a `graph.constant` op.
@@ -746,7 +748,7 @@ impl<'c> Importer<'c, '_> {
             return Ok(false);
         }
         let out = self.graph.shape(x).to_vec();
-        let ch = out[1];
+        let Some(&ch) = out.get(1) else { return Ok(false) };
         // [C], [1, C], [C, 1, 1] or [1, C, 1, 1]: one value per output channel.
         let per_channel = dims.iter().product::<i64>() == ch
             && match (out.len(), dims.as_slice()) {

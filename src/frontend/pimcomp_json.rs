@@ -6,10 +6,9 @@
 //! needs them. Every node's `output_dim` is checked against pimlir's shape inference; Caffe
 //! models round pooling outputs up, which becomes end padding as for ONNX `ceil_mode`.
 
+use super::Imported;
 use crate::diag::{Error, Result};
-use crate::graph::{shape, Act, Conv2d, Fc, Graph, Lrn, Node, Op, Pool, ValueId};
-use melior::ir::Location;
-use melior::Context;
+use crate::graph::{shape, Act, Conv2d, Fc, Graph, Lrn, Node, Op, Pool, SrcId, ValueId};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -63,14 +62,15 @@ impl JsonNode {
     }
 }
 
-/// Imports a PIMCOMP-NN structure file; `file` names it in locations and errors.
-pub fn import<'c>(ctx: &'c Context, text: &str, file: &str) -> Result<Graph<'c>> {
+/// Imports a PIMCOMP-NN structure file; `file` names it in locations and errors. Each
+/// graph node's source is the JSON node's name.
+pub fn import(text: &str, file: &str) -> Result<Imported> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let parsed: File = serde_path_to_error::deserialize(de).map_err(|e| {
         Error::new(format!("not a PIMCOMP-NN structure file: {} at '{}'", e.inner(), e.path())).in_file(file)
     })?;
     let mut g = Graph::new("main");
-    g.loc = Some(Location::new(ctx, file, 0, 0));
+    let mut names = vec![];
     let mut values: HashMap<i64, ValueId> = HashMap::new();
     let mut used: HashMap<i64, usize> = HashMap::new();
     for n in &parsed.node_list {
@@ -79,7 +79,9 @@ pub fn import<'c>(ctx: &'c Context, text: &str, file: &str) -> Result<Graph<'c>>
         }
     }
     for n in &parsed.node_list {
-        node(ctx, file, &mut g, &mut values, n)
+        names.push(n.name.clone());
+        let src = SrcId(names.len() as u32 - 1);
+        node(src, &mut g, &mut values, n)
             .map_err(|e| e.prefixed(&format!("node {} '{}' ({}): ", n.index, n.name, n.operation)).in_file(file))?;
     }
     // Nodes nobody reads are the model's outputs.
@@ -93,17 +95,10 @@ pub fn import<'c>(ctx: &'c Context, text: &str, file: &str) -> Result<Graph<'c>>
         return Err(Error::new("the model has no output").in_file(file));
     }
     crate::graph::cleanup::fuse_activations(&mut g);
-    Ok(g)
+    Ok(Imported { graph: g, names, file: file.to_string() })
 }
 
-fn node<'c>(
-    ctx: &'c Context,
-    file: &str,
-    g: &mut Graph<'c>,
-    values: &mut HashMap<i64, ValueId>,
-    n: &JsonNode,
-) -> Result<()> {
-    let loc = Location::name(ctx, &n.name, Location::new(ctx, file, 0, 0));
+fn node(loc: SrcId, g: &mut Graph, values: &mut HashMap<i64, ValueId>, n: &JsonNode) -> Result<()> {
     let mut inputs = vec![];
     for p in &n.provider_index {
         inputs.push(*values.get(p).ok_or_else(|| Error::new(format!("provider {p} is not defined before this node")))?);
@@ -284,14 +279,14 @@ fn node<'c>(
 }
 
 /// Adds a node, checking the inferred shape against the file's `output_dim`.
-fn push<'c>(
-    g: &mut Graph<'c>,
+fn push(
+    g: &mut Graph,
     values: &mut HashMap<i64, ValueId>,
     n: &JsonNode,
     op: Op,
     inputs: Vec<ValueId>,
     out_channels: Option<i64>,
-    loc: Location<'c>,
+    loc: SrcId,
 ) -> Result<()> {
     let v = push_value(g, op, inputs, out_channels, loc)?;
     if !n.output_dim.is_empty() && n.output_dim != g.shape(v) {
@@ -305,16 +300,10 @@ fn push<'c>(
     Ok(())
 }
 
-fn push_value<'c>(
-    g: &mut Graph<'c>,
-    op: Op,
-    inputs: Vec<ValueId>,
-    out_channels: Option<i64>,
-    loc: Location<'c>,
-) -> Result<ValueId> {
+fn push_value(g: &mut Graph, op: Op, inputs: Vec<ValueId>, out_channels: Option<i64>, src: SrcId) -> Result<ValueId> {
     let shapes: Vec<&[i64]> = inputs.iter().map(|&v| g.shape(v)).collect();
     let s = shape::infer(&op, &shapes, out_channels).map_err(Error::new)?;
     let v = g.add_value(s);
-    g.nodes.push(Node { op, inputs, output: v, loc, partition: None, placement: None });
+    g.nodes.push(Node { op, inputs, output: v, src });
     Ok(v)
 }

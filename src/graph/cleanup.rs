@@ -1,25 +1,17 @@
 //! Graph clean-ups run after import: they make the graph smaller without changing what it
 //! computes.
 
-use super::{Graph, Op};
-
-/// Removes the nodes marked in `removed`.
-fn retain(g: &mut Graph, removed: &[bool]) {
-    let mut k = 0;
-    g.nodes.retain(|_| {
-        k += 1;
-        !removed[k - 1]
-    });
-}
+use super::{Graph, NodeId, Op};
+use crate::ids::IdVec;
 
 /// Folds each activation into the crossbar layer producing its input, when that layer has no
 /// activation yet and no other user: the crossbar or vector unit applies it on the way out
 /// instead of a separate pass over the tensor.
 pub fn fuse_activations(g: &mut Graph) {
-    let mut removed = vec![false; g.nodes.len()];
+    let mut removed = IdVec::<NodeId, bool>::filled(false, g.nodes.len());
     let producers = g.producers();
     let consumers = g.consumers();
-    for i in 0..g.nodes.len() {
+    for i in g.nodes.ids() {
         let Op::Act(act) = g.nodes[i].op else { continue };
         let input = g.nodes[i].inputs[0];
         let Some(p) = producers[input] else { continue };
@@ -36,15 +28,15 @@ pub fn fuse_activations(g: &mut Graph) {
         g.nodes[p].output = g.nodes[i].output;
         removed[i] = true;
     }
-    retain(g, &removed);
+    g.nodes.retain(|i, _| !removed[i]);
 }
 
 /// Folds zero padding into the convolution (or padding-counting average pool) that reads it,
 /// as exporters of TensorFlow-style models emit it.
 pub fn fold_pads(g: &mut Graph) {
-    let mut removed = vec![false; g.nodes.len()];
+    let mut removed = IdVec::<NodeId, bool>::filled(false, g.nodes.len());
     let consumers = g.consumers();
-    for (i, gone) in removed.iter_mut().enumerate() {
+    for i in g.nodes.ids() {
         let Op::Pad { pads, value } = g.nodes[i].op else { continue };
         let out = g.nodes[i].output;
         if value != 0.0 || consumers[out].len() != 1 || g.outputs.contains(&out) {
@@ -57,13 +49,13 @@ pub fn fold_pads(g: &mut Graph) {
             _ => continue,
         };
         for (t, p) in target.iter_mut().zip(pads) {
-            *t += p;
+            *t = t.saturating_add(p);
         }
         let src = g.nodes[i].inputs[0];
         for v in g.nodes[c].inputs.iter_mut().filter(|v| **v == out) {
             *v = src;
         }
-        *gone = true;
+        removed[i] = true;
     }
-    retain(g, &removed);
+    g.nodes.retain(|i, _| !removed[i]);
 }

@@ -1,17 +1,15 @@
 //! The dataflow graph as plain Rust data: what the `graph`, `pim_partition` and `pim_core`
 //! dialects hold, extracted from MLIR for analysis and written back after a pass decided.
 //!
-//! One model serves the three levels: a node's `partition` is filled by `--partition` (and
-//! `--replicate`), its `placement` by `--map-cores`; which dialect an op is printed in follows
-//! from what is filled (see `crate::dialect::graph_ir`).
+//! One graph serves the three levels; what `--partition`, `--replicate` and `--map-cores`
+//! decide about it lives beside it, in a [`crate::mapping::Mapping`]. The graph has no tie
+//! to MLIR: locations are kept in a side table by whoever built it (see [`SrcId`]).
 
 pub mod cleanup;
 pub mod shape;
 
 use crate::diag::{Error, Result};
-use melior::ir::Location;
-
-pub type ValueId = usize;
+use crate::ids::IdVec;
 
 /// An element-wise activation: a graph op of its own, or fused into a crossbar layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,6 +223,11 @@ impl Op {
         matches!(self, Op::Conv2d(_) | Op::Fc(_))
     }
 
+    /// Views only reinterpret their input's memory (no code runs for them).
+    pub fn is_view(&self) -> bool {
+        matches!(self, Op::Flatten { .. })
+    }
+
     pub fn layer_name(&self) -> Option<&str> {
         match self {
             Op::Conv2d(c) => Some(&c.name),
@@ -234,54 +237,32 @@ impl Op {
     }
 }
 
-/// How a crossbar layer's weight matrix is cut into array groups (set by `--partition`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partition {
-    /// Unfolded weight matrix: `rows` = K_h*K_w*C_in (conv) or in-features (fc), `cols` = out.
-    pub rows: i64,
-    pub cols: i64,
-    /// Weight rows per array group (the crossbar height).
-    pub ag_rows: i64,
-    /// Array groups per replica: ceil(rows / ag_rows).
-    pub ag_count: i64,
-    /// Crossbars per array group: ceil(cols / crossbar columns).
-    pub xbars_per_ag: i64,
-    /// Copies of the whole layer (set by `--replicate`).
-    pub replicas: i64,
+crate::id_type!(
+    /// A node (op) of a [`Graph`].
+    NodeId
+);
+crate::id_type!(
+    /// A value (tensor) of a [`Graph`]: a graph input or a node's result.
+    ValueId
+);
+
+/// Where a node came from, for diagnostics: an index into a table kept beside the graph by
+/// whoever built it (the MLIR bridge keeps MLIR locations there, an importer the node's name
+/// in the source model). Passes that create a node give it the `src` of the node it derives
+/// from.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct SrcId(pub u32);
+
+impl SrcId {
+    pub const NONE: SrcId = SrcId(u32::MAX);
 }
 
-impl Partition {
-    pub fn total_ags(&self) -> i64 {
-        self.ag_count * self.replicas
-    }
-    pub fn total_xbars(&self) -> i64 {
-        self.total_ags() * self.xbars_per_ag
-    }
-    /// Weight rows `[begin, end)` held by array group `g` of a replica.
-    pub fn ag_row_range(&self, g: i64) -> (i64, i64) {
-        let b = g * self.ag_rows;
-        (b, (b + self.ag_rows).min(self.rows))
-    }
-}
-
-/// Where a node runs (set by `--map-cores`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Placement {
-    /// Crossbar layer: the core of every array group, replica-major (`replica * ag_count + g`).
-    ArrayGroups(Vec<i64>),
-    /// Vector op: the cores that share its work (the scheduler splits it into row or chunk
-    /// ranges between them).
-    Cores(Vec<i64>),
-}
-
-#[derive(Debug, Clone)]
-pub struct Node<'c> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
     pub op: Op,
     pub inputs: Vec<ValueId>,
     pub output: ValueId,
-    pub loc: Location<'c>,
-    pub partition: Option<Partition>,
-    pub placement: Option<Placement>,
+    pub src: SrcId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,57 +270,47 @@ pub struct Value {
     pub shape: Vec<i64>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Graph<'c> {
+/// The dataflow graph: plain data, `Send + Sync`, with no tie to MLIR.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Graph {
     /// Name of the entry function (`main` unless the model says otherwise).
     pub func_name: String,
-    pub values: Vec<Value>,
+    pub values: IdVec<ValueId, Value>,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<ValueId>,
     /// Names of the model inputs/outputs, as in the source model.
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
-    pub nodes: Vec<Node<'c>>,
-    /// Location of the graph function.
-    pub loc: Option<Location<'c>>,
+    /// In topological order: a node's inputs are graph inputs or results of earlier nodes.
+    pub nodes: IdVec<NodeId, Node>,
 }
 
-impl<'c> Graph<'c> {
+impl Graph {
     pub fn new(func_name: &str) -> Self {
-        Graph {
-            func_name: func_name.to_string(),
-            values: vec![],
-            inputs: vec![],
-            outputs: vec![],
-            input_names: vec![],
-            output_names: vec![],
-            nodes: vec![],
-            loc: None,
-        }
+        Graph { func_name: func_name.to_string(), ..Default::default() }
     }
 
     pub fn add_value(&mut self, shape: Vec<i64>) -> ValueId {
-        self.values.push(Value { shape });
-        self.values.len() - 1
+        self.values.push(Value { shape })
     }
 
     pub fn shape(&self, v: ValueId) -> &[i64] {
         &self.values[v].shape
     }
 
-    /// Index of the node producing each value (None for graph inputs).
-    pub fn producers(&self) -> Vec<Option<usize>> {
-        let mut p = vec![None; self.values.len()];
-        for (i, n) in self.nodes.iter().enumerate() {
+    /// The node producing each value (None for graph inputs).
+    pub fn producers(&self) -> IdVec<ValueId, Option<NodeId>> {
+        let mut p = IdVec::filled(None, self.values.len());
+        for (i, n) in self.nodes.iter_enumerated() {
             p[n.output] = Some(i);
         }
         p
     }
 
-    /// Consumers of each value, by node index.
-    pub fn consumers(&self) -> Vec<Vec<usize>> {
-        let mut c = vec![vec![]; self.values.len()];
-        for (i, n) in self.nodes.iter().enumerate() {
+    /// Consumers of each value.
+    pub fn consumers(&self) -> IdVec<ValueId, Vec<NodeId>> {
+        let mut c = IdVec::filled(vec![], self.values.len());
+        for (i, n) in self.nodes.iter_enumerated() {
             for &v in &n.inputs {
                 c[v].push(i);
             }
@@ -347,8 +318,9 @@ impl<'c> Graph<'c> {
         c
     }
 
-    pub fn crossbar_layers(&self) -> impl Iterator<Item = &Node<'c>> {
-        self.nodes.iter().filter(|n| n.op.is_crossbar_layer())
+    /// The crossbar layers, in graph order.
+    pub fn crossbar_layers(&self) -> impl Iterator<Item = (NodeId, &Node)> {
+        self.nodes.iter_enumerated().filter(|(_, n)| n.op.is_crossbar_layer())
     }
 
     /// Checks that layer names are unique (array groups and programs refer to layers by name).
@@ -362,5 +334,75 @@ impl<'c> Graph<'c> {
             }
         }
         Ok(())
+    }
+
+    /// Checks the graph's structure: every operand is defined before it is used, every value
+    /// is produced once, outputs exist. (Importers and the MLIR bridge build graphs that pass;
+    /// this guards hand-made ones and states the invariant.)
+    pub fn check_structure(&self) -> Result<()> {
+        let mut defined = IdVec::<ValueId, bool>::filled(false, self.values.len());
+        for &v in &self.inputs {
+            match defined.get(v) {
+                Some(_) => defined[v] = true,
+                None => return Err(Error::new(format!("graph input {v} is not a value of the graph"))),
+            }
+        }
+        for (i, n) in self.nodes.iter_enumerated() {
+            for &v in &n.inputs {
+                if !defined.get(v).copied().unwrap_or(false) {
+                    return Err(Error::new(format!(
+                        "node {i} ('{}') reads value {v} before it is defined",
+                        n.op.mnemonic()
+                    )));
+                }
+            }
+            match defined.get(n.output) {
+                Some(false) => defined[n.output] = true,
+                Some(true) => return Err(Error::new(format!("value {} is defined twice", n.output))),
+                None => return Err(Error::new(format!("node {i} defines value {}, which does not exist", n.output))),
+            }
+        }
+        for &v in &self.outputs {
+            if !defined.get(v).copied().unwrap_or(false) {
+                return Err(Error::new(format!("graph output {v} is never defined")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The node that really computes value `v`'s data, looking through views (`flatten`);
+    /// None for graph inputs.
+    pub fn data_producer(&self, producers: &IdVec<ValueId, Option<NodeId>>, mut v: ValueId) -> Option<NodeId> {
+        loop {
+            let p = producers[v]?;
+            if self.nodes[p].op.is_view() {
+                v = self.nodes[p].inputs[0];
+            } else {
+                return Some(p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_graph_is_plain_data() {
+        assert_send_sync::<Graph>();
+        let mut g = Graph::new("main");
+        let x = g.add_value(vec![1, 4]);
+        g.inputs.push(x);
+        let y = g.add_value(vec![1, 4]);
+        g.nodes.push(Node { op: Op::Act(Act::Relu), inputs: vec![x], output: y, src: SrcId::NONE });
+        g.outputs.push(y);
+        g.check_structure().unwrap();
+        assert_eq!(g.producers()[y], Some(NodeId(0)));
+        assert_eq!(g.consumers()[x], vec![NodeId(0)]);
+        g.nodes[NodeId(0)].inputs = vec![y];
+        assert!(g.check_structure().unwrap_err().to_string().contains("before it is defined"));
     }
 }

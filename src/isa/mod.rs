@@ -5,6 +5,7 @@
 //! dialect and the `.pim` text hold; the flat dynamic stream (one entry per executed
 //! instruction) is produced only where it is consumed, by [`CoreProgram::for_each`].
 
+pub mod alloc;
 pub mod comm;
 pub mod cursor;
 pub mod reroll;
@@ -362,16 +363,11 @@ impl Inst {
     }
 }
 
-/// A source line (0: none), kept for diagnostics. Positions are not part of a program's
-/// meaning, so any two lines compare equal.
-#[derive(Debug, Clone, Copy, Default)]
+/// A source line (0: none), kept for diagnostics. Lines compare like numbers, so a round
+/// trip that loses one is seen; compare programs from different texts with
+/// [`Program::strip_lines`] first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Line(pub u32);
-
-impl PartialEq for Line {
-    fn eq(&self, _: &Line) -> bool {
-        true
-    }
-}
 
 impl Line {
     pub const NONE: Line = Line(0);
@@ -741,6 +737,37 @@ impl Program {
 
     pub fn static_count(&self) -> u64 {
         self.cores.iter().map(|c| c.static_count()).sum()
+    }
+
+    /// Forgets every source position (lines and the file name): what is left is the program's
+    /// meaning, so two programs read from differently laid-out texts compare equal.
+    pub fn strip_lines(&mut self) {
+        fn strip(stmts: &mut [Stmt]) {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(_, line) => *line = Line::NONE,
+                    Stmt::Repeat { body, .. } => strip(body),
+                    Stmt::Comment(_) => {}
+                }
+            }
+        }
+        self.source.clear();
+        for l in &mut self.layers {
+            l.line = Line::NONE;
+        }
+        for g in &mut self.globals {
+            g.line = Line::NONE;
+        }
+        for c in &mut self.cores {
+            c.line = Line::NONE;
+            for a in &mut c.ags {
+                a.line = Line::NONE;
+            }
+            for b in &mut c.buffers {
+                b.line = Line::NONE;
+            }
+            strip(&mut c.body);
+        }
     }
 
     /// Checks that every buffer has an address (what the simulator and exporters need).

@@ -125,6 +125,17 @@ pub fn expect_level(
     ))
 }
 
+/// Reports a mapping failure at its node (or the module) and fails.
+pub fn map_error(module: &Module, gm: &crate::dialect::graph_ir::GraphModule, e: crate::mapping::MapError) -> Failed {
+    match e.node.and_then(|i| gm.graph.nodes.get(i)) {
+        Some(n) => {
+            emit_error(gm.side.loc(n.src), &e.message);
+            Failed
+        }
+        None => module_error(module, &e.message),
+    }
+}
+
 /// Emits an error at the module and fails (for errors with no better place).
 pub fn module_error(module: &Module, msg: &str) -> Failed {
     emit_error(module.as_operation().location(), msg);

@@ -1,17 +1,14 @@
-//! `--partition`: graph -> pim_partition. Unfolds each crossbar layer's weights into a matrix
-//! and cuts it into array groups (AGs).
-//!
-//! A conv's OIHW weight becomes one (K_h*K_w*C_in) x C_out matrix, rows ordered
-//! (kernel row, kernel column, input channel) so a window's input patch, gathered row by row
-//! from a height-width-channel feature map, is the matrix's input vector (format (IK^2, O, 1)
-//! of PIMCOMP's Table IV). A fully connected layer is its weight matrix as is. The matrix is
-//! cut along its rows into AGs of `ag-rows` rows (default: the crossbar height); an AG spans
-//! ceil(columns / crossbar columns) crossbars side by side and is the unit of mapping.
+//! `--partition`: graph -> pim_partition. Unfolds each crossbar layer's weights into matrices
+//! (`crate::unfold`) and cuts them into array groups (AGs) of `ag-rows` rows (default: the
+//! crossbar height); an AG spans ceil(columns / crossbar columns) crossbars side by side and
+//! is the unit of mapping. Today's format is (IK^2, O, 1) for every layer.
 
 use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
 use crate::dialect::emit_error;
 use crate::dialect::graph_ir::{read_graph, write_graph, Failed, Level};
-use crate::graph::{Graph, Op, Partition};
+use crate::graph::Op;
+use crate::mapping::{flattened_map, unfolding_of, LayerMap};
+use crate::unfold::Format;
 use melior::ir::Module;
 
 pub static PASS: PassDef = PassDef {
@@ -25,61 +22,50 @@ pub static PASS: PassDef = PassDef {
     run,
 };
 
-/// The unfolded weight matrix (rows, columns) of a crossbar layer.
-pub fn matrix_shape(g: &Graph, node: &crate::graph::Node) -> (i64, i64) {
-    let out = g.shape(node.output);
-    match &node.op {
-        Op::Conv2d(c) => {
-            let cin = g.shape(node.inputs[0])[1] / c.group;
-            (c.kernel[0] * c.kernel[1] * cin, out[1] / c.group)
-        }
-        Op::Fc(_) => (g.shape(node.inputs[0])[1], out[1]),
-        _ => unreachable!("only crossbar layers have a matrix"),
-    }
-}
-
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
-    let (mut g, level) = read_graph(module)?;
-    super::expect_level(module, &g, level, Level::Graph, "partition")?;
-    let xbar_rows = pc.arch.xbar_rows() as i64;
-    let xbar_cols = pc.arch.xbar_cols() as i64;
-    let ag_rows = match pc.options.int("ag-rows") {
-        Ok(0) => xbar_rows,
-        Ok(r) if r > 0 && r <= xbar_rows => r,
-        Ok(r) => {
-            return Err(module_error(
-                module,
-                &format!("ag-rows = {r} must be in 1..={xbar_rows} (the crossbar height)"),
-            ))
-        }
-        Err(e) => return Err(module_error(module, &e)),
+    let xbar_rows = pc.arch.xbar_rows();
+    let ag_rows = match pc.options.get("ag-rows") {
+        "" => xbar_rows,
+        text => match text.parse::<u32>() {
+            Ok(r) if r > 0 && r <= xbar_rows => r,
+            _ => {
+                return Err(module_error(
+                    module,
+                    &format!("ag-rows = {text} must be an integer in 1..={xbar_rows} (the crossbar height)"),
+                ))
+            }
+        },
     };
+    let mut gm = read_graph(module, pc.arch)?;
+    super::expect_level(module, &gm.graph, gm.level, Level::Graph, "partition")?;
     record_arch(pc, module)?;
+    let g = &gm.graph;
     let mut failed = false;
-    for i in 0..g.nodes.len() {
-        if !g.nodes[i].op.is_crossbar_layer() {
-            continue;
-        }
-        if let Op::Conv2d(c) = &g.nodes[i].op {
+    for (i, node) in g.crossbar_layers() {
+        if let Op::Conv2d(c) = &node.op {
             if c.group != 1 {
-                emit_error(g.nodes[i].loc, &format!("layer '{}': grouped convolution is not supported yet", c.name));
+                emit_error(
+                    gm.side.loc(node.src),
+                    &format!("layer '{}': grouped convolution is not supported yet", c.name),
+                );
                 failed = true;
                 continue;
             }
         }
-        let (rows, cols) = matrix_shape(&g, &g.nodes[i]);
-        g.nodes[i].partition = Some(Partition {
-            rows,
-            cols,
-            ag_rows,
-            ag_count: (rows + ag_rows - 1) / ag_rows,
-            xbars_per_ag: (cols + xbar_cols - 1) / xbar_cols,
-            replicas: 1,
-        });
+        let hwc = matches!(node.op, Op::Fc(_)).then(|| flattened_map(g, node.inputs[0])).flatten();
+        match unfolding_of(g, node, Format::IK2_O_1, 1, hwc) {
+            Ok(u) => {
+                gm.mapping.layers.insert(i, LayerMap::new(u, ag_rows, pc.arch.xbar_cols()));
+            }
+            Err(m) => {
+                emit_error(gm.side.loc(node.src), &format!("layer '{}': {m}", node.op.layer_name().unwrap_or("?")));
+                failed = true;
+            }
+        }
     }
     if failed {
         return Err(Failed);
     }
-    write_graph(pc.ctx, module, &g, Level::Partition);
+    write_graph(pc.ctx, module, &gm.graph, &gm.mapping, Level::Partition, &gm.side);
     Ok(())
 }

@@ -25,19 +25,19 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         "ll" => Mode::Ll,
         other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
     };
-    let (g, level) = read_graph(module)?;
-    super::expect_level(module, &g, level, Level::Core, "schedule")?;
+    let gm = read_graph(module, pc.arch)?;
+    super::expect_level(module, &gm.graph, gm.level, Level::Core, "schedule")?;
     record_arch(pc, module)?;
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
     let weights = crate::dialect::module_str(module, "pim.weights");
-    match schedule(&g, pc.arch, &arch_spec, weights, mode) {
+    match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode) {
         Ok(program) => {
             write_program(pc.ctx, module, &program);
             Ok(())
         }
         Err(e) => {
             match e.node {
-                Some(i) => emit_error(g.nodes[i].loc, &e.message),
+                Some(i) => emit_error(gm.side.loc(gm.graph.nodes[i].src), &e.message),
                 None => {
                     module_error(module, &e.message);
                 }

@@ -4,9 +4,9 @@
 use super::{PassContext, PassDef};
 use crate::arch::Arch;
 use crate::dialect::emit_error;
-use crate::dialect::graph_ir::{read_graph, Failed, Level};
+use crate::dialect::graph_ir::{read_graph, Failed, GraphModule, Level};
 use crate::dialect::isa_ir::read_program;
-use crate::graph::{shape, Graph, Op, Placement};
+use crate::graph::{shape, Op};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::OperationLike;
 use melior::ir::Module;
@@ -60,28 +60,29 @@ pub fn verify_module(module: &Module, arch: &Arch) -> Result<(), Failed> {
         }
         return Err(Failed);
     }
-    let (g, level) = read_graph(module)?;
-    verify_graph(&g, level, arch)
+    let gm = read_graph(module, arch)?;
+    verify_graph(&gm, arch)
 }
 
-/// Checks one dataflow graph at the given level.
-pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> {
+/// Checks one dataflow graph and its mapping at the level it was read at.
+pub fn verify_graph(gm: &GraphModule, arch: &Arch) -> Result<(), Failed> {
+    let g = &gm.graph;
     let mut failed = false;
     let mut fail = |loc, msg: String| {
         emit_error(loc, &msg);
         failed = true;
     };
     if let Err(e) = g.check_layer_names() {
-        fail(g.loc.unwrap_or_else(|| g.nodes[0].loc), e.to_string().trim_start_matches("error: ").to_string());
+        fail(gm.side.func_loc, e.to_string().trim_start_matches("error: ").to_string());
     }
-    let mut used = vec![0i64; arch.core_count() as usize];
     for n in &g.nodes {
+        let loc = gm.side.loc(n.src);
         let ins: Vec<&[i64]> = n.inputs.iter().map(|&v| g.shape(v)).collect();
         let declared = g.shape(n.output);
         if let Op::Conv2d(c) = &n.op {
             if c.kernel.iter().chain(&c.strides).chain(&c.dilations).any(|&x| x <= 0) || c.pads.iter().any(|&x| x < 0) {
                 fail(
-                    n.loc,
+                    loc,
                     format!("layer '{}': kernel, strides and dilations must be positive and pads non-negative", c.name),
                 );
                 continue;
@@ -90,110 +91,20 @@ pub fn verify_graph(g: &Graph, level: Level, arch: &Arch) -> Result<(), Failed> 
         let out_ch = if n.op.is_crossbar_layer() { declared.get(1).copied() } else { None };
         match shape::infer(&n.op, &ins, out_ch) {
             Ok(s) if s == declared => {}
-            Ok(s) => fail(n.loc, format!("result shape {declared:?} does not match the inferred shape {s:?}")),
-            Err(m) => fail(n.loc, m),
+            Ok(s) => fail(loc, format!("result shape {declared:?} does not match the inferred shape {s:?}")),
+            Err(m) => fail(loc, m),
         }
-        let name = n.op.layer_name().unwrap_or(n.op.mnemonic()).to_string();
-        if level >= Level::Partition && n.op.is_crossbar_layer() {
-            let Some(p) = &n.partition else {
-                fail(n.loc, format!("layer '{name}' has no partition"));
-                continue;
-            };
-            if let Op::Conv2d(c) = &n.op {
-                if c.group != 1 {
-                    fail(
-                        n.loc,
-                        format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group),
-                    );
-                    continue;
-                }
-            }
-            let (rows, cols) = super::partition::matrix_shape(g, n);
-            let xr = arch.xbar_rows() as i64;
-            let xc = arch.xbar_cols() as i64;
-            if p.rows != rows || p.cols != cols {
-                fail(n.loc, format!("layer '{name}': matrix is {rows}x{cols}, not {}x{}", p.rows, p.cols));
-            } else if p.ag_rows < 1 || p.ag_rows > xr {
-                fail(
-                    n.loc,
-                    format!("layer '{name}': ag_rows = {} must be in 1..={xr} (the crossbar height)", p.ag_rows),
-                );
-            } else if p.ag_count != (rows + p.ag_rows - 1) / p.ag_rows {
-                fail(
-                    n.loc,
-                    format!(
-                        "layer '{name}': {rows} rows in groups of {} make {} array groups, not {}",
-                        p.ag_rows,
-                        (rows + p.ag_rows - 1) / p.ag_rows,
-                        p.ag_count
-                    ),
-                );
-            } else if p.xbars_per_ag != (cols + xc - 1) / xc {
-                fail(
-                    n.loc,
-                    format!(
-                        "layer '{name}': {cols} columns need {} crossbars of {xc} columns per group, not {}",
-                        (cols + xc - 1) / xc,
-                        p.xbars_per_ag
-                    ),
-                );
-            } else if p.replicas < 1 {
-                fail(n.loc, format!("layer '{name}': replicas = {} must be at least 1", p.replicas));
-            }
-        }
-        if level == Level::Core {
-            match (&n.placement, &n.partition) {
-                (Some(Placement::ArrayGroups(cores)), Some(p)) => {
-                    if cores.len() as i64 != p.total_ags() {
-                        fail(
-                            n.loc,
-                            format!(
-                                "layer '{name}': {} array groups but {} cores in ag_cores",
-                                p.total_ags(),
-                                cores.len()
-                            ),
-                        );
-                        continue;
-                    }
-                    for &c in cores {
-                        if c < 0 || c >= arch.core_count() as i64 {
-                            fail(
-                                n.loc,
-                                format!(
-                                    "layer '{name}': core {c} does not exist (the architecture has {})",
-                                    arch.core_count()
-                                ),
-                            );
-                        } else {
-                            used[c as usize] += p.xbars_per_ag;
-                        }
-                    }
-                }
-                (Some(Placement::Cores(cores)), None) => {
-                    if cores.is_empty() && !matches!(n.op, Op::Flatten { .. } | Op::Constant { .. }) {
-                        fail(n.loc, format!("'{name}' is placed on no core"));
-                    }
-                    for &c in cores {
-                        if c < 0 || c >= arch.core_count() as i64 {
-                            fail(
-                                n.loc,
-                                format!(
-                                    "'{name}': core {c} does not exist (the architecture has {})",
-                                    arch.core_count()
-                                ),
-                            );
-                        }
-                    }
-                }
-                _ => fail(n.loc, format!("'{name}' has no valid placement")),
+    }
+    if gm.level == Level::Partition {
+        for (i, n) in g.crossbar_layers() {
+            if !gm.mapping.layers.contains_key(&i) {
+                fail(gm.side.loc(n.src), format!("layer '{}' has no partition", n.op.layer_name().unwrap_or("?")));
             }
         }
     }
-    for (c, &x) in used.iter().enumerate() {
-        if x > arch.xbars_per_core() as i64 {
-            let loc = g.loc.unwrap_or_else(|| g.nodes[0].loc);
-            fail(loc, format!("core {c} holds array groups of {x} crossbars but has {}", arch.xbars_per_core()));
-        }
+    for e in crate::mapping::check(g, &gm.mapping, arch, gm.level == Level::Core) {
+        let loc = e.node.and_then(|i| g.nodes.get(i)).map(|n| gm.side.loc(n.src)).unwrap_or(gm.side.func_loc);
+        fail(loc, e.message);
     }
     if failed {
         Err(Failed)

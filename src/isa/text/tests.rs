@@ -84,7 +84,7 @@ fn comments_are_kept_where_they_stand() {
     assert_eq!(p.comments[&crate::isa::Anchor::Core(0)].len(), 2);
     assert_eq!(p.comments[&crate::isa::Anchor::End][0].text, " end of file");
     let printed = print(&p);
-    assert_eq!(parse(&printed, "c.pim").unwrap(), p, "{printed}");
+    assert_eq!(meaning(parse(&printed, "c.pim").unwrap()), meaning(p.clone()), "{printed}");
     assert!(printed.contains("  nop //\n") && printed.contains("  } // after loop\n"), "{printed}");
 }
 #[test]
@@ -96,7 +96,7 @@ fn declarations_after_cores_are_found() {
     assert_eq!(p.globals[0].name, "late");
     assert_eq!(p.cores.len(), 2);
     assert_eq!(p.comments[&crate::isa::Anchor::Global("late".into())][0].text, " about late");
-    assert_eq!(parse(&print(&p), "late.pim").unwrap(), p);
+    assert_eq!(meaning(parse(&print(&p), "late.pim").unwrap()), meaning(p.clone()));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn trailing_comment_after_a_name_with_slashes() {
     let p = parse(src, "q.pim").unwrap();
     let printed = print(&p);
     assert!(printed.contains("rows=16 cols=9 // the real comment\n"), "{printed}");
-    assert_eq!(parse(&printed, "q.pim").unwrap(), p);
+    assert_eq!(meaning(parse(&printed, "q.pim").unwrap()), meaning(p.clone()));
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn comment_after_arch_becomes_a_header_line() {
     let src = "arch \"pimcomp-default\" // for the default\nweights \"w.onnx\" // weights\n";
     let p = parse(src, "h.pim").unwrap();
     assert!(p.comments[&crate::isa::Anchor::Header].iter().all(|c| !c.trailing));
-    assert_eq!(parse(&print(&p), "h.pim").unwrap(), p);
+    assert_eq!(meaning(parse(&print(&p), "h.pim").unwrap()), meaning(p.clone()));
 }
 
 #[test]
@@ -139,5 +139,11 @@ fn header_comments_of_an_unnamed_architecture() {
     // end; the line is kept for them.
     let p = parse("// about\narch \"\"\n", "u.pim").unwrap();
     assert_eq!(p.arch, "");
-    assert_eq!(parse(&print(&p), "u.pim").unwrap(), p);
+    assert_eq!(meaning(parse(&print(&p), "u.pim").unwrap()), meaning(p.clone()));
+}
+
+/// A program without its source positions (printing lays the text out anew).
+fn meaning(mut p: crate::isa::Program) -> crate::isa::Program {
+    p.strip_lines();
+    p
 }

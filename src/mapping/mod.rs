@@ -1,0 +1,417 @@
+//! The mapping of a graph onto the accelerator, as plain data: what `--partition`,
+//! `--replicate` and `--map-cores` decide, and what the scheduler and the estimators read.
+//!
+//! For every crossbar layer a [`LayerMap`]: how its weights unfold into matrices
+//! ([`Unfolding`]), how the matrices are cut into array groups (AGs, the unit of placement:
+//! one `mvmul`), how many replicas it has, which core holds each AG, and which output windows
+//! each replica computes. For every vector op, the cores that share its work. The mapping
+//! refers to graph nodes by [`NodeId`]; it is kept apart from the [`Graph`] so the graph stays
+//! the model and the mapping the decision about it.
+//!
+//! Strategies (how many replicas, where AGs go) are behind the [`replicate::Replicator`] and
+//! [`place::Placer`] traits; the passes only pick one by name and run it.
+
+pub mod place;
+pub mod replicate;
+
+use crate::arch::{Arch, CoreId};
+use crate::graph::{Graph, Node, NodeId, Op};
+
+use crate::unfold::{Format, Unfolding};
+use std::collections::BTreeMap;
+
+/// A mapping failure at a node (None: the graph as a whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapError {
+    pub node: Option<NodeId>,
+    pub message: String,
+}
+
+impl MapError {
+    pub fn at(node: NodeId, message: impl Into<String>) -> Self {
+        MapError { node: Some(node), message: message.into() }
+    }
+    pub fn global(message: impl Into<String>) -> Self {
+        MapError { node: None, message: message.into() }
+    }
+}
+
+/// One array group of a replica: a slice of rows and columns of one matrix of the layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgSpec {
+    pub matrix: u32,
+    pub row_begin: u32,
+    pub rows: u32,
+    pub col_begin: u32,
+    pub cols: u32,
+    /// Crossbars side by side: ceil(cols / crossbar columns).
+    pub xbars: u32,
+}
+
+/// How one crossbar layer is mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerMap {
+    pub unfolding: Unfolding,
+    /// Matrix rows per array group (at most the crossbar height).
+    pub ag_rows: u32,
+    /// Matrix columns per array group; 0 for the whole matrix width.
+    pub ag_cols: u32,
+    /// Columns of one crossbar of the architecture the mapping is for.
+    pub xbar_cols: u32,
+    /// Copies of the layer's weights (at least 1).
+    pub replicas: u32,
+    /// After `--map-cores`: the core of every array group, replica by replica.
+    pub ag_cores: Option<Vec<CoreId>>,
+    /// After `--map-cores`: replica `r` computes output windows
+    /// `[windows[r], windows[r + 1])` (`replicas + 1` boundaries, from 0 to every window).
+    pub windows: Option<Vec<u64>>,
+}
+
+impl LayerMap {
+    pub fn new(unfolding: Unfolding, ag_rows: u32, xbar_cols: u32) -> LayerMap {
+        LayerMap { unfolding, ag_rows, ag_cols: 0, xbar_cols, replicas: 1, ag_cores: None, windows: None }
+    }
+
+    /// Columns a group of matrix `m` holds at most.
+    fn cols_per_group(&self, m: u32) -> u32 {
+        let cols = self.unfolding.shape(m).1;
+        if self.ag_cols == 0 {
+            cols
+        } else {
+            self.ag_cols.min(cols)
+        }
+    }
+
+    /// Crossbars of the widest array group (those of the first matrix).
+    pub fn xbars_per_ag(&self) -> u32 {
+        self.cols_per_group(0).div_ceil(self.xbar_cols.max(1))
+    }
+
+    /// The array groups of one replica, matrix by matrix, each matrix cut into row slices of
+    /// `ag_rows` (and column slices of `ag_cols`).
+    pub fn groups(&self) -> Vec<AgSpec> {
+        let mut out = vec![];
+        for m in 0..self.unfolding.matrices() {
+            let (rows, cols) = self.unfolding.shape(m);
+            let step_c = self.cols_per_group(m);
+            let mut c0 = 0;
+            while c0 < cols {
+                let nc = step_c.min(cols - c0);
+                let mut r0 = 0;
+                while r0 < rows {
+                    let nr = self.ag_rows.min(rows - r0);
+                    out.push(AgSpec {
+                        matrix: m,
+                        row_begin: r0,
+                        rows: nr,
+                        col_begin: c0,
+                        cols: nc,
+                        xbars: nc.div_ceil(self.xbar_cols.max(1)),
+                    });
+                    r0 += nr.max(1);
+                }
+                c0 += nc.max(1);
+            }
+        }
+        out
+    }
+
+    /// Array groups per replica (without building them).
+    pub fn ag_count(&self) -> u64 {
+        (0..self.unfolding.matrices())
+            .map(|m| {
+                let (rows, cols) = self.unfolding.shape(m);
+                let step_c = self.cols_per_group(m);
+                u64::from(rows.div_ceil(self.ag_rows.max(1))) * u64::from(cols.div_ceil(step_c.max(1)))
+            })
+            .sum()
+    }
+
+    /// Crossbars of one replica.
+    pub fn xbars_per_replica(&self) -> u64 {
+        self.groups().iter().map(|g| u64::from(g.xbars)).sum()
+    }
+
+    /// The core of array group `g` of replica `r`, once placed.
+    pub fn core_of(&self, r: u32, g: usize) -> Option<CoreId> {
+        let n = self.ag_count() as usize;
+        self.ag_cores.as_ref()?.get(r as usize * n + g).copied()
+    }
+
+    /// The core that collects replica `r`'s results (the core of its first array group).
+    pub fn owner(&self, r: u32) -> Option<CoreId> {
+        self.core_of(r, 0)
+    }
+
+    /// The windows replica `r` computes.
+    pub fn window_range(&self, r: u32) -> Option<(u64, u64)> {
+        let w = self.windows.as_ref()?;
+        Some((*w.get(r as usize)?, *w.get(r as usize + 1)?))
+    }
+}
+
+/// The mapping of a whole graph.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mapping {
+    /// Crossbar layers (after `--partition`).
+    pub layers: BTreeMap<NodeId, LayerMap>,
+    /// Vector ops (after `--map-cores`): the cores sharing the op's work, in order. Views
+    /// and constants run nowhere (empty).
+    pub vector_cores: BTreeMap<NodeId, Vec<CoreId>>,
+}
+
+impl Mapping {
+    /// The cores that hold node `i`'s finished values: replica owners of a crossbar layer,
+    /// or a vector op's cores.
+    pub fn output_cores(&self, i: NodeId) -> Vec<CoreId> {
+        if let Some(l) = self.layers.get(&i) {
+            let mut v: Vec<CoreId> = (0..l.replicas).filter_map(|r| l.owner(r)).collect();
+            v.sort_unstable();
+            v.dedup();
+            return v;
+        }
+        self.vector_cores.get(&i).cloned().unwrap_or_default()
+    }
+
+    /// The cores that take part in node `i` (every core holding one of its AGs, or its
+    /// vector cores), sorted.
+    pub fn cores_of(&self, i: NodeId) -> Vec<CoreId> {
+        let mut c = match self.layers.get(&i) {
+            Some(l) => l.ag_cores.clone().unwrap_or_default(),
+            None => self.vector_cores.get(&i).cloned().unwrap_or_default(),
+        };
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+}
+
+/// Output windows (matrix-vector products per sample) of a crossbar layer.
+pub fn windows(g: &Graph, node: &Node) -> u64 {
+    match node.op {
+        Op::Conv2d(_) => {
+            let s = g.shape(node.output);
+            (s[2].max(0) as u64) * (s[3].max(0) as u64)
+        }
+        _ => 1,
+    }
+}
+
+/// The default unfolding of a crossbar layer: `IK2_O_1`; a fully connected layer reading a
+/// flattened feature map gets the map's `H x W` as its kernel when `hwc` (the map is stored
+/// height-width-channel and the layer's rows follow that order).
+pub fn unfolding_of(
+    g: &Graph,
+    node: &Node,
+    format: Format,
+    pack: u32,
+    hwc: Option<[i64; 3]>,
+) -> Result<Unfolding, String> {
+    let small = |what: &str, v: i64| u32::try_from(v).map_err(|_| format!("{what} = {v} is out of range"));
+    match &node.op {
+        Op::Conv2d(c) => {
+            let cin = g.shape(node.inputs[0]).get(1).copied().unwrap_or(0);
+            let cout = g.shape(node.output).get(1).copied().unwrap_or(0);
+            if c.group <= 0 || cin % c.group != 0 || cout % c.group != 0 {
+                return Err(format!("group {} must divide {cin} input and {cout} output channels", c.group));
+            }
+            Unfolding::new(
+                format,
+                [small("kernel height", c.kernel[0])?, small("kernel width", c.kernel[1])?],
+                small("input channels", cin / c.group)?,
+                small("output channels", cout / c.group)?,
+                small("group", c.group)?,
+                pack,
+            )
+        }
+        Op::Fc(_) => {
+            let features = g.shape(node.inputs[0]).get(1).copied().unwrap_or(0);
+            let out = g.shape(node.output).get(1).copied().unwrap_or(0);
+            let (kernel, channels) = match hwc {
+                Some([c, h, w]) if c.checked_mul(h).and_then(|x| x.checked_mul(w)) == Some(features) => {
+                    ([small("height", h)?, small("width", w)?], c)
+                }
+                Some(chw) => return Err(format!("a flattened map of {chw:?} does not make {features} features")),
+                None => ([1, 1], features),
+            };
+            if format != Format::IK2_O_1 || pack != 1 {
+                return Err(format!("a fully connected layer is unfolded as {} only", Format::IK2_O_1));
+            }
+            Unfolding::new(format, kernel, small("input features", channels)?, small("output features", out)?, 1, 1)
+        }
+        other => Err(format!("'{}' is not a crossbar layer", other.mnemonic())),
+    }
+}
+
+/// When value `v` (a `[1, N]` vector) is a flattened `[1, C, H, W]` feature map, `[C, H, W]`.
+/// Feature maps are stored height-width-channel, and flattening is a view, so such a vector
+/// keeps that order (also through element-wise ops on it); a fully connected layer reading it
+/// takes its rows in that order (see [`unfolding_of`]).
+pub fn flattened_map(g: &Graph, v: crate::graph::ValueId) -> Option<[i64; 3]> {
+    let producers = g.producers();
+    let mut v = v;
+    loop {
+        let n = &g.nodes[producers[v]?];
+        match n.op {
+            Op::Flatten { .. } => {
+                if let [1, c, h, w] = *g.shape(n.inputs[0]) {
+                    return Some([c, h, w]);
+                }
+                v = n.inputs[0];
+            }
+            Op::Act(_) | Op::Add | Op::Mul | Op::BatchNorm(_) => v = n.inputs[0],
+            _ => return None,
+        }
+    }
+}
+
+/// Checks a mapping against its graph and architecture: every AG placed exactly once on an
+/// existing core, per-core crossbar capacity, every window of a layer allocated to exactly one
+/// replica. Returns every finding.
+pub fn check(g: &Graph, m: &Mapping, arch: &Arch, placed: bool) -> Vec<MapError> {
+    let mut out = vec![];
+    let cores = arch.core_count();
+    let mut used = vec![0u64; cores as usize];
+    for (&i, l) in &m.layers {
+        let Some(node) = g.nodes.get(i) else {
+            out.push(MapError::global(format!("the mapping names node {i}, which the graph does not have")));
+            continue;
+        };
+        let name = node.op.layer_name().unwrap_or("?");
+        if l.replicas == 0 {
+            out.push(MapError::at(i, format!("layer '{name}': replicas = 0 must be at least 1")));
+            continue;
+        }
+        if l.ag_rows == 0 || l.ag_rows > arch.xbar_rows() {
+            out.push(MapError::at(
+                i,
+                format!(
+                    "layer '{name}': ag_rows = {} must be in 1..={} (the crossbar height)",
+                    l.ag_rows,
+                    arch.xbar_rows()
+                ),
+            ));
+            continue;
+        }
+        if !placed {
+            continue;
+        }
+        let n_ag = l.ag_count();
+        let Some(ag_cores) = &l.ag_cores else {
+            out.push(MapError::at(i, format!("layer '{name}' is not placed on cores")));
+            continue;
+        };
+        let want = n_ag.saturating_mul(u64::from(l.replicas));
+        if ag_cores.len() as u64 != want {
+            out.push(MapError::at(
+                i,
+                format!("layer '{name}': {want} array groups but {} cores in ag_cores", ag_cores.len()),
+            ));
+            continue;
+        }
+        let groups = l.groups();
+        for (k, c) in ag_cores.iter().enumerate() {
+            match used.get_mut(c.0 as usize) {
+                Some(u) => *u += u64::from(groups[k % groups.len()].xbars),
+                None => out.push(MapError::at(
+                    i,
+                    format!("layer '{name}': core {c} does not exist (the architecture has {cores})"),
+                )),
+            }
+        }
+        let total = windows(g, node);
+        match &l.windows {
+            None => out.push(MapError::at(i, format!("layer '{name}' has no window allocation"))),
+            Some(w) => {
+                let ok = w.len() == l.replicas as usize + 1
+                    && w.first() == Some(&0)
+                    && w.last() == Some(&total)
+                    && w.windows(2).all(|p| p[0] <= p[1]);
+                if !ok {
+                    out.push(MapError::at(
+                        i,
+                        format!(
+                            "layer '{name}': replica windows {w:?} must rise from 0 to its {total} windows in {} steps (one per replica)",
+                            l.replicas
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if placed {
+        for (i, node) in g.nodes.iter_enumerated() {
+            if node.op.is_crossbar_layer() {
+                if !m.layers.contains_key(&i) {
+                    out.push(MapError::at(
+                        i,
+                        format!("layer '{}' has no partition", node.op.layer_name().unwrap_or("?")),
+                    ));
+                }
+                continue;
+            }
+            let runs_nowhere = node.op.is_view() || matches!(node.op, Op::Constant { .. });
+            match m.vector_cores.get(&i) {
+                None => out.push(MapError::at(i, format!("'{}' is not placed on cores", node.op.mnemonic()))),
+                Some(c) if c.is_empty() && !runs_nowhere => {
+                    out.push(MapError::at(i, format!("'{}' is placed on no core", node.op.mnemonic())))
+                }
+                Some(c) => {
+                    for core in c {
+                        if core.0 >= cores {
+                            out.push(MapError::at(
+                                i,
+                                format!(
+                                    "'{}': core {core} does not exist (the architecture has {cores})",
+                                    node.op.mnemonic()
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (c, &x) in used.iter().enumerate() {
+            if x > u64::from(arch.xbars_per_core()) {
+                out.push(MapError::global(format!(
+                    "core {c} holds array groups of {x} crossbars but has {}",
+                    arch.xbars_per_core()
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Splits `total` windows among `replicas` in proportion, adjacent windows to the same replica.
+pub fn even_windows(total: u64, replicas: u32) -> Vec<u64> {
+    let r = u128::from(replicas.max(1));
+    (0..=r).map(|k| (u128::from(total) * k / r) as u64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_cut_rows_then_columns() {
+        let u = Unfolding::dense([3, 3], 64, 300).unwrap();
+        let mut l = LayerMap::new(u, 128, 128);
+        let g = l.groups();
+        // 576 rows: 4 full groups and one of 64; 300 columns on 3 crossbars.
+        assert_eq!(g.len(), 5);
+        assert_eq!((g[4].row_begin, g[4].rows, g[4].xbars), (512, 64, 3));
+        assert_eq!(l.ag_count(), 5);
+        l.ag_cols = 128;
+        let g = l.groups();
+        assert_eq!(g.len(), 15);
+        assert_eq!((g[14].col_begin, g[14].cols, g[14].xbars), (256, 44, 1));
+        assert_eq!(l.ag_count(), 15);
+    }
+
+    #[test]
+    fn windows_split_evenly() {
+        assert_eq!(even_windows(10, 3), vec![0, 3, 6, 10]);
+        assert_eq!(even_windows(1, 2), vec![0, 0, 1]);
+    }
+}

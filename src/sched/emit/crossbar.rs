@@ -1,0 +1,298 @@
+//! Crossbar layers: per window, load the input patch rows of the core's array groups (`ld`
+//! from global memory, `lldi` zeros for padding), `mvmul` per group, add locally, and `send`
+//! the sum to the replica's owner; the owner `recv`s from each helper and adds, adds the bias,
+//! applies the activation (ReLU rides on `mvmul` when nothing is added after the product) and
+//! stores the result. A folded batch normalization costs no instruction: the layer's columns
+//! are scaled when the weights are read, and its bias buffer holds the combined shift.
+
+use super::{act_op, inst, interior, over_regions, regions, repeat, Emitter};
+use crate::graph::{Act, NodeId, Op};
+use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, MatrixSource, Stmt, VecOp};
+use crate::sched::memory::Layout;
+use crate::sched::tasks::Task;
+use crate::sched::SchedError;
+use crate::unfold::{clip, Segment, Unfolding, Window};
+
+/// What every task of a layer shares.
+pub(crate) struct LayerSetup {
+    name: String,
+    unfolding: Unfolding,
+    /// The input window walk (None for a fully connected layer: one window, the whole input).
+    window: Option<Window>,
+    /// Output windows per row and rows.
+    out_hw: (i64, i64),
+    in_g: u32,
+    out_g: u32,
+    bias_g: Option<u32>,
+    act: Option<Act>,
+    act_vec: Option<VecOp>,
+}
+
+impl Emitter<'_> {
+    pub(crate) fn prepare_layer(&mut self, i: NodeId) -> Result<LayerSetup, SchedError> {
+        let g = self.g;
+        let n = &g.nodes[i];
+        let l = self.m.layers.get(&i).ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
+        let name = n.op.layer_name().unwrap_or("?").to_string();
+        let input = n.inputs[0];
+        let in_layout = self.plan.layout_of(input);
+        let (in_g, out_g) = (self.plan.global_of(input), self.plan.global_of(n.output));
+        let (bias, bn, act) = match &n.op {
+            Op::Conv2d(c) => (c.bias.clone(), c.bn.clone(), c.act),
+            Op::Fc(f) => (f.bias.clone(), f.bn.clone(), f.act),
+            _ => return Err(SchedError::at(i, "not a crossbar layer")),
+        };
+        // The activation applied on the way out (ReLU may also ride on the crossbar).
+        let act_vec = act.map(|a| act_op(i, a)).transpose()?;
+        let u = l.unfolding;
+        let (source, window, out_hw) = match (&n.op, in_layout) {
+            (Op::Conv2d(c), Layout::Hwc { c: ch, h, w }) => {
+                let o = g.shape(n.output);
+                let window = Window {
+                    channels: ch,
+                    height: h,
+                    width: w,
+                    strides: c.strides,
+                    pads: [c.pads[0], c.pads[1]],
+                    dilations: c.dilations,
+                };
+                let source = MatrixSource::Conv {
+                    weight: c.weight.clone(),
+                    kernel: [i64::from(u.kernel[0]), i64::from(u.kernel[1])],
+                    in_channels: i64::from(u.in_channels),
+                };
+                (source, Some(window), (o[2], o[3]))
+            }
+            (Op::Fc(f), Layout::Flat(_) | Layout::FlatHwc { .. }) => {
+                let hwc = (u.kernel != [1, 1])
+                    .then(|| [i64::from(u.in_channels), i64::from(u.kernel[0]), i64::from(u.kernel[1])]);
+                (MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc }, None, (1, 1))
+            }
+            (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
+        };
+        let (rows, cols) = u.max_shape();
+        let bn = bn.map(|b| BnRef { gamma: b.gamma, beta: b.beta, mean: b.mean, var: b.var, eps: b.epsilon });
+        self.layers.push(Layer {
+            name: name.clone(),
+            line: Line::NONE,
+            rows: i64::from(rows),
+            cols: i64::from(cols),
+            source,
+            scale: bn.clone(),
+        });
+        // The bias vector: the layer's own, or the folded normalization's combined shift.
+        let bias_init = match (&bias, &bn) {
+            (b, Some(bn)) => Some(GlobalInit::Bias { bias: b.clone(), bn: bn.clone() }),
+            (Some(b), None) => Some(GlobalInit::Weight { name: b.clone() }),
+            (None, None) => None,
+        };
+        let bias_g = match bias_init {
+            Some(init) => Some(self.plan.add_global(&format!("{name}.bias"), i64::from(cols), init)?),
+            None => None,
+        };
+        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_vec })
+    }
+
+    pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
+        let Task::Layer { core, replica, groups, windows, owner, helpers } = task else {
+            return Err(SchedError::at(i, "not a layer task"));
+        };
+        let l = &self.m.layers[&i];
+        let specs = l.groups();
+        let eb = self.eb;
+        let (rows, cols) = s.unfolding.max_shape();
+        let (rows, cols) = (i64::from(rows), i64::from(cols));
+        let is_owner = core == owner;
+        let cb = self.core(*core);
+        // Array-group table entries of this core.
+        let ag_ids: Vec<u32> = groups
+            .iter()
+            .map(|&gi| {
+                let a = specs[gi];
+                cb.add_ag(ArrayGroup {
+                    layer: s.name.clone(),
+                    line: Line::NONE,
+                    replica: *replica,
+                    row_begin: i64::from(a.row_begin),
+                    rows: i64::from(a.rows),
+                    xbars: a.xbars,
+                })
+            })
+            .collect();
+        let first = specs[groups[0]];
+        let last = specs[*groups.last().expect("a task holds a group")];
+        let (lo, hi) = (i64::from(first.row_begin), i64::from(last.row_begin + last.rows));
+        let name = &s.name;
+        let patch = cb.buf(&format!("{name}.patch"), rows * eb);
+        let acc = cb.buf(&format!("{name}.acc"), cols * eb);
+        let partials: Vec<u32> = (1..groups.len()).map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb)).collect();
+        let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
+        let bias_buf = if is_owner { s.bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb)) } else { None };
+        if let (Some(bb), Some(bg)) = (bias_buf, s.bias_g) {
+            cb.emit([inst(Inst::Ld { rd: Addr::local(bb, 0), rs1: Addr::global(bg, 0), size: (cols * eb) as u32 })]);
+        }
+        // ReLU rides on the crossbar when nothing has to be added after the product.
+        let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
+        let mbiw = self.arch.weight_bits;
+        let ow_n = s.out_hw.1;
+        let group_rows: Vec<i64> = groups.iter().map(|&gi| i64::from(specs[gi].row_begin)).collect();
+        let window_body = |w: i64| -> Vec<Stmt> {
+            let (oh, ow) = (w / ow_n, w % ow_n);
+            let segs = match &s.window {
+                Some(win) => s.unfolding.patch(0, win, oh, ow).unwrap_or_default(),
+                None => vec![Segment { at: 0, len: rows, src: Some(0) }],
+            };
+            let mut b = vec![];
+            for sg in clip(&segs, lo, hi) {
+                let rd = Addr::local(patch, sg.at * eb);
+                let size = (sg.len * eb) as u32;
+                b.push(inst(match sg.src {
+                    Some(src) => Inst::Ld { rd, rs1: Addr::global(s.in_g, src * eb), size },
+                    None => Inst::Lldi { rd, size, value: 0.0 },
+                }));
+            }
+            for (k, (&row0, &ag)) in group_rows.iter().zip(&ag_ids).enumerate() {
+                let dst = if k == 0 { acc } else { partials[k - 1] };
+                b.push(inst(Inst::Mvmul {
+                    rd: Addr::local(dst, 0),
+                    rs1: Addr::local(patch, row0 * eb),
+                    group: ag,
+                    relu: relu_on_mvmul,
+                    mbiw,
+                }));
+            }
+            let vadd = |dst: u32, other: u32| {
+                inst(Inst::Vec {
+                    op: VecOp::Vvadd,
+                    rd: Addr::local(dst, 0),
+                    rs1: Addr::local(dst, 0),
+                    rs2: Some(Addr::local(other, 0)),
+                    len: cols as u32,
+                })
+            };
+            for &ps in &partials {
+                b.push(vadd(acc, ps));
+            }
+            if !is_owner {
+                b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: owner.0, size: (cols * eb) as u32 }));
+            } else {
+                for h in helpers {
+                    let rb = recv.expect("an owner with helpers has a receive buffer");
+                    b.push(inst(Inst::Recv { rd: Addr::local(rb, 0), core: h.0, size: (cols * eb) as u32 }));
+                    b.push(vadd(acc, rb));
+                }
+                if let Some(bb) = bias_buf {
+                    b.push(vadd(acc, bb));
+                }
+                if let (Some(op), false) = (s.act_vec, relu_on_mvmul) {
+                    b.push(inst(Inst::Vec {
+                        op,
+                        rd: Addr::local(acc, 0),
+                        rs1: Addr::local(acc, 0),
+                        rs2: None,
+                        len: cols as u32,
+                    }));
+                }
+                b.push(inst(Inst::St {
+                    rd: Addr::global(s.out_g, w * cols * eb),
+                    rs1: Addr::local(acc, 0),
+                    size: (cols * eb) as u32,
+                }));
+            }
+            b
+        };
+        // Only the kernel taps this core's rows touch decide where the patch has padding: in a
+        // row of windows, the taps of kernel rows inside the input (those outside are zeros
+        // whatever the column).
+        let taps = touched_taps(&s.unfolding, lo, hi);
+        let conv = match (&s.window, &self.g.nodes[i].op) {
+            (Some(win), Op::Conv2d(c)) => Some((*win, c.kernel)),
+            _ => None,
+        };
+        let row_interior = match conv {
+            Some((win, _)) => {
+                let khs = (taps.first().map_or(0, |t| t.0), taps.last().map_or(0, |t| t.0));
+                interior(s.out_hw.0, win.height, khs, win.strides[0], win.pads[0], win.dilations[0])
+            }
+            None => (0, s.out_hw.0),
+        };
+        let col_interior = |oh: i64| -> (i64, i64) {
+            let Some((win, _)) = conv else { return (0, ow_n) };
+            let inside =
+                |kh: i64| (0..win.height).contains(&(oh * win.strides[0] - win.pads[0] + kh * win.dilations[0]));
+            let kws =
+                taps.iter().filter(|t| inside(t.0)).map(|t| (t.1, t.2)).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+            match kws {
+                Some(kws) => interior(ow_n, win.width, kws, win.strides[1], win.pads[1], win.dilations[1]),
+                None => (0, ow_n),
+            }
+        };
+        // The windows row by row (partial first and last rows), each rectangle of rows cut into
+        // the regions where the patch has one shape.
+        let (w0, w1) = (windows.0 as i64, windows.1 as i64);
+        let mut out = vec![];
+        for (r0, r1, c0, c1) in rectangles(w0, w1, ow_n) {
+            let rows = regions(r0, r1, row_interior);
+            for &(a, b) in &rows {
+                let cols = regions(c0, c1, col_interior(a));
+                out.extend(repeat(0, b - a, &|k, d| over_regions(d, &cols, &|ow, _| window_body((a + k) * ow_n + ow))));
+            }
+        }
+        self.core(*core).emit(out);
+        Ok(())
+    }
+}
+
+/// The kernel taps with patch rows in `[lo, hi)`, for the (kh, kw, channel) row order of
+/// `IK2_O_1`: `(kh, first kw, last kw)` for each kernel row touched, in order.
+fn touched_taps(u: &Unfolding, lo: i64, hi: i64) -> Vec<(i64, i64, i64)> {
+    let ch = i64::from(u.in_channels * u.pack.min(u.groups));
+    let kw_n = i64::from(u.kernel[1]);
+    let row = kw_n * ch;
+    (0..i64::from(u.kernel[0]))
+        .filter_map(|kh| {
+            let (a, b) = (lo.max(kh * row), hi.min((kh + 1) * row));
+            (a < b).then(|| (kh, (a - kh * row) / ch, (b - 1 - kh * row) / ch))
+        })
+        .collect()
+}
+
+/// Windows `[w0, w1)` of a grid `width` wide, as row-major rectangles `(rows, cols)`: a
+/// partial first row, the full rows, a partial last row.
+pub fn rectangles(w0: i64, w1: i64, width: i64) -> Vec<(i64, i64, i64, i64)> {
+    let mut out = vec![];
+    if w0 >= w1 || width <= 0 {
+        return out;
+    }
+    let (mut r, c) = (w0 / width, w0 % width);
+    let mut w = w0;
+    if c != 0 {
+        let end = (r * width + width).min(w1);
+        out.push((r, r + 1, c, end - r * width));
+        w = end;
+        r += 1;
+    }
+    let full = (w1 - w) / width;
+    if full > 0 {
+        out.push((r, r + full, 0, width));
+        r += full;
+        w += full * width;
+    }
+    if w < w1 {
+        out.push((r, r + 1, 0, w1 - w));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rectangles;
+
+    #[test]
+    fn windows_cut_into_row_rectangles() {
+        assert_eq!(rectangles(0, 12, 4), vec![(0, 3, 0, 4)]);
+        assert_eq!(rectangles(2, 11, 4), vec![(0, 1, 2, 4), (1, 2, 0, 4), (2, 3, 0, 3)]);
+        assert_eq!(rectangles(5, 7, 4), vec![(1, 2, 1, 3)]);
+        assert_eq!(rectangles(3, 3, 4), vec![]);
+    }
+}

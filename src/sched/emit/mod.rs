@@ -1,0 +1,324 @@
+//! The emitter: writes every task's instructions into its core's program.
+//!
+//! Loops are written directly: a task's work (windows, rows, chunks) is split into regions
+//! within which the instructions of consecutive items differ only by constant address
+//! strides, and [`repeat`] turns a region into one loop after checking that on its first,
+//! second and last item. A region's body is generated a constant number of times, whatever
+//! its length, so compile time follows the static program.
+
+mod crossbar;
+mod vector;
+
+use super::ht::Step;
+use super::memory::{CoreBuilder, GlobalPlan};
+use super::tasks::{OpTasks, Task, TaskGraph};
+use super::SchedError;
+use crate::arch::{Arch, CoreId};
+use crate::graph::{Act, Graph, NodeId, Op};
+use crate::isa::{Addr, Inst, Layer, Line, Program, Stmt, VecOp};
+use crate::mapping::Mapping;
+use std::collections::BTreeMap;
+
+pub(crate) fn inst(i: Inst) -> Stmt {
+    Stmt::Inst(i, Line::NONE)
+}
+
+/// `count` iterations of `body(k, depth)` for k = 0..count. When consecutive iterations
+/// differ only by constant address strides (checked on the first, second and last), this is
+/// one `Repeat` whose counter is loop level `depth`, and the body is generated for nesting
+/// depth `depth + 1`. Otherwise the range is split in halves (iterations alone when few) and
+/// each part tried again, so a stray irregular item costs a few loops, not an unrolling.
+pub fn repeat(depth: u8, count: i64, body: &dyn Fn(i64, u8) -> Vec<Stmt>) -> Vec<Stmt> {
+    if count <= 0 {
+        return vec![];
+    }
+    if count == 1 {
+        return body(0, depth);
+    }
+    let b0 = body(0, depth + 1);
+    let b1 = body(1, depth + 1);
+    let mut delta = vec![];
+    if crate::isa::reroll::shift_diff(&b0, &b1, &mut delta) {
+        let last_ok = count == 2 || {
+            let bl = body(count - 1, depth + 1);
+            let mut dl = vec![];
+            crate::isa::reroll::shift_diff(&b0, &bl, &mut dl)
+                && dl.len() == delta.len()
+                && dl.iter().zip(&delta).all(|(&l, &d)| d.checked_mul(count - 1) == Some(l))
+        };
+        if last_ok {
+            #[cfg(debug_assertions)]
+            check_affine(depth, count, body, &b0, &delta);
+            let mut b = b0;
+            let mut k = 0;
+            crate::isa::reroll::visit_addrs_mut(&mut b, &mut |a| {
+                a.add_term(depth, delta[k]);
+                k += 1;
+            });
+            return vec![Stmt::Repeat { start: 0, count, body: b }];
+        }
+    }
+    if count <= 4 {
+        return (0..count).flat_map(|k| body(k, depth)).collect();
+    }
+    let half = count / 2;
+    let mut out = repeat(depth, half, body);
+    out.extend(repeat(depth, count - half, &|k, d| body(half + k, d)));
+    out
+}
+
+/// Checks (in debug builds, so every test does) that the items the loop stands for really are
+/// its first item shifted: all of them for short loops, a spread of samples for long ones.
+/// Regions are built so this holds; a failure is an emitter bug.
+#[cfg(debug_assertions)]
+fn check_affine(depth: u8, count: i64, body: &dyn Fn(i64, u8) -> Vec<Stmt>, b0: &[Stmt], delta: &[i64]) {
+    let samples: Vec<i64> =
+        if count <= 4096 { (2..count - 1).collect() } else { (1..64).map(|s| s * (count - 1) / 64).collect() };
+    for k in samples {
+        let mut dk = vec![];
+        let ok = crate::isa::reroll::shift_diff(b0, &body(k, depth + 1), &mut dk)
+            && dk.iter().zip(delta).all(|(&x, &d)| x == d * k);
+        assert!(ok, "emitter: item {k} of a loop of {count} is not the first item shifted");
+    }
+}
+
+/// `[lo, hi)` cut at the interior range `[a, b)`: each index outside it alone, the interior
+/// as one range (regions of items with the same instruction shape).
+pub fn regions(lo: i64, hi: i64, (a, b): (i64, i64)) -> Vec<(i64, i64)> {
+    let mut out = vec![];
+    let (a, b) = (a.clamp(lo, hi), b.clamp(lo, hi));
+    if a >= b {
+        return (lo..hi).map(|x| (x, x + 1)).collect();
+    }
+    out.extend((lo..a).map(|x| (x, x + 1)));
+    out.push((a, b));
+    out.extend((b..hi).map(|x| (x, x + 1)));
+    out
+}
+
+/// The statements of `regions`, each region one [`repeat`] of `body(index, depth)`.
+pub fn over_regions(depth: u8, regions: &[(i64, i64)], body: &dyn Fn(i64, u8) -> Vec<Stmt>) -> Vec<Stmt> {
+    regions.iter().flat_map(|&(a, b)| repeat(depth, b - a, &|k, d| body(a + k, d))).collect()
+}
+
+/// The output positions `o` of a sliding window at which kernel taps `k_first..=k_last` all
+/// lie inside the input: `o * stride - pad + k * dilation` within `[0, input)`.
+pub fn interior(
+    outputs: i64,
+    input: i64,
+    (k_first, k_last): (i64, i64),
+    stride: i64,
+    pad: i64,
+    dilation: i64,
+) -> (i64, i64) {
+    let stride = stride.max(1);
+    let need = pad - k_first * dilation;
+    let first = if need <= 0 { 0 } else { (need + stride - 1).div_euclid(stride) };
+    let reach = input - 1 + pad - k_last * dilation;
+    let last = if reach < 0 { -1 } else { reach.div_euclid(stride) };
+    (first.clamp(0, outputs), (last + 1).clamp(0, outputs))
+}
+
+/// The shares of `units` work units: share `index` of `of` takes `[index*units/of, (index+1)*units/of)`.
+pub fn share(units: i64, index: usize, of: usize) -> (i64, i64) {
+    let (k, n) = (index as i128, of.max(1) as i128);
+    let u = units as i128;
+    ((k * u / n) as i64, ((k + 1) * u / n) as i64)
+}
+
+/// The vector instruction computing an activation.
+pub(crate) fn act_op(i: NodeId, a: Act) -> Result<VecOp, SchedError> {
+    match a {
+        Act::Relu => Ok(VecOp::Vrelu),
+        Act::Sigmoid => Ok(VecOp::Vsigm),
+        Act::Tanh => Ok(VecOp::Vtanh),
+        other => Err(SchedError::at(i, format!("activation '{}' is not supported by the schedule yet", other.name()))),
+    }
+}
+
+/// Writes tasks into core programs.
+pub struct Emitter<'a> {
+    pub g: &'a Graph,
+    pub m: &'a Mapping,
+    pub arch: &'a Arch,
+    pub plan: GlobalPlan,
+    pub cores: BTreeMap<CoreId, CoreBuilder>,
+    pub layers: Vec<Layer>,
+    /// Bytes per activation element.
+    pub eb: i64,
+}
+
+/// What an op needs once, before its first task is written.
+pub(crate) enum Prepared {
+    Layer(crossbar::LayerSetup),
+    /// Globals holding per-channel vectors, for a standalone batch normalization.
+    Channelwise(Vec<(VecOp, u32)>),
+    None,
+}
+
+impl<'a> Emitter<'a> {
+    pub fn new(g: &'a Graph, m: &'a Mapping, arch: &'a Arch, plan: GlobalPlan) -> Self {
+        let eb = plan.eb;
+        Emitter { g, m, arch, plan, cores: BTreeMap::new(), layers: vec![], eb }
+    }
+
+    pub fn core(&mut self, id: CoreId) -> &mut CoreBuilder {
+        self.cores.entry(id).or_insert_with(|| CoreBuilder::new(id))
+    }
+
+    /// Writes the steps in order.
+    pub fn run(&mut self, tg: &TaskGraph, steps: &[Step]) -> Result<(), SchedError> {
+        let _ = tg;
+        let mut current: Option<(NodeId, Prepared)> = None;
+        for step in steps {
+            match *step {
+                Step::Token { from, to } => {
+                    let eb = self.eb;
+                    let c = self.core(from);
+                    let tok = c.buf("token", eb);
+                    c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: to.0, size: eb as u32 })]);
+                    let c = self.core(to);
+                    let tok = c.buf("token", eb);
+                    c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: from.0, size: eb as u32 })]);
+                }
+                Step::Task { op, task } => {
+                    if current.as_ref().is_none_or(|(n, _)| *n != op.node) {
+                        current = Some((op.node, self.prepare(op)?));
+                    }
+                    let prepared = &current.as_ref().expect("set above").1;
+                    self.task(op, task, prepared)?;
+                }
+            }
+        }
+        // Every core sets its data widths once, first.
+        let (ibiw, obiw) = (self.arch.activation_bits, self.arch.activation_bits);
+        for c in self.cores.values_mut() {
+            c.prog.body.insert(0, inst(Inst::SetBw { ibiw, obiw }));
+        }
+        Ok(())
+    }
+
+    fn prepare(&mut self, op: &OpTasks) -> Result<Prepared, SchedError> {
+        let i = op.node;
+        match &self.g.nodes[i].op {
+            Op::Conv2d(_) | Op::Fc(_) => Ok(Prepared::Layer(self.prepare_layer(i)?)),
+            Op::BatchNorm(bn) => Ok(Prepared::Channelwise(self.prepare_batchnorm(i, bn)?)),
+            Op::Softmax { .. } => Err(SchedError::at(
+                i,
+                "softmax needs exp, which the PIM ISA does not have; compile the model without its final softmax (apply it on the host)",
+            )),
+            Op::Lrn(_) => {
+                Err(SchedError::at(i, "local response normalization needs a power function, which the PIM ISA does not have"))
+            }
+            Op::Pad { .. } => {
+                Err(SchedError::at(i, "padding that does not fold into a convolution is not supported by the schedule yet"))
+            }
+            Op::Act(a) => {
+                act_op(i, *a)?;
+                Ok(Prepared::None)
+            }
+            _ => Ok(Prepared::None),
+        }
+    }
+
+    fn task(&mut self, op: &OpTasks, task: &Task, prepared: &Prepared) -> Result<(), SchedError> {
+        let i = op.node;
+        match (task, prepared) {
+            (Task::Layer { .. }, Prepared::Layer(setup)) => self.layer_task(i, setup, task),
+            (Task::Vector { core, index, of }, _) => {
+                let (core, index, of) = (*core, *index, *of);
+                match &self.g.nodes[i].op {
+                    Op::Act(a) => self.elementwise(i, act_op(i, *a)?, core, index, of),
+                    Op::Add => self.elementwise(i, VecOp::Vvadd, core, index, of),
+                    Op::Mul => self.elementwise(i, VecOp::Vvmul, core, index, of),
+                    Op::MaxPool(p) => self.pool(i, &p.clone(), false, core, index, of),
+                    Op::AvgPool(p) => self.pool(i, &p.clone(), true, core, index, of),
+                    Op::GlobalAvgPool => self.global_avgpool(i, core, index, of),
+                    Op::Concat { axis } => self.concat(i, *axis, core, index, of),
+                    Op::BatchNorm(_) => match prepared {
+                        Prepared::Channelwise(ops) => {
+                            let x = self.g.nodes[i].inputs[0];
+                            self.channelwise(i, x, &ops.clone(), core, index, of)
+                        }
+                        _ => Err(SchedError::at(i, "batch normalization was not prepared")),
+                    },
+                    Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, index, of),
+                    other => Err(SchedError::at(i, format!("'{}' cannot be scheduled", other.mnemonic()))),
+                }
+            }
+            (Task::Layer { .. }, _) => Err(SchedError::at(i, "a crossbar task of an op that is not a layer")),
+        }
+    }
+
+    pub fn finish(self, arch_spec: &str, weights: Option<String>) -> Program {
+        Program {
+            source: String::new(),
+            arch: arch_spec.to_string(),
+            weights,
+            layers: self.layers,
+            globals: self.plan.globals,
+            cores: self.cores.into_values().map(|c| c.prog).collect(),
+            comments: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ld(dst: i64, src: i64) -> Stmt {
+        inst(Inst::Ld { rd: Addr::local(0, dst), rs1: Addr::global(0, src), size: 8 })
+    }
+
+    #[test]
+    fn an_affine_range_is_one_loop_built_from_three_samples() {
+        let calls = std::cell::Cell::new(0);
+        let out = repeat(0, 1000, &|k, _| {
+            calls.set(calls.get() + 1);
+            vec![ld(0, 16 * k + 4)]
+        });
+        // Debug builds check a spread of further items (check_affine).
+        assert!(calls.get() == 3 || cfg!(debug_assertions), "{}", calls.get());
+        let [Stmt::Repeat { count: 1000, body, .. }] = out.as_slice() else { panic!("{out:?}") };
+        let Stmt::Inst(Inst::Ld { rs1, .. }, _) = &body[0] else { panic!() };
+        assert_eq!((rs1.offset, rs1.terms.as_slice()), (4, &[(0u8, 16i64)][..]));
+    }
+
+    #[test]
+    fn an_irregular_item_splits_the_range() {
+        // The last item breaks the stride: the range becomes a few loops, same stream.
+        let body = |k: i64, _| vec![ld(0, if k == 11 { 999 } else { 16 * k })];
+        let out = repeat(0, 12, &body);
+        let mut p = crate::isa::Program::default();
+        p.cores.push(crate::isa::CoreProgram { id: 0, line: Line::NONE, ags: vec![], buffers: vec![], body: out });
+        let mut srcs = vec![];
+        p.cores[0]
+            .for_each(|i, _, c| {
+                if let Inst::Ld { rs1, .. } = i {
+                    srcs.push(rs1.offset_at(c));
+                }
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        let want: Vec<i64> = (0..12).map(|k| if k == 11 { 999 } else { 16 * k }).collect();
+        assert_eq!(srcs, want);
+        assert!(p.cores[0].static_count() <= 6, "{}", p.cores[0].static_count());
+    }
+
+    #[test]
+    fn interior_and_regions_of_a_padded_window() {
+        // 3x3, pad 1, stride 1 over 8: outputs 1..7 see no padding.
+        assert_eq!(interior(8, 8, (0, 2), 1, 1, 1), (1, 7));
+        // Stride 2, pad 3, 7x7 over 224 (ResNet's first conv): outputs 2..=110.
+        assert_eq!(interior(112, 224, (0, 6), 2, 3, 1), (2, 111));
+        // A kernel wider than the input has no interior.
+        assert_eq!(interior(3, 2, (0, 2), 1, 1, 1), (1, 1));
+        // Only the middle tap of a 3-tap kernel: every position.
+        assert_eq!(interior(8, 8, (1, 1), 1, 1, 1), (0, 8));
+        assert_eq!(regions(0, 8, (1, 7)), vec![(0, 1), (1, 7), (7, 8)]);
+        assert_eq!(regions(3, 5, (1, 7)), vec![(3, 5)]);
+        assert_eq!(regions(0, 3, (2, 1)), vec![(0, 1), (1, 2), (2, 3)]);
+        assert_eq!(share(10, 2, 3), (6, 10));
+    }
+}

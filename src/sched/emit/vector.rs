@@ -1,0 +1,512 @@
+//! Vector ops: load chunks or rows from global memory, compute with vector instructions,
+//! store back. Activations and `add`/`mul` of equal shapes work in chunks of [`CHUNK`]
+//! elements; a per-channel operand row by row (one instruction per pixel with the C-vector);
+//! pooling row by row; channel shuffle with one strided `vmv` per run of output channels.
+
+use super::{inst, interior, over_regions, regions, repeat, share, Emitter};
+use crate::arch::CoreId;
+use crate::graph::{BatchNorm, NodeId, Pool, ValueId};
+use crate::isa::{Addr, BnRef, GlobalInit, Inst, Stmt, VecOp};
+use crate::sched::memory::{value_name, Layout};
+use crate::sched::SchedError;
+use std::collections::BTreeMap;
+
+/// Largest vector (elements) an element-wise op handles at once.
+pub const CHUNK: i64 = 2048;
+
+impl Emitter<'_> {
+    fn hwc(&self, i: NodeId, v: ValueId) -> Result<(i64, i64, i64), SchedError> {
+        match self.plan.layout_of(v) {
+            Layout::Hwc { c, h, w } => Ok((c, h, w)),
+            l => Err(SchedError::at(i, format!("expected a feature map, got a value laid out as {l:?}"))),
+        }
+    }
+
+    /// Element-wise ops over equal layouts in chunks; a per-channel operand broadcast row by row.
+    pub(crate) fn elementwise(
+        &mut self,
+        i: NodeId,
+        op: VecOp,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let g = self.g;
+        let n = &g.nodes[i];
+        let layouts: Vec<Layout> = n.inputs.iter().map(|&v| self.plan.layout_of(v)).collect();
+        if layouts.len() == 2 && layouts[0] != layouts[1] {
+            // One operand may be a per-channel vector broadcast over the other's pixels.
+            let channels = |l: Layout| match l {
+                Layout::Hwc { c, .. } => Some(c),
+                _ => None,
+            };
+            // A [1, C, 1, 1] map and a [C] vector hold the same C values in memory.
+            // Broadcasting gives one value per channel only to a vector whose shape, aligned to the
+            // right, is [1, C, 1, 1] (numpy rules: a plain [C] would run along the width).
+            let per_channel = |v: ValueId, c: i64| {
+                let s = g.shape(v);
+                let padded: Vec<i64> =
+                    std::iter::repeat_n(1, 4usize.saturating_sub(s.len())).chain(s.iter().copied()).collect();
+                padded == [1, c, 1, 1]
+            };
+            for (full, vec) in [(0, 1), (1, 0)] {
+                if let Some(c) = channels(layouts[full]) {
+                    if layouts[full] != layouts[vec] && per_channel(n.inputs[vec], c) {
+                        let v = self.plan.global_of(n.inputs[vec]);
+                        return self.channelwise(i, n.inputs[full], &[(op, v)], core, index, of);
+                    }
+                }
+            }
+            let shapes: Vec<&[i64]> = n.inputs.iter().map(|&v| g.shape(v)).collect();
+            return Err(SchedError::at(
+                i,
+                format!(
+                    "broadcasting {:?} with {:?} is supported only per channel (one operand [1, C, 1, 1])",
+                    shapes[0], shapes[1]
+                ),
+            ));
+        }
+        let total = layouts[0].elements();
+        let ins: Vec<u32> = n.inputs.iter().map(|&v| self.plan.global_of(v)).collect();
+        let out = self.plan.global_of(n.output);
+        let eb = self.eb;
+        let units = (total + CHUNK - 1) / CHUNK;
+        let (u0, u1) = share(units, index, of);
+        if u0 >= u1 {
+            return Ok(());
+        }
+        let mnemonic = n.op.mnemonic();
+        let cb = self.core(core);
+        let bufs: Vec<u32> =
+            (0..ins.len()).map(|k| cb.buf(&format!("{mnemonic}{}.in{k}", i.0), CHUNK.min(total) * eb)).collect();
+        let chunk = |u: i64| -> Vec<Stmt> {
+            let start = u * CHUNK;
+            let len = CHUNK.min(total - start);
+            let mut b = vec![];
+            for (k, &gi) in ins.iter().enumerate() {
+                b.push(inst(Inst::Ld {
+                    rd: Addr::local(bufs[k], 0),
+                    rs1: Addr::global(gi, start * eb),
+                    size: (len * eb) as u32,
+                }));
+            }
+            b.push(inst(Inst::Vec {
+                op,
+                rd: Addr::local(bufs[0], 0),
+                rs1: Addr::local(bufs[0], 0),
+                rs2: bufs.get(1).map(|&b2| Addr::local(b2, 0)),
+                len: len as u32,
+            }));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out, start * eb),
+                rs1: Addr::local(bufs[0], 0),
+                size: (len * eb) as u32,
+            }));
+            b
+        };
+        // Full chunks are one region, a short last chunk another.
+        let full = total / CHUNK;
+        let stmts = over_regions(0, &regions(u0, u1, (0, full)), &|u, _| chunk(u));
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// A standalone batch normalization's per-channel scale and shift, as globals.
+    pub(crate) fn prepare_batchnorm(&mut self, i: NodeId, bn: &BatchNorm) -> Result<Vec<(VecOp, u32)>, SchedError> {
+        let r = BnRef {
+            gamma: bn.gamma.clone(),
+            beta: bn.beta.clone(),
+            mean: bn.mean.clone(),
+            var: bn.var.clone(),
+            eps: bn.epsilon,
+        };
+        let x = self.g.nodes[i].inputs[0];
+        let c = self.g.shape(x)[1];
+        let name = value_name(self.g, i);
+        let scale = self.plan.add_global(&format!("{name}.scale"), c, GlobalInit::BnScale { bn: r.clone() })?;
+        let shift = self.plan.add_global(&format!("{name}.shift"), c, GlobalInit::BnShift { bn: r })?;
+        Ok(vec![(VecOp::Vvmul, scale), (VecOp::Vvadd, shift)])
+    }
+
+    /// Per-channel operations on a feature map (or vector): for every pixel, `x = op(x, vec)`
+    /// for each `(op, global holding a C-vector)` in turn, one output row per work unit.
+    pub(crate) fn channelwise(
+        &mut self,
+        i: NodeId,
+        x: ValueId,
+        ops: &[(VecOp, u32)],
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let (c, h, w) = match self.plan.layout_of(x) {
+            Layout::Hwc { c, h, w } => (c, h, w),
+            Layout::Flat(n) | Layout::FlatHwc { c: n, h: 1, w: 1 } => (n, 1, 1),
+            l => {
+                return Err(SchedError::at(
+                    i,
+                    format!("per-channel operation on a value laid out as {l:?} is not supported"),
+                ))
+            }
+        };
+        let (in_g, out_g) = (self.plan.global_of(x), self.plan.global_of(self.g.nodes[i].output));
+        let eb = self.eb;
+        let (r0, r1) = share(h, index, of);
+        if r0 >= r1 {
+            return Ok(());
+        }
+        let cb = self.core(core);
+        let row = cb.buf(&format!("chan{}.row", i.0), w * c * eb);
+        let vecs: Vec<u32> = ops
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, gv))| {
+                let b = cb.buf(&format!("chan{}.vec{k}", i.0), c * eb);
+                cb.emit([inst(Inst::Ld { rd: Addr::local(b, 0), rs1: Addr::global(gv, 0), size: (c * eb) as u32 })]);
+                b
+            })
+            .collect();
+        let row_body = |y: i64, d: u8| -> Vec<Stmt> {
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(row, 0),
+                rs1: Addr::global(in_g, y * w * c * eb),
+                size: (w * c * eb) as u32,
+            })];
+            b.extend(repeat(d, w, &|px, _| {
+                ops.iter()
+                    .zip(&vecs)
+                    .map(|(&(op, _), &v)| {
+                        let at = Addr::local(row, px * c * eb);
+                        inst(Inst::Vec { op, rd: at.clone(), rs1: at, rs2: Some(Addr::local(v, 0)), len: c as u32 })
+                    })
+                    .collect()
+            }));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, y * w * c * eb),
+                rs1: Addr::local(row, 0),
+                size: (w * c * eb) as u32,
+            }));
+            b
+        };
+        let stmts = repeat(0, r1 - r0, &|k, d| row_body(r0 + k, d));
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// Channel shuffle: output channel j*g + k of a pixel is input channel k*(C/g) + j, so each
+    /// run of g output channels gathers input channels C/g apart (one `vmv` each).
+    pub(crate) fn channel_shuffle(
+        &mut self,
+        i: NodeId,
+        groups: i64,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let x = self.g.nodes[i].inputs[0];
+        let (c, h, w) = self.hwc(i, x)?;
+        let (in_g, out_g) = (self.plan.global_of(x), self.plan.global_of(self.g.nodes[i].output));
+        let eb = self.eb;
+        let per = c / groups.max(1);
+        let (r0, r1) = share(h, index, of);
+        if r0 >= r1 {
+            return Ok(());
+        }
+        let cb = self.core(core);
+        let inrow = cb.buf(&format!("shuffle{}.in", i.0), w * c * eb);
+        let outrow = cb.buf(&format!("shuffle{}.out", i.0), w * c * eb);
+        let row_body = |y: i64, d: u8| -> Vec<Stmt> {
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(inrow, 0),
+                rs1: Addr::global(in_g, y * w * c * eb),
+                size: (w * c * eb) as u32,
+            })];
+            b.extend(repeat(d, w, &|px, d| {
+                repeat(d, per, &|j, _| {
+                    vec![inst(Inst::Vmv {
+                        rd: Addr::local(outrow, (px * c + j * groups) * eb),
+                        rs1: Addr::local(inrow, (px * c + j) * eb),
+                        len: groups as u32,
+                        stride: per as u32,
+                    })]
+                })
+            }));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, y * w * c * eb),
+                rs1: Addr::local(outrow, 0),
+                size: (w * c * eb) as u32,
+            }));
+            b
+        };
+        let stmts = repeat(0, r1 - r0, &|k, d| row_body(r0 + k, d));
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// Max / average pooling, one output row per work unit: the input rows it needs are loaded,
+    /// then every output pixel is reduced from the valid positions of its window.
+    pub(crate) fn pool(
+        &mut self,
+        i: NodeId,
+        p: &Pool,
+        avg: bool,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let g = self.g;
+        let n = &g.nodes[i];
+        let (c, h, w) = self.hwc(i, n.inputs[0])?;
+        let o = g.shape(n.output).to_vec();
+        let (oh_n, ow_n) = (o[2], o[3]);
+        let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
+        let eb = self.eb;
+        let [kh_n, kw_n] = p.kernel;
+        let (r0, r1) = share(oh_n, index, of);
+        if r0 >= r1 {
+            return Ok(());
+        }
+        let valid_kh = |oh: i64| -> Vec<i64> {
+            let ih0 = oh * p.strides[0] - p.pads[0];
+            (0..kh_n).filter(|kh| (0..h).contains(&(ih0 + kh))).collect()
+        };
+        let valid_kw = |ow: i64| -> Vec<i64> {
+            let iw0 = ow * p.strides[1] - p.pads[1];
+            (0..kw_n).filter(|kw| (0..w).contains(&(iw0 + kw))).collect()
+        };
+        let rows = regions(r0, r1, interior(oh_n, h, (0, kh_n - 1), p.strides[0], p.pads[0], 1));
+        let cols = regions(0, ow_n, interior(ow_n, w, (0, kw_n - 1), p.strides[1], p.pads[1], 1));
+        let cb = self.core(core);
+        let inrows = cb.buf(&format!("pool{}.in", i.0), kh_n * w * c * eb);
+        let orow = cb.buf(&format!("pool{}.out", i.0), ow_n * c * eb);
+        // Averaging constants 1/count, loaded once per core, in the order the windows need them
+        // (the count is the same over a region).
+        let mut scales: BTreeMap<i64, u32> = BTreeMap::new();
+        for &(oh, _) in &rows {
+            for &(ow, _) in &cols {
+                let count = (valid_kh(oh).len() * valid_kw(ow).len()) as i64;
+                if count == 0 {
+                    return Err(SchedError::at(i, format!("pooling window at ({oh}, {ow}) covers only padding")));
+                }
+                if avg {
+                    let divisor = if p.count_include_pad { kh_n * kw_n } else { count };
+                    self.scale_buf(core, i, c, divisor, &mut scales)?;
+                }
+            }
+        }
+        let pixel = |oh: i64, ow: i64| -> Vec<Stmt> {
+            let iw0 = ow * p.strides[1] - p.pads[1];
+            let dst = Addr::local(orow, ow * c * eb);
+            let mut pb = vec![];
+            let mut count = 0;
+            for kh in valid_kh(oh) {
+                for kw in valid_kw(ow) {
+                    let src = Addr::local(inrows, (kh * w + iw0 + kw) * c * eb);
+                    pb.push(inst(if count == 0 {
+                        Inst::Lmv { rd: dst.clone(), rs1: src, size: (c * eb) as u32 }
+                    } else {
+                        Inst::Vec {
+                            op: if avg { VecOp::Vvadd } else { VecOp::Vvmax },
+                            rd: dst.clone(),
+                            rs1: dst.clone(),
+                            rs2: Some(src),
+                            len: c as u32,
+                        }
+                    }));
+                    count += 1;
+                }
+            }
+            if avg {
+                let divisor = if p.count_include_pad { kh_n * kw_n } else { count };
+                pb.push(inst(Inst::Vec {
+                    op: VecOp::Vvmul,
+                    rd: dst.clone(),
+                    rs1: dst,
+                    rs2: Some(Addr::local(scales[&divisor], 0)),
+                    len: c as u32,
+                }));
+            }
+            pb
+        };
+        let row_body = |oh: i64, d: u8| -> Vec<Stmt> {
+            let ih0 = oh * p.strides[0] - p.pads[0];
+            let mut b = vec![];
+            for kh in valid_kh(oh) {
+                b.push(inst(Inst::Ld {
+                    rd: Addr::local(inrows, kh * w * c * eb),
+                    rs1: Addr::global(in_g, (ih0 + kh) * w * c * eb),
+                    size: (w * c * eb) as u32,
+                }));
+            }
+            b.extend(over_regions(d, &cols, &|ow, _| pixel(oh, ow)));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out_g, oh * ow_n * c * eb),
+                rs1: Addr::local(orow, 0),
+                size: (ow_n * c * eb) as u32,
+            }));
+            b
+        };
+        let stmts = over_regions(0, &rows, &row_body);
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// A local buffer of `c` copies of 1/divisor on `core`, loaded from a fill global on first use.
+    fn scale_buf(
+        &mut self,
+        core: CoreId,
+        i: NodeId,
+        c: i64,
+        divisor: i64,
+        cache: &mut BTreeMap<i64, u32>,
+    ) -> Result<u32, SchedError> {
+        if let Some(&b) = cache.get(&divisor) {
+            return Ok(b);
+        }
+        let g = self.plan.fill_global(c, 1.0 / divisor as f32)?;
+        let eb = self.eb;
+        let cb = self.core(core);
+        let b = cb.buf(&format!("pool{}.scale{divisor}", i.0), c * eb);
+        cb.emit([inst(Inst::Ld { rd: Addr::local(b, 0), rs1: Addr::global(g, 0), size: (c * eb) as u32 })]);
+        cache.insert(divisor, b);
+        Ok(b)
+    }
+
+    /// Global average pooling, on one core (the one whose share of one unit of work is not
+    /// empty: the last): rows accumulated, then scaled.
+    pub(crate) fn global_avgpool(
+        &mut self,
+        i: NodeId,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        if share(1, index, of) != (0, 1) {
+            return Ok(());
+        }
+        let g = self.g;
+        let n = &g.nodes[i];
+        let (c, h, w) = self.hwc(i, n.inputs[0])?;
+        let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
+        let eb = self.eb;
+        let mut scales = BTreeMap::new();
+        let scale = self.scale_buf(core, i, c, h * w, &mut scales)?;
+        let cb = self.core(core);
+        let row = cb.buf(&format!("gap{}.row", i.0), w * c * eb);
+        let acc = cb.buf(&format!("gap{}.acc", i.0), c * eb);
+        cb.emit([inst(Inst::Lldi { rd: Addr::local(acc, 0), size: (c * eb) as u32, value: 0.0 })]);
+        let row_body = |y: i64, d: u8| -> Vec<Stmt> {
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(row, 0),
+                rs1: Addr::global(in_g, y * w * c * eb),
+                size: (w * c * eb) as u32,
+            })];
+            b.extend(repeat(d, w, &|x, _| {
+                vec![inst(Inst::Vec {
+                    op: VecOp::Vvadd,
+                    rd: Addr::local(acc, 0),
+                    rs1: Addr::local(acc, 0),
+                    rs2: Some(Addr::local(row, x * c * eb)),
+                    len: c as u32,
+                })]
+            }));
+            b
+        };
+        let mut stmts = repeat(0, h, &row_body);
+        stmts.push(inst(Inst::Vec {
+            op: VecOp::Vvmul,
+            rd: Addr::local(acc, 0),
+            rs1: Addr::local(acc, 0),
+            rs2: Some(Addr::local(scale, 0)),
+            len: c as u32,
+        }));
+        stmts.push(inst(Inst::St { rd: Addr::global(out_g, 0), rs1: Addr::local(acc, 0), size: (c * eb) as u32 }));
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// Channel concatenation of feature maps (each output pixel gathers its inputs' pixels), or
+    /// concatenation of vectors (on one core, as global average pooling).
+    pub(crate) fn concat(
+        &mut self,
+        i: NodeId,
+        axis: i64,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let g = self.g;
+        let n = &g.nodes[i];
+        let eb = self.eb;
+        let out_g = self.plan.global_of(n.output);
+        let ins: Vec<(u32, Layout)> =
+            n.inputs.iter().map(|&v| (self.plan.global_of(v), self.plan.layout_of(v))).collect();
+        match self.plan.layout_of(n.output) {
+            Layout::Hwc { c, h, w } if axis == 1 || axis == -3 => {
+                let (r0, r1) = share(h, index, of);
+                if r0 >= r1 {
+                    return Ok(());
+                }
+                let mut channels = vec![];
+                for &(_, l) in &ins {
+                    let Layout::Hwc { c: ci, .. } = l else {
+                        return Err(SchedError::at(i, format!("concat of a value laid out as {l:?}")));
+                    };
+                    channels.push(ci);
+                }
+                let cb = self.core(core);
+                let orow = cb.buf(&format!("concat{}.row", i.0), w * c * eb);
+                let row_body = |y: i64, d: u8| -> Vec<Stmt> {
+                    let mut b = vec![];
+                    let mut off = 0;
+                    for (&(gi, _), &ci) in ins.iter().zip(&channels) {
+                        b.extend(repeat(d, w, &|x, _| {
+                            vec![inst(Inst::Ld {
+                                rd: Addr::local(orow, (x * c + off) * eb),
+                                rs1: Addr::global(gi, (y * w + x) * ci * eb),
+                                size: (ci * eb) as u32,
+                            })]
+                        }));
+                        off += ci;
+                    }
+                    b.push(inst(Inst::St {
+                        rd: Addr::global(out_g, y * w * c * eb),
+                        rs1: Addr::local(orow, 0),
+                        size: (w * c * eb) as u32,
+                    }));
+                    b
+                };
+                let stmts = repeat(0, r1 - r0, &|k, d| row_body(r0 + k, d));
+                self.core(core).emit(stmts);
+                Ok(())
+            }
+            Layout::Flat(total) if axis == 1 || axis == -1 => {
+                if share(1, index, of) != (0, 1) {
+                    return Ok(());
+                }
+                let cb = self.core(core);
+                let buf = cb.buf(&format!("concat{}.buf", i.0), total * eb);
+                let mut off = 0;
+                for &(gi, l) in &ins {
+                    let len = l.elements();
+                    cb.emit([inst(Inst::Ld {
+                        rd: Addr::local(buf, off * eb),
+                        rs1: Addr::global(gi, 0),
+                        size: (len * eb) as u32,
+                    })]);
+                    off += len;
+                }
+                cb.emit([inst(Inst::St {
+                    rd: Addr::global(out_g, 0),
+                    rs1: Addr::local(buf, 0),
+                    size: (total * eb) as u32,
+                })]);
+                Ok(())
+            }
+            l => Err(SchedError::at(
+                i,
+                format!("concat along axis {axis} of a value laid out as {l:?} is not supported yet"),
+            )),
+        }
+    }
+}

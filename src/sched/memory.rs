@@ -1,0 +1,246 @@
+//! The memory plan: where every value lives.
+//!
+//! Global memory: every value gets its own buffer (buffers are never reused, so no layer can
+//! overwrite what another still reads); `[1, C, H, W]` feature maps are stored
+//! height-width-channel, `[1, N]` vectors flat; `flatten` is a view sharing its input's buffer
+//! (a flattened feature map stays height-width-channel, which the reading layer's unfolding
+//! follows: see `mapping::flattened_map`). Local memory: each core's buffers by name, sized
+//! to the largest use; `--alloc-memory` gives them addresses later.
+
+use super::SchedError;
+use crate::arch::{Arch, CoreId};
+use crate::graph::{Graph, NodeId, Op, ValueId};
+use crate::ids::IdVec;
+use crate::isa::{ArrayGroup, CoreProgram, GlobalBuf, GlobalInit, Line, LocalBuf, Stmt};
+use crate::mapping::Mapping;
+use std::collections::HashMap;
+
+/// How a value is laid out in global memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A [1, C, H, W] feature map stored height, width, channel.
+    Hwc { c: i64, h: i64, w: i64 },
+    /// A [1, N] vector.
+    Flat(i64),
+    /// A [1, C*H*W] view (flatten) of a feature map still stored height, width, channel.
+    FlatHwc { c: i64, h: i64, w: i64 },
+}
+
+impl Layout {
+    pub fn elements(self) -> i64 {
+        match self {
+            Layout::Hwc { c, h, w } | Layout::FlatHwc { c, h, w } => c * h * w,
+            Layout::Flat(n) => n,
+        }
+    }
+}
+
+/// Layout of a graph value from its shape.
+pub fn natural_layout(shape: &[i64]) -> Option<Layout> {
+    match shape {
+        [1, c, h, w] => Some(Layout::Hwc { c: *c, h: *h, w: *w }),
+        [1, n] => Some(Layout::Flat(*n)),
+        _ => None,
+    }
+}
+
+/// Name of the global buffer holding node `i`'s output.
+pub fn value_name(g: &Graph, i: NodeId) -> String {
+    let n = &g.nodes[i];
+    match n.op.layer_name() {
+        Some(name) => name.to_string(),
+        None => format!("{}{}", n.op.mnemonic(), i.0),
+    }
+}
+
+/// The global buffers of a program and the buffer and layout of every graph value.
+pub struct GlobalPlan {
+    /// Bytes per activation element.
+    pub eb: i64,
+    pub globals: Vec<GlobalBuf>,
+    names: HashMap<String, u32>,
+    /// Global buffer holding each value (views share their source's).
+    value_global: IdVec<ValueId, Option<u32>>,
+    layout: IdVec<ValueId, Option<Layout>>,
+}
+
+impl GlobalPlan {
+    /// Buffers for inputs, outputs and every computed value; layouts of all values.
+    pub fn new(g: &Graph, _m: &Mapping, arch: &Arch) -> Result<GlobalPlan, SchedError> {
+        let mut s = GlobalPlan {
+            eb: i64::from(arch.activation_bytes()),
+            globals: vec![],
+            names: HashMap::new(),
+            value_global: IdVec::filled(None, g.values.len()),
+            layout: IdVec::filled(None, g.values.len()),
+        };
+        for (k, &v) in g.inputs.iter().enumerate() {
+            let layout = natural_layout(g.shape(v)).ok_or_else(|| {
+                SchedError::global(format!(
+                    "model input {k} has shape {:?}; expected [1, C, H, W] or [1, N]",
+                    g.shape(v)
+                ))
+            })?;
+            let name = g.input_names.get(k).cloned().unwrap_or_else(|| format!("input{k}"));
+            let init = GlobalInit::Input { index: k as u32, shape: g.shape(v).to_vec() };
+            let gi = s.add_global(&name, layout.elements(), init)?;
+            s.value_global[v] = Some(gi);
+            s.layout[v] = Some(layout);
+        }
+        for (i, n) in g.nodes.iter_enumerated() {
+            let out = n.output;
+            if n.op.is_view() {
+                let src = n.inputs[0];
+                let layout = match s.layout_of(src) {
+                    Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => Layout::FlatHwc { c, h, w },
+                    l @ (Layout::Flat(_) | Layout::FlatHwc { .. }) if g.shape(out) == [1, l.elements()] => l,
+                    l => {
+                        return Err(SchedError::at(
+                            i,
+                            format!("cannot flatten a value laid out as {l:?} to {:?}", g.shape(out)),
+                        ))
+                    }
+                };
+                s.layout[out] = Some(layout);
+                s.value_global[out] = s.value_global[src];
+                continue;
+            }
+            if let Op::Constant { weight, shape } = &n.op {
+                // A per-channel (or flat) constant: the same elements in any layout.
+                let elements: i64 = shape.iter().product();
+                let flat = shape.iter().filter(|&&d| d != 1).count() <= 1;
+                if !flat {
+                    return Err(SchedError::at(
+                        i,
+                        format!("a constant of shape {shape:?} (not per-channel) is not supported yet"),
+                    ));
+                }
+                let gi = s.add_global(weight, elements, GlobalInit::Weight { name: weight.clone() })?;
+                s.value_global[out] = Some(gi);
+                s.layout[out] = Some(Layout::Flat(elements));
+                continue;
+            }
+            if matches!(n.op, Op::Concat { .. })
+                && n.inputs.iter().any(|&v| matches!(s.layout_of(v), Layout::FlatHwc { .. }))
+            {
+                // The concatenation would mix height-width-channel order into a flat vector that
+                // consumers read in ONNX (channel-major) order.
+                return Err(SchedError::at(i, "concatenating flattened feature maps is not supported yet"));
+            }
+            let mut layout = natural_layout(g.shape(out)).ok_or_else(|| {
+                SchedError::at(i, format!("result shape {:?} is not [1, C, H, W] or [1, N]", g.shape(out)))
+            })?;
+            // Element-wise ops keep a flattened feature map's order.
+            if matches!(n.op, Op::Act(_) | Op::Add | Op::Mul | Op::BatchNorm(_)) {
+                if let Layout::FlatHwc { .. } = s.layout_of(n.inputs[0]) {
+                    layout = s.layout_of(n.inputs[0]);
+                }
+            }
+            let output_index = g.outputs.iter().position(|&o| o == out);
+            let init = match output_index {
+                Some(k) => {
+                    if let Layout::FlatHwc { .. } = layout {
+                        return Err(SchedError::at(i, "a flattened feature map as model output is not supported yet"));
+                    }
+                    GlobalInit::Output { index: k as u32, shape: g.shape(out).to_vec() }
+                }
+                None => GlobalInit::None,
+            };
+            let name = match output_index {
+                Some(k) => g.output_names.get(k).cloned().unwrap_or_else(|| value_name(g, i)),
+                None => value_name(g, i),
+            };
+            let gi = s.add_global(&name, layout.elements(), init)?;
+            s.value_global[out] = Some(gi);
+            s.layout[out] = Some(layout);
+        }
+        let producers = g.producers();
+        for (k, &o) in g.outputs.iter().enumerate() {
+            if g.inputs.contains(&o) || g.outputs[..k].contains(&o) {
+                return Err(SchedError::global(format!("model output {k} is a model input or repeats another output")));
+            }
+            if let Some(p) = producers[o] {
+                if g.nodes[p].op.is_view() {
+                    return Err(SchedError::at(p, "a flattened feature map as model output is not supported yet"));
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// The layout of a value (every value has one once the plan is made).
+    pub fn layout_of(&self, v: ValueId) -> Layout {
+        self.layout[v].expect("a layout is assigned to every value, in graph order")
+    }
+
+    /// The global buffer holding a value.
+    pub fn global_of(&self, v: ValueId) -> u32 {
+        self.value_global[v].expect("a buffer is assigned to every value, in graph order")
+    }
+
+    /// A new global buffer of `elements` activation elements (name made unique).
+    pub fn add_global(&mut self, name: &str, elements: i64, init: GlobalInit) -> Result<u32, SchedError> {
+        let size = elements
+            .checked_mul(self.eb)
+            .and_then(|b| u64::try_from(b).ok())
+            .ok_or_else(|| SchedError::global(format!("buffer '{name}' of {elements} elements is too large")))?;
+        let mut unique = name.to_string();
+        let mut k = 1;
+        while self.names.contains_key(&unique) {
+            unique = format!("{name}.{k}");
+            k += 1;
+        }
+        let i = self.globals.len() as u32;
+        self.globals.push(GlobalBuf { name: unique.clone(), line: Line::NONE, size, addr: None, init });
+        self.names.insert(unique, i);
+        Ok(i)
+    }
+
+    /// A global filled with `value` (e.g. 1/count for average pooling), shared by size and value.
+    pub fn fill_global(&mut self, elements: i64, value: f32) -> Result<u32, SchedError> {
+        let name = format!("fill.{elements}.{value}");
+        if let Some(&i) = self.names.get(&name) {
+            return Ok(i);
+        }
+        self.add_global(&name, elements, GlobalInit::Fill { value })
+    }
+}
+
+/// A program under construction for one core: its array-group table, its local buffers (by
+/// name) and its body.
+pub struct CoreBuilder {
+    pub prog: CoreProgram,
+    bufs: HashMap<String, u32>,
+}
+
+impl CoreBuilder {
+    pub fn new(id: CoreId) -> Self {
+        CoreBuilder {
+            prog: CoreProgram { id: id.0, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] },
+            bufs: HashMap::new(),
+        }
+    }
+
+    /// A local buffer by name, created (or grown) to hold `size` bytes.
+    pub fn buf(&mut self, name: &str, size: i64) -> u32 {
+        let size = size.max(0) as u64;
+        if let Some(&i) = self.bufs.get(name) {
+            let b = &mut self.prog.buffers[i as usize];
+            b.size = b.size.max(size);
+            return i;
+        }
+        let i = self.prog.buffers.len() as u32;
+        self.prog.buffers.push(LocalBuf { name: name.to_string(), line: Line::NONE, size, addr: None });
+        self.bufs.insert(name.to_string(), i);
+        i
+    }
+
+    pub fn add_ag(&mut self, ag: ArrayGroup) -> u32 {
+        self.prog.ags.push(ag);
+        (self.prog.ags.len() - 1) as u32
+    }
+
+    pub fn emit(&mut self, stmts: impl IntoIterator<Item = Stmt>) {
+        self.prog.body.extend(stmts);
+    }
+}

@@ -1,0 +1,139 @@
+//! The task graph: what every core does for every op, and who must wait for whom.
+//!
+//! A crossbar layer becomes one task per (core, replica) holding array groups of that
+//! replica: the core multiplies its groups' rows of every window the replica computes, and
+//! either sends its partial sums to the replica's owner (the core of its first group) or, as
+//! the owner, receives and adds the others' sums and writes the result. A vector op becomes
+//! one task per core it is placed on, each taking its share of the op's work. Before an op
+//! starts, every core that wrote one of its inputs hands a token to every other core that
+//! reads them (the dependency edges). Policies order these tasks; the emitter writes them.
+
+use super::SchedError;
+use crate::arch::CoreId;
+use crate::graph::{Graph, NodeId, Op};
+use crate::mapping::Mapping;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One core's part of one op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    /// A crossbar layer's array groups `groups` (indices within a replica, ascending) of
+    /// replica `replica`, on `core`, for windows `windows`.
+    Layer {
+        core: CoreId,
+        replica: u32,
+        groups: Vec<usize>,
+        windows: (u64, u64),
+        /// The core that collects the replica's results.
+        owner: CoreId,
+        /// The other cores holding groups of the replica (they send to the owner), ascending.
+        helpers: Vec<CoreId>,
+    },
+    /// Share `index` of `of` of a vector op, on `core`.
+    Vector { core: CoreId, index: usize, of: usize },
+}
+
+impl Task {
+    pub fn core(&self) -> CoreId {
+        match self {
+            Task::Layer { core, .. } | Task::Vector { core, .. } => *core,
+        }
+    }
+}
+
+/// The tasks of one op and the tokens that must arrive before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpTasks {
+    pub node: NodeId,
+    /// (writer, reader) pairs of cores, in order: the writer of an input sends a token to the
+    /// reader before the op runs.
+    pub tokens: Vec<(CoreId, CoreId)>,
+    pub tasks: Vec<Task>,
+}
+
+/// Every op that runs code, in graph order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskGraph {
+    pub ops: Vec<OpTasks>,
+}
+
+impl TaskGraph {
+    pub fn new(g: &Graph, m: &Mapping) -> Result<TaskGraph, SchedError> {
+        let producers = g.producers();
+        let mut ops = vec![];
+        for (i, n) in g.nodes.iter_enumerated() {
+            if n.op.is_view() || matches!(n.op, Op::Constant { .. }) {
+                continue;
+            }
+            // Tokens: writers of the inputs (through views; constants and model inputs have
+            // none) to the cores that run this op.
+            let readers = m.cores_of(i);
+            let mut pairs = BTreeSet::new();
+            for &v in &n.inputs {
+                let Some(p) = g.data_producer(&producers, v) else { continue };
+                if matches!(g.nodes[p].op, Op::Constant { .. }) {
+                    continue;
+                }
+                for w in m.output_cores(p) {
+                    for &r in &readers {
+                        if w != r {
+                            pairs.insert((w, r));
+                        }
+                    }
+                }
+            }
+            let tasks = if n.op.is_crossbar_layer() { layer_tasks(g, m, i)? } else { vector_tasks(m, i)? };
+            ops.push(OpTasks { node: i, tokens: pairs.into_iter().collect(), tasks });
+        }
+        Ok(TaskGraph { ops })
+    }
+}
+
+fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedError> {
+    let l = m.layers.get(&i).ok_or_else(|| SchedError::at(i, "layer is not partitioned"))?;
+    let ag_cores = l.ag_cores.as_ref().ok_or_else(|| SchedError::at(i, "layer is not placed on cores"))?;
+    let n_ag = l.ag_count() as usize;
+    if ag_cores.len() != n_ag * l.replicas as usize {
+        return Err(SchedError::at(
+            i,
+            format!("{} array groups but {} core assignments", n_ag * l.replicas as usize, ag_cores.len()),
+        ));
+    }
+    if l.ag_cols != 0 && l.groups().iter().any(|a| a.cols != l.unfolding.shape(a.matrix).1) {
+        return Err(SchedError::at(i, "array groups split along columns are not scheduled yet"));
+    }
+    if l.unfolding.matrices() != 1 {
+        return Err(SchedError::at(
+            i,
+            format!("layers unfolded into {} matrices are not scheduled yet", l.unfolding.matrices()),
+        ));
+    }
+    let total = crate::mapping::windows(g, &g.nodes[i]);
+    // core -> replica -> groups
+    let mut holders: BTreeMap<CoreId, BTreeMap<u32, Vec<usize>>> = BTreeMap::new();
+    for r in 0..l.replicas {
+        for gi in 0..n_ag {
+            let c = ag_cores[r as usize * n_ag + gi];
+            holders.entry(c).or_default().entry(r).or_default().push(gi);
+        }
+    }
+    let mut tasks = vec![];
+    for (&core, reps) in &holders {
+        for (&r, groups) in reps {
+            let owner = ag_cores[r as usize * n_ag];
+            let helpers =
+                holders.iter().filter(|(&c, reps)| c != owner && reps.contains_key(&r)).map(|(&c, _)| c).collect();
+            let windows = l.window_range(r).unwrap_or((0, total));
+            tasks.push(Task::Layer { core, replica: r, groups: groups.clone(), windows, owner, helpers });
+        }
+    }
+    Ok(tasks)
+}
+
+fn vector_tasks(m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedError> {
+    let cores = m.vector_cores.get(&i).ok_or_else(|| SchedError::at(i, "op is not placed on cores"))?;
+    if cores.is_empty() {
+        return Err(SchedError::at(i, "op is placed on no core"));
+    }
+    Ok(cores.iter().enumerate().map(|(k, &core)| Task::Vector { core, index: k, of: cores.len() }).collect())
+}
