@@ -1,6 +1,7 @@
 //! Property: printing any program (comments included) and parsing the text gives the same
 //! program back, and printing that again gives the same text.
 
+use pimlir::arch::CoreId;
 use pimlir::isa::*;
 use proptest::prelude::*;
 
@@ -46,10 +47,10 @@ fn inst(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Inst> 
         (a(), a(), 1u32..99, 1u32..9).prop_map(|(rd, rs1, len, stride)| Inst::Vmv { rd, rs1, len, stride }).boxed(),
         (a(), 1u32..999, -1000.0f32..1000.0).prop_map(|(rd, size, value)| Inst::Lldi { rd, size, value }).boxed(),
         (a(), a(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size }).boxed(),
-        (a(), 0u32..200, 1u32..999).prop_map(|(rs1, core, size)| Inst::Send { rs1, core, size }).boxed(),
-        (a(), 0u32..200, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core, size }).boxed(),
+        (a(), 0u32..200, 1u32..999).prop_map(|(rs1, core, size)| Inst::Send { rs1, core: CoreId(core), size }).boxed(),
+        (a(), 0u32..200, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core: CoreId(core), size }).boxed(),
         (0u8..32, -99i64..99).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
-        (0u8..32, 0u32..9).prop_map(|(event, core)| Inst::Sync { event, core }).boxed(),
+        (0u8..32, 0u32..9).prop_map(|(event, core)| Inst::Sync { event, core: CoreId(core) }).boxed(),
         (prop::sample::select(ScalarOp::ALL.to_vec()), 0u8..32, 0u8..32, 0u8..32, -9999i64..9999)
             .prop_map(|(op, rd, rs1, rs2, imm)| Inst::Scalar { op, rd, rs1, rs2, imm })
             .boxed(),
@@ -222,7 +223,7 @@ fn program() -> impl Strategy<Value = Program> {
                         }
                     })
                     .collect();
-                out_cores.push(CoreProgram { id, line: Line::NONE, ags, buffers, body });
+                out_cores.push(CoreProgram { id: CoreId(id), line: Line::NONE, ags, buffers, body });
             }
             let mut p = Program {
                 source: String::new(),

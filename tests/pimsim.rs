@@ -2,6 +2,7 @@
 //! writes, and properties: export then import is the identity on importable programs, and
 //! rerolling never changes the instruction stream.
 
+use pimlir::arch::CoreId;
 use pimlir::isa::*;
 use pimlir::pimsim::{self, ImportOptions};
 use proptest::prelude::*;
@@ -36,7 +37,7 @@ fn exported_file_snapshot() {
 }
 
 /// The instructions a core executes, with every address resolved.
-fn stream(p: &Program) -> Vec<(u32, String)> {
+fn stream(p: &Program) -> Vec<(CoreId, String)> {
     let mut out = vec![];
     for c in &p.cores {
         let _ = c.for_each(|inst, _, counters| -> Result<(), ()> {
@@ -94,9 +95,11 @@ fn inst(ags: u32, cores: u32) -> BoxedStrategy<Inst> {
         (addr(), addr(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size }).boxed(),
         (addr(), 1u32..999, -100.0f32..100.0).prop_map(|(rd, size, value)| Inst::Lldi { rd, size, value }).boxed(),
         (0u8..32, -9i64..9).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
-        (0u8..32, 0..cores).prop_map(|(event, core)| Inst::Sync { event, core }).boxed(),
-        (addr(), 0..cores, 1u32..999).prop_map(|(rs1, core, size)| Inst::Send { rs1, core, size }).boxed(),
-        (addr(), 0..cores, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core, size }).boxed(),
+        (0u8..32, 0..cores).prop_map(|(event, core)| Inst::Sync { event, core: CoreId(core) }).boxed(),
+        (addr(), 0..cores, 1u32..999)
+            .prop_map(|(rs1, core, size)| Inst::Send { rs1, core: CoreId(core), size })
+            .boxed(),
+        (addr(), 0..cores, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core: CoreId(core), size }).boxed(),
     ];
     if ags > 0 {
         v.push(
@@ -141,7 +144,7 @@ fn importable() -> impl Strategy<Value = Program> {
                 .into_iter()
                 .enumerate()
                 .map(|(id, (ags, body))| CoreProgram {
-                    id: id as u32,
+                    id: CoreId(id as u32),
                     line: Line::NONE,
                     ags: ags
                         .into_iter()
@@ -202,7 +205,7 @@ proptest! {
 
     #[test]
     fn reroll_keeps_the_instruction_stream(body in strided_stream()) {
-        let flat = Program { cores: vec![CoreProgram { id: 0, line: Line::NONE, ags: vec![], buffers: vec![], body }], ..Program::default() };
+        let flat = Program { cores: vec![CoreProgram { id: CoreId(0), line: Line::NONE, ags: vec![], buffers: vec![], body }], ..Program::default() };
         let mut rolled = flat.clone();
         rolled.reroll();
         prop_assert!(rolled.static_count() <= flat.static_count());

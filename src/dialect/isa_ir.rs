@@ -168,7 +168,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             StringAttribute::new(ctx, &format!("core{}", c.id)),
             TypeAttribute::new(FunctionType::new(ctx, &[], &[]).into()),
             region,
-            &comment_attrs(AttrBuilder::new(ctx).i64("pim.core", c.id as i64), p, &Anchor::Core(c.id)).list,
+            &comment_attrs(AttrBuilder::new(ctx).i64("pim.core", i64::from(c.id.0)), p, &Anchor::Core(c.id)).list,
             file_loc(c.line.0),
         );
         body.append_operation(f);
@@ -355,26 +355,14 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
         let loc = (self.file_loc)(line);
         let operands: Vec<mlir_sys::MlirValue> = i.addrs().into_iter().map(|a| self.addr(block, a, ivs, loc)).collect();
         let operands: Vec<Value> = operands.into_iter().map(|r| self.value(r)).collect();
-        let b = AttrBuilder::new(self.ctx);
-        let b = match i {
-            Inst::Nop => b,
-            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
-                b.i64("rd", *rd as i64).i64("rs1", *rs1 as i64).i64("rs2", *rs2 as i64).i64("imm", *imm)
-            }
-            Inst::SetBw { ibiw, obiw } => b.i64("ibiw", *ibiw as i64).i64("obiw", *obiw as i64),
-            Inst::Mvmul { group, relu, mbiw, .. } => {
-                b.i64("group", *group as i64).bool("relu", *relu).i64("mbiw", *mbiw as i64)
-            }
-            Inst::Vec { len, .. } => b.i64("len", *len as i64),
-            Inst::Vmv { len, stride, .. } => b.i64("len", *len as i64).i64("stride", *stride as i64),
-            Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => b.i64("size", *size as i64),
-            Inst::Lldi { size, value, .. } => b.i64("size", *size as i64).f32("value", *value),
-            Inst::Send { core, size, .. } | Inst::Recv { core, size, .. } => {
-                b.i64("core", *core as i64).i64("size", *size as i64)
-            }
-            Inst::Wait { event, value } => b.i64("event", *event as i64).i64("value", *value),
-            Inst::Sync { event, core } => b.i64("event", *event as i64).i64("core", *core as i64),
-        };
+        let mut b = AttrBuilder::new(self.ctx);
+        for (info, v) in i.info().attrs.iter().zip(i.attrs()) {
+            b = match v {
+                AttrValue::Flag(f) => b.bool(info.name, f),
+                AttrValue::Float(f) => b.f32(info.name, f),
+                AttrValue::Int(x) => b.i64(info.name, x),
+            };
+        }
         let op = OperationBuilder::new(&format!("pim_isa.{}", i.mnemonic()), loc)
             .add_operands(&operands)
             .add_attributes(&b.list)
@@ -550,7 +538,7 @@ type CoreAndComments = (CoreProgram, Vec<(Anchor, Vec<Comment>)>);
 fn read_core(f: &OperationRef, p: &Program) -> Result<CoreAndComments, ()> {
     let a = attrs(f, "func.func");
     let id = match a.i64("pim.core") {
-        Ok(id) if id >= 0 && id <= u32::MAX as i64 => id as u32,
+        Ok(id) if id >= 0 && id <= u32::MAX as i64 => crate::arch::CoreId(id as u32),
         Ok(id) => {
             emit_error(f.location(), &format!("core id {id} is out of range"));
             return Err(());
@@ -789,60 +777,34 @@ impl CoreReader<'_> {
         }
     }
 
-    /// Returns Ok(None) for declarations in the wrong place.
+    /// An instruction op, read as the instruction table describes it. Returns Ok(None) for
+    /// declarations in the wrong place.
     fn inst(&self, op: &OperationRef, m: &str, core: &CoreProgram) -> Result<Option<Inst>, String> {
+        if matches!(m, "ag" | "buffer") {
+            return Ok(None);
+        }
         let name = format!("pim_isa.{m}");
+        let opcode = Opcode::from_mnemonic(m).ok_or_else(|| format!("'{name}' is not an instruction"))?;
+        let info = opcode.info();
         let a = attrs(op, &name);
-        let u = |k: &str| -> Result<u32, String> {
-            let v = a.i64(k)?;
-            u32::try_from(v).map_err(|_| format!("'{k}' = {v} is out of range"))
-        };
-        let reg = |k: &str| -> Result<u8, String> {
-            let v = a.i64(k)?;
-            if (0..32).contains(&v) {
-                Ok(v as u8)
-            } else {
-                Err(format!("register {v} does not exist (registers are 0..31)"))
+        let mut addrs = smallvec::SmallVec::new();
+        for k in 0..info.operands.len() {
+            addrs.push(self.addr(op, k)?);
+        }
+        let mut values: smallvec::SmallVec<[AttrValue; 4]> = smallvec::SmallVec::new();
+        for ai in info.attrs {
+            let v = match ai.kind {
+                AttrKind::Flag => AttrValue::Flag(a.bool(ai.name)?),
+                AttrKind::F32 => AttrValue::Float(a.f32(ai.name)?),
+                _ => AttrValue::Int(a.i64(ai.name)?),
+            };
+            crate::isa::inst::check_attr(ai, v)?;
+            if ai.kind == AttrKind::Group && v.int() as usize >= core.ags.len() {
+                return Err(format!("array group {} is not in this core's table ({} groups)", v.int(), core.ags.len()));
             }
-        };
-        let ad = |i: usize| self.addr(op, i);
-        let inst = match m {
-            "ag" | "buffer" => return Ok(None),
-            "nop" => Inst::Nop,
-            "setbw" => Inst::SetBw { ibiw: u("ibiw")?, obiw: u("obiw")? },
-            "mvmul" => {
-                let group = u("group")?;
-                if group as usize >= core.ags.len() {
-                    return Err(format!("array group {group} is not in this core's table ({} groups)", core.ags.len()));
-                }
-                Inst::Mvmul { rd: ad(0)?, rs1: ad(1)?, group, relu: a.bool("relu")?, mbiw: u("mbiw")? }
-            }
-            "vmv" => Inst::Vmv { rd: ad(0)?, rs1: ad(1)?, len: u("len")?, stride: u("stride")? },
-            "ld" => Inst::Ld { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
-            "st" => Inst::St { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
-            "lmv" => Inst::Lmv { rd: ad(0)?, rs1: ad(1)?, size: u("size")? },
-            "lldi" => Inst::Lldi { rd: ad(0)?, size: u("size")?, value: a.f32("value")? },
-            "send" => Inst::Send { rs1: ad(0)?, core: u("core")?, size: u("size")? },
-            "recv" => Inst::Recv { rd: ad(0)?, core: u("core")?, size: u("size")? },
-            "wait" => Inst::Wait { event: reg("event")?, value: a.i64("value")? },
-            "sync" => Inst::Sync { event: reg("event")?, core: u("core")? },
-            _ => {
-                if let Some(op_) = VecOp::from_name(m) {
-                    Inst::Vec {
-                        op: op_,
-                        rd: ad(0)?,
-                        rs1: ad(1)?,
-                        rs2: if op_.binary() { Some(ad(2)?) } else { None },
-                        len: u("len")?,
-                    }
-                } else if let Some(op_) = ScalarOp::from_name(m) {
-                    Inst::Scalar { op: op_, rd: reg("rd")?, rs1: reg("rs1")?, rs2: reg("rs2")?, imm: a.i64("imm")? }
-                } else {
-                    return Err(format!("'{name}' is not an instruction"));
-                }
-            }
-        };
-        Ok(Some(inst))
+            values.push(v);
+        }
+        Inst::from_parts(opcode, addrs, &values).map(Some)
     }
 }
 

@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn buffers_with_disjoint_lifetimes_share_memory() {
         let mut c = CoreProgram {
-            id: 0,
+            id: crate::arch::CoreId(0),
             line: Default::default(),
             ags: vec![],
             buffers: (0..3)
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn a_buffer_used_in_a_loop_lives_for_the_whole_loop() {
         let mut c = CoreProgram {
-            id: 0,
+            id: crate::arch::CoreId(0),
             line: Default::default(),
             ags: vec![],
             buffers: (0..2)

@@ -11,6 +11,7 @@
 
 use super::cursor::Cursor;
 use super::*;
+use crate::arch::CoreId;
 use crate::diag::{Diagnostic, Loc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,11 +20,11 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     let loc = |line: u32| (!p.source.is_empty() && line > 0).then(|| Loc::new(p.source.as_str(), line, 1));
     let mut out = vec![];
     let bodies: Vec<Vec<Stmt>> = p.cores.iter().map(|c| comm_only(&c.body)).collect();
-    let exists = |id: u32| p.core(id).is_some();
+    let exists = |id: CoreId| p.core(id).is_some();
 
     // Message counts per (sender, receiver), with the first line on each side.
-    let mut sent: BTreeMap<(u32, u32), (u64, u32)> = BTreeMap::new();
-    let mut received: BTreeMap<(u32, u32), (u64, u32)> = BTreeMap::new();
+    let mut sent: BTreeMap<(CoreId, CoreId), (u64, u32)> = BTreeMap::new();
+    let mut received: BTreeMap<(CoreId, CoreId), (u64, u32)> = BTreeMap::new();
     for (c, body) in p.cores.iter().zip(&bodies) {
         count(body, 1, &mut |inst, line, n| match inst {
             Inst::Send { core, .. } if exists(*core) && *core != c.id => {
@@ -58,7 +59,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     }
 
     // The rendezvous, run abstractly.
-    let index: HashMap<u32, usize> = p.cores.iter().enumerate().map(|(k, c)| (c.id, k)).collect();
+    let index: HashMap<CoreId, usize> = p.cores.iter().enumerate().map(|(k, c)| (c.id, k)).collect();
     let mut cursors: Vec<Cursor> = bodies.iter().map(|b| Cursor::new(b)).collect();
     let mut current: Vec<Option<(&Inst, u32)>> = cursors.iter_mut().map(|c| c.next()).collect();
     let mut events = vec![[0i64; 32]; p.cores.len()];
@@ -116,7 +117,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     let blocked: Vec<usize> = (0..p.cores.len()).filter(|&k| current[k].is_some()).collect();
     for &k in &blocked {
         let (inst, line) = current[k].expect("blocked");
-        let partner = |id: u32| match index.get(&id).and_then(|&j| current[j]) {
+        let partner = |id: CoreId| match index.get(&id).and_then(|&j| current[j]) {
             None => format!("core {id} has finished"),
             Some((i, l)) => format!("core {id} is blocked in '{}'{}", i.mnemonic(), at_line(l)),
         };

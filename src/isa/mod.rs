@@ -8,12 +8,16 @@
 pub mod alloc;
 pub mod comm;
 pub mod cursor;
+pub mod inst;
 pub mod reroll;
 pub mod text;
 pub mod verify;
 
+use crate::arch::CoreId;
 use crate::diag::{Error, Result};
 use std::fmt;
+
+pub use inst::{AttrKind, AttrValue, Extent, Inst, Opcode, ScalarOp, Space, Unit, VecOp, TABLE};
 
 /// Which memory an address points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,302 +68,6 @@ impl Addr {
     #[inline]
     pub fn offset_at(&self, counters: &[i64]) -> i64 {
         self.terms.iter().fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScalarOp {
-    Sldi,
-    Sld,
-    Sadd,
-    Ssub,
-    Smul,
-    Saddi,
-    Smuli,
-}
-
-impl ScalarOp {
-    /// The new value of register `rd` (`rd` holding `old`), from `rs1`'s and `rs2`'s values
-    /// and the immediate; 64-bit wrapping arithmetic. `sld` leaves the register as it is (it
-    /// does nothing in pimsim-nn, and pimlir has no scalar memory).
-    pub fn apply(self, old: i64, a: i64, b: i64, imm: i64) -> i64 {
-        match self {
-            ScalarOp::Sldi => imm,
-            ScalarOp::Sld => old,
-            ScalarOp::Sadd => a.wrapping_add(b),
-            ScalarOp::Ssub => a.wrapping_sub(b),
-            ScalarOp::Smul => a.wrapping_mul(b),
-            ScalarOp::Saddi => a.wrapping_add(imm),
-            ScalarOp::Smuli => a.wrapping_mul(imm),
-        }
-    }
-
-    /// The op a mnemonic names.
-    pub fn from_name(m: &str) -> Option<ScalarOp> {
-        Some(match m {
-            "sldi" => ScalarOp::Sldi,
-            "sld" => ScalarOp::Sld,
-            "sadd" => ScalarOp::Sadd,
-            "ssub" => ScalarOp::Ssub,
-            "smul" => ScalarOp::Smul,
-            "saddi" => ScalarOp::Saddi,
-            "smuli" => ScalarOp::Smuli,
-            _ => return None,
-        })
-    }
-    pub const ALL: [ScalarOp; 7] = [
-        ScalarOp::Sldi,
-        ScalarOp::Sld,
-        ScalarOp::Sadd,
-        ScalarOp::Ssub,
-        ScalarOp::Smul,
-        ScalarOp::Saddi,
-        ScalarOp::Smuli,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            ScalarOp::Sldi => "sldi",
-            ScalarOp::Sld => "sld",
-            ScalarOp::Sadd => "sadd",
-            ScalarOp::Ssub => "ssub",
-            ScalarOp::Smul => "smul",
-            ScalarOp::Saddi => "saddi",
-            ScalarOp::Smuli => "smuli",
-        }
-    }
-}
-
-/// Element-wise vector operations (lengths in elements).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VecOp {
-    /// rd = rs1 + rs2
-    Vvadd,
-    /// rd = rs1 - rs2
-    Vvsub,
-    /// rd = rs1 * rs2
-    Vvmul,
-    /// rd[0] = dot(rs1, rs2)
-    Vvdmul,
-    /// rd = max(rs1, rs2)
-    Vvmax,
-    /// rd = rs1 << rs2 (as multiplication by 2^rs2)
-    Vvsll,
-    /// rd = rs1 >> rs2 (as division by 2^rs2)
-    Vvsra,
-    /// rd[0] = mean(rs1)
-    Vavg,
-    Vrelu,
-    Vtanh,
-    Vsigm,
-    /// Resize to a wider bit width (value-preserving).
-    Vrsu,
-    /// Resize to a narrower bit width (value-preserving in the f32 model).
-    Vrsl,
-}
-
-impl VecOp {
-    /// The op a mnemonic names.
-    pub fn from_name(m: &str) -> Option<VecOp> {
-        Some(match m {
-            "vvadd" => VecOp::Vvadd,
-            "vvsub" => VecOp::Vvsub,
-            "vvmul" => VecOp::Vvmul,
-            "vvdmul" => VecOp::Vvdmul,
-            "vvmax" => VecOp::Vvmax,
-            "vvsll" => VecOp::Vvsll,
-            "vvsra" => VecOp::Vvsra,
-            "vavg" => VecOp::Vavg,
-            "vrelu" => VecOp::Vrelu,
-            "vtanh" => VecOp::Vtanh,
-            "vsigm" => VecOp::Vsigm,
-            "vrsu" => VecOp::Vrsu,
-            "vrsl" => VecOp::Vrsl,
-            _ => return None,
-        })
-    }
-    pub const ALL: [VecOp; 13] = [
-        VecOp::Vvadd,
-        VecOp::Vvsub,
-        VecOp::Vvmul,
-        VecOp::Vvdmul,
-        VecOp::Vvmax,
-        VecOp::Vvsll,
-        VecOp::Vvsra,
-        VecOp::Vavg,
-        VecOp::Vrelu,
-        VecOp::Vtanh,
-        VecOp::Vsigm,
-        VecOp::Vrsu,
-        VecOp::Vrsl,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            VecOp::Vvadd => "vvadd",
-            VecOp::Vvsub => "vvsub",
-            VecOp::Vvmul => "vvmul",
-            VecOp::Vvdmul => "vvdmul",
-            VecOp::Vvmax => "vvmax",
-            VecOp::Vvsll => "vvsll",
-            VecOp::Vvsra => "vvsra",
-            VecOp::Vavg => "vavg",
-            VecOp::Vrelu => "vrelu",
-            VecOp::Vtanh => "vtanh",
-            VecOp::Vsigm => "vsigm",
-            VecOp::Vrsu => "vrsu",
-            VecOp::Vrsl => "vrsl",
-        }
-    }
-    /// Two-source ops read `rs2`.
-    pub fn binary(self) -> bool {
-        matches!(
-            self,
-            VecOp::Vvadd | VecOp::Vvsub | VecOp::Vvmul | VecOp::Vvdmul | VecOp::Vvmax | VecOp::Vvsll | VecOp::Vvsra
-        )
-    }
-    /// Elements written (reductions write one).
-    pub fn out_len(self, len: u32) -> u32 {
-        if matches!(self, VecOp::Vvdmul | VecOp::Vavg) {
-            1
-        } else {
-            len
-        }
-    }
-}
-
-/// One instruction. Vector/matrix lengths count elements; memory and transfer sizes count bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Inst {
-    Nop,
-    Scalar {
-        op: ScalarOp,
-        rd: u8,
-        rs1: u8,
-        rs2: u8,
-        imm: i64,
-    },
-    SetBw {
-        ibiw: u32,
-        obiw: u32,
-    },
-    /// LMem[rd..] = AG `group` x LMem[rs1..] (input length = AG rows, output = layer columns).
-    Mvmul {
-        rd: Addr,
-        rs1: Addr,
-        group: u32,
-        relu: bool,
-        mbiw: u32,
-    },
-    Vec {
-        op: VecOp,
-        rd: Addr,
-        rs1: Addr,
-        rs2: Option<Addr>,
-        len: u32,
-    },
-    /// Strided gather: rd[i] = rs1[i * stride] for i < len (stride in elements).
-    Vmv {
-        rd: Addr,
-        rs1: Addr,
-        len: u32,
-        stride: u32,
-    },
-    /// GMem -> LMem
-    Ld {
-        rd: Addr,
-        rs1: Addr,
-        size: u32,
-    },
-    /// LMem -> GMem
-    St {
-        rd: Addr,
-        rs1: Addr,
-        size: u32,
-    },
-    /// Fill `size` bytes of LMem at rd with the value.
-    Lldi {
-        rd: Addr,
-        size: u32,
-        value: f32,
-    },
-    /// LMem -> LMem copy
-    Lmv {
-        rd: Addr,
-        rs1: Addr,
-        size: u32,
-    },
-    Send {
-        rs1: Addr,
-        core: u32,
-        size: u32,
-    },
-    Recv {
-        rd: Addr,
-        core: u32,
-        size: u32,
-    },
-    Wait {
-        event: u8,
-        value: i64,
-    },
-    Sync {
-        event: u8,
-        core: u32,
-    },
-}
-
-impl Inst {
-    pub fn mnemonic(&self) -> &'static str {
-        match self {
-            Inst::Nop => "nop",
-            Inst::Scalar { op, .. } => op.name(),
-            Inst::SetBw { .. } => "setbw",
-            Inst::Mvmul { .. } => "mvmul",
-            Inst::Vec { op, .. } => op.name(),
-            Inst::Vmv { .. } => "vmv",
-            Inst::Ld { .. } => "ld",
-            Inst::St { .. } => "st",
-            Inst::Lldi { .. } => "lldi",
-            Inst::Lmv { .. } => "lmv",
-            Inst::Send { .. } => "send",
-            Inst::Recv { .. } => "recv",
-            Inst::Wait { .. } => "wait",
-            Inst::Sync { .. } => "sync",
-        }
-    }
-
-    /// The instruction's addresses, in operand order.
-    pub fn addrs(&self) -> Vec<&Addr> {
-        match self {
-            Inst::Mvmul { rd, rs1, .. } | Inst::Vmv { rd, rs1, .. } => vec![rd, rs1],
-            Inst::Vec { rd, rs1, rs2, .. } => {
-                let mut v = vec![rd, rs1];
-                v.extend(rs2.iter());
-                v
-            }
-            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => {
-                vec![rd, rs1]
-            }
-            Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
-            Inst::Send { rs1, .. } => vec![rs1],
-            _ => vec![],
-        }
-    }
-
-    pub fn addrs_mut(&mut self) -> Vec<&mut Addr> {
-        match self {
-            Inst::Mvmul { rd, rs1, .. } | Inst::Vmv { rd, rs1, .. } => vec![rd, rs1],
-            Inst::Vec { rd, rs1, rs2, .. } => {
-                let mut v = vec![rd, rs1];
-                v.extend(rs2.iter_mut());
-                v
-            }
-            Inst::Ld { rd, rs1, .. } | Inst::St { rd, rs1, .. } | Inst::Lmv { rd, rs1, .. } => {
-                vec![rd, rs1]
-            }
-            Inst::Lldi { rd, .. } | Inst::Recv { rd, .. } => vec![rd],
-            Inst::Send { rs1, .. } => vec![rs1],
-            _ => vec![],
-        }
     }
 }
 
@@ -416,14 +124,14 @@ pub enum Anchor {
     Header,
     Layer(String),
     Global(String),
-    Core(u32),
+    Core(CoreId),
     /// Array group `index` of core `core`.
     Ag {
-        core: u32,
+        core: CoreId,
         index: u32,
     },
     Buffer {
-        core: u32,
+        core: CoreId,
         name: String,
     },
     /// After the last declaration.
@@ -528,7 +236,7 @@ pub struct ArrayGroup {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CoreProgram {
-    pub id: u32,
+    pub id: CoreId,
     pub line: Line,
     pub ags: Vec<ArrayGroup>,
     pub buffers: Vec<LocalBuf>,
@@ -642,7 +350,7 @@ impl Program {
     /// comes from here before the architecture; the functional model keeps one element size
     /// per program, so all must agree.
     pub fn declared_bit_width(&self) -> (Option<u32>, Vec<(u32, String)>) {
-        fn walk(stmts: &[Stmt], first: &mut Option<u32>, bad: &mut Vec<(u32, String)>, core: u32) {
+        fn walk(stmts: &[Stmt], first: &mut Option<u32>, bad: &mut Vec<(u32, String)>, core: CoreId) {
             for s in stmts {
                 match s {
                     Stmt::Inst(Inst::SetBw { ibiw, obiw }, line) => {
@@ -727,7 +435,7 @@ impl Program {
         self.layers.iter().find(|l| l.name == name)
     }
 
-    pub fn core(&self, id: u32) -> Option<&CoreProgram> {
+    pub fn core(&self, id: CoreId) -> Option<&CoreProgram> {
         self.cores.iter().find(|c| c.id == id)
     }
 

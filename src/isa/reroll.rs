@@ -22,25 +22,9 @@ pub fn visit_addrs_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Addr)) {
     }
 }
 
-/// Same instruction apart from address offsets?
+/// Same instruction apart from address offsets: the same opcode and attribute values.
 fn same_shape_inst(a: &Inst, b: &Inst) -> bool {
-    use Inst::*;
-    match (a, b) {
-        (Mvmul { group: g1, relu: r1, mbiw: m1, .. }, Mvmul { group: g2, relu: r2, mbiw: m2, .. }) => {
-            g1 == g2 && r1 == r2 && m1 == m2
-        }
-        (Vec { op: o1, len: l1, rs2: s1, .. }, Vec { op: o2, len: l2, rs2: s2, .. }) => {
-            o1 == o2 && l1 == l2 && s1.is_some() == s2.is_some()
-        }
-        (Vmv { len: l1, stride: s1, .. }, Vmv { len: l2, stride: s2, .. }) => l1 == l2 && s1 == s2,
-        (Ld { size: a, .. }, Ld { size: b, .. })
-        | (St { size: a, .. }, St { size: b, .. })
-        | (Lmv { size: a, .. }, Lmv { size: b, .. }) => a == b,
-        (Lldi { size: a, value: v1, .. }, Lldi { size: b, value: v2, .. }) => a == b && v1.to_bits() == v2.to_bits(),
-        (Send { core: c1, size: s1, .. }, Send { core: c2, size: s2, .. })
-        | (Recv { core: c1, size: s1, .. }, Recv { core: c2, size: s2, .. }) => c1 == c2 && s1 == s2,
-        _ => a == b,
-    }
+    a.opcode() == b.opcode() && a.attrs().iter().zip(b.attrs().iter()).all(|(x, y)| x.same(*y))
 }
 
 /// If `b` equals `a` with every address offset shifted, appends the shifts to `delta`.
@@ -205,19 +189,13 @@ fn shape_hash(s: &Stmt) -> u64 {
     fn walk(s: &Stmt, h: &mut impl Hasher) {
         match s {
             Stmt::Inst(i, _) => {
-                std::mem::discriminant(i).hash(h);
-                match i {
-                    Inst::Mvmul { group, relu, mbiw, .. } => (group, relu, mbiw).hash(h),
-                    Inst::Vec { op, len, .. } => (op, len).hash(h),
-                    Inst::Vmv { len, stride, .. } => (len, stride).hash(h),
-                    Inst::Ld { size, .. } | Inst::St { size, .. } | Inst::Lmv { size, .. } => size.hash(h),
-                    Inst::Lldi { size, value, .. } => (size, value.to_bits()).hash(h),
-                    Inst::Send { core, size, .. } | Inst::Recv { core, size, .. } => (core, size).hash(h),
-                    Inst::Scalar { op, rd, rs1, rs2, imm } => (op, rd, rs1, rs2, imm).hash(h),
-                    Inst::SetBw { ibiw, obiw } => (ibiw, obiw).hash(h),
-                    Inst::Wait { event, value } => (event, value).hash(h),
-                    Inst::Sync { event, core } => (event, core).hash(h),
-                    Inst::Nop => {}
+                i.opcode().hash(h);
+                for v in i.attrs() {
+                    match v {
+                        crate::isa::AttrValue::Int(x) => x.hash(h),
+                        crate::isa::AttrValue::Flag(f) => f.hash(h),
+                        crate::isa::AttrValue::Float(f) => f.to_bits().hash(h),
+                    }
                 }
                 for a in i.addrs() {
                     (a.base, &a.terms).hash(h);

@@ -7,7 +7,7 @@
 //! and the cause.
 
 use super::*;
-use crate::arch::Arch;
+use crate::arch::{Arch, CoreId};
 use crate::diag::{Diagnostic, Loc};
 
 /// At most this many findings are reported (the rest are counted).
@@ -118,7 +118,7 @@ impl Checker<'_> {
 
     fn core(&mut self, c: &CoreProgram) {
         let id = c.id;
-        if id >= self.arch.core_count() {
+        if id.0 >= self.arch.core_count() {
             self.report(
                 c.line.0,
                 format!("core {id} does not exist: the architecture has {} cores", self.arch.core_count()),
@@ -214,87 +214,83 @@ impl Checker<'_> {
 
     fn inst(&mut self, c: &CoreProgram, i: &Inst, line: u32, ranges: &[(i64, i64)]) {
         let eb = self.eb;
-        let m = i.mnemonic();
+        let info = i.info();
+        let m = info.mnemonic;
         let id = c.id;
-        // (address, bytes accessed, operand name)
-        let mut accesses: Vec<(&Addr, i64, &str)> = vec![];
-        match i {
-            Inst::Mvmul { rd, rs1, group, .. } => match c.ags.get(*group as usize) {
-                Some(ag) => {
-                    let cols = self.p.layer(&ag.layer).map(|l| l.cols).unwrap_or(0);
-                    accesses.push((rs1, ag.rows * eb, "input"));
-                    accesses.push((rd, cols * eb, "output"));
+        let values = i.attrs();
+        let attr = |name: &str| info.attr(name).map_or(0, |(k, _)| values[k].int());
+        // Attributes that name an array group or a core.
+        let mut group = None;
+        for (ai, v) in info.attrs.iter().zip(&values) {
+            match ai.kind {
+                AttrKind::Group => match c.ags.get(v.int() as usize) {
+                    Some(ag) => group = Some(ag),
+                    None => {
+                        self.report(
+                            line,
+                            format!("core {id}: {m} uses array group {}, but the core has {}", v.int(), c.ags.len()),
+                        );
+                        return;
+                    }
+                },
+                AttrKind::Core => {
+                    let core = CoreId(v.int() as u32);
+                    if core == id && info.unit == Unit::Transfer {
+                        self.report(line, format!("core {id}: {m} names its own core"));
+                    } else if self.p.core(core).is_none() {
+                        self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
+                    }
                 }
-                None => self.report(
-                    line,
-                    format!("core {id}: mvmul uses array group {group}, but the core has {}", c.ags.len()),
-                ),
-            },
-            Inst::Vec { op, rd, rs1, rs2, len } => {
-                let len = *len as i64;
-                accesses.push((rd, op.out_len(len as u32) as i64 * eb, "destination"));
-                accesses.push((rs1, len * eb, "source"));
-                if let Some(r) = rs2 {
-                    accesses.push((r, len * eb, "second source"));
-                }
+                _ => {}
             }
-            Inst::Vmv { rd, rs1, len, stride } => {
-                let len = *len as i64;
-                accesses.push((rd, len * eb, "destination"));
-                accesses.push((rs1, ((len - 1).max(0) * *stride as i64 + 1) * eb, "source"));
-            }
-            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
-                accesses.push((rd, *size as i64, "destination"));
-                accesses.push((rs1, *size as i64, "source"));
-            }
-            Inst::Lldi { rd, size, .. } => accesses.push((rd, *size as i64, "destination")),
-            Inst::Sync { core, .. } if self.p.core(*core).is_none() => {
-                self.report(line, format!("core {id}: sync names core {core}, which has no program"));
-            }
-            Inst::Send { rs1, core, size } | Inst::Recv { rd: rs1, core, size } => {
-                accesses.push((rs1, *size as i64, if m == "send" { "source" } else { "destination" }));
-                if *core == id {
-                    self.report(line, format!("core {id}: {m} names its own core"));
-                } else if self.p.core(*core).is_none() {
-                    self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
-                }
-                if *size == 0 {
-                    self.report(line, format!("core {id}: {m} of 0 bytes"));
-                }
-            }
-            _ => {}
         }
-        let sized = matches!(
-            i,
-            Inst::Ld { .. }
-                | Inst::St { .. }
-                | Inst::Lmv { .. }
-                | Inst::Lldi { .. }
-                | Inst::Send { .. }
-                | Inst::Recv { .. }
-        );
+        if matches!(i, Inst::Send { size: 0, .. } | Inst::Recv { size: 0, .. }) {
+            self.report(line, format!("core {id}: {m} of 0 bytes"));
+        }
+        // (address, bytes accessed, operand role, memory)
+        let mut accesses: Vec<(&Addr, i64, &str, Space)> = vec![];
+        for (o, a) in info.operands.iter().zip(i.addrs()) {
+            let bytes = match o.extent {
+                Extent::Bytes(n) => attr(n),
+                Extent::Elems(n) => attr(n).saturating_mul(eb),
+                Extent::OneElem => eb,
+                Extent::Strided { len, stride } => {
+                    (attr(len) - 1).max(0).saturating_mul(attr(stride)).saturating_add(1).saturating_mul(eb)
+                }
+                Extent::AgRows => group.map_or(0, |g| g.rows.saturating_mul(eb)),
+                Extent::AgCols => group.and_then(|g| self.p.layer(&g.layer)).map_or(0, |l| l.cols.saturating_mul(eb)),
+            };
+            accesses.push((a, bytes, o.role, o.space));
+        }
+        let sized = info.operands.first().is_some_and(|o| matches!(o.extent, Extent::Bytes(_)));
         if sized && accesses.first().is_some_and(|a| a.1 % eb != 0) {
             self.report(
                 line,
                 format!("core {id}: {m} size {} is not a multiple of the element size {eb}", accesses[0].1),
             );
         }
-        for (a, bytes, what) in accesses {
+        for (a, bytes, what, space) in accesses {
             if a.offset % eb != 0 || a.terms.iter().any(|t| t.1 % eb != 0) {
                 self.report(line, format!("core {id}: {m} {what} address is not a multiple of the element size {eb}"));
                 continue;
             }
-            // Range of the address over all loop iterations.
-            let (mut lo, mut hi) = (a.offset, a.offset);
+            // Range of the address over all loop iterations (in i128: no product of two
+            // 64-bit numbers from a file overflows it).
+            let (mut lo, mut hi) = (i128::from(a.offset), i128::from(a.offset));
             for &(level, coeff) in &a.terms {
                 let Some(&(first, last)) = ranges.get(level as usize) else {
                     self.report(line, format!("core {id}: {m} uses loop counter {level} outside its loop"));
                     return;
                 };
-                let (x, y) = (coeff * first, coeff * last);
+                let (x, y) = (i128::from(coeff) * i128::from(first), i128::from(coeff) * i128::from(last));
                 lo += x.min(y);
                 hi += x.max(y);
             }
+            let (Ok(lo), Ok(hi)) = (i64::try_from(lo), i64::try_from(hi)) else {
+                let span = format!("{lo}..{hi}");
+                self.report(line, format!("core {id}: {m} {what} address ranges over {span}, beyond any memory"));
+                continue;
+            };
             let (limit, what_mem, base_off) = match a.base {
                 Base::Local(b) => match c.buffers.get(b as usize) {
                     Some(buf) => (buf.size as i64, format!("buffer '@{}'", buf.name), 0),
@@ -310,13 +306,12 @@ impl Checker<'_> {
                         continue;
                     }
                 },
-                Base::Abs => {
-                    let global = matches!((i, what), (Inst::Ld { .. }, "source") | (Inst::St { .. }, "destination"));
-                    let size = if global { self.arch.global_memory_bytes() } else { self.arch.local_memory_bytes() };
-                    (size as i64, if global { "global memory".to_string() } else { "local memory".to_string() }, 0)
-                }
+                Base::Abs => match space {
+                    Space::Global => (self.arch.global_memory_bytes() as i64, "global memory".to_string(), 0),
+                    Space::Local => (self.arch.local_memory_bytes() as i64, "local memory".to_string(), 0),
+                },
             };
-            if lo < base_off || hi + bytes > limit {
+            if lo < base_off || hi.saturating_add(bytes) > limit {
                 let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
                 self.report(
                     line,

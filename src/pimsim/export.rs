@@ -6,8 +6,10 @@
 //! A file is written whole or not at all: on an error, the partial output is removed.
 
 use super::{REG_RD, REG_RS1, REG_RS2};
+use crate::arch::CoreId;
 use crate::diag::{Error, Result};
-use crate::isa::{Addr, CoreProgram, Inst, Program};
+use crate::isa::{Addr, AttrValue, CoreProgram, Inst, Program};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -59,7 +61,7 @@ pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Resul
     let mut cores: Vec<&CoreProgram> = p.cores.iter().collect();
     cores.sort_by_key(|c| c.id);
     let mut w = Writer { out, stats: ExportStats { cores: cores.len(), ..Default::default() }, err: None };
-    let core_cnt = cores.last().map_or(0, |c| c.id + 1);
+    let core_cnt = cores.last().map_or(0, |c| c.id.0 + 1);
     w.put(format_args!(
         "{{\"config\": {{\"core_cnt\": {core_cnt}, \"xbar_size\": [{}, {}], ",
         xbar_size[0], xbar_size[1]
@@ -140,124 +142,73 @@ impl<W: Write> Writer<'_, W> {
         }
     }
 
+    /// One instruction as records: `sldi`s loading its addresses (the register each
+    /// operand's field names), then the record, fields as the instruction table names them.
     #[allow(clippy::too_many_arguments)]
     fn inst(
         &mut self,
         p: &Program,
-        core: u32,
+        core: CoreId,
         inst: &Inst,
         line: u32,
         at: &dyn Fn(&Addr) -> Result<i64>,
         regs: &mut [i64; 32],
         first: &mut bool,
     ) -> Result<()> {
-        let op = inst.mnemonic();
-        let mut operands = |w: &mut Self, list: &[(u8, &Addr)]| -> Result<()> {
-            for &(r, a) in list {
-                let v = at(a)?;
-                w.load(r, v, regs, first);
-            }
-            Ok(())
-        };
-        match inst {
-            Inst::Nop => self.record(first, format_args!("\"op\": \"nop\"")),
-            Inst::Scalar { op: sop, rd, rs1, rs2, imm } => {
-                let value = sop.apply(regs[*rd as usize], regs[*rs1 as usize], regs[*rs2 as usize], *imm);
-                self.record(
-                    first,
-                    format_args!("\"op\": \"{op}\", \"rd\": {rd}, \"rs1\": {rs1}, \"rs2\": {rs2}, \"imm\": {imm}"),
-                );
-                regs[*rd as usize] = value;
-            }
-            Inst::SetBw { ibiw, obiw } => {
-                self.record(first, format_args!("\"op\": \"setbw\", \"ibiw\": {ibiw}, \"obiw\": {obiw}"))
-            }
-            Inst::Mvmul { rd, rs1, group, relu, mbiw } => {
-                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
-                self.record(
-                    first,
-                    format_args!(
-                        "\"op\": \"mvmul\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"group\": {group}, \"relu\": {}, \"mbiw\": {mbiw}",
-                        *relu as u8
+        let info = inst.info();
+        let op = info.mnemonic;
+        if let Inst::Scalar { op: sop, rd, rs1, rs2, imm } = *inst {
+            let value = sop.apply(regs[rd as usize], regs[rs1 as usize], regs[rs2 as usize], imm);
+            self.record(
+                first,
+                format_args!("\"op\": \"{op}\", \"rd\": {rd}, \"rs1\": {rs1}, \"rs2\": {rs2}, \"imm\": {imm}"),
+            );
+            regs[rd as usize] = value;
+            return Ok(());
+        }
+        let values = inst.attrs();
+        for (ai, v) in info.attrs.iter().zip(&values) {
+            if ai.pimsim.is_none() && !ai.default.is_some_and(|d| d.same(*v)) {
+                return Err(error_at(
+                    p,
+                    line,
+                    format!(
+                        "core {core}: {op} with {}={} has no pimsim-nn form (the format has no '{}')",
+                        ai.name,
+                        v.int(),
+                        ai.name
                     ),
-                );
+                ));
             }
-            Inst::Vec { rd, rs1, rs2, len, .. } => match rs2 {
-                Some(rs2) => {
-                    operands(self, &[(REG_RD, rd), (REG_RS1, rs1), (REG_RS2, rs2)])?;
-                    self.record(
-                        first,
-                        format_args!(
-                            "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"rs2\": {REG_RS2}, \"len\": {len}, {NO_OFFSET}"
-                        ),
-                    );
+            if let AttrValue::Float(f) = v {
+                if !f.is_finite() {
+                    return Err(error_at(p, line, format!("core {core}: {op} {} {f} is not a JSON number", ai.name)));
                 }
-                None => {
-                    operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
-                    self.record(
-                        first,
-                        format_args!(
-                            "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {len}, {NO_OFFSET}"
-                        ),
-                    );
-                }
-            },
-            Inst::Vmv { rd, rs1, len, stride } => {
-                if *stride != 1 {
-                    return Err(error_at(
-                        p,
-                        line,
-                        format!("core {core}: vmv with stride {stride} has no pimsim-nn form (its vmv copies contiguous elements)"),
-                    ));
-                }
-                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
-                self.record(
-                    first,
-                    format_args!("\"op\": \"vmv\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {len}, {NO_OFFSET}"),
-                );
-            }
-            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } => {
-                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
-                self.record(
-                    first,
-                    format_args!(
-                        "\"op\": \"{op}\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"size\": {size}, {NO_OFFSET}"
-                    ),
-                );
-            }
-            Inst::Lldi { rd, size, value } => {
-                if !value.is_finite() {
-                    return Err(error_at(p, line, format!("core {core}: lldi value {value} is not a JSON number")));
-                }
-                operands(self, &[(REG_RD, rd)])?;
-                self.record(
-                    first,
-                    format_args!(
-                        "\"op\": \"lldi\", \"rd\": {REG_RD}, \"imm\": {value:?}, \"len\": {size}, {NO_OFFSET}"
-                    ),
-                );
-            }
-            Inst::Lmv { rd, rs1, size } => {
-                operands(self, &[(REG_RD, rd), (REG_RS1, rs1)])?;
-                self.record(
-                    first,
-                    format_args!("\"op\": \"lmv\", \"rd\": {REG_RD}, \"rs1\": {REG_RS1}, \"len\": {size}, {NO_OFFSET}"),
-                );
-            }
-            // pimsim-nn's send takes its source address from rd.
-            Inst::Send { rs1: a, core: c, size } | Inst::Recv { rd: a, core: c, size } => {
-                operands(self, &[(REG_RD, a)])?;
-                self.record(
-                    first,
-                    format_args!("\"op\": \"{op}\", \"rd\": {REG_RD}, \"core\": {c}, \"size\": {size}, {NO_OFFSET}"),
-                );
-            }
-            Inst::Wait { event, value } => self
-                .record(first, format_args!("\"op\": \"wait\", \"event_register\": {event}, \"wait_value\": {value}")),
-            Inst::Sync { event, core: c } => {
-                self.record(first, format_args!("\"op\": \"sync\", \"event_register\": {event}, \"core\": {c}"))
             }
         }
+        let mut fields = String::new();
+        for (o, a) in info.operands.iter().zip(inst.addrs()) {
+            let r = match o.pimsim {
+                "rs1" => REG_RS1,
+                "rs2" => REG_RS2,
+                _ => REG_RD,
+            };
+            let v = at(a)?;
+            self.load(r, v, regs, first);
+            let _ = write!(fields, ", \"{}\": {r}", o.pimsim);
+        }
+        for (ai, v) in info.attrs.iter().zip(&values) {
+            let Some(f) = ai.pimsim else { continue };
+            let _ = match v {
+                AttrValue::Int(i) => write!(fields, ", \"{f}\": {i}"),
+                AttrValue::Flag(b) => write!(fields, ", \"{f}\": {}", *b as u8),
+                AttrValue::Float(x) => write!(fields, ", \"{f}\": {x:?}"),
+            };
+        }
+        if info.pimsim_offset {
+            let _ = write!(fields, ", {NO_OFFSET}");
+        }
+        self.record(first, format_args!("\"op\": \"{op}\"{fields}"));
         Ok(())
     }
 }

@@ -6,8 +6,12 @@
 //! line, so its register file is known at every point) and disappear: each register operand
 //! becomes the address the register holds.
 
+use crate::arch::CoreId;
 use crate::diag::{Error, Result};
-use crate::isa::{Addr, ArrayGroup, CoreProgram, Inst, Layer, Line, MatrixSource, Program, ScalarOp, Stmt, VecOp};
+use crate::isa::{
+    Addr, ArrayGroup, AttrKind, AttrValue, CoreProgram, Inst, Layer, Line, MatrixSource, Opcode, Program, ScalarOp,
+    Stmt,
+};
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::Cell;
@@ -82,59 +86,9 @@ struct Config {
     cell_precision: Option<u32>,
 }
 
-/// A record's `op`: the instruction kinds of pimlir's ISA, by their names.
+/// A record's `op`: an opcode of the instruction table, by its mnemonic.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Op {
-    Nop,
-    Scalar(ScalarOp),
-    Setbw,
-    Mvmul,
-    Vec(VecOp),
-    Vmv,
-    Ld,
-    St,
-    Lldi,
-    Lmv,
-    Send,
-    Recv,
-    Wait,
-    Sync,
-}
-
-/// Every `op` a file may use, for the message about one it may not.
-const OP_NAMES: &[&str] = &[
-    "nop", "sldi", "sld", "sadd", "ssub", "smul", "saddi", "smuli", "setbw", "mvmul", "vvadd", "vvsub", "vvmul",
-    "vvdmul", "vvmax", "vvsll", "vvsra", "vavg", "vrelu", "vtanh", "vsigm", "vmv", "vrsu", "vrsl", "ld", "st", "lldi",
-    "lmv", "send", "recv", "wait", "sync",
-];
-
-impl Op {
-    fn from_name(m: &str) -> Option<Op> {
-        Some(match m {
-            "nop" => Op::Nop,
-            "setbw" => Op::Setbw,
-            "mvmul" => Op::Mvmul,
-            "vmv" => Op::Vmv,
-            "ld" => Op::Ld,
-            "st" => Op::St,
-            "lldi" => Op::Lldi,
-            "lmv" => Op::Lmv,
-            "send" => Op::Send,
-            "recv" => Op::Recv,
-            "wait" => Op::Wait,
-            "sync" => Op::Sync,
-            _ => return ScalarOp::from_name(m).map(Op::Scalar).or_else(|| VecOp::from_name(m).map(Op::Vec)),
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Op::Scalar(op) => op.name(),
-            Op::Vec(op) => op.name(),
-            other => OP_NAMES.iter().find(|n| Op::from_name(n) == Some(other)).expect("every op is named"),
-        }
-    }
-}
+struct Op(Opcode);
 
 impl<'de> Deserialize<'de> for Op {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Op, D::Error> {
@@ -145,7 +99,10 @@ impl<'de> Deserialize<'de> for Op {
                 f.write_str("an instruction name")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Op, E> {
-                Op::from_name(v).ok_or_else(|| E::unknown_variant(v, OP_NAMES))
+                Opcode::from_mnemonic(v).map(Op).ok_or_else(|| {
+                    let names: Vec<String> = Opcode::mnemonics().map(|m| format!("`{m}`")).collect();
+                    E::custom(format!("unknown variant `{v}`, expected one of {}", names.join(", ")))
+                })
             }
         }
         d.deserialize_str(Name)
@@ -176,7 +133,6 @@ struct Record {
     ibiw: Option<i64>,
     obiw: Option<i64>,
     offset: Option<Offset>,
-    offset_value: Option<i64>,
     wait_value: Option<i64>,
     event_register: Option<i64>,
 }
@@ -284,7 +240,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
                 match &inst {
                     Inst::Mvmul { group, mbiw, .. } => core.groups.push((index, *group, *mbiw)),
                     Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
-                        core.partners.push((index, *c))
+                        core.partners.push((index, c.0))
                     }
                     _ => {}
                 }
@@ -296,10 +252,45 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
     }
 }
 
+/// A numeric field of a record.
+#[derive(Clone, Copy)]
+enum Field {
+    Int(i64),
+    Float(f64),
+}
+
+impl Record {
+    /// The field named `name` (the instruction table's pimsim-nn field names).
+    fn field(&self, name: &str) -> Option<Field> {
+        let int = |v: Option<i64>| v.map(Field::Int);
+        match name {
+            "rd" => int(self.rd),
+            "rs1" => int(self.rs1),
+            "rs2" => int(self.rs2),
+            "imm" => self.imm.map(Field::Float),
+            "len" => int(self.len),
+            "size" => int(self.size),
+            "core" => int(self.core),
+            "group" => int(self.group),
+            "relu" => int(self.relu),
+            "mbiw" => int(self.mbiw),
+            "ibiw" => int(self.ibiw),
+            "obiw" => int(self.obiw),
+            "wait_value" => int(self.wait_value),
+            "event_register" => int(self.event_register),
+            _ => None,
+        }
+    }
+}
+
 /// Converts one record, updating the register file; `None` for scalar instructions, which
-/// only set registers.
+/// only set registers. Other instructions are read as the instruction table describes them:
+/// each address operand from the register its field names, each attribute from its field.
 fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>, String> {
-    let field = |v: Option<i64>, name: &str| v.ok_or_else(|| format!("'{}' needs the field \"{name}\"", r.op.name()));
+    let op = r.op.0;
+    let info = op.info();
+    let m = info.mnemonic;
+    let field = |v: Option<i64>, name: &str| v.ok_or_else(|| format!("'{m}' needs the field \"{name}\""));
     let reg = |v: Option<i64>, name: &str| -> std::result::Result<usize, String> {
         let v = field(v, name)?;
         if (0..32).contains(&v) {
@@ -307,19 +298,6 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
         } else {
             Err(format!("register {name}={v} is out of range 0..31"))
         }
-    };
-    let unsigned = |v: Option<i64>, name: &str| -> std::result::Result<u32, String> {
-        let v = field(v, name)?;
-        u32::try_from(v).map_err(|_| format!("\"{name}\" is {v}; expected 0..{}", u32::MAX))
-    };
-    // The address a register operand holds.
-    let addr = |v: Option<i64>, name: &str, regs: &[i64; 32]| -> std::result::Result<Addr, String> {
-        let k = reg(v, name)?;
-        let a = regs[k];
-        if a < 0 {
-            return Err(format!("{name} is register {k}, which holds the negative address {a}"));
-        }
-        Ok(Addr::abs(a))
     };
     if let Some(o) = r.offset {
         if o.offset_value != 0 {
@@ -330,86 +308,74 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
         }
     }
     let imm_int = || -> std::result::Result<i64, String> {
-        let v = r.imm.ok_or_else(|| format!("'{}' needs the field \"imm\"", r.op.name()))?;
+        let v = r.imm.ok_or_else(|| format!("'{m}' needs the field \"imm\""))?;
         if v.fract() != 0.0 || v.abs() > (1i64 << 53) as f64 {
             return Err(format!("\"imm\" is {v}; expected an integer"));
         }
         Ok(v as i64)
     };
-    let inst = match r.op {
-        Op::Nop => Inst::Nop,
-        Op::Scalar(op) => {
-            // Only the fields the op reads must be present.
-            let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
-            let (a, b, imm) = match op {
-                ScalarOp::Sld => return Ok(None), // a no-op in pimsim-nn
-                ScalarOp::Sldi => (0, 0, imm_int()?),
-                ScalarOp::Sadd | ScalarOp::Ssub | ScalarOp::Smul => (src("rs1", r.rs1)?, src("rs2", r.rs2)?, 0),
-                ScalarOp::Saddi | ScalarOp::Smuli => (src("rs1", r.rs1)?, 0, imm_int()?),
-            };
-            let rd = reg(r.rd, "rd")?;
-            regs[rd] = op.apply(regs[rd], a, b, imm);
-            return Ok(None);
+    if let Some(sop) = ScalarOp::from_opcode(op) {
+        // Evaluated here; only the fields the op reads must be present.
+        let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
+        let (a, b, imm) = match sop {
+            ScalarOp::Sld => return Ok(None), // a no-op in pimsim-nn
+            ScalarOp::Sldi => (0, 0, imm_int()?),
+            ScalarOp::Sadd | ScalarOp::Ssub | ScalarOp::Smul => (src("rs1", r.rs1)?, src("rs2", r.rs2)?, 0),
+            ScalarOp::Saddi | ScalarOp::Smuli => (src("rs1", r.rs1)?, 0, imm_int()?),
+        };
+        let rd = reg(r.rd, "rd")?;
+        regs[rd] = sop.apply(regs[rd], a, b, imm);
+        return Ok(None);
+    }
+    let mut addrs = smallvec::SmallVec::new();
+    for o in info.operands {
+        let k = reg(
+            r.field(o.pimsim).map(|f| match f {
+                Field::Int(i) => i,
+                Field::Float(x) => x as i64,
+            }),
+            o.pimsim,
+        )?;
+        let a = regs[k];
+        if a < 0 {
+            return Err(format!("{} is register {k}, which holds the negative address {a}", o.pimsim));
         }
-        Op::Setbw => Inst::SetBw { ibiw: unsigned(r.ibiw, "ibiw")?, obiw: unsigned(r.obiw, "obiw")? },
-        Op::Mvmul => Inst::Mvmul {
-            rd: addr(r.rd, "rd", regs)?,
-            rs1: addr(r.rs1, "rs1", regs)?,
-            group: unsigned(r.group, "group")?,
-            relu: r.relu.unwrap_or(0) != 0,
-            mbiw: unsigned(r.mbiw.or(Some(0)), "mbiw")?,
-        },
-        Op::Vec(op) => Inst::Vec {
-            op,
-            rd: addr(r.rd, "rd", regs)?,
-            rs1: addr(r.rs1, "rs1", regs)?,
-            rs2: if op.binary() { Some(addr(r.rs2, "rs2", regs)?) } else { None },
-            len: unsigned(r.len, "len")?,
-        },
-        Op::Vmv => Inst::Vmv {
-            rd: addr(r.rd, "rd", regs)?,
-            rs1: addr(r.rs1, "rs1", regs)?,
-            len: unsigned(r.len, "len")?,
-            stride: 1,
-        },
-        Op::Ld => {
-            Inst::Ld { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.size, "size")? }
-        }
-        Op::St => {
-            Inst::St { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.size, "size")? }
-        }
-        // pimsim-nn sizes lldi and lmv by `len`, in bytes.
-        Op::Lldi => Inst::Lldi {
-            rd: addr(r.rd, "rd", regs)?,
-            size: unsigned(r.len, "len")?,
-            value: r.imm.ok_or("'lldi' needs the field \"imm\"")? as f32,
-        },
-        Op::Lmv => {
-            Inst::Lmv { rd: addr(r.rd, "rd", regs)?, rs1: addr(r.rs1, "rs1", regs)?, size: unsigned(r.len, "len")? }
-        }
-        // pimsim-nn's send reads its source address from rd.
-        Op::Send => Inst::Send {
-            rs1: addr(r.rd, "rd", regs)?,
-            core: unsigned(r.core, "core")?,
-            size: unsigned(r.size, "size")?,
-        },
-        Op::Recv => {
-            Inst::Recv { rd: addr(r.rd, "rd", regs)?, core: unsigned(r.core, "core")?, size: unsigned(r.size, "size")? }
-        }
-        Op::Wait => Inst::Wait {
-            event: event(field(r.event_register, "event_register")?)?,
-            value: field(r.wait_value, "wait_value")?,
-        },
-        Op::Sync => {
-            Inst::Sync { event: event(field(r.event_register, "event_register")?)?, core: unsigned(r.core, "core")? }
-        }
-    };
-    let _ = r.offset_value; // scalar-unit field pimsim-nn ignores for these ops
-    Ok(Some(inst))
-}
-
-fn event(e: i64) -> std::result::Result<u8, String> {
-    u8::try_from(e).ok().filter(|e| *e < 32).ok_or_else(|| format!("event register {e} is out of range 0..31"))
+        addrs.push(Addr::abs(a));
+    }
+    let mut values = smallvec::SmallVec::<[AttrValue; 4]>::new();
+    for ai in info.attrs {
+        let given = ai.pimsim.and_then(|f| r.field(f));
+        let v = match (given, ai.kind) {
+            (None, _) => match (ai.default, ai.pimsim) {
+                (Some(d), _) => d,
+                (None, f) => return Err(format!("'{m}' needs the field \"{}\"", f.unwrap_or(ai.name))),
+            },
+            (Some(Field::Float(x)), AttrKind::F32) => AttrValue::Float(x as f32),
+            (Some(Field::Int(i)), AttrKind::F32) => AttrValue::Float(i as f32),
+            (Some(f), kind) => {
+                let i = match f {
+                    Field::Int(i) => i,
+                    Field::Float(x) if x.fract() == 0.0 && x.abs() <= (1i64 << 53) as f64 => x as i64,
+                    Field::Float(x) => {
+                        return Err(format!("\"{}\" is {x}; expected an integer", ai.pimsim.unwrap_or("")))
+                    }
+                };
+                if kind == AttrKind::Flag {
+                    AttrValue::Flag(i != 0)
+                } else {
+                    AttrValue::Int(i)
+                }
+            }
+        };
+        crate::isa::inst::check_attr(ai, v).map_err(|e| match ai.kind {
+            AttrKind::U32 | AttrKind::Group | AttrKind::Core => {
+                format!("\"{}\" is {}; expected 0..{}", ai.pimsim.unwrap_or(ai.name), v.int(), u32::MAX)
+            }
+            _ => e,
+        })?;
+        values.push(v);
+    }
+    Inst::from_parts(op, addrs, &values).map(Some)
 }
 
 /// Builds the program: cores in id order, array-group tables from `config.array_group_map`.
@@ -504,7 +470,7 @@ fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
                         .collect()
                 })
                 .unwrap_or_default();
-            CoreProgram { id: c.id, line: Line::NONE, ags, buffers: vec![], body: c.body }
+            CoreProgram { id: CoreId(c.id), line: Line::NONE, ags, buffers: vec![], body: c.body }
         })
         .collect();
     Ok(Program {

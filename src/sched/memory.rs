@@ -216,7 +216,7 @@ pub struct CoreBuilder {
 impl CoreBuilder {
     pub fn new(id: CoreId) -> Self {
         CoreBuilder {
-            prog: CoreProgram { id: id.0, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] },
+            prog: CoreProgram { id, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] },
             bufs: HashMap::new(),
         }
     }

@@ -10,7 +10,7 @@
 
 pub mod weights;
 
-use crate::arch::Arch;
+use crate::arch::{Arch, CoreId};
 use crate::diag::{Error, Result};
 use crate::isa::cursor::Cursor;
 use crate::isa::{CoreProgram, GlobalInit, Inst, Program, VecOp};
@@ -19,7 +19,7 @@ pub use weights::{Tensor, WeightStore};
 /// Per-core statistics of a run.
 #[derive(Debug, Clone, Default)]
 pub struct CoreStats {
-    pub id: u32,
+    pub id: CoreId,
     pub instructions: u64,
     pub mvmuls: u64,
     pub vector: u64,
@@ -51,13 +51,13 @@ struct Ag {
 enum Block {
     /// Waiting in `send` (to core) or `recv` (from core).
     Send {
-        to: u32,
+        to: CoreId,
         size: u32,
         src: u64,
         line: u32,
     },
     Recv {
-        from: u32,
+        from: CoreId,
         size: u32,
         dst: u64,
         line: u32,
@@ -70,7 +70,7 @@ enum Block {
 }
 
 struct CoreState<'p> {
-    id: u32,
+    id: CoreId,
     prog: &'p CoreProgram,
     cursor: Cursor<'p>,
     local: Vec<f32>,
@@ -90,7 +90,7 @@ struct Machine<'p> {
     gmem_bytes: u64,
     cores: Vec<CoreState<'p>>,
     /// Core id -> index in `cores`.
-    index: std::collections::HashMap<u32, usize>,
+    index: std::collections::HashMap<CoreId, usize>,
 }
 
 /// Simulates `p` on `arch` with crossbars programmed from `weights`, for one input set.

@@ -8,7 +8,9 @@
 use super::ast::{Attr, CoreItem, Expr, Item, Operand, Span, Term, Value};
 use super::lexer::RawComment;
 use super::{LineCursor, LineIndex};
+use crate::arch::CoreId;
 use crate::diag::{Diagnostic, Error, Loc, Result};
+use crate::isa::inst::{self, AttrValue};
 use crate::isa::*;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -34,7 +36,7 @@ pub struct Part {
     /// Declarations of the part and its cores, in file order.
     pub prog: Program,
     /// `(id, span)` of each core header, to find cores defined twice across parts.
-    pub core_spans: Vec<(u32, Span)>,
+    pub core_spans: Vec<(CoreId, Span)>,
     pub diags: Vec<Diagnostic>,
     /// Comments after the part's last item: they lead whatever comes next in the file.
     pub tail: Vec<Comment>,
@@ -66,7 +68,7 @@ pub fn lower_part<'l>(
             let hi = top.comment_at.partition_point(|&a| a <= end_at);
             let comments = top.comments[lo..hi].iter_mut().map(Option::take).collect();
             if let Ok(id) = u32::try_from(id) {
-                cores.push((id, items, span, end_at, comments));
+                cores.push((CoreId(id), items, span, end_at, comments));
             }
         }
     }
@@ -79,7 +81,7 @@ pub fn lower_part<'l>(
             (&prog, &own_globals)
         }
     };
-    let lower_one = |(id, items, span, end_at, comments): (u32, Vec<CoreItem>, Span, usize, Vec<_>)| {
+    let lower_one = |(id, items, span, end_at, comments): (CoreId, Vec<CoreItem>, Span, usize, Vec<_>)| {
         let mut l = Lower::new(index, file.clone(), comments);
         let core = l.core(id, span, end_at, &items, decl_prog, globals);
         drop(items);
@@ -124,9 +126,9 @@ pub fn join(parts: &mut Vec<Part>, index: &LineIndex, file: &Arc<str>) -> Result
     let mut rest = parts.split_off(1);
     let first = &mut parts[0];
     let mut diags = std::mem::take(&mut first.diags);
-    let mut seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    let mut seen: std::collections::HashSet<CoreId> = std::collections::HashSet::new();
     // (A program with errors is not returned, so duplicates need not be removed.)
-    let mut twice = |spans: &[(u32, Span)], diags: &mut Vec<Diagnostic>| {
+    let mut twice = |spans: &[(CoreId, Span)], diags: &mut Vec<Diagnostic>| {
         for &(id, span) in spans {
             if !seen.insert(id) {
                 let (line, col) = index.line_col(span.0);
@@ -459,7 +461,7 @@ impl<'l> Lower<'l> {
                 Item::Core { id, span, .. } => {
                     let tail = self.trailing_at(span.0);
                     if let Ok(id) = u32::try_from(*id) {
-                        self.anchor(Anchor::Core(id), lead.into_iter().chain(tail));
+                        self.anchor(Anchor::Core(CoreId(id)), lead.into_iter().chain(tail));
                     }
                 }
                 Item::Error => {}
@@ -630,7 +632,7 @@ impl<'l> Lower<'l> {
 
     fn core(
         &mut self,
-        id: u32,
+        id: CoreId,
         span: Span,
         end_at: usize,
         items: &[CoreItem<'_>],
@@ -863,6 +865,8 @@ impl<'l> Lower<'l> {
         ok.then_some(addr)
     }
 
+    /// An instruction, read as the instruction table describes it: address operands in
+    /// their memory spaces, attributes of their kinds (defaults filled in).
     fn inst<'a>(
         &mut self,
         m: &'a str,
@@ -871,153 +875,77 @@ impl<'l> Lower<'l> {
         scope: &Scope<'_>,
         vars: &[&str],
     ) -> Option<Inst> {
+        let Some(op) = Opcode::from_mnemonic(m) else {
+            self.err(span, format!("unknown instruction '{m}'"));
+            return None;
+        };
+        let info = op.info();
         let exprs: SmallVec<[&Expr; 4]> =
             operands.iter().filter_map(|o| if let Operand::Addr(e) = o { Some(e) } else { None }).collect();
         let attrs = operands.iter().filter_map(|o| if let Operand::Attr(a) = o { Some(a) } else { None });
         let mut a = self.attrs(attrs, What::Inst(m), span);
-        let vop = VecOp::from_name(m);
-        let spaces: &[Space] = match m {
-            "mvmul" | "vmv" | "lmv" => &[Space::Local, Space::Local],
-            "ld" => &[Space::Local, Space::Global],
-            "st" => &[Space::Global, Space::Local],
-            "lldi" | "send" | "recv" => &[Space::Local],
-            _ => match vop {
-                Some(op) if op.binary() => &[Space::Local, Space::Local, Space::Local],
-                Some(_) => &[Space::Local, Space::Local],
-                None => &[],
-            },
-        };
-        let known =
-            !spaces.is_empty() || matches!(m, "nop" | "setbw" | "wait" | "sync") || ScalarOp::from_name(m).is_some();
-        if !known {
-            self.err(span, format!("unknown instruction '{m}'"));
-            return None;
-        }
-        if exprs.len() != spaces.len() {
-            let names = operand_names(m);
-            self.err(span, format!("'{m}' takes {} address operand(s) ({}), got {}", spaces.len(), names, exprs.len()));
+        if exprs.len() != info.operands.len() {
+            let names: Vec<&str> = info.operands.iter().map(|o| o.role).collect();
+            let names = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+            self.err(
+                span,
+                format!("'{m}' takes {} address operand(s) ({names}), got {}", info.operands.len(), exprs.len()),
+            );
             return None;
         }
         let mut addrs: SmallVec<[Addr; 3]> = SmallVec::new();
-        let mut addrs_ok = true;
-        for (e, s) in exprs.iter().zip(spaces) {
-            match self.addr(e, *s, scope, vars) {
+        let mut ok = true;
+        for (e, o) in exprs.iter().zip(info.operands) {
+            let space = match o.space {
+                inst::Space::Local => Space::Local,
+                inst::Space::Global => Space::Global,
+            };
+            match self.addr(e, space, scope, vars) {
                 Some(a) => addrs.push(a),
-                None => addrs_ok = false,
+                None => ok = false,
             }
         }
-        let addrs = addrs_ok.then_some(addrs);
-        let check_group = |this: &mut Self, g: u32| {
-            if g as usize >= scope.ag_count {
-                this.err(span, format!("array group {g} is not in this core's table ({} groups)", scope.ag_count));
-            }
-        };
-        let inst = match m {
-            "nop" => {
-                self.finish(a, &[]);
-                Inst::Nop
-            }
-            "setbw" => {
-                let ibiw = self.take_u32(&mut a, "ibiw", true);
-                let obiw = self.take_u32(&mut a, "obiw", true);
-                self.finish(a, &["ibiw", "obiw"]);
-                Inst::SetBw { ibiw: ibiw?, obiw: obiw? }
-            }
-            "mvmul" => {
-                let group = self.take_u32(&mut a, "group", true);
-                let relu = self.take_flag(&mut a, "relu");
-                let mbiw = self.take_u32(&mut a, "mbiw", false).unwrap_or(0);
-                self.finish(a, &["group", "relu", "mbiw"]);
-                let group = group?;
-                check_group(self, group);
-                let [rd, rs1] = first::<2>(addrs?)?;
-                Inst::Mvmul { rd, rs1, group, relu, mbiw }
-            }
-            "vmv" => {
-                let len = self.take_u32(&mut a, "len", true);
-                let stride = self.take_u32(&mut a, "stride", true);
-                self.finish(a, &["len", "stride"]);
-                let [rd, rs1] = first::<2>(addrs?)?;
-                Inst::Vmv { rd, rs1, len: len?, stride: stride? }
-            }
-            "ld" | "st" | "lmv" => {
-                let size = self.take_u32(&mut a, "size", true);
-                self.finish(a, &["size"]);
-                let [rd, rs1] = first::<2>(addrs?)?;
-                let size = size?;
-                match m {
-                    "ld" => Inst::Ld { rd, rs1, size },
-                    "st" => Inst::St { rd, rs1, size },
-                    _ => Inst::Lmv { rd, rs1, size },
-                }
-            }
-            "lldi" => {
-                let size = self.take_u32(&mut a, "size", true);
-                let value = self.take_float(&mut a, "value", true);
-                self.finish(a, &["size", "value"]);
-                let [rd] = first::<1>(addrs?)?;
-                Inst::Lldi { rd, size: size?, value: value? }
-            }
-            "send" | "recv" => {
-                let core = self.take_u32(&mut a, "core", true);
-                let size = self.take_u32(&mut a, "size", true);
-                self.finish(a, &["core", "size"]);
-                let [x] = first::<1>(addrs?)?;
-                if m == "send" {
-                    Inst::Send { rs1: x, core: core?, size: size? }
-                } else {
-                    Inst::Recv { rd: x, core: core?, size: size? }
-                }
-            }
-            "wait" => {
-                let event = self.take_u32(&mut a, "event", true);
-                let value = self.take_int(&mut a, "value", true);
-                self.finish(a, &["event", "value"]);
-                Inst::Wait { event: reg(self, span, event?)?, value: value? }
-            }
-            "sync" => {
-                let event = self.take_u32(&mut a, "event", true);
-                let core = self.take_u32(&mut a, "core", true);
-                self.finish(a, &["event", "core"]);
-                Inst::Sync { event: reg(self, span, event?)?, core: core? }
-            }
-            _ => {
-                if let Some(op) = vop {
-                    let len = self.take_u32(&mut a, "len", true);
-                    self.finish(a, &["len"]);
-                    let mut it = addrs?.into_iter();
-                    let rd = it.next()?;
-                    let rs1 = it.next()?;
-                    Inst::Vec { op, rd, rs1, rs2: it.next(), len: len? }
-                } else {
-                    let op = ScalarOp::from_name(m)?;
-                    let rd = self.take_u32(&mut a, "rd", true);
-                    let rs1 = self.take_u32(&mut a, "rs1", false).unwrap_or(0);
-                    let rs2 = self.take_u32(&mut a, "rs2", false).unwrap_or(0);
-                    let imm = self.take_int(&mut a, "imm", false).unwrap_or(0);
-                    self.finish(a, &["rd", "rs1", "rs2", "imm"]);
-                    Inst::Scalar {
-                        op,
-                        rd: reg(self, span, rd?)?,
-                        rs1: reg(self, span, rs1)?,
-                        rs2: reg(self, span, rs2)?,
-                        imm,
+        let mut values: SmallVec<[AttrValue; 4]> = SmallVec::new();
+        for ai in info.attrs {
+            let required = ai.default.is_none();
+            let v = match ai.kind {
+                AttrKind::Flag => Some(AttrValue::Flag(self.take_flag(&mut a, ai.name))),
+                AttrKind::F32 => self.take_float(&mut a, ai.name, required).map(AttrValue::Float),
+                _ => self.take_int(&mut a, ai.name, required).map(AttrValue::Int),
+            };
+            match v.or(ai.default) {
+                Some(v) => match inst::check_attr(ai, v) {
+                    Ok(()) => values.push(v),
+                    Err(msg) => {
+                        self.err(span, msg);
+                        ok = false;
                     }
-                }
+                },
+                None => ok = false,
             }
-        };
-        Some(inst)
+        }
+        let names: Vec<&str> = info.attrs.iter().map(|x| x.name).collect();
+        self.finish(a, &names);
+        if !ok {
+            return None;
+        }
+        for (ai, v) in info.attrs.iter().zip(&values) {
+            if ai.kind == AttrKind::Group && v.int() as usize >= scope.ag_count {
+                self.err(
+                    span,
+                    format!("array group {} is not in this core's table ({} groups)", v.int(), scope.ag_count),
+                );
+                return None;
+            }
+        }
+        match Inst::from_parts(op, addrs, &values) {
+            Ok(i) => Some(i),
+            Err(msg) => {
+                self.err(span, msg);
+                None
+            }
+        }
     }
-}
-
-/// The first `N` addresses (their count was checked against the instruction's operands).
-fn first<const N: usize>(addrs: SmallVec<[Addr; 3]>) -> Option<[Addr; N]> {
-    let mut it = addrs.into_iter();
-    let out: [Option<Addr>; N] = std::array::from_fn(|_| it.next());
-    if out.iter().any(|a| a.is_none()) {
-        return None;
-    }
-    Some(out.map(|a| a.expect("checked")))
 }
 
 const BN_KEYS: [&str; 5] = ["bn_gamma", "bn_beta", "bn_mean", "bn_var", "bn_eps"];
@@ -1028,36 +956,10 @@ fn with_bn<'a>(keys: &[&'a str]) -> Vec<&'a str> {
 }
 
 struct Scope<'a> {
-    core: u32,
+    core: CoreId,
     locals: &'a FxHashMap<&'a str, u32>,
     globals: &'a FxHashMap<&'a str, u32>,
     ag_count: usize,
-}
-
-fn reg(l: &mut Lower<'_>, span: Span, r: u32) -> Option<u8> {
-    if r < 32 {
-        Some(r as u8)
-    } else {
-        l.err(span, format!("register {r} does not exist (registers are 0..31)"));
-        None
-    }
-}
-
-fn operand_names(m: &str) -> &'static str {
-    match m {
-        "mvmul" => "destination, input vector",
-        "vmv" | "lmv" => "destination, source",
-        "ld" => "local destination, global source",
-        "st" => "global destination, local source",
-        "lldi" => "destination",
-        "send" => "source",
-        "recv" => "destination",
-        _ => match VecOp::from_name(m) {
-            Some(op) if op.binary() => "destination, source 1, source 2",
-            Some(_) => "destination, source",
-            None => "none",
-        },
-    }
 }
 
 fn list(items: &[&str]) -> String {

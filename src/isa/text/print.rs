@@ -306,70 +306,29 @@ impl Printer<'_> {
         }
     }
 
+    /// `mnemonic addr, addr, key=value, flag`: attributes at their default are left out.
     fn inst(&mut self, i: &Inst) {
         self.out.push_str(i.mnemonic());
-        match i {
-            Inst::Nop => {}
-            Inst::Scalar { rd, rs1, rs2, imm, .. } => {
-                let _ = write!(self.out, " rd={rd}, rs1={rs1}, rs2={rs2}, imm={imm}");
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            out.push_str(if first { " " } else { ", " });
+            first = false;
+        };
+        for a in i.addrs() {
+            sep(self.out);
+            self.addr(a);
+        }
+        for (info, v) in i.info().attrs.iter().zip(i.attrs()) {
+            if info.default.is_some_and(|d| d.same(v)) {
+                continue;
             }
-            Inst::SetBw { ibiw, obiw } => {
-                let _ = write!(self.out, " ibiw={ibiw}, obiw={obiw}");
-            }
-            Inst::Mvmul { rd, rs1, group, relu, mbiw } => {
-                self.out.push(' ');
-                self.addr(rd);
-                self.out.push_str(", ");
-                self.addr(rs1);
-                let _ = write!(self.out, ", group={group}");
-                if *relu {
-                    self.out.push_str(", relu");
-                }
-                if *mbiw != 0 {
-                    let _ = write!(self.out, ", mbiw={mbiw}");
-                }
-            }
-            Inst::Vec { rd, rs1, rs2, len, .. } => {
-                self.out.push(' ');
-                self.addr(rd);
-                self.out.push_str(", ");
-                self.addr(rs1);
-                if let Some(rs2) = rs2 {
-                    self.out.push_str(", ");
-                    self.addr(rs2);
-                }
-                let _ = write!(self.out, ", len={len}");
-            }
-            Inst::Vmv { rd, rs1, len, stride } => {
-                self.out.push(' ');
-                self.addr(rd);
-                self.out.push_str(", ");
-                self.addr(rs1);
-                let _ = write!(self.out, ", len={len}, stride={stride}");
-            }
-            Inst::Ld { rd, rs1, size } | Inst::St { rd, rs1, size } | Inst::Lmv { rd, rs1, size } => {
-                self.out.push(' ');
-                self.addr(rd);
-                self.out.push_str(", ");
-                self.addr(rs1);
-                let _ = write!(self.out, ", size={size}");
-            }
-            Inst::Lldi { rd, size, value } => {
-                self.out.push(' ');
-                self.addr(rd);
-                let _ = write!(self.out, ", size={size}, value={}", float(*value));
-            }
-            Inst::Send { rs1: a, core, size } | Inst::Recv { rd: a, core, size } => {
-                self.out.push(' ');
-                self.addr(a);
-                let _ = write!(self.out, ", core={core}, size={size}");
-            }
-            Inst::Wait { event, value } => {
-                let _ = write!(self.out, " event={event}, value={value}");
-            }
-            Inst::Sync { event, core } => {
-                let _ = write!(self.out, " event={event}, core={core}");
-            }
+            sep(self.out);
+            let name = info.name;
+            let _ = match v {
+                AttrValue::Flag(_) => write!(self.out, "{name}"),
+                AttrValue::Int(x) => write!(self.out, "{name}={x}"),
+                AttrValue::Float(f) => write!(self.out, "{name}={}", float(f)),
+            };
         }
     }
 }

@@ -81,7 +81,7 @@ fn comments_are_kept_where_they_stand() {
         .filter_map(|s| if let crate::isa::Stmt::Comment(c) = s { Some((c.text.as_str(), c.trailing)) } else { None })
         .collect();
     assert_eq!(texts, vec![(" before nop", false), ("", true), (" after loop", true), (" end of core", false)]);
-    assert_eq!(p.comments[&crate::isa::Anchor::Core(0)].len(), 2);
+    assert_eq!(p.comments[&crate::isa::Anchor::Core(crate::arch::CoreId(0))].len(), 2);
     assert_eq!(p.comments[&crate::isa::Anchor::End][0].text, " end of file");
     let printed = print(&p);
     assert_eq!(meaning(parse(&printed, "c.pim").unwrap()), meaning(p.clone()), "{printed}");

@@ -174,11 +174,11 @@ impl Emitter<'_> {
                 b.push(vadd(acc, ps));
             }
             if !is_owner {
-                b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: owner.0, size: (cols * eb) as u32 }));
+                b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: *owner, size: (cols * eb) as u32 }));
             } else {
                 for h in helpers {
                     let rb = recv.expect("an owner with helpers has a receive buffer");
-                    b.push(inst(Inst::Recv { rd: Addr::local(rb, 0), core: h.0, size: (cols * eb) as u32 }));
+                    b.push(inst(Inst::Recv { rd: Addr::local(rb, 0), core: *h, size: (cols * eb) as u32 }));
                     b.push(vadd(acc, rb));
                 }
                 if let Some(bb) = bias_buf {

@@ -176,10 +176,10 @@ impl<'a> Emitter<'a> {
                     let eb = self.eb;
                     let c = self.core(from);
                     let tok = c.buf("token", eb);
-                    c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: to.0, size: eb as u32 })]);
+                    c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: to, size: eb as u32 })]);
                     let c = self.core(to);
                     let tok = c.buf("token", eb);
-                    c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: from.0, size: eb as u32 })]);
+                    c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: from, size: eb as u32 })]);
                 }
                 Step::Task { op, task } => {
                     if current.as_ref().is_none_or(|(n, _)| *n != op.node) {
@@ -291,7 +291,13 @@ mod tests {
         let body = |k: i64, _| vec![ld(0, if k == 11 { 999 } else { 16 * k })];
         let out = repeat(0, 12, &body);
         let mut p = crate::isa::Program::default();
-        p.cores.push(crate::isa::CoreProgram { id: 0, line: Line::NONE, ags: vec![], buffers: vec![], body: out });
+        p.cores.push(crate::isa::CoreProgram {
+            id: crate::arch::CoreId(0),
+            line: Line::NONE,
+            ags: vec![],
+            buffers: vec![],
+            body: out,
+        });
         let mut srcs = vec![];
         p.cores[0]
             .for_each(|i, _, c| {
