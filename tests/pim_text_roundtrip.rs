@@ -145,23 +145,32 @@ fn bn(prefix: &str) -> BnRef {
 }
 
 fn program() -> impl Strategy<Value = Program> {
-    let layers = proptest::collection::vec((name(), any::<bool>(), 1i64..5, 1i64..300, any::<bool>(), name()), 0..3)
-        .prop_map(|ls| {
-            let mut out: Vec<Layer> = vec![];
-            for (n, conv, k, cols, t, w) in ls {
-                if out.iter().any(|l| l.name == n) {
-                    continue;
-                }
-                let scale = t.then(|| bn(&w));
-                let (rows, source) = if conv {
-                    (k * k * 3, MatrixSource::Conv { weight: w, kernel: [k, k], in_channels: 3 })
-                } else {
-                    (k * 16, MatrixSource::Fc { weight: w, transposed: t, hwc: t.then_some([k, 4, 4]) })
-                };
-                out.push(Layer { name: n, line: Line::NONE, rows, cols, source, scale });
+    // Layers of every kind: convolutions in every unfolding format, grouped and packed.
+    let layers = proptest::collection::vec(
+        (name(), any::<bool>(), 1i64..5, 1i64..300, any::<bool>(), name(), 0usize..5, 1u32..4, 1u32..4),
+        0..3,
+    )
+    .prop_map(|ls| {
+        let mut out: Vec<Layer> = vec![];
+        for (n, conv, k, cols, t, w, format, groups, pack) in ls {
+            if out.iter().any(|l| l.name == n) {
+                continue;
             }
-            out
-        });
+            let mut layer = if conv {
+                let format = Format::ALL[format];
+                let pack = pack.min(groups);
+                let u = Unfolding::new(format, [k as u32, k as u32], 3, cols as u32 % 40 + 1, groups, pack).unwrap();
+                let (r, c) = u.shape(0);
+                Layer::conv(&n, &w, [k, k], 3, (i64::from(r), i64::from(c)), groups.into(), pack.into(), format)
+                    .unwrap()
+            } else {
+                Layer::fc(&n, &w, t, t.then_some([k, 4, 4]), (k * 16, cols)).unwrap()
+            };
+            layer.scale = t.then(|| bn(&w));
+            out.push(layer);
+        }
+        out
+    });
     let globals =
         proptest::collection::vec((name(), 1u64..5000, proptest::option::of(0u64..100000), 0u8..5, -9.0f32..9.0), 0..4)
             .prop_map(|gs| {
@@ -209,16 +218,23 @@ fn program() -> impl Strategy<Value = Program> {
                     .enumerate()
                     .map(|(i, (n, size, addr))| LocalBuf { name: format!("{n}{i}"), line: Line::NONE, size, addr })
                     .collect();
+                // Groups of any matrix of their layer, some spanning part of its columns.
                 let ags = ags
                     .into_iter()
                     .map(|(l, r)| {
                         let layer = &layers[l];
+                        let matrix = r % layer.unfolding.matrices();
+                        let (rows, cols) = layer.shape(matrix);
+                        let col_begin = if r % 2 == 1 { cols / 2 } else { 0 };
                         ArrayGroup {
                             layer: layer.name.clone(),
                             line: Line::NONE,
                             replica: r,
+                            matrix,
                             row_begin: 0,
-                            rows: layer.rows,
+                            rows,
+                            col_begin,
+                            cols: cols - col_begin,
                             xbars: 1,
                         }
                     })

@@ -130,14 +130,7 @@ fn importable() -> impl Strategy<Value = Program> {
                 .iter()
                 .map(|&x| {
                     let name = pimsim::synthetic_layer_name(x);
-                    Layer {
-                        name: name.clone(),
-                        line: Line::NONE,
-                        rows: 128,
-                        cols: 128 * x as i64,
-                        source: MatrixSource::Fc { weight: name, transposed: false, hwc: None },
-                        scale: None,
-                    }
+                    Layer::fc(&name, &name, false, None, (128, 128 * x as i64)).unwrap()
                 })
                 .collect();
             let cores = cores
@@ -152,8 +145,11 @@ fn importable() -> impl Strategy<Value = Program> {
                             layer: pimsim::synthetic_layer_name(x),
                             line: Line::NONE,
                             replica: 0,
+                            matrix: 0,
                             row_begin: 0,
                             rows: 128,
+                            col_begin: 0,
+                            cols: 128 * x as i64,
                             xbars: x,
                         })
                         .collect(),

@@ -93,7 +93,7 @@ module {
 // -----
 
 module {
-  // expected-error@+1 {{layer 'fc' has 100 rows, but its hwc make 64}}
+  // expected-error@+1 {{fc layer 'fc' has rows=100, but hwc=4x4x4 makes 64}}
   "pim_isa.layer"() {cols = 10 : i64, hwc = array<i64: 4, 4, 4>, kind = "fc", name = "fc", rows = 100 : i64, transposed = true, weight = "w"} : () -> ()
   func.func @core0() attributes {pim.core = 0 : i64} {
     return

@@ -68,21 +68,32 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
     };
     let body = module.body();
     for l in &p.layers {
+        let u = &l.unfolding;
         let mut b = AttrBuilder::new(ctx)
             .str("name", &l.name)
-            .str("weight", l.source.weight())
-            .i64("rows", l.rows)
-            .i64("cols", l.cols);
-        b = match &l.source {
-            MatrixSource::Conv { kernel, in_channels, .. } => {
-                b.str("kind", "conv").i64_array("kernel", kernel).i64("channels", *in_channels)
+            .str("weight", &l.weight)
+            .i64("rows", l.rows())
+            .i64("cols", l.cols());
+        b = if l.is_conv() {
+            let mut b = b
+                .str("kind", "conv")
+                .i64_array("kernel", &[i64::from(u.kernel[0]), i64::from(u.kernel[1])])
+                .i64("channels", i64::from(u.in_channels));
+            if u.groups != 1 {
+                b = b.i64("groups", i64::from(u.groups));
             }
-            MatrixSource::Fc { transposed, hwc, .. } => {
-                let b = b.str("kind", "fc").bool("transposed", *transposed);
-                match hwc {
-                    Some(h) => b.i64_array("hwc", h),
-                    None => b,
-                }
+            if u.pack != 1 {
+                b = b.i64("pack", i64::from(u.pack));
+            }
+            if u.format != Format::IK2_O_1 {
+                b = b.str("format", u.format.name());
+            }
+            b
+        } else {
+            let b = b.str("kind", "fc").bool("transposed", l.layout == (WeightLayout::Fc { transposed: true }));
+            match l.hwc() {
+                Some(h) => b.i64_array("hwc", &h),
+                None => b,
             }
         };
         if let Some(bn) = &l.scale {
@@ -118,13 +129,20 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
         let block = region.append_block(Block::new(&[]));
         let mut w = CoreWriter { ctx, bases: HashMap::new(), memo: vec![HashMap::new()], file_loc: &file_loc };
         for (i, ag) in c.ags.iter().enumerate() {
-            let b = AttrBuilder::new(ctx)
+            let mut b = AttrBuilder::new(ctx)
                 .i64("index", i as i64)
                 .str("layer", &ag.layer)
                 .i64("replica", ag.replica as i64)
                 .i64("row_begin", ag.row_begin)
                 .i64("rows", ag.rows)
                 .i64("xbars", ag.xbars as i64);
+            // Optional (not in the IRDL): the matrix and the columns, when not the defaults.
+            if ag.matrix != 0 {
+                b = b.i64("matrix", i64::from(ag.matrix));
+            }
+            if ag.col_begin != 0 || Some(ag.cols) != p.layer(&ag.layer).map(|l| l.shape(ag.matrix).1) {
+                b = b.i64("col_begin", ag.col_begin).i64("cols", ag.cols);
+            }
             let b = comment_attrs(b, p, &Anchor::Ag { core: c.id, index: i as u32 });
             block.append_operation(
                 OperationBuilder::new("pim_isa.ag", file_loc(ag.line.0)).add_attributes(&b.list).build().expect("op"),
@@ -459,24 +477,28 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
 }
 
 fn read_layer(a: &super::Attrs) -> Result<Layer, String> {
-    let weight = a.str("weight")?;
-    let source = match a.str("kind")?.as_str() {
-        "conv" => MatrixSource::Conv { weight, kernel: a.i64_array_n("kernel")?, in_channels: a.i64("channels")? },
-        "fc" => MatrixSource::Fc {
-            weight,
-            transposed: a.bool("transposed")?,
-            hwc: if a.has("hwc") { Some(a.i64_array_n("hwc")?) } else { None },
-        },
+    let (name, weight) = (a.str("name")?, a.str("weight")?);
+    let shape = (a.i64("rows")?, a.i64("cols")?);
+    let mut l = match a.str("kind")?.as_str() {
+        "conv" => {
+            let format = match a.opt_str("format")? {
+                None => Format::IK2_O_1,
+                Some(f) => Format::from_name(&f)
+                    .ok_or_else(|| format!("unknown unfolding format '{f}'; expected one of {}", Format::names()))?,
+            };
+            let groups = a.opt_i64("groups")?.unwrap_or(1);
+            let pack = a.opt_i64("pack")?.unwrap_or(1);
+            Layer::conv(&name, &weight, a.i64_array_n("kernel")?, a.i64("channels")?, shape, groups, pack, format)?
+        }
+        "fc" => {
+            let hwc = if a.has("hwc") { Some(a.i64_array_n("hwc")?) } else { None };
+            Layer::fc(&name, &weight, a.bool("transposed")?, hwc, shape)?
+        }
         k => return Err(format!("unknown layer kind '{k}' (expected 'conv' or 'fc')")),
     };
-    Ok(Layer {
-        name: a.str("name")?,
-        line: Line(line_of(a.op.location())),
-        rows: a.i64("rows")?,
-        cols: a.i64("cols")?,
-        source,
-        scale: read_bn(a)?,
-    })
+    l.line = Line(line_of(a.op.location()));
+    l.scale = read_bn(a)?;
+    Ok(l)
 }
 
 fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
@@ -600,13 +622,23 @@ impl CoreReader<'_> {
                         if index != core.ags.len() as i64 {
                             return Err(format!("array group {index} is out of order; expected {}", core.ags.len()));
                         }
+                        let layer = a.str("layer")?;
+                        let matrix = u32::try_from(a.opt_i64("matrix")?.unwrap_or(0))
+                            .map_err(|_| "'matrix' is out of range".to_string())?;
+                        let width = self.p.layer(&layer).map_or(0, |l| l.shape(matrix).1);
+                        let small = |k: &str| -> Result<u32, String> {
+                            u32::try_from(a.i64(k)?).map_err(|_| format!("'{k}' is out of range"))
+                        };
                         Ok(ArrayGroup {
-                            layer: a.str("layer")?,
                             line: Line(line_of(loc)),
-                            replica: a.i64("replica")? as u32,
+                            replica: small("replica")?,
+                            matrix,
                             row_begin: a.i64("row_begin")?,
                             rows: a.i64("rows")?,
-                            xbars: a.i64("xbars")? as u32,
+                            col_begin: a.opt_i64("col_begin")?.unwrap_or(0),
+                            cols: a.opt_i64("cols")?.unwrap_or(width),
+                            xbars: small("xbars")?,
+                            layer,
                         })
                     })();
                     match r.and_then(|ag| Ok((read_comments(&a)?, ag))) {

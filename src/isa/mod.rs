@@ -17,6 +17,7 @@ use crate::arch::CoreId;
 use crate::diag::{Error, Result};
 use std::fmt;
 
+pub use crate::unfold::{Format, Unfolding, WeightLayout};
 pub use inst::{AttrKind, AttrValue, Extent, Inst, Opcode, ScalarOp, Space, Unit, VecOp, TABLE};
 
 /// Which memory an address points into.
@@ -150,36 +151,136 @@ pub struct BnRef {
     pub eps: f32,
 }
 
-/// How a crossbar layer's weight matrix is read from the weight store.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MatrixSource {
-    /// OIHW convolution weight; row `(kh * K_w + kw) * C_in + ci`, column `o` (input patches
-    /// are laid out height, width, channel).
-    Conv { weight: String, kernel: [i64; 2], in_channels: i64 },
-    /// Fully connected weight, `(in, out)` or `(out, in)` when transposed. With `hwc`, the input
-    /// vector is a flattened `[C, H, W]` feature map stored height-width-channel, so row
-    /// `(h * W + w) * C + c` holds ONNX feature `c * H * W + h * W + w`.
-    Fc { weight: String, transposed: bool, hwc: Option<[i64; 3]> },
-}
-
-impl MatrixSource {
-    pub fn weight(&self) -> &str {
-        match self {
-            MatrixSource::Conv { weight, .. } | MatrixSource::Fc { weight, .. } => weight,
-        }
-    }
-}
-
-/// A crossbar layer: the matrix its array groups slice.
+/// A crossbar layer: the weights its array groups hold and how they unfold into matrices
+/// (the mapping's [`Unfolding`]); the simulator programs crossbars from these, the verifier
+/// checks array groups against them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     pub name: String,
     pub line: Line,
-    pub rows: i64,
-    pub cols: i64,
-    pub source: MatrixSource,
+    /// Weight tensor in the weight store.
+    pub weight: String,
+    pub layout: WeightLayout,
+    pub unfolding: Unfolding,
     /// Columns scaled by a folded batch normalization's gamma / sqrt(var + eps).
     pub scale: Option<BnRef>,
+}
+
+impl Layer {
+    /// A convolution as the `.pim` text and the MLIR describe it: kernel, input channels per
+    /// group, the first matrix's rows and columns (checked), groups, pack and format.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv(
+        name: &str,
+        weight: &str,
+        kernel: [i64; 2],
+        channels: i64,
+        (rows, cols): (i64, i64),
+        groups: i64,
+        pack: i64,
+        format: Format,
+    ) -> Result<Layer, String> {
+        if rows <= 0 || cols <= 0 {
+            return Err(format!("layer '{name}' must have positive rows and cols"));
+        }
+        let small =
+            |what: &str, v: i64| u32::try_from(v).map_err(|_| format!("layer '{name}': {what} = {v} is out of range"));
+        let (kh, kw) = (small("kernel height", kernel[0])?, small("kernel width", kernel[1])?);
+        let (c, g, p) = (small("channels", channels)?, small("groups", groups)?, small("pack", pack)?);
+        // The columns of the first matrix hold `pack` groups' outputs, times the kernel
+        // positions the format puts in columns.
+        let per_col = u64::from(p.max(1))
+            * match format {
+                Format::IK_OK_1 => u64::from(kh),
+                Format::I_OK2_1 => u64::from(kh) * u64::from(kw),
+                _ => 1,
+            };
+        if per_col == 0 || cols as u64 % per_col != 0 {
+            return Err(format!(
+                "conv layer '{name}' has cols={cols}, which {per_col} does not divide (pack {p}, format {format})"
+            ));
+        }
+        let out = small("output channels", cols / per_col as i64)?;
+        let u = Unfolding::new(format, [kh, kw], c, out, g, p).map_err(|e| format!("layer '{name}': {e}"))?;
+        let want = i64::from(u.shape(0).0);
+        if want != rows {
+            return Err(format!(
+                "conv layer '{name}' has rows={rows}, but kernel {}x{} with {channels} channels makes {want}",
+                kernel[0], kernel[1]
+            ));
+        }
+        Ok(Layer {
+            name: name.into(),
+            line: Line::NONE,
+            weight: weight.into(),
+            layout: WeightLayout::Oihw,
+            unfolding: u,
+            scale: None,
+        })
+    }
+
+    /// A fully connected layer: `[in, out]` (or `[out, in]` when transposed) weights; with
+    /// `hwc`, its input is a flattened `[C, H, W]` map stored height-width-channel.
+    pub fn fc(
+        name: &str,
+        weight: &str,
+        transposed: bool,
+        hwc: Option<[i64; 3]>,
+        (rows, cols): (i64, i64),
+    ) -> Result<Layer, String> {
+        if rows <= 0 || cols <= 0 {
+            return Err(format!("layer '{name}' must have positive rows and cols"));
+        }
+        let small =
+            |what: &str, v: i64| u32::try_from(v).map_err(|_| format!("layer '{name}': {what} = {v} is out of range"));
+        let (kernel, channels) = match hwc {
+            Some([c, h, w]) => {
+                let made = c.checked_mul(h).and_then(|x| x.checked_mul(w));
+                if made != Some(rows) {
+                    let made = made.map_or("too many".to_string(), |m| m.to_string());
+                    return Err(format!("fc layer '{name}' has rows={rows}, but hwc={c}x{h}x{w} makes {made}"));
+                }
+                ([small("height", h)?, small("width", w)?], small("channels", c)?)
+            }
+            None => ([1, 1], small("rows", rows)?),
+        };
+        let u = Unfolding::dense(kernel, channels, small("cols", cols)?).map_err(|e| format!("layer '{name}': {e}"))?;
+        Ok(Layer {
+            name: name.into(),
+            line: Line::NONE,
+            weight: weight.into(),
+            layout: WeightLayout::Fc { transposed },
+            unfolding: u,
+            scale: None,
+        })
+    }
+
+    pub fn is_conv(&self) -> bool {
+        self.layout == WeightLayout::Oihw
+    }
+
+    /// Rows and columns of matrix `m`.
+    pub fn shape(&self, m: u32) -> (i64, i64) {
+        let (r, c) = self.unfolding.shape(m);
+        (i64::from(r), i64::from(c))
+    }
+
+    /// Rows of the first (largest) matrix.
+    pub fn rows(&self) -> i64 {
+        self.shape(0).0
+    }
+
+    /// Columns of the first (largest) matrix.
+    pub fn cols(&self) -> i64 {
+        self.shape(0).1
+    }
+
+    /// For a fully connected layer over a flattened map, its `[C, H, W]`.
+    pub fn hwc(&self) -> Option<[i64; 3]> {
+        let u = &self.unfolding;
+        (!self.is_conv() && u.kernel != [1, 1])
+            .then(|| [i64::from(u.in_channels), i64::from(u.kernel[0]), i64::from(u.kernel[1])])
+    }
 }
 
 /// Initial content / role of a global buffer.
@@ -221,16 +322,20 @@ pub struct LocalBuf {
     pub addr: Option<u64>,
 }
 
-/// One entry of a core's array-group table; `mvmul ... group=N` names entry N.
+/// One entry of a core's array-group table; `mvmul ... group=N` names entry N. The group
+/// holds rows `row_begin..row_begin + rows` and columns `col_begin..col_begin + cols` of
+/// matrix `matrix` of its layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayGroup {
     pub layer: String,
     pub line: Line,
     pub replica: u32,
-    /// First weight row of the layer matrix held by this group.
+    pub matrix: u32,
     pub row_begin: i64,
     pub rows: i64,
-    /// Crossbars the group occupies (ceil(layer cols / crossbar cols)).
+    pub col_begin: i64,
+    pub cols: i64,
+    /// Crossbars the group occupies (ceil(cols / crossbar cols)).
     pub xbars: u32,
 }
 

@@ -72,22 +72,6 @@ impl Checker<'_> {
             if p.layers[..i].iter().any(|m| m.name == l.name) {
                 self.report(l.line.0, format!("layer '{}' is defined twice", l.name));
             }
-            if l.rows <= 0 || l.cols <= 0 {
-                self.report(l.line.0, format!("layer '{}' must have positive rows and cols", l.name));
-            }
-            let implied = match &l.source {
-                MatrixSource::Conv { kernel, in_channels, .. } => {
-                    Some(("kernel x channels", kernel[0] * kernel[1] * in_channels))
-                }
-                MatrixSource::Fc { hwc: Some([c, h, w]), .. } => Some(("hwc", c * h * w)),
-                MatrixSource::Fc { hwc: None, .. } => None,
-            };
-            if let Some((what, rows)) = implied {
-                if rows != l.rows {
-                    let msg = format!("layer '{}' has {} rows, but its {what} make {rows}", l.name, l.rows);
-                    self.report(l.line.0, msg);
-                }
-            }
         }
         let gmem = self.arch.global_memory_bytes();
         let mut allocated: Vec<(u64, u64, &str, u32)> = vec![];
@@ -133,15 +117,38 @@ impl Checker<'_> {
                 self.report(line, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
                 continue;
             };
-            if ag.row_begin < 0 || ag.rows <= 0 || ag.row_begin + ag.rows > l.rows {
+            if ag.matrix >= l.unfolding.matrices() {
                 self.report(
                     line,
                     format!(
-                        "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{})",
-                        ag.row_begin,
-                        ag.row_begin + ag.rows,
+                        "core {id}: array group {k} names matrix {} of layer '{}', which has {}",
+                        ag.matrix,
                         l.name,
-                        l.rows
+                        l.unfolding.matrices()
+                    ),
+                );
+                continue;
+            }
+            let (mr, mc) = l.shape(ag.matrix);
+            if ag.row_begin < 0 || ag.rows <= 0 || ag.row_begin.saturating_add(ag.rows) > mr {
+                self.report(
+                    line,
+                    format!(
+                        "core {id}: array group {k} holds rows {}..{} outside layer '{}' (rows 0..{mr})",
+                        ag.row_begin,
+                        ag.row_begin.saturating_add(ag.rows),
+                        l.name,
+                    ),
+                );
+            }
+            if ag.col_begin < 0 || ag.cols <= 0 || ag.col_begin.saturating_add(ag.cols) > mc {
+                self.report(
+                    line,
+                    format!(
+                        "core {id}: array group {k} holds columns {}..{} outside layer '{}' (columns 0..{mc})",
+                        ag.col_begin,
+                        ag.col_begin.saturating_add(ag.cols),
+                        l.name,
                     ),
                 );
             }
@@ -155,11 +162,11 @@ impl Checker<'_> {
                     ),
                 );
             }
-            let need = (l.cols + xbar_cols - 1) / xbar_cols;
+            let need = (ag.cols.max(0) + xbar_cols - 1) / xbar_cols;
             if ag.xbars as i64 != need {
                 self.report(line, format!(
                     "core {id}: array group {k} of layer '{}' ({} columns) needs {need} crossbars of {xbar_cols} columns, not {}",
-                    l.name, l.cols, ag.xbars
+                    l.name, ag.cols, ag.xbars
                 ));
             }
         }
@@ -258,7 +265,7 @@ impl Checker<'_> {
                     (attr(len) - 1).max(0).saturating_mul(attr(stride)).saturating_add(1).saturating_mul(eb)
                 }
                 Extent::AgRows => group.map_or(0, |g| g.rows.saturating_mul(eb)),
-                Extent::AgCols => group.and_then(|g| self.p.layer(&g.layer)).map_or(0, |l| l.cols.saturating_mul(eb)),
+                Extent::AgCols => group.map_or(0, |g| g.cols.saturating_mul(eb)),
             };
             accesses.push((a, bytes, o.role, o.space));
         }

@@ -9,8 +9,7 @@
 use crate::arch::CoreId;
 use crate::diag::{Error, Result};
 use crate::isa::{
-    Addr, ArrayGroup, AttrKind, AttrValue, CoreProgram, Inst, Layer, Line, MatrixSource, Opcode, Program, ScalarOp,
-    Stmt,
+    Addr, ArrayGroup, AttrKind, AttrValue, CoreProgram, Inst, Layer, Line, Opcode, Program, ScalarOp, Stmt,
 };
 use serde::de::{self, DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -442,16 +441,10 @@ fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
         .iter()
         .map(|&x| {
             let name = super::synthetic_layer_name(x);
-            Layer {
-                name: name.clone(),
-                line: Line::NONE,
-                rows: xbar_rows as i64,
-                cols: xbar_cols as i64 * x as i64,
-                source: MatrixSource::Fc { weight: name, transposed: false, hwc: None },
-                scale: None,
-            }
+            let cols = i64::from(xbar_cols) * i64::from(x);
+            Layer::fc(&name, &name, false, None, (i64::from(xbar_rows), cols)).map_err(Error::new)
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let cores = cores
         .into_iter()
         .map(|c| {
@@ -463,8 +456,11 @@ fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
                             layer: super::synthetic_layer_name(x),
                             line: Line::NONE,
                             replica: 0,
+                            matrix: 0,
                             row_begin: 0,
-                            rows: xbar_rows as i64,
+                            rows: i64::from(xbar_rows),
+                            col_begin: 0,
+                            cols: i64::from(xbar_cols) * i64::from(x),
                             xbars: x,
                         })
                         .collect()
@@ -506,7 +502,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.layers[0].name, "pimsim.xbars2");
-        assert_eq!(p.layers[0].cols, 256);
+        assert_eq!(p.layers[0].cols(), 256);
         let Stmt::Inst(Inst::Mvmul { rd, rs1, .. }, _) = &p.cores[0].body[0] else { panic!() };
         assert_eq!((rd.offset, rs1.offset), (256, 12));
     }

@@ -39,13 +39,6 @@ impl SimResult {
     }
 }
 
-/// A crossbar array group: rows x cols of the layer matrix, row-major.
-struct Ag {
-    rows: usize,
-    cols: usize,
-    w: Vec<f32>,
-}
-
 /// Why a core cannot proceed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Block {
@@ -74,7 +67,7 @@ struct CoreState<'p> {
     prog: &'p CoreProgram,
     cursor: Cursor<'p>,
     local: Vec<f32>,
-    ags: Vec<Ag>,
+    ags: Vec<std::sync::Arc<weights::Block>>,
     regs: [i64; 32],
     events: [i64; 32],
     ibiw: u32,
@@ -111,18 +104,8 @@ pub fn run(p: &Program, arch: &Arch, weights: &dyn WeightStore, inputs: &[Tensor
         index: Default::default(),
     };
     m.init_globals(weights, inputs)?;
-    let matrices = weights::layer_matrices(p, weights)?;
-    for c in &p.cores {
-        let ags = c
-            .ags
-            .iter()
-            .map(|ag| {
-                let (rows, cols, full) = &matrices[&ag.layer];
-                let (r0, n) = (ag.row_begin as usize, ag.rows as usize);
-                debug_assert!(r0 + n <= *rows);
-                Ag { rows: n, cols: *cols, w: full[r0 * cols..(r0 + n) * cols].to_vec() }
-            })
-            .collect();
+    let crossbars = weights::crossbars(p, weights)?;
+    for (c, ags) in p.cores.iter().zip(crossbars) {
         m.index.insert(c.id, m.cores.len());
         m.cores.push(CoreState {
             id: c.id,

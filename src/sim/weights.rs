@@ -2,10 +2,11 @@
 //! the crossbars hold, built from them as the program's layer table describes.
 
 use crate::diag::{Error, Result};
-use crate::isa::{BnRef, MatrixSource, Program};
+use crate::isa::{BnRef, Layer, Program, WeightLayout};
 use crate::onnx::OnnxModel;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A dense f32 tensor.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,84 +152,81 @@ pub fn bn_scale_shift(w: &dyn WeightStore, bn: &BnRef, n: usize) -> Result<(Vec<
     Ok((scale, shift))
 }
 
-/// A layer's matrix: rows, columns and row-major data.
-pub type Matrix = (usize, usize, Vec<f32>);
+/// The weights one array group holds: its slice of a layer matrix, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub rows: usize,
+    pub cols: usize,
+    pub w: Vec<f32>,
+}
 
-/// Every layer's matrix, as its array groups slice it.
-pub fn layer_matrices(p: &Program, w: &dyn WeightStore) -> Result<HashMap<String, Matrix>> {
-    let mut out = HashMap::new();
-    for l in &p.layers {
-        let (rows, cols) = (l.rows as usize, l.cols as usize);
-        let expected: Vec<i64> = match &l.source {
-            MatrixSource::Conv { kernel, in_channels, .. } => vec![cols as i64, *in_channels, kernel[0], kernel[1]],
-            MatrixSource::Fc { transposed: true, .. } => vec![cols as i64, rows as i64],
-            MatrixSource::Fc { transposed: false, .. } => vec![rows as i64, cols as i64],
-        };
-        let t = w.tensor(l.source.weight(), &expected)?;
-        let mut m = vec![0.0f32; rows * cols];
-        let bad = |want: String| {
-            Error::new(format!(
-                "layer '{}': weight '{}' has shape {:?}, expected {want}",
-                l.name,
-                l.source.weight(),
-                t.shape
-            ))
-        };
-        match &l.source {
-            MatrixSource::Conv { kernel, in_channels, .. } => {
-                let (kh, kw, c) = (kernel[0] as usize, kernel[1] as usize, *in_channels as usize);
-                if t.shape != [cols as i64, c as i64, kh as i64, kw as i64] || kh * kw * c != rows {
-                    return Err(bad(format!("[{cols}, {c}, {kh}, {kw}] (OIHW)")));
-                }
-                for o in 0..cols {
-                    for ci in 0..c {
-                        for y in 0..kh {
-                            for x in 0..kw {
-                                m[((y * kw + x) * c + ci) * cols + o] = t.data[((o * c + ci) * kh + y) * kw + x];
-                            }
-                        }
-                    }
-                }
+/// The crossbar contents of every core (`p.cores` order), group by group. Array groups that
+/// hold the same slice of the same layer (replicas) share one block. Each weight is read
+/// through the layer's unfolding (matrix element -> logical weight) and weight layout
+/// (logical weight -> stored tensor), with a folded batch normalization's scale applied to
+/// its output channel.
+pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>>> {
+    struct Source {
+        data: Vec<f32>,
+        scale: Option<Vec<f32>>,
+    }
+    let mut sources: HashMap<&str, Source> = HashMap::new();
+    let mut blocks: HashMap<(&str, u32, i64, i64, i64, i64), Arc<Block>> = HashMap::new();
+    let mut out = Vec::with_capacity(p.cores.len());
+    for c in &p.cores {
+        let mut core = Vec::with_capacity(c.ags.len());
+        for ag in &c.ags {
+            let l = p
+                .layer(&ag.layer)
+                .ok_or_else(|| Error::new(format!("core {}: array group of unknown layer '{}'", c.id, ag.layer)))?;
+            let key = (l.name.as_str(), ag.matrix, ag.row_begin, ag.rows, ag.col_begin, ag.cols);
+            if let Some(b) = blocks.get(&key) {
+                core.push(b.clone());
+                continue;
             }
-            MatrixSource::Fc { transposed, hwc, .. } => {
-                let want = if *transposed { [cols as i64, rows as i64] } else { [rows as i64, cols as i64] };
-                if t.shape != want {
-                    return Err(bad(format!("{want:?}")));
-                }
-                if let Some([c, h, w]) = hwc {
-                    if c * h * w != rows as i64 {
-                        return Err(Error::new(format!(
-                            "layer '{}': hwc {c}x{h}x{w} does not make its {rows} rows",
-                            l.name
-                        )));
-                    }
-                }
-                for r in 0..rows {
-                    // The ONNX feature this matrix row multiplies.
-                    let f = match hwc {
-                        Some([c, h, wd]) => {
-                            let (c, h, wd) = (*c as usize, *h as usize, *wd as usize);
-                            let (pix, ch) = (r / c, r % c);
-                            let (y, x) = (pix / wd, pix % wd);
-                            (ch * h + y) * wd + x
-                        }
-                        None => r,
-                    };
-                    for o in 0..cols {
-                        m[r * cols + o] = if *transposed { t.data[o * rows + f] } else { t.data[f * cols + o] };
-                    }
-                }
+            if !sources.contains_key(l.name.as_str()) {
+                sources.insert(&l.name, layer_source(l, w).map(|(data, scale)| Source { data, scale })?);
             }
-        }
-        if let Some(bn) = &l.scale {
-            let (scale, _) = bn_scale_shift(w, bn, cols)?;
+            let src = &sources[l.name.as_str()];
+            let (rows, cols) = (ag.rows.max(0) as usize, ag.cols.max(0) as usize);
+            let mut data = vec![0.0f32; rows * cols];
             for r in 0..rows {
-                for (o, s) in scale.iter().enumerate() {
-                    m[r * cols + o] *= s;
+                for k in 0..cols {
+                    let (mr, mc) = ((ag.row_begin as usize + r) as u32, (ag.col_begin as usize + k) as u32);
+                    if let Some(t) = l.unfolding.tap(ag.matrix, mr, mc) {
+                        let v = src.data[l.layout.offset(&l.unfolding, t)];
+                        data[r * cols + k] = src.scale.as_ref().map_or(v, |s| v * s[t.o as usize]);
+                    }
                 }
             }
+            let b = Arc::new(Block { rows, cols, w: data });
+            blocks.insert(key, b.clone());
+            core.push(b);
         }
-        out.insert(l.name.clone(), (rows, cols, m));
+        out.push(core);
     }
     Ok(out)
+}
+
+/// A layer's stored weights (checked against the shape its unfolding needs) and the
+/// per-output-channel scale of its folded batch normalization.
+fn layer_source(l: &Layer, w: &dyn WeightStore) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let expected = l.layout.shape(&l.unfolding);
+    let t = w.tensor(&l.weight, &expected)?;
+    if t.shape != expected {
+        let what = match l.layout {
+            WeightLayout::Oihw => " (OIHW)",
+            WeightLayout::Fc { .. } => "",
+        };
+        return Err(Error::new(format!(
+            "layer '{}': weight '{}' has shape {:?}, expected {expected:?}{what}",
+            l.name, l.weight, t.shape
+        )));
+    }
+    let outs = (l.unfolding.out_channels * l.unfolding.groups) as usize;
+    let scale = match &l.scale {
+        Some(bn) => Some(bn_scale_shift(w, bn, outs)?.0),
+        None => None,
+    };
+    Ok((t.data, scale))
 }

@@ -484,50 +484,56 @@ impl<'l> Lower<'l> {
         let cols = self.take_int(&mut a, "cols", true);
         let weight = self.take_str(&mut a, "weight", true);
         let scale = self.take_bn(&mut a);
-        let source = match kind {
+        let layer = match kind {
             "conv" => {
                 let kernel = self.take_dims(&mut a, "kernel", Some(2), true);
                 let channels = self.take_int(&mut a, "channels", true);
-                self.finish(a, &with_bn(&["rows", "cols", "weight", "kernel", "channels"]));
-                let (kernel, channels, rows) = (kernel?, channels?, rows?);
-                if kernel[0] * kernel[1] * channels != rows {
-                    self.err(
-                        span,
-                        format!(
-                            "conv layer '{name}' has rows={rows}, but kernel {}x{} with {channels} channels makes {}",
-                            kernel[0],
-                            kernel[1],
-                            kernel[0] * kernel[1] * channels
-                        ),
-                    );
-                }
-                MatrixSource::Conv { weight: weight?, kernel: [kernel[0], kernel[1]], in_channels: channels }
+                let groups = self.take_int(&mut a, "groups", false).unwrap_or(1);
+                let pack = self.take_int(&mut a, "pack", false).unwrap_or(1);
+                let format = match self.take(&mut a, "format") {
+                    None => Some(Format::IK2_O_1),
+                    Some(Attr { value: Some(Value::Ident(f)), span, .. }) => match Format::from_name(f) {
+                        Some(f) => Some(f),
+                        None => {
+                            self.err(
+                                *span,
+                                format!("unknown unfolding format '{f}'; expected one of {}", Format::names()),
+                            );
+                            None
+                        }
+                    },
+                    Some(attr) => {
+                        self.err(attr.span, format!("'format' must be one of {}", Format::names()));
+                        None
+                    }
+                };
+                self.finish(a, &with_bn(&["rows", "cols", "weight", "kernel", "channels", "groups", "pack", "format"]));
+                let (kernel, channels, format) = (kernel?, channels?, format?);
+                Layer::conv(name, &weight?, [kernel[0], kernel[1]], channels, (rows?, cols?), groups, pack, format)
             }
             "fc" => {
                 let transposed = self.take_flag(&mut a, "transposed");
                 let hwc = self.take_dims(&mut a, "hwc", Some(3), false);
                 self.finish(a, &with_bn(&["rows", "cols", "weight", "transposed", "hwc"]));
                 let hwc = hwc.map(|d| [d[0], d[1], d[2]]);
-                if let (Some([c, h, w]), Some(r)) = (hwc, rows) {
-                    if c * h * w != r {
-                        self.err(
-                            span,
-                            format!("fc layer '{name}' has rows={r}, but hwc={c}x{h}x{w} makes {}", c * h * w),
-                        );
-                    }
-                }
-                MatrixSource::Fc { weight: weight?, transposed, hwc }
+                Layer::fc(name, &weight?, transposed, hwc, (rows?, cols?))
             }
             other => {
                 self.err(span, format!("unknown layer kind '{other}'; expected 'conv' or 'fc'"));
                 return None;
             }
         };
-        let (rows, cols) = (rows?, cols?);
-        if rows <= 0 || cols <= 0 {
-            self.err(span, format!("layer '{name}' must have positive rows and cols"));
+        match layer {
+            Ok(mut l) => {
+                l.line = self.line(span);
+                l.scale = scale?;
+                Some(l)
+            }
+            Err(msg) => {
+                self.err(span, msg);
+                None
+            }
         }
-        Some(Layer { name: name.to_string(), line: self.line(span), rows, cols, source, scale: scale? })
     }
 
     fn global(&mut self, name: &str, attrs: &[Attr], span: Span) -> Option<GlobalBuf> {
@@ -694,34 +700,54 @@ impl<'l> Lower<'l> {
     fn array_group(&mut self, layer: &str, attrs: &[Attr<'_>], span: Span, prog: &Program) -> Option<ArrayGroup> {
         let mut a = self.attrs(attrs, What::ArrayGroup, span);
         let replica = self.take_u32(&mut a, "replica", true);
-        let rows = match self.take(&mut a, "rows") {
-            Some(Attr { value: Some(Value::Range(b, e)), .. }) => Some((*b, *e)),
+        let matrix = self.take_u32(&mut a, "matrix", false).unwrap_or(0);
+        let mut range = |this: &mut Self, key: &str, required: bool| match this.take(&mut a, key) {
+            Some(Attr { value: Some(Value::Range(b, e)), .. }) => Some(Some((*b, *e))),
             Some(attr) => {
-                self.err(attr.span, "'rows' must be a range like 0..128");
+                this.err(attr.span, format!("'{key}' must be a range like 0..128"));
                 None
             }
-            None => {
-                self.err(span, "array group needs 'rows=<begin>..<end>'");
+            None if required => {
+                this.err(span, format!("array group needs '{key}=<begin>..<end>'"));
                 None
             }
+            None => Some(None),
         };
+        let rows = range(self, "rows", true);
+        let cols = range(self, "cols", false);
         let xbars = self.take_u32(&mut a, "xbars", true);
-        self.finish(a, &["replica", "rows", "xbars"]);
+        self.finish(a, &["replica", "matrix", "rows", "cols", "xbars"]);
         let Some(l) = prog.layer(layer) else {
             self.err(span, format!("array group refers to unknown layer '{layer}'"));
             return None;
         };
-        let (b, e) = rows?;
-        if b < 0 || e <= b || e > l.rows {
-            self.err(span, format!("rows {b}..{e} are not inside layer '{layer}' (rows 0..{})", l.rows));
+        if matrix >= l.unfolding.matrices() {
+            self.err(
+                span,
+                format!("layer '{layer}' has {} matrices; there is no matrix {matrix}", l.unfolding.matrices()),
+            );
+            return None;
+        }
+        let (mr, mc) = l.shape(matrix);
+        let (b, e) = rows??;
+        if b < 0 || e <= b || e > mr {
+            self.err(span, format!("rows {b}..{e} are not inside layer '{layer}' (rows 0..{mr})"));
+            return None;
+        }
+        let (cb, ce) = cols?.unwrap_or((0, mc));
+        if cb < 0 || ce <= cb || ce > mc {
+            self.err(span, format!("columns {cb}..{ce} are not inside layer '{layer}' (columns 0..{mc})"));
             return None;
         }
         Some(ArrayGroup {
             layer: layer.to_string(),
             line: self.line(span),
             replica: replica?,
+            matrix,
             row_begin: b,
             rows: e - b,
+            col_begin: cb,
+            cols: ce - cb,
             xbars: xbars?,
         })
     }

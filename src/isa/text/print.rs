@@ -109,21 +109,30 @@ pub fn print(p: &Program) -> String {
         let anchor = Anchor::Layer(l.name.clone());
         leading(&mut out, p, &anchor, 0);
         let _ = write!(out, "layer {} ", quote_name(&l.name));
-        match &l.source {
-            MatrixSource::Conv { weight, kernel, in_channels } => {
-                let _ = write!(out, "conv weight={} kernel={} channels={in_channels}", quote_str(weight), dims(kernel));
+        let u = &l.unfolding;
+        if l.is_conv() {
+            let kernel = [i64::from(u.kernel[0]), i64::from(u.kernel[1])];
+            let _ =
+                write!(out, "conv weight={} kernel={} channels={}", quote_str(&l.weight), dims(&kernel), u.in_channels);
+            if u.groups != 1 {
+                let _ = write!(out, " groups={}", u.groups);
             }
-            MatrixSource::Fc { weight, transposed, hwc } => {
-                let _ = write!(out, "fc weight={}", quote_str(weight));
-                if *transposed {
-                    out.push_str(" transposed");
-                }
-                if let Some(hwc) = hwc {
-                    let _ = write!(out, " hwc={}", dims(hwc));
-                }
+            if u.pack != 1 {
+                let _ = write!(out, " pack={}", u.pack);
+            }
+            if u.format != Format::IK2_O_1 {
+                let _ = write!(out, " format={}", u.format);
+            }
+        } else {
+            let _ = write!(out, "fc weight={}", quote_str(&l.weight));
+            if l.layout == (WeightLayout::Fc { transposed: true }) {
+                out.push_str(" transposed");
+            }
+            if let Some(hwc) = l.hwc() {
+                let _ = write!(out, " hwc={}", dims(&hwc));
             }
         }
-        let _ = write!(out, " rows={} cols={}", l.rows, l.cols);
+        let _ = write!(out, " rows={} cols={}", l.rows(), l.cols());
         if let Some(bn) = &l.scale {
             print_bn(&mut out, bn);
         }
@@ -196,15 +205,17 @@ fn print_core(out: &mut String, p: &Program, c: &CoreProgram) {
     for (i, ag) in c.ags.iter().enumerate() {
         let anchor = Anchor::Ag { core: c.id, index: i as u32 };
         leading(out, p, &anchor, 1);
-        let _ = writeln!(
-            out,
-            "  ag {i} {} replica={} rows={}..{} xbars={}",
-            quote_name(&ag.layer),
-            ag.replica,
-            ag.row_begin,
-            ag.row_begin + ag.rows,
-            ag.xbars
-        );
+        let _ = write!(out, "  ag {i} {} replica={}", quote_name(&ag.layer), ag.replica);
+        if ag.matrix != 0 {
+            let _ = write!(out, " matrix={}", ag.matrix);
+        }
+        let _ = write!(out, " rows={}..{}", ag.row_begin, ag.row_begin + ag.rows);
+        // Columns only when the group does not span its matrix's width.
+        let width = p.layer(&ag.layer).map(|l| l.shape(ag.matrix).1);
+        if ag.col_begin != 0 || Some(ag.cols) != width {
+            let _ = write!(out, " cols={}..{}", ag.col_begin, ag.col_begin + ag.cols);
+        }
+        let _ = writeln!(out, " xbars={}", ag.xbars);
         trailing(out, p, &anchor);
     }
     for b in &c.buffers {

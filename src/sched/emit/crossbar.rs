@@ -7,7 +7,7 @@
 
 use super::{act_op, inst, interior, over_regions, regions, repeat, Emitter};
 use crate::graph::{Act, NodeId, Op};
-use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, MatrixSource, Stmt, VecOp};
+use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, Stmt, VecOp, WeightLayout};
 use crate::sched::memory::Layout;
 use crate::sched::tasks::Task;
 use crate::sched::SchedError;
@@ -45,7 +45,7 @@ impl Emitter<'_> {
         // The activation applied on the way out (ReLU may also ride on the crossbar).
         let act_vec = act.map(|a| act_op(i, a)).transpose()?;
         let u = l.unfolding;
-        let (source, window, out_hw) = match (&n.op, in_layout) {
+        let (weight, layout, window, out_hw) = match (&n.op, in_layout) {
             (Op::Conv2d(c), Layout::Hwc { c: ch, h, w }) => {
                 let o = g.shape(n.output);
                 let window = Window {
@@ -56,28 +56,21 @@ impl Emitter<'_> {
                     pads: [c.pads[0], c.pads[1]],
                     dilations: c.dilations,
                 };
-                let source = MatrixSource::Conv {
-                    weight: c.weight.clone(),
-                    kernel: [i64::from(u.kernel[0]), i64::from(u.kernel[1])],
-                    in_channels: i64::from(u.in_channels),
-                };
-                (source, Some(window), (o[2], o[3]))
+                (c.weight.clone(), WeightLayout::Oihw, Some(window), (o[2], o[3]))
             }
             (Op::Fc(f), Layout::Flat(_) | Layout::FlatHwc { .. }) => {
-                let hwc = (u.kernel != [1, 1])
-                    .then(|| [i64::from(u.in_channels), i64::from(u.kernel[0]), i64::from(u.kernel[1])]);
-                (MatrixSource::Fc { weight: f.weight.clone(), transposed: f.transpose_weight, hwc }, None, (1, 1))
+                (f.weight.clone(), WeightLayout::Fc { transposed: f.transpose_weight }, None, (1, 1))
             }
             (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
         };
-        let (rows, cols) = u.max_shape();
+        let (_, cols) = u.max_shape();
         let bn = bn.map(|b| BnRef { gamma: b.gamma, beta: b.beta, mean: b.mean, var: b.var, eps: b.epsilon });
         self.layers.push(Layer {
             name: name.clone(),
             line: Line::NONE,
-            rows: i64::from(rows),
-            cols: i64::from(cols),
-            source,
+            weight,
+            layout,
+            unfolding: u,
             scale: bn.clone(),
         });
         // The bias vector: the layer's own, or the folded normalization's combined shift.
@@ -113,8 +106,11 @@ impl Emitter<'_> {
                     layer: s.name.clone(),
                     line: Line::NONE,
                     replica: *replica,
+                    matrix: a.matrix,
                     row_begin: i64::from(a.row_begin),
                     rows: i64::from(a.rows),
+                    col_begin: i64::from(a.col_begin),
+                    cols: i64::from(a.cols),
                     xbars: a.xbars,
                 })
             })
