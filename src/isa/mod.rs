@@ -195,7 +195,7 @@ impl Layer {
                 Format::I_OK2_1 => u64::from(kh) * u64::from(kw),
                 _ => 1,
             };
-        if per_col == 0 || cols as u64 % per_col != 0 {
+        if per_col == 0 || !(cols as u64).is_multiple_of(per_col) {
             return Err(format!(
                 "conv layer '{name}' has cols={cols}, which {per_col} does not divide (pack {p}, format {format})"
             ));

@@ -171,7 +171,9 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
         scale: Option<Vec<f32>>,
     }
     let mut sources: HashMap<&str, Source> = HashMap::new();
-    let mut blocks: HashMap<(&str, u32, i64, i64, i64, i64), Arc<Block>> = HashMap::new();
+    // (layer, matrix, row_begin, rows, col_begin, cols)
+    type Slice<'a> = (&'a str, u32, i64, i64, i64, i64);
+    let mut blocks: HashMap<Slice, Arc<Block>> = HashMap::new();
     let mut out = Vec::with_capacity(p.cores.len());
     for c in &p.cores {
         let mut core = Vec::with_capacity(c.ags.len());
