@@ -21,6 +21,7 @@ pub mod sched;
 pub mod sim;
 
 pub mod compile;
+pub mod cost;
 
 #[cfg(feature = "mlir")]
 pub mod dialect;

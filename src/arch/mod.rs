@@ -91,8 +91,49 @@ pub struct CoreConfig {
     pub vector_latency_cycle: u32,
     pub local_memory: MemoryConfig,
     pub rob_size: u32,
-    /// Power and energy figures of the core's other units, in pimsim-nn's key order.
-    pub powers: Vec<(&'static str, f64)>,
+    /// Power and energy figures of the core's other units.
+    pub powers: CorePowers,
+}
+
+/// Static powers (mW) and dynamic powers (mW, while busy) or energies (pJ, per access) of a
+/// core's units other than the crossbars, as pimsim-nn's config names them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CorePowers {
+    pub controller_static_power: f64,
+    pub controller_dynamic_power: f64,
+    pub inst_fetch_static_power: f64,
+    pub inst_fetch_dynamic_power: f64,
+    pub inst_decode_static_power: f64,
+    pub inst_decode_dynamic_power: f64,
+    pub inst_decode_offset_static_power: f64,
+    pub inst_decode_offset_dynamic_power: f64,
+    pub reg_file_static_power: f64,
+    pub reg_file_read_dynamic_power: f64,
+    pub reg_file_write_dynamic_power: f64,
+    pub scalar_static_power: f64,
+    pub scalar_dynamic_power: f64,
+    pub vector_alu_static_power: f64,
+    pub vector_alu_dynamic_energy: f64,
+    pub vector_reg_static_power: f64,
+    pub vector_reg_read_dynamic_energy: f64,
+    pub vector_reg_write_dynamic_energy: f64,
+    pub transfer_static_power: f64,
+    pub transfer_dynamic_power: f64,
+}
+
+impl CorePowers {
+    /// Sum of the static powers (mW).
+    pub fn static_power(&self) -> f64 {
+        self.controller_static_power
+            + self.inst_fetch_static_power
+            + self.inst_decode_static_power
+            + self.inst_decode_offset_static_power
+            + self.reg_file_static_power
+            + self.scalar_static_power
+            + self.vector_alu_static_power
+            + self.vector_reg_static_power
+            + self.transfer_static_power
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -427,32 +468,32 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
     let cp = |k: &str| format!("chip_config.core_config.{k}");
     let matrix = r.matrix(core.matrix_config);
     let local_memory = r.memory(core.local_memory_config, &cp("local_memory_config"), DEFAULT_LOCAL_MEMORY);
-    let mut powers = vec![];
-    for (key, v) in [
-        ("controller_static_power", core.controller_static_power),
-        ("controller_dynamic_power", core.controller_dynamic_power),
-        ("inst_fetch_static_power", core.inst_fetch_static_power),
-        ("inst_fetch_dynamic_power", core.inst_fetch_dynamic_power),
-        ("inst_decode_static_power", core.inst_decode_static_power),
-        ("inst_decode_dynamic_power", core.inst_decode_dynamic_power),
-        ("inst_decode_offset_static_power", core.inst_decode_offset_static_power),
-        ("inst_decode_offset_dynamic_power", core.inst_decode_offset_dynamic_power),
-        ("reg_file_static_power", core.reg_file_static_power),
-        ("reg_file_read_dynamic_power", core.reg_file_read_dynamic_power),
-        ("reg_file_write_dynamic_power", core.reg_file_write_dynamic_power),
-        ("scalar_static_power", core.scalar_static_power),
-        ("scalar_dynamic_power", core.scalar_dynamic_power),
-        ("vector_alu_static_power", core.vector_alu_static_power),
-        ("vector_alu_dynamic_energy", core.vector_alu_dynamic_energy),
-        ("vector_reg_static_power", core.vector_reg_static_power),
-        ("vector_reg_read_dynamic_energy", core.vector_reg_read_dynamic_energy),
-        ("vector_reg_write_dynamic_energy", core.vector_reg_write_dynamic_energy),
-        ("transfer_static_power", core.transfer_static_power),
-        ("transfer_dynamic_power", core.transfer_dynamic_power),
-    ] {
+    let mut pw = |v: Option<f64>, key: &str| {
         let x = r.f(v, &cp(key), 0.0);
-        powers.push((key, r.nonneg(x, &cp(key))));
-    }
+        r.nonneg(x, &cp(key))
+    };
+    let powers = CorePowers {
+        controller_static_power: pw(core.controller_static_power, "controller_static_power"),
+        controller_dynamic_power: pw(core.controller_dynamic_power, "controller_dynamic_power"),
+        inst_fetch_static_power: pw(core.inst_fetch_static_power, "inst_fetch_static_power"),
+        inst_fetch_dynamic_power: pw(core.inst_fetch_dynamic_power, "inst_fetch_dynamic_power"),
+        inst_decode_static_power: pw(core.inst_decode_static_power, "inst_decode_static_power"),
+        inst_decode_dynamic_power: pw(core.inst_decode_dynamic_power, "inst_decode_dynamic_power"),
+        inst_decode_offset_static_power: pw(core.inst_decode_offset_static_power, "inst_decode_offset_static_power"),
+        inst_decode_offset_dynamic_power: pw(core.inst_decode_offset_dynamic_power, "inst_decode_offset_dynamic_power"),
+        reg_file_static_power: pw(core.reg_file_static_power, "reg_file_static_power"),
+        reg_file_read_dynamic_power: pw(core.reg_file_read_dynamic_power, "reg_file_read_dynamic_power"),
+        reg_file_write_dynamic_power: pw(core.reg_file_write_dynamic_power, "reg_file_write_dynamic_power"),
+        scalar_static_power: pw(core.scalar_static_power, "scalar_static_power"),
+        scalar_dynamic_power: pw(core.scalar_dynamic_power, "scalar_dynamic_power"),
+        vector_alu_static_power: pw(core.vector_alu_static_power, "vector_alu_static_power"),
+        vector_alu_dynamic_energy: pw(core.vector_alu_dynamic_energy, "vector_alu_dynamic_energy"),
+        vector_reg_static_power: pw(core.vector_reg_static_power, "vector_reg_static_power"),
+        vector_reg_read_dynamic_energy: pw(core.vector_reg_read_dynamic_energy, "vector_reg_read_dynamic_energy"),
+        vector_reg_write_dynamic_energy: pw(core.vector_reg_write_dynamic_energy, "vector_reg_write_dynamic_energy"),
+        transfer_static_power: pw(core.transfer_static_power, "transfer_static_power"),
+        transfer_dynamic_power: pw(core.transfer_dynamic_power, "transfer_dynamic_power"),
+    };
     let core_period = r.f(core.period, &cp("period"), 1.0);
     let core_cfg = CoreConfig {
         period: core_period,
