@@ -1,19 +1,20 @@
 //! Static check of a program's communication: send/recv pairing and deadlock.
 //!
-//! Transfers are synchronous (a `send` completes when its partner's `recv` runs) and programs
-//! have no branches, so the order in which every core meets its partners is fixed. The check
-//! runs that order abstractly, over the communication instructions alone: each core advances
-//! until it blocks in a `send`/`recv` whose partner is not at the matching instruction, or in
-//! a `wait` whose event count is short. When no core can advance and some have not finished,
-//! the program deadlocks on every run; each blocked core is reported with its line and what it
-//! waits for. Message counts and sizes per pair of cores are compared too. Cost is linear in
-//! the number of communication instructions executed, independent of the rest.
+//! Transfers are synchronous and programs have no branches, so the order in which every core
+//! meets its partners is fixed. The check runs the communication instructions alone through
+//! the [`Rendezvous`] the simulators use: each core advances until it blocks in a `send`/`recv`
+//! whose partner is not there, or in a `wait` whose event count is short. When no core can
+//! advance and some have not finished, the program deadlocks on every run; each blocked core
+//! is reported with its line and what it waits for. Message counts and sizes per pair of cores
+//! are compared too. Cost is linear in the number of communication instructions executed,
+//! independent of the rest.
 
 use super::cursor::Cursor;
+use super::rendezvous::{comm_line, comm_of, Arrival, Rendezvous};
 use super::*;
 use crate::arch::CoreId;
 use crate::diag::{Diagnostic, Loc};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Findings about `p`'s communication (empty when it is sound).
 pub fn check(p: &Program) -> Vec<Diagnostic> {
@@ -58,85 +59,53 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
         }
     }
 
-    // The rendezvous, run abstractly.
-    let index: HashMap<CoreId, usize> = p.cores.iter().enumerate().map(|(k, c)| (c.id, k)).collect();
+    // The rendezvous, run abstractly (the same semantics the simulators run).
+    let ids: Vec<CoreId> = p.cores.iter().map(|c| c.id).collect();
+    let mut rv: Rendezvous<()> = Rendezvous::new(&ids);
     let mut cursors: Vec<Cursor> = bodies.iter().map(|b| Cursor::new(b)).collect();
-    let mut current: Vec<Option<(&Inst, u32)>> = cursors.iter_mut().map(|c| c.next()).collect();
-    let mut events = vec![[0i64; 32]; p.cores.len()];
+    let mut done = vec![false; p.cores.len()];
     loop {
         let mut progress = false;
         for k in 0..p.cores.len() {
-            while let Some((inst, line)) = current[k] {
-                let advance = match *inst {
-                    // To a core without a program or to itself: reported by the structural checks.
-                    Inst::Send { core: to, .. } if !index.contains_key(&to) || to == p.cores[k].id => true,
-                    Inst::Recv { core: from, .. } if !index.contains_key(&from) || from == p.cores[k].id => true,
-                    Inst::Send { core: to, size, .. } => match index.get(&to) {
-                        None => true,
-                        Some(&j) => match current[j] {
-                            Some((Inst::Recv { core: from, size: rsize, .. }, rline)) if *from == p.cores[k].id => {
-                                if *rsize != size {
-                                    out.push(
-                                        Diagnostic::error(format!(
-                                            "core {}: send of {size} bytes to core {to} is received by core {to} (line {rline}) as {rsize} bytes",
-                                            p.cores[k].id
-                                        ))
-                                        .at_opt(loc(line)),
-                                    );
-                                }
-                                current[j] = cursors[j].next();
-                                true
-                            }
-                            _ => false,
-                        },
-                    },
-                    // Completed from the sender's side when it gets there.
-                    Inst::Recv { .. } => false,
-                    Inst::Sync { event, core } => {
-                        if let Some(&j) = index.get(&core) {
-                            events[j][event as usize] += 1;
-                        }
-                        true
-                    }
-                    Inst::Wait { event, value } => events[k][event as usize] >= value,
-                    _ => true,
-                };
-                if !advance {
+            if done[k] || rv.pending(k).is_some() {
+                continue;
+            }
+            loop {
+                let Some((inst, line)) = cursors[k].next() else {
+                    done[k] = true;
+                    progress = true;
                     break;
-                }
-                current[k] = cursors[k].next();
+                };
                 progress = true;
+                let Some(c) = comm_of(inst, line, ()) else { continue };
+                match rv.arrive(k, c) {
+                    Arrival::Done => {}
+                    Arrival::Transfer(t) => {
+                        if t.send_size != t.recv_size {
+                            let (from, to) = (ids[t.sender], ids[t.receiver]);
+                            out.push(
+                                Diagnostic::error(format!(
+                                    "core {from}: send of {} bytes to core {to} is received by core {to} (line {}) as {} bytes",
+                                    t.send_size, t.recv_line, t.recv_size
+                                ))
+                                .at_opt(loc(t.send_line)),
+                            );
+                        }
+                    }
+                    Arrival::Blocked => break,
+                }
             }
         }
-        // A receiver whose sender is ready is completed by the sender's turn above; without
-        // progress in a whole round, nothing will change any more.
+        // Without progress in a whole round, nothing will change any more.
         if !progress {
             break;
         }
     }
-    let blocked: Vec<usize> = (0..p.cores.len()).filter(|&k| current[k].is_some()).collect();
-    for &k in &blocked {
-        let (inst, line) = current[k].expect("blocked");
-        let partner = |id: CoreId| match index.get(&id).and_then(|&j| current[j]) {
-            None => format!("core {id} has finished"),
-            Some((i, l)) => format!("core {id} is blocked in '{}'{}", i.mnemonic(), at_line(l)),
-        };
-        let why = match *inst {
-            Inst::Send { core, size, .. } => {
-                format!("'send' of {size} bytes to core {core} never completes: {}", partner(core))
-            }
-            Inst::Recv { core, size, .. } => {
-                format!("'recv' of {size} bytes from core {core} never completes: {}", partner(core))
-            }
-            Inst::Wait { event, value } => {
-                format!(
-                    "'wait' for event {event} to reach {value} never completes: it reaches {}",
-                    events[k][event as usize]
-                )
-            }
-            _ => "stuck".to_string(),
-        };
-        out.push(Diagnostic::error(format!("deadlock: core {}: {why}", p.cores[k].id)).at_opt(loc(line)));
+    for (k, id) in ids.iter().enumerate() {
+        if let Some(c) = rv.pending(k) {
+            let why = rv.blocked_message(k, at_line);
+            out.push(Diagnostic::error(format!("deadlock: core {id}: {why}")).at_opt(loc(comm_line(c))));
+        }
     }
     out
 }

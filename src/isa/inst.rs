@@ -725,6 +725,26 @@ impl Inst {
         }
     }
 
+    /// Bytes address operand `k` covers, by the table's extent rule: `eb` is the element size,
+    /// `ag` the array group the instruction's `group` names (for `mvmul`). Saturates rather
+    /// than overflows on absurd values (the caller checks them against memory).
+    pub fn operand_bytes(&self, k: usize, eb: i64, ag: Option<&super::ArrayGroup>) -> i64 {
+        let info = self.info();
+        let values = self.attrs();
+        let attr = |name: &str| info.attr(name).map_or(0, |(i, _)| values[i].int());
+        match info.operands.get(k).map(|o| o.extent) {
+            None => 0,
+            Some(Extent::Bytes(n)) => attr(n),
+            Some(Extent::Elems(n)) => attr(n).saturating_mul(eb),
+            Some(Extent::OneElem) => eb,
+            Some(Extent::Strided { len, stride }) => {
+                (attr(len) - 1).max(0).saturating_mul(attr(stride)).saturating_add(1).saturating_mul(eb)
+            }
+            Some(Extent::AgRows) => ag.map_or(0, |g| g.rows.saturating_mul(eb)),
+            Some(Extent::AgCols) => ag.map_or(0, |g| g.cols.saturating_mul(eb)),
+        }
+    }
+
     /// The instruction `op` with these addresses (the table's operands, in order) and
     /// attribute values (the table's attributes, in order, of their kinds and ranges). A
     /// caller that checked the parts against the table gets `Ok`; the error says what

@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod comm;
 pub mod cursor;
 pub mod inst;
+pub mod rendezvous;
 pub mod reroll;
 pub mod text;
 pub mod verify;

@@ -225,7 +225,6 @@ impl Checker<'_> {
         let m = info.mnemonic;
         let id = c.id;
         let values = i.attrs();
-        let attr = |name: &str| info.attr(name).map_or(0, |(k, _)| values[k].int());
         // Attributes that name an array group or a core.
         let mut group = None;
         for (ai, v) in info.attrs.iter().zip(&values) {
@@ -256,18 +255,8 @@ impl Checker<'_> {
         }
         // (address, bytes accessed, operand role, memory)
         let mut accesses: Vec<(&Addr, i64, &str, Space)> = vec![];
-        for (o, a) in info.operands.iter().zip(i.addrs()) {
-            let bytes = match o.extent {
-                Extent::Bytes(n) => attr(n),
-                Extent::Elems(n) => attr(n).saturating_mul(eb),
-                Extent::OneElem => eb,
-                Extent::Strided { len, stride } => {
-                    (attr(len) - 1).max(0).saturating_mul(attr(stride)).saturating_add(1).saturating_mul(eb)
-                }
-                Extent::AgRows => group.map_or(0, |g| g.rows.saturating_mul(eb)),
-                Extent::AgCols => group.map_or(0, |g| g.cols.saturating_mul(eb)),
-            };
-            accesses.push((a, bytes, o.role, o.space));
+        for (k, (o, a)) in info.operands.iter().zip(i.addrs()).enumerate() {
+            accesses.push((a, i.operand_bytes(k, eb, group), o.role, o.space));
         }
         let sized = info.operands.first().is_some_and(|o| matches!(o.extent, Extent::Bytes(_)));
         if sized && accesses.first().is_some_and(|a| a.1 % eb != 0) {
