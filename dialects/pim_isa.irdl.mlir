@@ -45,6 +45,10 @@ irdl.dialect @pim_isa {
   }
   irdl.operation @nop {
   }
+  irdl.operation @task {
+    %op_attr = irdl.base "#builtin.string"
+    irdl.attributes {"op" = %op_attr}
+  }
   irdl.operation @comment {
     %text_attr = irdl.base "#builtin.string"
     %trailing_attr = irdl.base "#builtin.integer"

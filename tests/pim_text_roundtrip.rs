@@ -96,15 +96,26 @@ fn place_comments(mut v: Vec<Stmt>) -> Vec<Stmt> {
     v
 }
 
+/// A task marker: an op's name, maybe a replica and windows, maybe the op's tokens.
+fn task() -> impl Strategy<Value = Task> {
+    (name(), proptest::option::of(0u32..9), proptest::option::of((0u64..99, 0u64..99)), any::<bool>())
+        .prop_map(|(op, replica, w, sync)| Task { op, replica, windows: w.map(|(a, b)| (a.min(b), a.max(b))), sync })
+}
+
 fn stmts(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Vec<Stmt>> {
     let leaf = inst(bufs, globals, ags, depth).prop_map(|i| Stmt::Inst(i, Line::NONE));
     let note = comment().prop_map(Stmt::Comment);
+    let marker = task().prop_map(Stmt::Task);
     if depth >= 2 {
-        return proptest::collection::vec(prop_oneof![4 => leaf, 1 => note], 0..4).prop_map(place_comments).boxed();
+        return proptest::collection::vec(prop_oneof![4 => leaf, 1 => note, 1 => marker], 0..4)
+            .prop_map(place_comments)
+            .boxed();
     }
     let nested = (-3i64..5, 0i64..30, stmts(bufs, globals, ags, depth + 1))
         .prop_map(|(start, count, body)| Stmt::Repeat { start, count, body });
-    proptest::collection::vec(prop_oneof![3 => leaf, 1 => nested, 1 => note], 0..5).prop_map(place_comments).boxed()
+    proptest::collection::vec(prop_oneof![3 => leaf, 1 => nested, 1 => note, 1 => task().prop_map(Stmt::Task)], 0..5)
+        .prop_map(place_comments)
+        .boxed()
 }
 
 /// Comments on some declarations: lines before them, maybe one at the end of their line.

@@ -22,8 +22,11 @@
 // CHECK-NEXT: send @token, core=3, size=2
 
 // Core 1 owns the fc: it sums the partial products of cores 2 and 3 and stores the output.
+// Task markers say what each part of a core's program is for.
 // CHECK-LABEL: core 1 {
-// CHECK: recv @token, core=0, size=2
+// CHECK: task fc sync
+// CHECK-NEXT: recv @token, core=0, size=2
+// CHECK-NEXT: task fc replica=0 windows=0..1
 // CHECK-NEXT: ld @fc.patch, $maxpool1, size=96
 // CHECK: recv @fc.recv, core=2, size=20
 // CHECK-NEXT: vvadd @fc.acc, @fc.acc, @fc.recv, len=10

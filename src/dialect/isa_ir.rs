@@ -324,6 +324,23 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
         for s in stmts {
             match s {
                 Stmt::Inst(i, line) => self.inst(block, i, line.0, ivs),
+                Stmt::Task(t) => {
+                    let mut b = AttrBuilder::new(self.ctx).str("op", &t.op);
+                    if let Some(r) = t.replica {
+                        b = b.i64("replica", i64::from(r));
+                    }
+                    if let Some((lo, hi)) = t.windows {
+                        b = b.i64_array("windows", &[lo as i64, hi as i64]);
+                    }
+                    if t.sync {
+                        b = b.bool("sync", true);
+                    }
+                    let op = OperationBuilder::new("pim_isa.task", Location::unknown(self.ctx))
+                        .add_attributes(&b.list)
+                        .build()
+                        .expect("op");
+                    block.append_operation(op);
+                }
                 Stmt::Comment(c) => {
                     let b = AttrBuilder::new(self.ctx).str("text", &c.text).bool("trailing", c.trailing);
                     let op = OperationBuilder::new("pim_isa.comment", Location::unknown(self.ctx))
@@ -612,6 +629,10 @@ impl CoreReader<'_> {
             let a = attrs(&op, &name);
             match name.as_str() {
                 "func.return" | "affine.yield" => {}
+                "pim_isa.task" => match read_task(&a) {
+                    Ok(t) => out.push(Stmt::Task(t)),
+                    Err(m) => self.fail(loc, &m),
+                },
                 "pim_isa.comment" => match (a.str("text"), a.bool("trailing")) {
                     (Ok(text), Ok(trailing)) => out.push(Stmt::Comment(Comment { text, trailing })),
                     (Err(m), _) | (_, Err(m)) => self.fail(loc, &m),
@@ -838,6 +859,24 @@ impl CoreReader<'_> {
         }
         Inst::from_parts(opcode, addrs, &values).map(Some)
     }
+}
+
+/// A task marker from its attributes (`op`; `replica`, `windows`, `sync` when given).
+fn read_task(a: &super::Attrs) -> Result<Task, String> {
+    let replica = match a.opt_i64("replica")? {
+        Some(r) => Some(u32::try_from(r).map_err(|_| format!("task replica {r} is out of range"))?),
+        None => None,
+    };
+    let windows = if a.has("windows") {
+        match a.i64_array("windows")?.as_slice() {
+            &[lo, hi] if 0 <= lo && lo <= hi => Some((lo as u64, hi as u64)),
+            w => return Err(format!("task windows {w:?} must be [first, end] with 0 <= first <= end")),
+        }
+    } else {
+        None
+    };
+    let sync = if a.has("sync") { a.bool("sync")? } else { false };
+    Ok(Task { op: a.str("op")?, replica, windows, sync })
 }
 
 /// Linear form of an affine expression: coefficients of dims then symbols, and a constant.

@@ -116,7 +116,7 @@ fn count(stmts: &[Stmt], times: u64, f: &mut impl FnMut(&Inst, u32, u64)) {
         match s {
             Stmt::Inst(i, line) => f(i, line.0, times),
             Stmt::Repeat { count: n, body, .. } => count(body, times * (*n).max(0) as u64, f),
-            Stmt::Comment(_) => {}
+            Stmt::Comment(_) | Stmt::Task(_) => {}
         }
     }
 }

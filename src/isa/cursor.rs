@@ -1,6 +1,6 @@
 //! Walks a structured program in execution order without expanding it.
 
-use crate::isa::{Inst, Stmt};
+use crate::isa::{Inst, Stmt, Task};
 
 struct Frame<'p> {
     stmts: &'p [Stmt],
@@ -12,16 +12,22 @@ struct Frame<'p> {
 pub struct Cursor<'p> {
     stack: Vec<Frame<'p>>,
     counters: Vec<i64>,
+    task: Option<&'p Task>,
 }
 
 impl<'p> Cursor<'p> {
     pub fn new(body: &'p [Stmt]) -> Self {
-        Cursor { stack: vec![Frame { stmts: body, pc: 0, repeat: None }], counters: vec![] }
+        Cursor { stack: vec![Frame { stmts: body, pc: 0, repeat: None }], counters: vec![], task: None }
     }
 
     /// Current loop counters, outermost first.
     pub fn counters(&self) -> &[i64] {
         &self.counters
+    }
+
+    /// The task marker passed last: what the instructions since belong to.
+    pub fn task(&self) -> Option<&'p Task> {
+        self.task
     }
 }
 
@@ -39,6 +45,7 @@ impl<'p> Iterator for Cursor<'p> {
                 match s {
                     Stmt::Inst(i, line) => return Some((i, line.0)),
                     Stmt::Comment(_) => {}
+                    Stmt::Task(t) => self.task = Some(t),
                     Stmt::Repeat { start, count, body } => {
                         if *count > 0 && !body.is_empty() {
                             self.counters.push(*start);

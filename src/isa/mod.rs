@@ -89,7 +89,7 @@ pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
         match s {
             Stmt::Inst(i, _) => i.addrs().into_iter().for_each(&mut *f),
             Stmt::Repeat { body, .. } => visit_addrs(body, f),
-            Stmt::Comment(_) => {}
+            Stmt::Comment(_) | Stmt::Task(_) => {}
         }
     }
 }
@@ -102,6 +102,29 @@ pub enum Stmt {
     Repeat { start: i64, count: i64, body: Vec<Stmt> },
     /// A comment among the instructions (no effect on execution).
     Comment(Comment),
+    /// From here on the core works on this task (no effect on execution): what reports
+    /// attribute the following instructions to.
+    Task(Task),
+}
+
+/// What a run of instructions is for: provenance the scheduler writes (and a person editing
+/// a program may too), so that timing and energy can be attributed to layers and replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Task {
+    /// The graph op: a layer's name, or an op's (e.g. `maxpool3`).
+    pub op: String,
+    /// The replica of a crossbar layer.
+    pub replica: Option<u32>,
+    /// The output windows a layer's replica computes.
+    pub windows: Option<(u64, u64)>,
+    /// The tokens exchanged before the op may start (not the op's own work).
+    pub sync: bool,
+}
+
+impl Task {
+    pub fn compute(op: &str) -> Task {
+        Task { op: op.to_string(), replica: None, windows: None, sync: false }
+    }
 }
 
 /// A `//` comment of the `.pim` text, kept so that re-printing an edited program keeps it.
@@ -380,8 +403,8 @@ impl CoreProgram {
                 .iter()
                 .map(|s| match s {
                     Stmt::Inst(..) => 1,
-                    Stmt::Repeat { count, body, .. } => (*count).max(0) as u64 * count_body(body),
-                    Stmt::Comment(_) => 0,
+                    Stmt::Repeat { count, body, .. } => ((*count).max(0) as u64).saturating_mul(count_body(body)),
+                    Stmt::Comment(_) | Stmt::Task(_) => 0,
                 })
                 .sum()
         }
@@ -399,7 +422,7 @@ impl CoreProgram {
                 .map(|s| match s {
                     Stmt::Inst(..) => 1,
                     Stmt::Repeat { body, .. } => count(body),
-                    Stmt::Comment(_) => 0,
+                    Stmt::Comment(_) | Stmt::Task(_) => 0,
                 })
                 .sum()
         }
@@ -412,7 +435,7 @@ impl CoreProgram {
             stmts
                 .iter()
                 .map(|s| match s {
-                    Stmt::Inst(..) | Stmt::Comment(_) => 0,
+                    Stmt::Inst(..) | Stmt::Comment(_) | Stmt::Task(_) => 0,
                     Stmt::Repeat { body, .. } => 1 + depth(body),
                 })
                 .max()
@@ -440,7 +463,7 @@ impl CoreProgram {
                         }
                         counters.pop();
                     }
-                    Stmt::Comment(_) => {}
+                    Stmt::Comment(_) | Stmt::Task(_) => {}
                 }
             }
             Ok(())
@@ -473,7 +496,7 @@ impl Program {
                         }
                     }
                     Stmt::Repeat { body, .. } => walk(body, first, bad, core),
-                    Stmt::Inst(..) | Stmt::Comment(_) => {}
+                    Stmt::Inst(..) | Stmt::Comment(_) | Stmt::Task(_) => {}
                 }
             }
         }
@@ -493,7 +516,7 @@ impl Program {
 
     /// Expands every loop: each core's body becomes the flat instruction stream it executes,
     /// addresses keeping their buffers (the strict ISA has no loops). Comments outside loops
-    /// stay; those inside go.
+    /// stay; those inside go; task markers stay everywhere.
     pub fn flatten(&mut self) {
         fn expand(stmts: &[Stmt], counters: &mut Vec<i64>, out: &mut Vec<Stmt>) {
             for s in stmts {
@@ -515,6 +538,8 @@ impl Program {
                     }
                     Stmt::Comment(c) if counters.is_empty() => out.push(Stmt::Comment(c.clone())),
                     Stmt::Comment(_) => {}
+                    // Tasks mark where work begins, in loops too: every iteration keeps its own.
+                    Stmt::Task(t) => out.push(Stmt::Task(t.clone())),
                 }
             }
         }
@@ -561,7 +586,7 @@ impl Program {
                 match s {
                     Stmt::Inst(_, line) => *line = Line::NONE,
                     Stmt::Repeat { body, .. } => strip(body),
-                    Stmt::Comment(_) => {}
+                    Stmt::Comment(_) | Stmt::Task(_) => {}
                 }
             }
         }

@@ -17,7 +17,7 @@ pub fn visit_addrs_mut(stmts: &mut [Stmt], f: &mut impl FnMut(&mut Addr)) {
                 }
             }
             Stmt::Repeat { body, .. } => visit_addrs_mut(body, f),
-            Stmt::Comment(_) => {}
+            Stmt::Comment(_) | Stmt::Task(_) => {}
         }
     }
 }
@@ -55,6 +55,7 @@ fn diff(a: &[Stmt], b: &[Stmt], delta: &mut Vec<i64>) -> bool {
                 }
             }
             (Stmt::Comment(a), Stmt::Comment(b)) if a == b => {}
+            (Stmt::Task(a), Stmt::Task(b)) if a == b => {}
             _ => return false,
         }
     }
@@ -208,6 +209,7 @@ fn shape_hash(s: &Stmt) -> u64 {
                 }
             }
             Stmt::Comment(c) => (&c.text, c.trailing).hash(h),
+            Stmt::Task(t) => t.hash(h),
         }
     }
     walk(s, &mut h);

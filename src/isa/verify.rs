@@ -206,7 +206,7 @@ impl Checker<'_> {
         for s in stmts {
             match s {
                 Stmt::Inst(i, line) => self.inst(c, i, line.0, ranges),
-                Stmt::Comment(_) => {}
+                Stmt::Comment(_) | Stmt::Task(_) => {}
                 Stmt::Repeat { start, count, body } => {
                     if *count <= 0 {
                         continue;

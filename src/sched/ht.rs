@@ -13,8 +13,10 @@ use crate::arch::CoreId;
 /// One step of the schedule; the emitter appends it to the programs of the cores involved.
 #[derive(Debug, Clone, Copy)]
 pub enum Step<'t> {
-    /// `from` hands a token to `to` (a `send` on one, a `recv` on the other).
+    /// Before `op` starts, `from` hands a token to `to` (a `send` on one, a `recv` on the
+    /// other).
     Token {
+        op: &'t OpTasks,
         from: CoreId,
         to: CoreId,
     },
@@ -28,7 +30,7 @@ pub enum Step<'t> {
 pub fn order(tg: &TaskGraph) -> Vec<Step<'_>> {
     let mut steps = vec![];
     for op in &tg.ops {
-        steps.extend(op.tokens.iter().map(|&(from, to)| Step::Token { from, to }));
+        steps.extend(op.tokens.iter().map(|&(from, to)| Step::Token { op, from, to }));
         steps.extend(op.tasks.iter().map(|task| Step::Task { op, task }));
     }
     steps

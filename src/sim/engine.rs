@@ -4,7 +4,7 @@
 //! the program deadlocks and the error names every blocked core. Programs are walked in
 //! structured form (loops are never expanded).
 
-use super::observe::Observer;
+use super::observe::{At, Observer};
 use super::semantics::{effects, execute, CoreState, Memories};
 use super::weights::Block;
 use crate::diag::{Diagnostic, Error, Loc, Result};
@@ -98,7 +98,8 @@ impl<'p> Functional<'p> {
                     self.global.resize(need, 0.0);
                 }
             }
-            obs.instruction(k, inst, line, &fx);
+            let at = At { core: k, pc: self.pcs[k] - 1, line, task: self.cursors[k].task() };
+            obs.instruction(&at, inst, &fx);
             let data = fx.reads.first().or(fx.writes.first()).map_or(0, |r| r.elem(eb));
             let Some(c) = comm_of(inst, line, data) else {
                 let (core, global) = (&mut self.cores[k], &mut self.global);

@@ -17,7 +17,7 @@ pub mod weights;
 use crate::arch::Arch;
 use crate::diag::{Error, Result};
 use crate::isa::{GlobalInit, Program};
-pub use observe::{CoreStats, Observer, Stats};
+pub use observe::{At, CoreStats, Observer, Stats};
 pub use weights::{Tensor, WeightStore};
 
 #[derive(Debug, Clone)]

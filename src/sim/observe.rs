@@ -4,13 +4,24 @@
 
 use super::semantics::Effects;
 use crate::arch::CoreId;
-use crate::isa::{Inst, Unit};
+use crate::isa::{Inst, Task, Unit};
 
-/// What an engine reports as it runs. Cores are indices into the program's core list.
+/// Where an executed instruction is: its core (an index into the program's core list), its
+/// number in that core's dynamic stream, its source line (0 if none) and the task marker the
+/// core passed last (what the instruction is attributed to).
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub core: usize,
+    pub pc: u64,
+    pub line: u32,
+    pub task: Option<&'a Task>,
+}
+
+/// What an engine reports as it runs.
 pub trait Observer {
-    /// Core `core` executed `inst` (its `line` in the source, 0 if none).
-    fn instruction(&mut self, core: usize, inst: &Inst, line: u32, fx: &Effects) {
-        let _ = (core, inst, line, fx);
+    /// An instruction executed.
+    fn instruction(&mut self, at: &At, inst: &Inst, fx: &Effects) {
+        let _ = (at, inst, fx);
     }
     /// A transfer of `bytes` completed from core `from` to core `to`.
     fn transfer(&mut self, from: usize, to: usize, bytes: u32) {
@@ -50,8 +61,8 @@ impl Stats {
 }
 
 impl Observer for Stats {
-    fn instruction(&mut self, core: usize, inst: &Inst, _: u32, fx: &Effects) {
-        let c = &mut self.cores[core];
+    fn instruction(&mut self, at: &At, inst: &Inst, fx: &Effects) {
+        let c = &mut self.cores[at.core];
         c.instructions += 1;
         c.bytes += fx.reads.iter().chain(&fx.writes).map(|r| r.bytes).sum::<u64>();
         match inst.info().unit {
@@ -71,9 +82,9 @@ impl Observer for Stats {
 pub struct Both<'a, A: Observer, B: Observer>(pub &'a mut A, pub &'a mut B);
 
 impl<A: Observer, B: Observer> Observer for Both<'_, A, B> {
-    fn instruction(&mut self, core: usize, inst: &Inst, line: u32, fx: &Effects) {
-        self.0.instruction(core, inst, line, fx);
-        self.1.instruction(core, inst, line, fx);
+    fn instruction(&mut self, at: &At, inst: &Inst, fx: &Effects) {
+        self.0.instruction(at, inst, fx);
+        self.1.instruction(at, inst, fx);
     }
     fn transfer(&mut self, from: usize, to: usize, bytes: u32) {
         self.0.transfer(from, to, bytes);

@@ -82,6 +82,12 @@ pub enum CoreItem<'a> {
         operands: Vec<Operand<'a>>,
         span: Span,
     },
+    /// `task NAME replica=N windows=A..B sync`: what the following instructions are for.
+    Task {
+        name: Cow<'a, str>,
+        attrs: Vec<Attr<'a>>,
+        span: Span,
+    },
     /// A line that failed to parse (already reported).
     Error,
 }

@@ -46,6 +46,8 @@ pub enum Tok<'a> {
     KwBuffer,
     #[token("repeat")]
     KwRepeat,
+    #[token("task")]
+    KwTask,
     #[token("in")]
     KwIn,
 
@@ -112,7 +114,7 @@ pub fn unescape(s: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(out))
 }
 
-const KEYWORDS: &[&str] = &["arch", "weights", "layer", "global", "core", "ag", "buffer", "repeat", "in"];
+const KEYWORDS: &[&str] = &["arch", "weights", "layer", "global", "core", "ag", "buffer", "repeat", "task", "in"];
 
 /// Quotes a name unless it lexes as a bare identifier.
 pub fn quote_name(name: &str) -> String {
@@ -165,6 +167,7 @@ impl fmt::Display for Tok<'_> {
             Tok::KwAg => write!(f, "'ag'"),
             Tok::KwBuffer => write!(f, "'buffer'"),
             Tok::KwRepeat => write!(f, "'repeat'"),
+            Tok::KwTask => write!(f, "'task'"),
             Tok::KwIn => write!(f, "'in'"),
             Tok::Int(i) => write!(f, "integer {i}"),
             Tok::Dims(d) => write!(f, "dimensions {d}"),

@@ -173,6 +173,7 @@ enum What<'a> {
     Buffer(&'a str),
     ArrayGroup,
     Inst(&'a str),
+    Task(&'a str),
 }
 
 impl fmt::Display for What<'_> {
@@ -183,6 +184,7 @@ impl fmt::Display for What<'_> {
             What::Buffer(n) => write!(f, "buffer '@{n}'"),
             What::ArrayGroup => write!(f, "array group"),
             What::Inst(m) => write!(f, "'{m}'"),
+            What::Task(n) => write!(f, "task '{n}'"),
         }
     }
 }
@@ -767,9 +769,10 @@ impl<'l> Lower<'l> {
         let mut prev_end = start;
         for item in items {
             let (span, end) = match item {
-                CoreItem::Ag { span, .. } | CoreItem::Buffer { span, .. } | CoreItem::Inst { span, .. } => {
-                    (*span, span.0 + 1)
-                }
+                CoreItem::Ag { span, .. }
+                | CoreItem::Buffer { span, .. }
+                | CoreItem::Inst { span, .. }
+                | CoreItem::Task { span, .. } => (*span, span.0 + 1),
                 CoreItem::Repeat { span, end_at, .. } => (*span, *end_at + 1),
                 CoreItem::Error => continue,
             };
@@ -822,6 +825,25 @@ impl<'l> Lower<'l> {
                     if let Some(i) = self.inst(mnemonic, operands, *span, scope, vars) {
                         out.push(Stmt::Inst(i, self.line(*span)));
                     }
+                    out.extend(self.trailing_at(span.0).map(Stmt::Comment));
+                }
+                CoreItem::Task { name, attrs, span } => {
+                    out.extend(lead.into_iter().map(Stmt::Comment));
+                    let mut a = self.attrs(attrs, What::Task(name), *span);
+                    let replica = self.take_u32(&mut a, "replica", false);
+                    let windows = match self.take(&mut a, "windows") {
+                        None => None,
+                        Some(Attr { value: Some(Value::Range(lo, hi)), .. }) if 0 <= *lo && lo <= hi => {
+                            Some((*lo as u64, *hi as u64))
+                        }
+                        Some(attr) => {
+                            self.err(attr.span, "'windows' must be a range like 0..56");
+                            None
+                        }
+                    };
+                    let sync = self.take_flag(&mut a, "sync");
+                    self.finish(a, &["replica", "windows", "sync"]);
+                    out.push(Stmt::Task(Task { op: name.to_string(), replica, windows, sync }));
                     out.extend(self.trailing_at(span.0).map(Stmt::Comment));
                 }
             }

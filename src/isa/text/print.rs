@@ -262,6 +262,20 @@ impl Printer<'_> {
                     self.out.push_str("}\n");
                 }
                 Stmt::Comment(c) => comment(self.out, c, depth),
+                Stmt::Task(t) => {
+                    self.indent(depth);
+                    let _ = write!(self.out, "task {}", quote_name(&t.op));
+                    if let Some(r) = t.replica {
+                        let _ = write!(self.out, " replica={r}");
+                    }
+                    if let Some((a, b)) = t.windows {
+                        let _ = write!(self.out, " windows={a}..{b}");
+                    }
+                    if t.sync {
+                        self.out.push_str(" sync");
+                    }
+                    self.out.push('\n');
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ mod crossbar;
 mod vector;
 
 use super::ht::Step;
-use super::memory::{CoreBuilder, GlobalPlan};
+use super::memory::{value_name, CoreBuilder, GlobalPlan};
 use super::tasks::{OpTasks, Task, TaskGraph};
 use super::SchedError;
 use crate::arch::{Arch, CoreId};
@@ -146,6 +146,8 @@ pub struct Emitter<'a> {
     pub layers: Vec<Layer>,
     /// Bytes per activation element.
     pub eb: i64,
+    /// The task each core works on, as last marked.
+    marked: BTreeMap<CoreId, crate::isa::Task>,
 }
 
 /// What an op needs once, before its first task is written.
@@ -159,11 +161,19 @@ pub(crate) enum Prepared {
 impl<'a> Emitter<'a> {
     pub fn new(g: &'a Graph, m: &'a Mapping, arch: &'a Arch, plan: GlobalPlan) -> Self {
         let eb = plan.eb;
-        Emitter { g, m, arch, plan, cores: BTreeMap::new(), layers: vec![], eb }
+        Emitter { g, m, arch, plan, cores: BTreeMap::new(), layers: vec![], eb, marked: BTreeMap::new() }
     }
 
     pub fn core(&mut self, id: CoreId) -> &mut CoreBuilder {
         self.cores.entry(id).or_insert_with(|| CoreBuilder::new(id))
+    }
+
+    /// Marks what `core` works on from here (unless it already does).
+    fn mark(&mut self, core: CoreId, t: crate::isa::Task) {
+        if self.marked.get(&core) != Some(&t) {
+            self.core(core).emit([Stmt::Task(t.clone())]);
+            self.marked.insert(core, t);
+        }
     }
 
     /// Writes the steps in order.
@@ -172,8 +182,12 @@ impl<'a> Emitter<'a> {
         let mut current: Option<(NodeId, Prepared)> = None;
         for step in steps {
             match *step {
-                Step::Token { from, to } => {
+                Step::Token { op, from, to } => {
                     let eb = self.eb;
+                    let name = value_name(self.g, op.node);
+                    for c in [from, to] {
+                        self.mark(c, crate::isa::Task { sync: true, ..crate::isa::Task::compute(&name) });
+                    }
                     let c = self.core(from);
                     let tok = c.buf("token", eb);
                     c.emit([inst(Inst::Send { rs1: Addr::local(tok, 0), core: to, size: eb as u32 })]);
@@ -186,6 +200,16 @@ impl<'a> Emitter<'a> {
                         current = Some((op.node, self.prepare(op)?));
                     }
                     let prepared = &current.as_ref().expect("set above").1;
+                    let name = value_name(self.g, op.node);
+                    let marker = match *task {
+                        Task::Layer { replica, windows, .. } => crate::isa::Task {
+                            replica: Some(replica),
+                            windows: Some(windows),
+                            ..crate::isa::Task::compute(&name)
+                        },
+                        Task::Vector { .. } => crate::isa::Task::compute(&name),
+                    };
+                    self.mark(task.core(), marker);
                     self.task(op, task, prepared)?;
                 }
             }
