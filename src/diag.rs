@@ -149,6 +149,9 @@ impl SourceMap {
     }
 }
 
+/// Errors an [`Error`] prints at most.
+pub const MAX_SHOWN: usize = 100;
+
 /// The error type of pimlir: one or more diagnostics (all errors found in one run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
@@ -181,8 +184,23 @@ impl Error {
         }
         self
     }
+    /// The diagnostics as text: the first [`MAX_SHOWN`] errors (with their notes), then how
+    /// many more there were.
     pub fn render(&self, sources: &SourceMap) -> String {
-        self.diagnostics.iter().map(|d| d.render(sources)).collect()
+        let mut out = String::new();
+        let mut errors = 0;
+        for d in &self.diagnostics {
+            if d.severity == Severity::Error {
+                errors += 1;
+            }
+            if errors <= MAX_SHOWN || d.severity != Severity::Error {
+                out.push_str(&d.render(sources));
+            }
+        }
+        if errors > MAX_SHOWN {
+            out.push_str(&format!("note: {} more errors not shown\n", errors - MAX_SHOWN));
+        }
+        out
     }
 }
 
@@ -201,6 +219,37 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Runs `f`, and turns a panic in it into an error message: what panicked and where. The
+/// default panic report is silenced meanwhile, so the caller's diagnostic is the only one.
+/// A panic is a bug; this keeps it from tearing down a process (through MLIR's C callbacks,
+/// an unwinding panic would abort) and says where to look.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::sync::Mutex;
+    static WHERE: Mutex<Option<String>> = Mutex::new(None);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        if let Ok(mut w) = WHERE.lock() {
+            *w = Some(at);
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        let at = WHERE.lock().ok().and_then(|mut w| w.take()).unwrap_or_default();
+        if at.is_empty() {
+            what
+        } else {
+            format!("{what} (at {at})")
+        }
+    })
+}
 
 /// `bail!("...")`: return an [`Error`] built from a format string.
 #[macro_export]

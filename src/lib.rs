@@ -8,6 +8,7 @@ pub mod ids;
 
 pub mod arch;
 pub mod diag;
+pub mod limits;
 pub mod unfold;
 
 pub mod frontend;

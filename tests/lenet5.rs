@@ -59,3 +59,33 @@ fn the_library_pipeline_equals_the_pass_pipeline() {
         assert_eq!(pimlir::isa::text::print(&by_passes), pimlir::isa::text::print(&direct), "{strategy}");
     }
 }
+
+/// A pass that panics (a bug) is reported as an internal error naming the pass; the process
+/// does not abort (a panic unwinding into MLIR's C++ would).
+#[test]
+fn a_panicking_pass_becomes_an_internal_error() {
+    use pimlir::pass::{create, Options, PassContext, PassDef};
+    fn boom(_: &PassContext, _: &mut melior::ir::Module) -> Result<(), pimlir::dialect::graph_ir::Failed> {
+        let v: Vec<u32> = vec![];
+        let _ = v[3];
+        Ok(())
+    }
+    static BOOM: PassDef = PassDef { name: "boom", summary: "panics", options: &[], run: boom };
+    let ctx = pimlir::dialect::new_context();
+    let capture = pimlir::dialect::DiagnosticCapture::attach(&ctx);
+    let mut module = melior::ir::Module::new(melior::ir::Location::new(&ctx, "m.mlir", 1, 1));
+    let arch = std::sync::Arc::new(pimlir::arch::Arch::load("pimcomp-default").unwrap());
+    let pm = melior::pass::PassManager::new(&ctx);
+    pm.add_pass(create(&BOOM, Options::default(), arch, "pimcomp-default".into()));
+    assert!(pm.run(&mut module).is_err());
+    let d = capture.take();
+    let msg = &d[0].message;
+    assert!(msg.starts_with("internal error in pass 'boom': index out of bounds"), "{msg}");
+    assert!(msg.contains("tests/lenet5.rs:"), "{msg}");
+}
+
+#[test]
+fn every_pass_has_a_type_id() {
+    // One id per registered pass, one left for passes outside the registry (tests).
+    assert!(pimlir::pass::PASSES.len() < 8);
+}

@@ -61,7 +61,7 @@ fn rerolling_a_flattened_schedule_recovers_its_loops() {
     let scheduled =
         pimlir::compile::compile(&imported, "lenet5.onnx", &arch, "pimcomp-default", &Default::default()).unwrap();
     let mut flat = scheduled.clone();
-    flat.flatten();
+    flat.flatten().unwrap();
     assert_eq!(flat.static_count(), scheduled.dynamic_count());
     let mut rolled = flat.clone();
     rolled.reroll();
@@ -206,7 +206,7 @@ proptest! {
         rolled.reroll();
         prop_assert!(rolled.static_count() <= flat.static_count());
         let mut again = rolled.clone();
-        again.flatten();
+        again.flatten().unwrap();
         prop_assert_eq!(again, flat);
     }
 }

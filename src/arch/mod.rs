@@ -235,7 +235,7 @@ impl Arch {
             };
             Error::at(what, crate::diag::Loc::new(origin, line, col))
         })?;
-        let mut arch = resolve(json)?;
+        let mut arch = resolve(json).map_err(|e| e.in_file(origin))?;
         arch.validate().map_err(|e| e.in_file(origin))?;
         if arch.name.is_empty() {
             arch.name = Path::new(origin)
@@ -257,6 +257,11 @@ impl Arch {
         };
         need(self.cores_per_chip > 0, "chip_config.core_cnt", "must be at least 1");
         need(self.chips > 0, "pimlir.chips", "must be at least 1");
+        need(
+            self.chips.checked_mul(self.cores_per_chip).is_some_and(|n| n <= MAX_CORES),
+            "chip_config.core_cnt",
+            &format!("{} chips x {} cores is more than {MAX_CORES} cores", self.chips, self.cores_per_chip),
+        );
         need(m.xbar_array_count > 0, "chip_config.core_config.matrix_config.xbar_array_count", "must be at least 1");
         need(
             m.xbar_size[0] > 0 && m.xbar_size[1] > 0,
@@ -455,6 +460,9 @@ impl Resolver {
         }
     }
 }
+
+/// Most cores an architecture may have (chips x cores per chip).
+pub const MAX_CORES: u32 = 1 << 20;
 
 /// Default capacities where pimsim-nn's own defaults (1 MiB for both memories) cannot hold a
 /// real network's activations: global memory defaults to 1 GiB.

@@ -12,6 +12,9 @@ use std::process::ExitCode;
 
 use pimlir::driver::COMPILE_PIPELINE;
 
+// The --max-instructions default above is written out; it must be the library's.
+const _: () = assert!(pimlir::limits::DEFAULT_INSTRUCTIONS == 1_000_000_000);
+
 /// mimalloc: parsing and lowering a million-instruction program makes millions of small
 /// allocations from two threads; glibc's allocator spends much of that time in page faults
 /// and arena locks.
@@ -46,6 +49,14 @@ fn command() -> Command {
         .arg(Arg::new("verify-diagnostics").long("verify-diagnostics").action(ArgAction::SetTrue).help("Check diagnostics against 'expected-error {{...}}' comments instead of printing them"))
         .arg(Arg::new("no-verify").long("no-verify").action(ArgAction::SetTrue).help("Skip pimlir's verifier on the input and after each pass"))
         .arg(Arg::new("mlir-print-debuginfo").long("mlir-print-debuginfo").action(ArgAction::SetTrue).help("Print locations in the output"))
+        .arg(
+            Arg::new("max-instructions")
+                .long("max-instructions")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64))
+                .default_value("1000000000")
+                .help("Most dynamic instructions the static checks (send/recv pairing) may process"),
+        )
         .next_help_heading("Passes");
     for p in PASSES {
         let mut help = p.summary.to_string();
@@ -87,13 +98,17 @@ fn steps_from_flags(m: &ArgMatches) -> Result<Vec<pipeline::Step>, String> {
 
 fn main() -> ExitCode {
     let m = command().get_matches();
-    match run(&m) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
+    if let Some(&n) = m.get_one::<u64>("max-instructions") {
+        pimlir::limits::set_instructions(n);
+    }
+    match pimlir::diag::catch_panic(|| run(&m)) {
+        Ok(Ok(true)) => ExitCode::SUCCESS,
+        Ok(Ok(false)) => ExitCode::FAILURE,
+        Ok(Err(e)) => {
             eprint!("{}", e.render(&SourceMap::default()));
             ExitCode::FAILURE
         }
+        Err(why) => driver::internal_error(&why),
     }
 }
 

@@ -43,17 +43,26 @@ struct Args {
     /// Print only errors
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Most dynamic instructions to simulate (and for the static checks)
+    #[arg(long, value_name = "N", default_value_t = pimlir::limits::DEFAULT_INSTRUCTIONS)]
+    max_instructions: u64,
+    /// Most host memory for the simulated memories, e.g. 512M, 8G
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = pimlir::limits::parse_size)]
+    max_memory: u64,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pimlir::limits::set_instructions(args.max_instructions);
+    pimlir::limits::set_memory(args.max_memory);
     let mut sources = SourceMap::default();
-    match run(&args, &mut sources) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match pimlir::diag::catch_panic(|| run(&args, &mut sources)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprint!("{}", e.render(&sources));
             ExitCode::FAILURE
         }
+        Err(why) => driver::internal_error(&why),
     }
 }
 
@@ -87,9 +96,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             result.outputs.len()
         )));
     }
-    for (path, t) in args.outputs.iter().zip(&result.outputs) {
-        t.write_npy(path)?;
-    }
+    write_outputs(&args.outputs, &result.outputs)?;
     if !args.quiet {
         // The report is written at once; a reader that stops early (`| head`) is no error.
         use std::fmt::Write as _;
@@ -131,6 +138,34 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Writes every output or none: each to a temporary file beside it, renamed into place once
+/// all are written.
+fn write_outputs(paths: &[PathBuf], tensors: &[Tensor]) -> Result<(), Error> {
+    let temp = |p: &PathBuf| {
+        let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".partial");
+        p.with_file_name(name)
+    };
+    let mut written = vec![];
+    let result = paths.iter().zip(tensors).try_for_each(|(path, t)| {
+        let tmp = temp(path);
+        written.push(tmp.clone());
+        t.write_npy(&tmp)
+    });
+    let result = result.and_then(|()| {
+        paths.iter().try_for_each(|path| {
+            std::fs::rename(temp(path), path)
+                .map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(&path.display().to_string()))
+        })
+    });
+    if result.is_err() {
+        for tmp in written {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result
 }
 
 /// Reads a program from .pim text, pim_isa MLIR or a pimsim-nn instruction file (.gz or

@@ -86,6 +86,9 @@ struct Args {
     /// Report the time of each step (read, parse, reroll, print, write) on stderr
     #[arg(long)]
     timing: bool,
+    /// Most dynamic instructions --flatten, --export-pimsim and the static checks may process
+    #[arg(long, value_name = "N", default_value_t = pimlir::limits::DEFAULT_INSTRUCTIONS)]
+    max_instructions: u64,
 }
 
 /// Wall-clock time of each step, printed on stderr with `--timing`.
@@ -124,12 +127,16 @@ enum Emit {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    pimlir::limits::set_instructions(args.max_instructions);
 
     let ctx = new_context();
     let capture = DiagnosticCapture::attach(&ctx);
     let mut sources = SourceMap::default();
     let mut timing = Timing::new(args.timing);
-    let result = translate(&args, &ctx, &mut sources, &mut timing);
+    let result = match pimlir::diag::catch_panic(|| translate(&args, &ctx, &mut sources, &mut timing)) {
+        Ok(r) => r,
+        Err(why) => return driver::internal_error(&why),
+    };
     let mut diags = capture.take();
     if let Err(e) = result {
         diags.extend(e.diagnostics);
@@ -168,7 +175,7 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
         };
         let mut p = pimlir::pimsim::read(Path::new(&args.input), &opts)?;
         t.step("import", Some(&|| p.dynamic_count()));
-        reshape(args, &mut p, t);
+        reshape(args, &mut p, t)?;
         let findings = pimlir::isa::verify::check(&p, &arch);
         t.step("verify", None);
         if !findings.is_empty() {
@@ -191,7 +198,7 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
             return Err(Error::many(findings));
         }
         t.step("verify", None);
-        reshape(args, &mut p, t);
+        reshape(args, &mut p, t)?;
         if args.export_pimsim {
             let xbar = [arch.xbar_rows(), arch.xbar_cols()];
             if args.output == "-" {
@@ -217,15 +224,16 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
 }
 
 /// Applies `--reroll` / `--flatten`.
-fn reshape(args: &Args, p: &mut Program, t: &mut Timing) {
+fn reshape(args: &Args, p: &mut Program, t: &mut Timing) -> Result<(), Error> {
     if args.reroll {
         p.reroll();
         t.step("reroll", Some(&|| p.dynamic_count()));
     }
     if args.flatten {
-        p.flatten();
+        p.flatten()?;
         t.step("flatten", Some(&|| p.dynamic_count()));
     }
+    Ok(())
 }
 
 /// Reads the input program: `.pim` text, else pim_isa MLIR. Paths in it become relative to

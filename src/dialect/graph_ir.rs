@@ -107,12 +107,14 @@ fn tensor_shape(t: Type) -> Result<Vec<i64>, String> {
     if !rt.element().is_f32() {
         return Err(format!("expected an f32 tensor, got {t}"));
     }
-    (0..rt.rank())
+    let dims = (0..rt.rank())
         .map(|i| match rt.dim_size(i) {
             Ok(melior::ir::r#type::DimSize::Static(d)) => Ok(d as i64),
             _ => Err(format!("tensor {t} has a dynamic dimension; pimlir needs static shapes")),
         })
-        .collect()
+        .collect::<Result<Vec<i64>, String>>()?;
+    crate::graph::shape::elements(&dims)?;
+    Ok(dims)
 }
 
 fn tensor_type<'c>(ctx: &'c Context, shape: &[i64]) -> Type<'c> {

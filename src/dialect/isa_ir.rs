@@ -725,6 +725,9 @@ impl CoreReader<'_> {
                         self.syms.insert(raw(res.into()), Sym::Addr(addr));
                     }
                 }
+                "affine.for" if depth as usize >= crate::isa::MAX_LOOP_DEPTH => {
+                    self.fail(loc, &format!("loops nested more than {} deep", crate::isa::MAX_LOOP_DEPTH))
+                }
                 "affine.for" => match self.for_bounds(&op) {
                     Ok((start, count)) => {
                         let Some(inner) = op.region(0).ok().and_then(|r| r.first_block()) else {
@@ -774,7 +777,8 @@ impl CoreReader<'_> {
             return Err(format!("loop step must be 1, got {step}"));
         }
         let (lo, hi) = (bound("lowerBoundMap")?, bound("upperBoundMap")?);
-        Ok((lo, (hi - lo).max(0)))
+        let count = hi.checked_sub(lo).ok_or_else(|| format!("loop range {lo}..{hi} has more iterations than 2^63"))?;
+        Ok((lo, count.max(0)))
     }
 
     /// An `affine.apply` as an address: dims must be loop counters, the symbol a buffer base.

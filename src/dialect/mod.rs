@@ -141,10 +141,71 @@ pub fn emit_error(loc: Location, message: &str) {
     unsafe { mlir_sys::mlirEmitError(loc.to_raw(), msg.as_ptr()) }
 }
 
+/// How deep brackets may nest in MLIR text pimlir hands to MLIR's parser, which recurses and
+/// would exhaust the stack (and abort the process) on deeper input.
+pub const MAX_MLIR_NESTING: usize = 1000;
+
+/// The position (1-based line and column) where `src` nests brackets deeper than `limit`,
+/// outside strings and comments.
+pub fn too_deep(src: &str, limit: usize) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut chars = src.chars().peekable();
+    let (mut in_str, mut in_comment) = (false, false);
+    while let Some(c) = chars.next() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            in_comment = false;
+            continue;
+        }
+        if in_comment {
+            continue;
+        }
+        if in_str {
+            match c {
+                '\\' => {
+                    chars.next();
+                    col += 1;
+                }
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '/' if chars.peek() == Some(&'/') => in_comment = true,
+            // `->` of function types is no bracket.
+            '-' if chars.peek() == Some(&'>') => {
+                chars.next();
+                col += 1;
+            }
+            '{' | '(' | '[' | '<' => {
+                depth += 1;
+                if depth > limit {
+                    return Some((line, col));
+                }
+            }
+            '}' | ')' | ']' | '>' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Parses MLIR text, naming the buffer `file` in locations. Errors go to the context's
 /// handlers. Top-level ops other than one module (a bare `func.func`, or several ops) are
-/// wrapped in a module, as mlir-opt does.
+/// wrapped in a module, as mlir-opt does. Text nested deeper than [`MAX_MLIR_NESTING`] is
+/// refused before MLIR sees it.
 pub fn parse_module<'c>(ctx: &'c Context, src: &str, file: &str) -> Option<Module<'c>> {
+    if let Some((line, col)) = too_deep(src, MAX_MLIR_NESTING) {
+        emit_error(
+            Location::new(ctx, file, line, col),
+            &format!("brackets nested more than {MAX_MLIR_NESTING} deep; pimlir does not read MLIR nested this deeply"),
+        );
+        return None;
+    }
     // MLIR's C API parses exactly one top-level op. Try that quietly first; if the text has
     // several, parse it again inside `module { ... }` opened on its first line, so every
     // line number stays the same.
@@ -366,6 +427,14 @@ pub fn clear_module_body(module: &Module) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings_comments_and_arrows() {
+        assert_eq!(too_deep("{{}}", 2), None);
+        assert_eq!(too_deep("{\n {{", 2), Some((2, 3)));
+        assert_eq!(too_deep("\"{{{{\" // {{{{\n(a) -> (b)", 1), None);
+        assert_eq!(too_deep("tensor<tensor<x>>", 1), Some((1, 14)));
+    }
 
     #[test]
     fn dialects_load_and_irdl_verifies_ops() {

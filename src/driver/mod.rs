@@ -264,13 +264,17 @@ pub fn write_output(path: &str, text: &str) -> Result<()> {
     }
 }
 
-/// Prints diagnostics to stderr with source snippets; returns whether any was an error.
+/// Reports a panic caught in a tool (a bug) and the exit code for it (70, EX_SOFTWARE).
+pub fn internal_error(why: &str) -> std::process::ExitCode {
+    eprintln!("error: internal error: {why}; this is a bug in pimlir, please report it with the input");
+    std::process::ExitCode::from(70)
+}
+
+/// Prints diagnostics to stderr with source snippets (at most `diag::MAX_SHOWN` errors, then
+/// how many more); returns whether any was an error.
 pub fn report(diags: &[Diagnostic], sources: &SourceMap) -> bool {
-    let mut any = false;
-    for d in diags {
-        any |= d.severity == crate::diag::Severity::Error;
-        eprint!("{}", d.render(sources));
-    }
+    let any = diags.iter().any(|d| d.severity == crate::diag::Severity::Error);
+    eprint!("{}", Error::many(diags.to_vec()).render(sources));
     any
 }
 

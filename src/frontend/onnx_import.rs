@@ -238,7 +238,7 @@ impl Importer<'_> {
     /// A scalar float constant (e.g. Clip bounds).
     fn scalar(&self, name: &str) -> Result<f32> {
         let dims = self.weight(name)?;
-        if dims.iter().product::<i64>() != 1 {
+        if shape::checked_product(&dims) != Some(1) {
             return Err(Error::new(format!("'{name}' must be a scalar, got shape {dims:?}")));
         }
         let t = self.model.initializer(name).ok_or_else(|| Error::new(format!("'{name}' is missing")))?;
@@ -565,7 +565,7 @@ impl Importer<'_> {
         let bias = match self.opt_input(node, 2) {
             Some(b) => {
                 let bd = self.weight(b)?;
-                if bd.iter().product::<i64>() != w[0] {
+                if shape::checked_product(&bd) != Some(w[0]) {
                     return Err(Error::new(format!("bias '{b}' has shape {bd:?}, expected [{}]", w[0])));
                 }
                 Some(b.to_string())
@@ -621,7 +621,7 @@ impl Importer<'_> {
         let bias = match self.opt_input(node, 2) {
             Some(b) => {
                 let bd = self.weight(b)?;
-                if bd.iter().product::<i64>() != n {
+                if shape::checked_product(&bd) != Some(n) {
                     return Err(Error::new(format!("bias '{b}' has shape {bd:?}, expected [{n}]")));
                 }
                 Some(b.to_string())
@@ -688,7 +688,7 @@ impl Importer<'_> {
         for (i, what) in ["scale", "B", "mean", "var"].iter().enumerate() {
             let n = self.input(node, 1 + i)?;
             let d = self.weight(n)?;
-            if d.iter().product::<i64>() != channels {
+            if shape::checked_product(&d) != Some(channels) {
                 return Err(Error::new(format!("{what} '{n}' has shape {d:?}, expected [{channels}]")));
             }
             names.push(n.to_string());
@@ -750,7 +750,7 @@ impl Importer<'_> {
         let out = self.graph.shape(x).to_vec();
         let Some(&ch) = out.get(1) else { return Ok(false) };
         // [C], [1, C], [C, 1, 1] or [1, C, 1, 1]: one value per output channel.
-        let per_channel = dims.iter().product::<i64>() == ch
+        let per_channel = shape::checked_product(&dims) == Some(ch)
             && match (out.len(), dims.as_slice()) {
                 (2, [c]) | (2, [1, c]) => *c == ch,
                 (4, [c, 1, 1]) | (4, [1, c, 1, 1]) => *c == ch,
@@ -792,7 +792,7 @@ impl Importer<'_> {
         }
         let x = self.value(data)?;
         let s = self.graph.shape(x).to_vec();
-        let total: i64 = s.iter().product();
+        let total: i64 = shape::elements(&s).map_err(Error::new)?;
         // Resolve 0 (copy) and -1 (infer) as ONNX defines them.
         let allowzero = self.int_attr(node, "allowzero", 0)? != 0;
         let mut dims: Vec<i64> = target
@@ -801,13 +801,13 @@ impl Importer<'_> {
             .map(|(i, &d)| if d == 0 && !allowzero { s.get(i).copied().unwrap_or(0) } else { d })
             .collect();
         if let Some(p) = dims.iter().position(|&d| d == -1) {
-            let known: i64 = dims.iter().filter(|&&d| d != -1).product();
+            let known: i64 = dims.iter().filter(|&&d| d != -1).try_fold(1i64, |a, &d| a.checked_mul(d)).unwrap_or(0);
             if known == 0 || total % known != 0 {
                 return Err(Error::new(format!("cannot reshape {s:?} to {target:?}")));
             }
             dims[p] = total / known;
         }
-        if dims.iter().product::<i64>() != total || dims.iter().any(|&d| d <= 0) {
+        if shape::checked_product(&dims) != Some(total) || dims.iter().any(|&d| d <= 0) {
             return Err(Error::new(format!("cannot reshape {s:?} to {target:?}")));
         }
         if dims == s {

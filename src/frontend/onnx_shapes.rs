@@ -155,11 +155,14 @@ pub fn concat_ints(imp: &Importer, node: &NodeProto) -> Result<Ints> {
 pub fn arith_ints(imp: &Importer, node: &NodeProto) -> Result<Ints> {
     let a = imp.ints(imp.input(node, 0)?)?;
     let b = imp.ints(imp.input(node, 1)?)?;
-    let f = |x: i64, y: i64| if node.op_type == "Add" { x + y } else { x * y };
+    let f = |x: i64, y: i64| {
+        if node.op_type == "Add" { x.checked_add(y) } else { x.checked_mul(y) }
+            .ok_or_else(|| Error::new(format!("integer {} of {x} and {y} overflows", node.op_type)))
+    };
     let values = match (a.values.len(), b.values.len()) {
-        (n, m) if n == m => a.values.iter().zip(&b.values).map(|(&x, &y)| f(x, y)).collect(),
-        (1, _) => b.values.iter().map(|&y| f(a.values[0], y)).collect(),
-        (_, 1) => a.values.iter().map(|&x| f(x, b.values[0])).collect(),
+        (n, m) if n == m => a.values.iter().zip(&b.values).map(|(&x, &y)| f(x, y)).collect::<Result<_>>()?,
+        (1, _) => b.values.iter().map(|&y| f(a.values[0], y)).collect::<Result<_>>()?,
+        (_, 1) => a.values.iter().map(|&x| f(x, b.values[0])).collect::<Result<_>>()?,
         _ => return Err(Error::new("integer operands do not broadcast")),
     };
     Ok(Ints { values, scalar: a.scalar && b.scalar })

@@ -20,8 +20,9 @@ pub fn window_out(
             "kernel {kernel}, stride {stride}, dilation {dilation} must be positive and pads {pad_begin},{pad_end} non-negative"
         ));
     }
-    let span = dilation * (kernel - 1) + 1;
-    let padded = input + pad_begin + pad_end;
+    let too_large = || format!("kernel {kernel}, dilation {dilation} and pads {pad_begin},{pad_end} are too large");
+    let span = (kernel - 1).checked_mul(dilation).and_then(|x| x.checked_add(1)).ok_or_else(too_large)?;
+    let padded = input.checked_add(pad_begin).and_then(|x| x.checked_add(pad_end)).ok_or_else(too_large)?;
     if padded < span {
         return Err(format!("window of extent {span} does not fit in input of size {input} (padded {padded})"));
     }
@@ -64,8 +65,42 @@ pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>, String> {
     Ok(out)
 }
 
-/// Infers the result shape of `op` from its input shapes.
+/// Most elements a tensor may have: every product of its dimensions, and of those with an
+/// element size or a stride, stays far from overflowing 64 bits.
+pub const MAX_ELEMENTS: i64 = 1 << 40;
+
+/// The product of `dims` (of a tensor in a file), None when it overflows or a dimension is
+/// negative.
+pub fn checked_product(dims: &[i64]) -> Option<i64> {
+    dims.iter().try_fold(1i64, |a, &d| if d < 0 { None } else { a.checked_mul(d) })
+}
+
+/// The number of elements of `shape`, if it is a valid shape of at most [`MAX_ELEMENTS`].
+pub fn elements(shape: &[i64]) -> Result<i64, String> {
+    let mut n: i64 = 1;
+    for &d in shape {
+        if d < 0 {
+            return Err(format!("shape {shape:?} has a negative dimension"));
+        }
+        n = n.checked_mul(d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+            format!("shape {shape:?} has more than 2^40 elements; pimlir handles tensors up to that size")
+        })?;
+    }
+    Ok(n)
+}
+
+/// Infers the result shape of `op` from its input shapes; every shape involved is checked to
+/// be of a size pimlir handles ([`elements`]).
 pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Vec<i64>, String> {
+    for s in inputs {
+        elements(s)?;
+    }
+    let out = infer_unchecked(op, inputs, out_channels)?;
+    elements(&out)?;
+    Ok(out)
+}
+
+fn infer_unchecked(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Vec<i64>, String> {
     let arity = |n: usize| -> Result<(), String> {
         if inputs.len() != n {
             Err(format!("expects {n} operand(s), got {}", inputs.len()))
@@ -119,7 +154,11 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
             if pads.iter().any(|&p| p < 0) {
                 return Err(format!("negative pads {pads:?} (cropping) are not supported"));
             }
-            Ok(vec![n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]])
+            let (oh, ow) = (h.checked_add(pads[0]).and_then(|x| x.checked_add(pads[2])), w.checked_add(pads[1]).and_then(|x| x.checked_add(pads[3])));
+            match (oh, ow) {
+                (Some(oh), Some(ow)) => Ok(vec![n, c, oh, ow]),
+                _ => Err(format!("pads {pads:?} are too large")),
+            }
         }
         Op::Constant { shape, .. } => {
             arity(0)?;
@@ -162,7 +201,7 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
                         return Err(format!("concat operands differ outside axis {ax}: {:?} vs {:?}", inputs[0], s));
                     }
                 }
-                out[ax as usize] += s[ax as usize];
+                out[ax as usize] = out[ax as usize].checked_add(s[ax as usize]).ok_or("concat result is too large")?;
             }
             Ok(out)
         }
@@ -175,7 +214,7 @@ pub fn infer(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Result<Ve
                 return Err(format!("flatten axis {axis} is out of range for rank {rank}"));
             }
             let (a, b) = s.split_at(ax as usize);
-            Ok(vec![a.iter().product(), b.iter().product()])
+            Ok(vec![elements(a)?, elements(b)?])
         }
         Op::Softmax { axis } => {
             arity(1)?;

@@ -20,7 +20,10 @@ pub fn allocate(p: &mut Program, arch: &Arch) -> Result<(), String> {
     let mut next = 0u64;
     for g in &mut p.globals {
         g.addr = Some(next);
-        next = align(next + g.size, 64);
+        next = next
+            .checked_add(g.size)
+            .and_then(|e| e.checked_next_multiple_of(64))
+            .ok_or_else(|| format!("global buffers need more than 2^64 bytes (at '{}')", g.name))?;
     }
     if next > arch.global_memory_bytes() {
         return Err(format!(

@@ -59,7 +59,19 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
         }
     }
 
-    // The rendezvous, run abstractly (the same semantics the simulators run).
+    // The rendezvous, run abstractly (the same semantics the simulators run), unless that
+    // would take too long.
+    let dynamic = p.cores.iter().zip(&bodies).map(|(c, b)| {
+        let mut n = 0u64;
+        count(b, 1, &mut |_, _, k| n = n.saturating_add(k));
+        let _ = c;
+        n
+    });
+    let dynamic = dynamic.fold(0u64, |a, b| a.saturating_add(b));
+    if let Err(e) = crate::limits::check_instructions("the static check of send/recv pairing and deadlock", dynamic) {
+        out.extend(e.diagnostics);
+        return out;
+    }
     let ids: Vec<CoreId> = p.cores.iter().map(|c| c.id).collect();
     let mut rv: Rendezvous<()> = Rendezvous::new(&ids);
     let mut cursors: Vec<Cursor> = bodies.iter().map(|b| Cursor::new(b)).collect();
@@ -115,7 +127,7 @@ fn count(stmts: &[Stmt], times: u64, f: &mut impl FnMut(&Inst, u32, u64)) {
     for s in stmts {
         match s {
             Stmt::Inst(i, line) => f(i, line.0, times),
-            Stmt::Repeat { count: n, body, .. } => count(body, times * (*n).max(0) as u64, f),
+            Stmt::Repeat { count: n, body, .. } => count(body, times.saturating_mul((*n).max(0) as u64), f),
             Stmt::Comment(_) | Stmt::Task(_) => {}
         }
     }

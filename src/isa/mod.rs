@@ -19,6 +19,10 @@ use crate::diag::{Error, Result};
 use std::fmt;
 
 pub use crate::unfold::{Format, Unfolding, WeightLayout};
+
+/// How deep a core's loops may nest (in `.pim`, MLIR and programs built in memory): far more
+/// than any schedule needs, and few enough that every recursive walk stays within its stack.
+pub const MAX_LOOP_DEPTH: usize = 64;
 pub use inst::{AttrKind, AttrValue, Extent, Inst, Opcode, ScalarOp, Space, Unit, VecOp, TABLE};
 
 /// Which memory an address points into.
@@ -69,7 +73,11 @@ impl Addr {
     /// Evaluates the loop-dependent part for the given counters (`counters[level]`).
     #[inline]
     pub fn offset_at(&self, counters: &[i64]) -> i64 {
-        self.terms.iter().fold(self.offset, |acc, &(l, c)| acc + c * counters[l as usize])
+        // Saturating: an address beyond 64 bits is outside every memory, which the checks
+        // that follow report (the verifier shows the true range).
+        self.terms.iter().fold(self.offset, |acc, &(l, c)| {
+            acc.saturating_add(c.saturating_mul(counters.get(l as usize).copied().unwrap_or(0)))
+        })
     }
 }
 
@@ -516,8 +524,10 @@ impl Program {
 
     /// Expands every loop: each core's body becomes the flat instruction stream it executes,
     /// addresses keeping their buffers (the strict ISA has no loops). Comments outside loops
-    /// stay; those inside go; task markers stay everywhere.
-    pub fn flatten(&mut self) {
+    /// stay; those inside go; task markers stay everywhere. Refused when the stream would be
+    /// longer than the instruction limit ([`crate::limits`]).
+    pub fn flatten(&mut self) -> Result<()> {
+        crate::limits::check_instructions("flattening the program", self.dynamic_count())?;
         fn expand(stmts: &[Stmt], counters: &mut Vec<i64>, out: &mut Vec<Stmt>) {
             for s in stmts {
                 match s {
@@ -548,6 +558,7 @@ impl Program {
             expand(&c.body, &mut Vec::new(), &mut flat);
             c.body = flat;
         }
+        Ok(())
     }
 
     /// Byte address of an address expression at the given loop counters; `None` when the

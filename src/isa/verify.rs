@@ -19,6 +19,18 @@ struct Checker<'a> {
     eb: i64,
     out: Vec<Diagnostic>,
     suppressed: usize,
+    footprint: Footprint,
+    /// Index of the core being checked.
+    core_index: usize,
+}
+
+/// How much memory a program touches: per core (in `Program::cores` order) the end of the
+/// highest local byte any instruction or buffer reaches, and the same in global memory.
+/// A simulator needs no more than this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub local: Vec<u64>,
+    pub global: u64,
 }
 
 /// Bytes of one activation element: from the program's `setbw` when it has one, else the
@@ -32,8 +44,14 @@ fn bytes_of(declared_bits: Option<u32>, arch: &Arch) -> u32 {
 }
 
 pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
+    check_all(p, arch).0
+}
+
+/// The findings, and the memory the program touches (meaningful when there are none).
+pub fn check_all(p: &Program, arch: &Arch) -> (Vec<Diagnostic>, Footprint) {
     let (bits, disagreements) = p.declared_bit_width();
-    let mut c = Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0 };
+    let footprint = Footprint { local: vec![0; p.cores.len()], global: 0 };
+    let mut c = Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0, footprint, core_index: 0 };
     for (line, e) in disagreements {
         c.report(line, e);
     }
@@ -44,7 +62,7 @@ pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
     if c.suppressed > 0 {
         c.out.push(Diagnostic::note(format!("{} more findings not shown", c.suppressed)));
     }
-    c.out
+    (c.out, c.footprint)
 }
 
 impl Checker<'_> {
@@ -74,13 +92,34 @@ impl Checker<'_> {
             }
         }
         let gmem = self.arch.global_memory_bytes();
+        // Inputs and outputs hold exactly their shape, at the program's element size.
+        for g in &p.globals {
+            if let GlobalInit::Input { shape, .. } | GlobalInit::Output { shape, .. } = &g.init {
+                let want = shape
+                    .iter()
+                    .try_fold(self.eb as u64, |a, &d| u64::try_from(d).ok().and_then(|d| a.checked_mul(d)));
+                if want != Some(g.size) {
+                    let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
+                    self.report(
+                        g.line.0,
+                        format!(
+                            "global buffer '{}' of shape {} holds {} bytes, but that shape needs {want} at {} bytes per element",
+                            g.name,
+                            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x"),
+                            g.size,
+                            self.eb
+                        ),
+                    );
+                }
+            }
+        }
         let mut allocated: Vec<(u64, u64, &str, u32)> = vec![];
         for g in &p.globals {
             if let Some(a) = g.addr {
-                if a + g.size > gmem {
+                if a.saturating_add(g.size) > gmem {
                     self.report(
                         g.line.0,
-                        format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, a + g.size),
+                        format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, u128::from(a) + u128::from(g.size)),
                     );
                 }
                 allocated.push((a, a + g.size, &g.name, g.line.0));
@@ -92,9 +131,20 @@ impl Checker<'_> {
                 self.report(w[1].3, format!("global buffers '{}' and '{}' overlap", w[0].2, w[1].2));
             }
         }
+        for g in &p.globals {
+            if let Some(a) = g.addr {
+                self.footprint.global = self.footprint.global.max(a.saturating_add(g.size));
+            }
+        }
         for (i, c) in p.cores.iter().enumerate() {
             if p.cores[..i].iter().any(|d| d.id == c.id) {
                 self.report(c.line.0, format!("core {} is defined twice", c.id));
+            }
+            self.core_index = i;
+            for b in &c.buffers {
+                if let Some(a) = b.addr {
+                    self.footprint.local[i] = self.footprint.local[i].max(a.saturating_add(b.size));
+                }
             }
             self.core(c);
         }
@@ -307,6 +357,22 @@ impl Checker<'_> {
                     Space::Local => (self.arch.local_memory_bytes() as i64, "local memory".to_string(), 0),
                 },
             };
+            // What this access touches, in absolute bytes.
+            let base = match a.base {
+                Base::Abs => Some(0),
+                Base::Local(b) => c.buffers.get(b as usize).and_then(|b| b.addr),
+                Base::Global(g) => self.p.globals.get(g as usize).and_then(|g| g.addr),
+            };
+            if let Some(base) = base {
+                let end = (base as i64).saturating_add(hi).saturating_add(bytes).max(0) as u64;
+                match space {
+                    Space::Local => {
+                        let f = &mut self.footprint.local[self.core_index];
+                        *f = (*f).max(end);
+                    }
+                    Space::Global => self.footprint.global = self.footprint.global.max(end),
+                }
+            }
             if lo < base_off || hi.saturating_add(bytes) > limit {
                 let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
                 self.report(

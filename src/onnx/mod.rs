@@ -103,7 +103,29 @@ impl OnnxModel {
         };
         let (offset, length) = (number("offset")?.unwrap_or(0), number("length")?);
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let file = dir.join(location);
+        // External data lives beside the model: a location that is absolute or climbs out of
+        // the model's folder (also through a symbolic link) is refused, as onnx does, so a
+        // model cannot make pimlir read any file on the machine.
+        let outside = || {
+            Error::new(format!(
+                "tensor '{}': external data location '{location}' is not inside the model's folder; \
+                 pimlir reads external data only from files beside the model",
+                t.name
+            ))
+            .in_file(&self.path.display().to_string())
+        };
+        let rel = Path::new(location);
+        if location.is_empty()
+            || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        {
+            return Err(outside());
+        }
+        let file = dir.join(rel);
+        if let (Ok(d), Ok(f)) = (dir.canonicalize(), file.canonicalize()) {
+            if !f.starts_with(&d) {
+                return Err(outside());
+            }
+        }
         let mut cache = self.external.lock().map_err(|_| Error::new("external data cache poisoned"))?;
         if !cache.contains_key(&file) {
             let shown = file.display().to_string();
@@ -116,7 +138,10 @@ impl OnnxModel {
             cache.insert(file.clone(), Bytes::from_owner(map));
         }
         let all = &cache[&file];
-        let end = length.map(|l| offset + l).unwrap_or(all.len());
+        let end = match length {
+            Some(l) => offset.checked_add(l).unwrap_or(usize::MAX),
+            None => all.len(),
+        };
         if offset > end || end > all.len() {
             return Err(Error::new(format!(
                 "external data of tensor '{}' ({offset}..{end}) is outside {} ({} bytes)",

@@ -169,15 +169,26 @@ impl<'c> RunExternalPass<'c> for External {
         // SAFETY: the context outlives the pass run.
         let ctx: &'c Context = unsafe { ctx.to_ref() };
         let pc = PassContext { ctx, arch: &self.arch, arch_spec: &self.arch_spec, options: &self.options };
-        if (self.def.run)(&pc, &mut module).is_err() {
-            pass.signal_failure();
+        // A panic must not unwind into MLIR's C++ (that aborts the process): it becomes an
+        // internal-error diagnostic naming the pass.
+        match crate::diag::catch_panic(|| (self.def.run)(&pc, &mut module)) {
+            Ok(Ok(())) => {}
+            Ok(Err(Failed)) => pass.signal_failure(),
+            Err(why) => {
+                emit_error(
+                    module.as_operation().location(),
+                    &format!("internal error in pass '{}': {why}; this is a bug in pimlir, please report it with this input", self.def.name),
+                );
+                pass.signal_failure();
+            }
         }
     }
 }
 
-/// Wraps a pass definition as an MLIR pass.
+/// Wraps a pass definition as an MLIR pass. A pass not in [`PASSES`] (a test's) gets the
+/// last type id.
 pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>) -> Pass {
-    let index = PASSES.iter().position(|p| p.name == def.name).expect("registered pass");
+    let index = PASSES.iter().position(|p| p.name == def.name).unwrap_or(PASS_IDS.len() - 1);
     melior::pass::create_external(
         External { def, options, arch, arch_spec },
         TypeId::create(&PASS_IDS[index]),

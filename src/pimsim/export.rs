@@ -58,6 +58,7 @@ fn write_file(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportSta
 /// Writes `p` as plain JSON, one record per line.
 pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Result<ExportStats> {
     p.check_allocated()?;
+    crate::limits::check_instructions("exporting the program", p.dynamic_count())?;
     let mut cores: Vec<&CoreProgram> = p.cores.iter().collect();
     cores.sort_by_key(|c| c.id);
     let mut w = Writer { out, stats: ExportStats { cores: cores.len(), ..Default::default() }, err: None };

@@ -107,7 +107,7 @@ impl GlobalPlan {
             }
             if let Op::Constant { weight, shape } = &n.op {
                 // A per-channel (or flat) constant: the same elements in any layout.
-                let elements: i64 = shape.iter().product();
+                let elements = crate::graph::shape::elements(shape).map_err(|m| SchedError::at(i, m))?;
                 let flat = shape.iter().filter(|&&d| d != 1).count() <= 1;
                 if !flat {
                     return Err(SchedError::at(

@@ -141,8 +141,9 @@ pub fn execute(core: &mut CoreState, global: &mut [f32], inst: &Inst, fx: &Effec
             out.clear();
             out.resize(ag.cols, 0.0);
             for (row, &x) in core.local[i..i + ag.rows].iter().enumerate() {
-                // x * 0 stays out of the sum, but NaN and infinity propagate as in onnxruntime.
-                if x != 0.0 || !x.is_finite() {
+                // A zero input adds nothing (unless a weight is NaN or infinite: 0 * inf is NaN,
+                // as in onnxruntime); NaN and infinite inputs propagate.
+                if x != 0.0 || !ag.finite {
                     let ws = &ag.w[row * ag.cols..(row + 1) * ag.cols];
                     for (acc, wv) in out.iter_mut().zip(ws) {
                         *acc += x * wv;

@@ -21,7 +21,9 @@ impl Tensor {
         let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
         let npy =
             npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
-        let shape: Vec<i64> = npy.shape().iter().map(|&d| d as i64).collect();
+        let shape: Vec<i64> = npy.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
+        let n = crate::graph::shape::elements(&shape).map_err(|e| Error::new(e).in_file(&shown))?;
+        let fortran = npy.order() == npyz::Order::Fortran;
         let data: Vec<f32> = match npy.dtype() {
             npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
                 npy.into_vec::<f32>().map_err(|e| Error::new(format!("bad .npy data: {e}")).in_file(&shown))?
@@ -34,6 +36,11 @@ impl Tensor {
                 .collect(),
             d => return Err(Error::new(format!("expected a float32 array, got dtype {}", d.descr())).in_file(&shown)),
         };
+        if data.len() as i64 != n {
+            return Err(Error::new(format!("holds {} values for shape {shape:?}", data.len())).in_file(&shown));
+        }
+        // Column-major (Fortran-order) files: reorder to row-major, as the shape reads.
+        let data = if fortran && shape.len() > 1 { fortran_to_c(&shape, &data) } else { data };
         Ok(Tensor { shape, data })
     }
 
@@ -52,6 +59,29 @@ impl Tensor {
         w.finish().map_err(|e| Error::new(format!("cannot write: {e}")).in_file(&shown))?;
         Ok(())
     }
+}
+
+/// Reorders a column-major array of `shape` into row-major order.
+fn fortran_to_c(shape: &[i64], data: &[f32]) -> Vec<f32> {
+    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    let mut out = Vec::with_capacity(data.len());
+    let mut index = vec![0usize; dims.len()];
+    for _ in 0..data.len() {
+        // Column-major offset of the row-major index.
+        let mut off = 0;
+        for k in (0..dims.len()).rev() {
+            off = off * dims[k] + index[k];
+        }
+        out.push(data[off]);
+        for k in (0..dims.len()).rev() {
+            index[k] += 1;
+            if index[k] < dims[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
 }
 
 /// Where named weight tensors come from. `shape` is what the caller expects: a store that
@@ -93,7 +123,7 @@ impl WeightStore for SeededWeights {
         let mut state = name
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        let n: i64 = shape.iter().product();
+        let n = crate::graph::shape::elements(shape).map_err(Error::new)?;
         let mut uniform = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
         let data = if shape.len() >= 2 {
             let fan_in: i64 = shape[1..].iter().product();
@@ -158,6 +188,8 @@ pub struct Block {
     pub rows: usize,
     pub cols: usize,
     pub w: Vec<f32>,
+    /// Every weight is finite (a zero input then contributes nothing, exactly).
+    pub finite: bool,
 }
 
 /// The crossbar contents of every core (`p.cores` order), group by group. Array groups that
@@ -201,7 +233,8 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
                     }
                 }
             }
-            let b = Arc::new(Block { rows, cols, w: data });
+            let finite = data.iter().all(|v| v.is_finite());
+            let b = Arc::new(Block { rows, cols, w: data, finite });
             blocks.insert(key, b.clone());
             core.push(b);
         }

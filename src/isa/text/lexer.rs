@@ -185,6 +185,37 @@ impl fmt::Display for Tok<'_> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LexError {
     pub at: usize,
+    pub kind: LexErrorKind,
+}
+
+/// What is wrong with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LexErrorKind {
+    /// Not a token at all.
+    #[default]
+    Invalid,
+    /// Digits beyond 64 bits.
+    IntegerTooLarge,
+    /// A `"` with no closing `"` on its line.
+    UnterminatedString,
+    /// A string with an escape other than `\\` and `\"`.
+    BadEscape,
+    /// Braces nested deeper than loops may be.
+    TooDeep,
+}
+
+impl LexErrorKind {
+    pub fn message(self) -> String {
+        match self {
+            LexErrorKind::Invalid => "invalid token".into(),
+            LexErrorKind::IntegerTooLarge => "integer too large (at most 2^63 - 1)".into(),
+            LexErrorKind::UnterminatedString => "unterminated string (a string ends with '\"' on its line)".into(),
+            LexErrorKind::BadEscape => "unknown escape in string (only \\\\ and \\\" are allowed)".into(),
+            LexErrorKind::TooDeep => {
+                format!("braces nested too deeply: a core's loops may nest {} deep", crate::isa::MAX_LOOP_DEPTH)
+            }
+        }
+    }
 }
 
 /// Byte ranges of the top-level pieces of `src` that parse independently (and so in
@@ -232,6 +263,8 @@ pub struct Tokens<'a, 'c> {
     /// A token other than a newline was seen on the current line.
     line_has_token: bool,
     done: bool,
+    /// Open braces.
+    depth: usize,
 }
 
 impl<'a, 'c> Tokens<'a, 'c> {
@@ -249,6 +282,7 @@ impl<'a, 'c> Tokens<'a, 'c> {
             after_break: true,
             line_has_token: false,
             done: false,
+            depth: 0,
         }
     }
 }
@@ -272,7 +306,15 @@ impl<'a> Iterator for Tokens<'a, '_> {
                 Ok(t) => t,
                 Err(()) => {
                     self.after_break = false;
-                    return Some(Err(LexError { at: span.start }));
+                    let text = &self.lexer.source()[span.start - self.base..];
+                    let kind = if text.starts_with(|c: char| c.is_ascii_digit()) {
+                        LexErrorKind::IntegerTooLarge
+                    } else if text.starts_with('"') || text.starts_with("@\"") || text.starts_with("$\"") {
+                        LexErrorKind::UnterminatedString
+                    } else {
+                        LexErrorKind::Invalid
+                    };
+                    return Some(Err(LexError { at: span.start, kind }));
                 }
             };
             match t {
@@ -289,6 +331,19 @@ impl<'a> Iterator for Tokens<'a, '_> {
                 }
                 Tok::LBrace => {
                     self.after_break = true;
+                    self.line_has_token = true;
+                    // A core and its loops; deeper nesting would only exhaust the stack.
+                    self.depth += 1;
+                    if self.depth > crate::isa::MAX_LOOP_DEPTH + 1 {
+                        self.done = true;
+                        // The rest of the piece is not read: its errors would follow from this one.
+                        while self.lexer.next().is_some() {}
+                        return Some(Err(LexError { at: span.start, kind: LexErrorKind::TooDeep }));
+                    }
+                }
+                Tok::RBrace => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.after_break = false;
                     self.line_has_token = true;
                 }
                 _ => {

@@ -19,10 +19,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+/// Errors reported for one line (the rest are counted in a note).
+const MAX_ERRORS_PER_LINE: u32 = 10;
+
 struct Lower<'l> {
     lines: LineCursor<'l>,
     file: Arc<str>,
     diags: Vec<Diagnostic>,
+    /// Errors seen per line.
+    per_line: FxHashMap<u32, u32>,
     /// The file's comments in order; `None` once attached somewhere.
     comments: Vec<Option<RawComment<'l>>>,
     /// Where each comment starts (sorted).
@@ -93,11 +98,11 @@ pub fn lower_part<'l>(
     } else {
         cores.into_par_iter().map(lower_one).collect()
     };
-    let mut diags = std::mem::take(&mut top.diags);
+    let mut diags = top.take_diags();
     let mut anchored = std::mem::take(&mut top.anchored);
     let mut lowered_cores = vec![];
-    for (core, l) in lowered {
-        diags.extend(l.diags);
+    for (core, mut l) in lowered {
+        diags.extend(l.take_diags());
         for (anchor, list) in l.anchored {
             anchored.entry(anchor).or_default().extend(list);
         }
@@ -210,6 +215,7 @@ impl<'l> Lower<'l> {
             lines: LineCursor::new(index),
             file,
             diags: vec![],
+            per_line: FxHashMap::default(),
             // Taken slots keep their neighbour's offset, so the list stays sorted.
             comment_at: comments
                 .iter()
@@ -229,7 +235,28 @@ impl<'l> Lower<'l> {
 
     fn err(&mut self, span: Span, msg: impl Into<String>) {
         let (line, col) = self.lines.line_col(span.0);
+        // A line reports at most a few errors; the rest are counted.
+        let n = self.per_line.entry(line).or_default();
+        *n += 1;
+        if *n > MAX_ERRORS_PER_LINE {
+            return;
+        }
         self.diags.push(Diagnostic::error(msg).at(Loc::new(self.file.clone(), line, col)));
+    }
+
+    /// The diagnostics, with a note for each line that had more than were reported.
+    fn take_diags(&mut self) -> Vec<Diagnostic> {
+        let mut out = std::mem::take(&mut self.diags);
+        let mut over: Vec<(u32, u32)> =
+            self.per_line.iter().filter(|(_, &n)| n > MAX_ERRORS_PER_LINE).map(|(&l, &n)| (l, n)).collect();
+        over.sort_unstable();
+        for (line, n) in over {
+            out.push(
+                Diagnostic::note(format!("{} more errors on this line not shown", n - MAX_ERRORS_PER_LINE))
+                    .at(Loc::new(self.file.clone(), line, 1)),
+            );
+        }
+        out
     }
 
     /// Comments not attached yet that start in `lo..hi`, each on a line of its own.
@@ -370,7 +397,13 @@ impl<'l> Lower<'l> {
                 None
             }
             Some(Attr { value: Some(Value::Int(i)), .. }) => Some(*i as f32),
-            Some(Attr { value: Some(Value::Float(f)), .. }) => Some(*f as f32),
+            Some(Attr { value: Some(Value::Float(f)), span, .. }) => {
+                if f.abs() > f64::from(f32::MAX) {
+                    self.err(*span, format!("'{key}' = {f} is beyond the range of a 32-bit float"));
+                    return None;
+                }
+                Some(*f as f32)
+            }
             Some(attr) => {
                 self.err(attr.span, format!("'{key}' must be a number"));
                 None
@@ -807,8 +840,12 @@ impl<'l> Lower<'l> {
                     if end < start {
                         self.err(*span, format!("empty or reversed range {start}..{end}"));
                     }
-                    if vars.len() >= u8::MAX as usize {
-                        self.err(*span, "loops nested too deeply");
+                    let Some(count) = end.checked_sub(*start) else {
+                        self.err(*span, format!("range {start}..{end} has more iterations than 2^63"));
+                        continue;
+                    };
+                    if vars.len() >= MAX_LOOP_DEPTH {
+                        self.err(*span, format!("loops nested more than {MAX_LOOP_DEPTH} deep"));
                         continue;
                     }
                     let mut stmts: Vec<Stmt> = self.trailing_at(span.0).into_iter().map(Stmt::Comment).collect();
@@ -817,7 +854,7 @@ impl<'l> Lower<'l> {
                     vars.pop();
                     stmts.extend(inner);
                     stmts.extend(self.comments_in(last, *end_at).into_iter().map(Stmt::Comment));
-                    out.push(Stmt::Repeat { start: *start, count: (end - start).max(0), body: stmts });
+                    out.push(Stmt::Repeat { start: *start, count: count.max(0), body: stmts });
                     out.extend(self.trailing_at(*end_at + 1).map(Stmt::Comment));
                 }
                 CoreItem::Inst { mnemonic, operands, span } => {

@@ -87,8 +87,15 @@ pub fn parse(src: &str, file: &str) -> Result<crate::isa::Program> {
         let (l, c) = index.line_col(offset);
         Loc::new(file_name.clone(), l, c)
     };
-    let syntax =
-        |errors: Vec<ParseError>| -> Vec<Diagnostic> { errors.into_iter().map(|e| syntax_error(e, &loc)).collect() };
+    // A piece nested too deeply is reported once (what its parser saw afterwards follows
+    // from that).
+    let syntax = |errors: Vec<ParseError>| -> Vec<Diagnostic> {
+        let deep = |e: &ParseError| matches!(e, lalrpop_util::ParseError::User { error } if error.kind == lexer::LexErrorKind::TooDeep);
+        match errors.iter().position(deep) {
+            Some(k) => vec![syntax_error(errors.into_iter().nth(k).expect("found"), &loc)],
+            None => errors.into_iter().map(|e| syntax_error(e, &loc)).collect(),
+        }
+    };
     let (first, mut diags) = match first {
         Ok(p) => (Some(p), vec![]),
         Err(e) => (None, syntax(e)),
@@ -192,7 +199,7 @@ fn syntax_error(e: ParseError<'_>, loc: &impl Fn(usize) -> Loc) -> Diagnostic {
             Diagnostic::error(format!("unexpected {t}{}", expected(&exp))).at(loc(l))
         }
         ExtraToken { token: (l, t, _) } => Diagnostic::error(format!("unexpected {t}")).at(loc(l)),
-        User { error } => Diagnostic::error("invalid token").at(loc(error.at)),
+        User { error } => Diagnostic::error(error.kind.message()).at(loc(error.at)),
     }
 }
 

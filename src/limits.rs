@@ -1,0 +1,88 @@
+//! Bounds on the work and memory an input may ask for, so that a small file cannot make a tool
+//! run for days or exhaust the machine: the tools state what a request would cost and refuse
+//! past a limit, which a command-line option raises (`--max-instructions`, `--max-memory`).
+//!
+//! The limits are process-wide settings (the tools set them from their options before any
+//! work starts); the defaults are far above what real programs need (a ResNet-class program
+//! executes about a million instructions).
+
+use crate::diag::Error;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Dynamic instructions a flattening, an export, a simulation or the static communication
+/// check may process.
+pub const DEFAULT_INSTRUCTIONS: u64 = 1_000_000_000;
+/// Bytes of host memory a simulation may allocate for the simulated memories.
+pub const DEFAULT_MEMORY: u64 = 8 << 30;
+
+static INSTRUCTIONS: AtomicU64 = AtomicU64::new(DEFAULT_INSTRUCTIONS);
+static MEMORY: AtomicU64 = AtomicU64::new(DEFAULT_MEMORY);
+
+pub fn instructions() -> u64 {
+    INSTRUCTIONS.load(Ordering::Relaxed)
+}
+
+pub fn set_instructions(n: u64) {
+    INSTRUCTIONS.store(n, Ordering::Relaxed);
+}
+
+pub fn memory() -> u64 {
+    MEMORY.load(Ordering::Relaxed)
+}
+
+pub fn set_memory(bytes: u64) {
+    MEMORY.store(bytes, Ordering::Relaxed);
+}
+
+/// The error for `what` that would process `n` dynamic instructions, if that is over the limit.
+pub fn check_instructions(what: &str, n: u64) -> Result<(), Error> {
+    let limit = instructions();
+    if n > limit {
+        return Err(Error::new(format!(
+            "{what} would process {n} dynamic instructions; the limit is {limit} (raise it with --max-instructions)"
+        )));
+    }
+    Ok(())
+}
+
+/// The error for `what` that would allocate `bytes` of host memory, if that is over the limit.
+pub fn check_memory(what: &str, bytes: u64) -> Result<(), Error> {
+    let limit = memory();
+    if bytes > limit {
+        return Err(Error::new(format!(
+            "{what} would need {:.1} GiB of host memory; the limit is {:.1} GiB (raise it with --max-memory)",
+            bytes as f64 / (1u64 << 30) as f64,
+            limit as f64 / (1u64 << 30) as f64
+        )));
+    }
+    Ok(())
+}
+
+/// Parses a size like `8G`, `512M`, `100000` (bytes) for `--max-memory`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'G' | 'g')) => (&t[..i], 1u64 << 30),
+        Some((i, 'M' | 'm')) => (&t[..i], 1u64 << 20),
+        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{text}' is not a size (a positive number of bytes, or like 512M, 8G)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+}
