@@ -154,7 +154,10 @@ fn infer_unchecked(op: &Op, inputs: &[&[i64]], out_channels: Option<i64>) -> Res
             if pads.iter().any(|&p| p < 0) {
                 return Err(format!("negative pads {pads:?} (cropping) are not supported"));
             }
-            let (oh, ow) = (h.checked_add(pads[0]).and_then(|x| x.checked_add(pads[2])), w.checked_add(pads[1]).and_then(|x| x.checked_add(pads[3])));
+            let (oh, ow) = (
+                h.checked_add(pads[0]).and_then(|x| x.checked_add(pads[2])),
+                w.checked_add(pads[1]).and_then(|x| x.checked_add(pads[3])),
+            );
             match (oh, ow) {
                 (Some(oh), Some(ow)) => Ok(vec![n, c, oh, ow]),
                 _ => Err(format!("pads {pads:?} are too large")),

@@ -51,7 +51,8 @@ pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
 pub fn check_all(p: &Program, arch: &Arch) -> (Vec<Diagnostic>, Footprint) {
     let (bits, disagreements) = p.declared_bit_width();
     let footprint = Footprint { local: vec![0; p.cores.len()], global: 0 };
-    let mut c = Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0, footprint, core_index: 0 };
+    let mut c =
+        Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0, footprint, core_index: 0 };
     for (line, e) in disagreements {
         c.report(line, e);
     }
@@ -95,9 +96,8 @@ impl Checker<'_> {
         // Inputs and outputs hold exactly their shape, at the program's element size.
         for g in &p.globals {
             if let GlobalInit::Input { shape, .. } | GlobalInit::Output { shape, .. } = &g.init {
-                let want = shape
-                    .iter()
-                    .try_fold(self.eb as u64, |a, &d| u64::try_from(d).ok().and_then(|d| a.checked_mul(d)));
+                let want =
+                    shape.iter().try_fold(self.eb as u64, |a, &d| u64::try_from(d).ok().and_then(|d| a.checked_mul(d)));
                 if want != Some(g.size) {
                     let want = want.map_or("more than 2^64".to_string(), |w| w.to_string());
                     self.report(
@@ -119,7 +119,11 @@ impl Checker<'_> {
                 if a.saturating_add(g.size) > gmem {
                     self.report(
                         g.line.0,
-                        format!("global buffer '{}' ends at byte {} but global memory has {gmem}", g.name, u128::from(a) + u128::from(g.size)),
+                        format!(
+                            "global buffer '{}' ends at byte {} but global memory has {gmem}",
+                            g.name,
+                            u128::from(a) + u128::from(g.size)
+                        ),
                     );
                 }
                 allocated.push((a, a + g.size, &g.name, g.line.0));

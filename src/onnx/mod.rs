@@ -139,7 +139,7 @@ impl OnnxModel {
         }
         let all = &cache[&file];
         let end = match length {
-            Some(l) => offset.checked_add(l).unwrap_or(usize::MAX),
+            Some(l) => offset.saturating_add(l),
             None => all.len(),
         };
         if offset > end || end > all.len() {

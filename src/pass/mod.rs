@@ -177,7 +177,10 @@ impl<'c> RunExternalPass<'c> for External {
             Err(why) => {
                 emit_error(
                     module.as_operation().location(),
-                    &format!("internal error in pass '{}': {why}; this is a bug in pimlir, please report it with this input", self.def.name),
+                    &format!(
+                        "internal error in pass '{}': {why}; this is a bug in pimlir, please report it with this input",
+                        self.def.name
+                    ),
                 );
                 pass.signal_failure();
             }

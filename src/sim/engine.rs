@@ -28,11 +28,17 @@ pub struct Functional<'p> {
 
 impl<'p> Functional<'p> {
     /// An engine for `p` with crossbars programmed with `crossbars` (per core, per group) and
-    /// `global` as initial global memory.
-    pub fn new(p: &'p Program, mem: Memories, crossbars: Vec<Vec<Arc<Block>>>, global: Vec<f32>) -> Self {
-        let local = (mem.local_bytes / mem.eb) as usize;
+    /// `global` as initial global memory; `local[k]` elements of local memory on core `k` are allocated up front (what it touches:
+    /// the verifier's footprint).
+    pub fn new(
+        p: &'p Program,
+        mem: Memories,
+        local: &[usize],
+        crossbars: Vec<Vec<Arc<Block>>>,
+        global: Vec<f32>,
+    ) -> Self {
         let cores: Vec<CoreState> =
-            p.cores.iter().zip(crossbars).map(|(c, ags)| CoreState::new(c.id, local, ags)).collect();
+            p.cores.iter().zip(crossbars).zip(local).map(|((c, ags), &n)| CoreState::new(c.id, n, ags)).collect();
         let ids: Vec<_> = p.cores.iter().map(|c| c.id).collect();
         Functional {
             p,
@@ -88,14 +94,14 @@ impl<'p> Functional<'p> {
             self.pcs[k] += 1;
             let fx = effects(self.p, &self.p.cores[k], inst, self.cursors[k].counters(), &self.mem)
                 .map_err(|m| self.fail(k, inst.mnemonic(), line, &m))?;
-            // Absolute global addresses (programs imported from pimsim-nn) extend global
-            // memory on first use (up to its size, checked by `effects`).
-            if let Some(end) =
-                fx.reads.iter().chain(&fx.writes).filter(|r| r.space == Space::Global).map(|r| r.end()).max()
-            {
-                let need = end.div_ceil(eb) as usize;
-                if need > self.global.len() {
-                    self.global.resize(need, 0.0);
+            // The memories hold what the verifier found the program touches; should an access
+            // reach past that, they grow (never past the architecture's sizes, which `effects`
+            // checks).
+            for r in fx.reads.iter().chain(&fx.writes) {
+                let need = r.end().div_ceil(eb) as usize;
+                let mem = if r.space == Space::Global { &mut self.global } else { &mut self.cores[k].local };
+                if need > mem.len() {
+                    mem.resize(need, 0.0);
                 }
             }
             let at = At { core: k, pc: self.pcs[k] - 1, line, task: self.cursors[k].task() };

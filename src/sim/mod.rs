@@ -48,16 +48,24 @@ pub fn run_with(
     obs: &mut dyn Observer,
 ) -> Result<Vec<Tensor>> {
     p.check_allocated()?;
-    let findings = crate::isa::verify::check(p, arch);
+    let (findings, footprint) = crate::isa::verify::check_all(p, arch);
     if !findings.is_empty() {
         return Err(Error::many(findings));
     }
+    crate::limits::check_instructions("simulating the program", p.dynamic_count())?;
     let eb = crate::isa::verify::element_bytes(p, arch) as u64;
+    // The simulated memories hold what the program touches, one f32 per element.
+    let elems = |bytes: u64| bytes.div_ceil(eb);
+    let host =
+        footprint.local.iter().chain([&footprint.global]).map(|&b| elems(b)).fold(0u64, |a, b| a.saturating_add(b));
+    crate::limits::check_memory("simulating the program", host.saturating_mul(4))?;
     let mem =
         semantics::Memories { eb, local_bytes: arch.local_memory_bytes(), global_bytes: arch.global_memory_bytes() };
-    let global = init_globals(p, eb, weights, inputs)?;
+    let mut global = init_globals(p, eb, weights, inputs)?;
+    global.resize(global.len().max(elems(footprint.global) as usize), 0.0);
     let crossbars = weights::crossbars(p, weights)?;
-    let mut engine = engine::Functional::new(p, mem, crossbars, global);
+    let local: Vec<usize> = footprint.local.iter().map(|&b| elems(b) as usize).collect();
+    let mut engine = engine::Functional::new(p, mem, &local, crossbars, global);
     engine.run(obs)?;
     read_outputs(p, eb, &engine.global)
 }

@@ -399,7 +399,7 @@ impl<'l> Lower<'l> {
             Some(Attr { value: Some(Value::Int(i)), .. }) => Some(*i as f32),
             Some(Attr { value: Some(Value::Float(f)), span, .. }) => {
                 if f.abs() > f64::from(f32::MAX) {
-                    self.err(*span, format!("'{key}' = {f} is beyond the range of a 32-bit float"));
+                    self.err(*span, format!("'{key}' = {f:e} is beyond the range of a 32-bit float"));
                     return None;
                 }
                 Some(*f as f32)
