@@ -45,16 +45,20 @@ models-test: setup
 bench: models-test
 	./tools/bench_pim.sh
 
-# Fuzz a parser with libFuzzer for FUZZ_SECONDS (default 600): FUZZ_TARGET=pim_text (the
-# .pim reader) or pimsim_json (the pimsim-nn importer). Seeds come from the lit tests.
+# Fuzz with libFuzzer for FUZZ_SECONDS (default 600): FUZZ_TARGET=pim_text (the .pim reader
+# and verifier), sim (.pim through verifier, allocation and simulator), pimsim_json (the
+# pimsim-nn importer) or pimcomp_json (PIMCOMP-NN JSON through the whole compilation).
+# Seeds come from the lit tests.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain build it.
 FUZZ_TARGET ?= pim_text
 FUZZ_SECONDS ?= 600
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p tools/fuzz/corpus/pim_text tools/fuzz/corpus/pimsim_json
+	mkdir -p tools/fuzz/corpus/pim_text tools/fuzz/corpus/sim tools/fuzz/corpus/pimsim_json tools/fuzz/corpus/pimcomp_json
 	cp lit-tests/Inputs/*.pim lit-tests/pim-text/*.pim lit-tests/sim/*.pim tools/fuzz/corpus/pim_text/
+	cp lit-tests/Inputs/*.pim lit-tests/sim/*.pim tools/fuzz/corpus/sim/
 	cp lit-tests/Inputs/pimsim-*.json tools/fuzz/corpus/pimsim_json/
+	cp lit-tests/Inputs/tiny-pimcomp.json tools/fuzz/corpus/pimcomp_json/
 	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tools/fuzz $(FUZZ_TARGET) tools/fuzz/corpus/$(FUZZ_TARGET) \
 		-- -max_total_time=$(FUZZ_SECONDS)
 

@@ -74,6 +74,30 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{text}' is not a size (a positive number of bytes, or like 512M, 8G)"))
 }
 
+/// Most elements a tensor may have: every product of its dimensions, and of those with an
+/// element size or a stride, stays far from overflowing 64 bits.
+pub const MAX_ELEMENTS: i64 = 1 << 40;
+
+/// The product of `dims` (of a tensor in a file), None when it overflows or a dimension is
+/// negative.
+pub fn checked_product(dims: &[i64]) -> Option<i64> {
+    dims.iter().try_fold(1i64, |a, &d| if d < 0 { None } else { a.checked_mul(d) })
+}
+
+/// The number of elements of `shape`, if it is a valid shape of at most [`MAX_ELEMENTS`].
+pub fn elements(shape: &[i64]) -> Result<i64, String> {
+    let mut n: i64 = 1;
+    for &d in shape {
+        if d < 0 {
+            return Err(format!("shape {shape:?} has a negative dimension"));
+        }
+        n = n.checked_mul(d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+            format!("shape {shape:?} has more than 2^40 elements; pimlir handles tensors up to that size")
+        })?;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,29 +65,7 @@ pub fn broadcast(a: &[i64], b: &[i64]) -> Result<Vec<i64>, String> {
     Ok(out)
 }
 
-/// Most elements a tensor may have: every product of its dimensions, and of those with an
-/// element size or a stride, stays far from overflowing 64 bits.
-pub const MAX_ELEMENTS: i64 = 1 << 40;
-
-/// The product of `dims` (of a tensor in a file), None when it overflows or a dimension is
-/// negative.
-pub fn checked_product(dims: &[i64]) -> Option<i64> {
-    dims.iter().try_fold(1i64, |a, &d| if d < 0 { None } else { a.checked_mul(d) })
-}
-
-/// The number of elements of `shape`, if it is a valid shape of at most [`MAX_ELEMENTS`].
-pub fn elements(shape: &[i64]) -> Result<i64, String> {
-    let mut n: i64 = 1;
-    for &d in shape {
-        if d < 0 {
-            return Err(format!("shape {shape:?} has a negative dimension"));
-        }
-        n = n.checked_mul(d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
-            format!("shape {shape:?} has more than 2^40 elements; pimlir handles tensors up to that size")
-        })?;
-    }
-    Ok(n)
-}
+pub use crate::limits::{checked_product, elements, MAX_ELEMENTS};
 
 /// Infers the result shape of `op` from its input shapes; every shape involved is checked to
 /// be of a size pimlir handles ([`elements`]).

@@ -22,7 +22,7 @@ impl Tensor {
         let npy =
             npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
         let shape: Vec<i64> = npy.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
-        let n = crate::graph::shape::elements(&shape).map_err(|e| Error::new(e).in_file(&shown))?;
+        let n = crate::limits::elements(&shape).map_err(|e| Error::new(e).in_file(&shown))?;
         let fortran = npy.order() == npyz::Order::Fortran;
         let data: Vec<f32> = match npy.dtype() {
             npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
@@ -123,7 +123,7 @@ impl WeightStore for SeededWeights {
         let mut state = name
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        let n = crate::graph::shape::elements(shape).map_err(Error::new)?;
+        let n = crate::limits::elements(shape).map_err(Error::new)?;
         let mut uniform = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
         let data = if shape.len() >= 2 {
             let fan_in: i64 = shape[1..].iter().product();
