@@ -35,7 +35,7 @@ macro_rules! id_type {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}", self.0)
+                std::fmt::Display::fmt(&self.0, f)
             }
         }
     };
@@ -152,6 +152,12 @@ mod tests {
     use super::*;
 
     crate::id_type!(Thing);
+
+    #[test]
+    fn display_honours_width() {
+        // Tables (pim-sim's per-core counts) right-align ids with `{:>6}`.
+        assert_eq!(format!("{:>4}|{:<3}|", Thing(7), Thing(12)), "   7|12 |");
+    }
 
     #[test]
     fn push_index_retain() {
