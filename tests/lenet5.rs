@@ -70,13 +70,13 @@ fn a_panicking_pass_becomes_an_internal_error() {
         let _ = v[3];
         Ok(())
     }
-    static BOOM: PassDef = PassDef { name: "boom", summary: "panics", options: &[], run: boom };
+    static BOOM: PassDef = PassDef { name: "boom", summary: "panics", options: &[], run: boom, checks_output: false };
     let ctx = pimlir::dialect::new_context();
     let capture = pimlir::dialect::DiagnosticCapture::attach(&ctx);
     let mut module = melior::ir::Module::new(melior::ir::Location::new(&ctx, "m.mlir", 1, 1));
     let arch = std::sync::Arc::new(pimlir::arch::Arch::load("pimcomp-default").unwrap());
     let pm = melior::pass::PassManager::new(&ctx);
-    pm.add_pass(create(&BOOM, Options::default(), arch, "pimcomp-default".into()));
+    pm.add_pass(create(&BOOM, Options::default(), arch, "pimcomp-default".into(), true));
     assert!(pm.run(&mut module).is_err());
     let d = capture.take();
     let msg = &d[0].message;

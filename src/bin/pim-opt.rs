@@ -48,6 +48,7 @@ fn command() -> Command {
         .arg(Arg::new("split-input-file").long("split-input-file").action(ArgAction::SetTrue).help("Process each '// -----' separated chunk of the input on its own"))
         .arg(Arg::new("verify-diagnostics").long("verify-diagnostics").action(ArgAction::SetTrue).help("Check diagnostics against 'expected-error {{...}}' comments instead of printing them"))
         .arg(Arg::new("no-verify").long("no-verify").action(ArgAction::SetTrue).help("Skip pimlir's verifier on the input and after each pass"))
+        .arg(Arg::new("mlir-timing").long("mlir-timing").action(ArgAction::SetTrue).help("Report the time of reading the input, of each pass (MLIR's pass timing) and of writing the output, on stderr"))
         .arg(Arg::new("mlir-print-debuginfo").long("mlir-print-debuginfo").action(ArgAction::SetTrue).help("Print locations in the output"))
         .arg(
             Arg::new("max-instructions")
@@ -203,6 +204,8 @@ fn run_chunk(
             (!failed, out)
         }
     };
+    let timing = m.get_flag("mlir-timing");
+    let t0 = std::time::Instant::now();
     let mut module = match driver::load_module(&ctx, input, text, &mut sources) {
         Ok(mo) => mo,
         Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
@@ -219,15 +222,29 @@ fn run_chunk(
     if verify_each && pimlir::pass::verify::verify_module(&module, &arch).is_err() {
         return Ok(finish(&capture, None, &sources, None));
     }
+    if timing {
+        eprintln!("timing: read input  {:8.4} s", t0.elapsed().as_secs_f64());
+    }
     if !steps.is_empty() {
         let pm = pipeline::build(&ctx, steps, &arch, &spec, verify_each, m.get_flag("print-ir-after-all"));
-        if pm.run(&mut module).is_err() {
+        if timing {
+            pipeline::enable_timing(&pm);
+        }
+        let t1 = std::time::Instant::now();
+        let run = pm.run(&mut module);
+        // MLIR prints its pass-timing report when the pass manager goes away.
+        drop(pm);
+        if timing {
+            eprintln!("timing: passes      {:8.4} s", t1.elapsed().as_secs_f64());
+        }
+        if run.is_err() {
             if !capture.has_errors() {
                 return Ok(finish(&capture, Some(Error::new("a pass failed")), &sources, None));
             }
             return Ok(finish(&capture, None, &sources, None));
         }
     }
+    let t2 = std::time::Instant::now();
     let out = if emit_pim {
         if !pimlir::pass::verify::is_isa_module(&module) {
             let e = Error::new(
@@ -242,5 +259,8 @@ fn run_chunk(
     } else {
         driver::module_to_mlir(&module, m.get_flag("mlir-print-debuginfo"))
     };
+    if timing {
+        eprintln!("timing: write output {:7.4} s", t2.elapsed().as_secs_f64());
+    }
     Ok(finish(&capture, None, &sources, Some(out)))
 }

@@ -13,7 +13,7 @@ use melior::dialect::func;
 use melior::ir::attribute::{DenseI32ArrayAttribute, IntegerAttribute, StringAttribute, TypeAttribute};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike, OperationRef};
-use melior::ir::r#type::FunctionType;
+use melior::ir::r#type::{FunctionType, IntegerType};
 use melior::ir::{
     AffineExpr, AffineMap, Attribute, AttributeLike, Block, Identifier, Location, Module, Region, RegionLike, Type,
     Value, ValueLike,
@@ -414,6 +414,64 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
 enum Sym {
     Addr(Addr),
     Counter(u8),
+}
+
+/// Writes the buffer addresses of `p` into `module`, which holds the same program (as read by
+/// [`read_program`]): sets `addr` on every `pim_isa.global` and `pim_isa.buffer` op in place
+/// and touches nothing else. What `--alloc-memory` applies; rewriting the whole module would
+/// cost as much as scheduling it.
+pub fn write_addresses<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) -> Result<(), String> {
+    use melior::ir::operation::{OperationMutLike, OperationRefMut};
+    let idx = IntegerType::new(ctx, 64).into();
+    let set = |op: &OperationRef, addr: Option<u64>| -> Result<(), String> {
+        let Some(a) = addr else { return Ok(()) };
+        let a = i64::try_from(a).map_err(|_| format!("address {a} does not fit in i64"))?;
+        // SAFETY: `op` is a live op of `module`, which the caller holds mutably through the
+        // pass; only its attribute dictionary changes.
+        let mut op = unsafe { OperationRefMut::from_raw(op.to_raw()) };
+        op.set_attribute("addr", IntegerAttribute::new(idx, a).into());
+        Ok(())
+    };
+    let globals: HashMap<&str, Option<u64>> = p.globals.iter().map(|g| (g.name.as_str(), g.addr)).collect();
+    let mut cur = module.body().first_operation();
+    while let Some(op) = cur {
+        cur = op.next_in_block();
+        let name = op.name();
+        match name.as_string_ref().as_str().unwrap_or("") {
+            "pim_isa.global" => {
+                let g = attrs(&op, "pim_isa.global").str("name")?;
+                set(
+                    &op,
+                    *globals.get(g.as_str()).ok_or_else(|| format!("global buffer '{g}' is not in the program"))?,
+                )?;
+            }
+            "func.func" => {
+                let id = attrs(&op, "func.func").i64("pim.core")?;
+                let core = p
+                    .cores
+                    .iter()
+                    .find(|c| i64::from(c.id.0) == id)
+                    .ok_or_else(|| format!("core {id} is not in the program"))?;
+                let bufs: HashMap<&str, Option<u64>> = core.buffers.iter().map(|b| (b.name.as_str(), b.addr)).collect();
+                let Some(block) = op.region(0).ok().and_then(|r| r.first_block()) else { continue };
+                let mut inner = block.first_operation();
+                while let Some(b) = inner {
+                    inner = b.next_in_block();
+                    if b.name().as_string_ref().as_str() == Ok("pim_isa.buffer") {
+                        let n = attrs(&b, "pim_isa.buffer").str("name")?;
+                        set(
+                            &b,
+                            *bufs
+                                .get(n.as_str())
+                                .ok_or_else(|| format!("buffer '{n}' of core {id} is not in the program"))?,
+                        )?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Reads a `pim_isa` module into a program.

@@ -78,6 +78,13 @@ fn add_upstream(pm: &PassManager, text: &str) -> Result<(), String> {
     }
 }
 
+/// Turns on MLIR's pass timing for `pm`: its report (wall time per pass, pimlir's
+/// verifier runs included) goes to stderr when `pm` is dropped.
+pub fn enable_timing(pm: &PassManager) {
+    // SAFETY: `pm` is a live pass manager; melior has no wrapper for this call.
+    unsafe { mlir_sys::mlirPassManagerEnableTiming(pm.to_raw()) }
+}
+
 /// Parses `builtin.module(a, b{k=v}, c)` or `a,b{k=v},c`.
 pub fn parse_pipeline(text: &str) -> Result<Vec<Step>, String> {
     let mut t = text.trim();
@@ -150,10 +157,10 @@ pub fn build<'c>(
     for s in steps {
         match s {
             Step::Ours(def, opts) => {
-                pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone()));
-                if verify_each && def.name != "verify" {
+                pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone(), verify_each));
+                if verify_each && def.name != "verify" && !def.checks_output {
                     let v = &pass::verify::PASS;
-                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone()));
+                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone(), true));
                 }
             }
             Step::Upstream(text) => add_upstream(&pm, text).expect("checked when the step was built"),

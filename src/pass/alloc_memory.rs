@@ -4,7 +4,7 @@
 
 use super::{module_error, PassContext, PassDef};
 use crate::dialect::graph_ir::Failed;
-use crate::dialect::isa_ir::{read_program, write_program};
+use crate::dialect::isa_ir::{read_program, write_addresses};
 use melior::ir::Module;
 
 pub static PASS: PassDef = PassDef {
@@ -12,6 +12,7 @@ pub static PASS: PassDef = PassDef {
     summary: "Assign local and global memory addresses to buffers, enforcing capacities (pim_isa)",
     options: &[],
     run,
+    checks_output: true,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
@@ -19,6 +20,10 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     if let Err(msg) = crate::isa::alloc::allocate(&mut p, pc.arch) {
         return Err(module_error(module, &msg));
     }
-    write_program(pc.ctx, module, &p);
-    Ok(())
+    if pc.verify {
+        super::verify::report_program(module, &p, pc.arch)?;
+    }
+    // Only the addresses changed: set them in place instead of rewriting the module.
+    write_addresses(pc.ctx, module, &p)
+        .map_err(|m| module_error(module, &format!("internal error in alloc-memory: {m}")))
 }

@@ -13,6 +13,7 @@ pub static PASS: PassDef = PassDef {
     summary: "Place array groups and vector ops on cores (pim_partition -> pim_core)",
     options: &[OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" }],
     run,
+    checks_output: false,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {

@@ -37,6 +37,9 @@ pub struct PassContext<'a, 'c> {
     /// The `--arch` argument as given (recorded in the module as `pim.arch`).
     pub arch_spec: &'a str,
     pub options: &'a Options,
+    /// Whether the pipeline verifies after each pass (not under `--no-verify`). A pass with
+    /// [`PassDef::checks_output`] then checks what it writes itself.
+    pub verify: bool,
 }
 
 pub type RunFn = for<'a, 'c> fn(&PassContext<'a, 'c>, &mut Module<'c>) -> Result<(), Failed>;
@@ -47,6 +50,11 @@ pub struct PassDef {
     pub summary: &'static str,
     pub options: &'static [OptionDef],
     pub run: RunFn,
+    /// The pass runs pimlir's verifier on the program it writes, on the plain data before
+    /// writing it (when [`PassContext::verify`]), so the pipeline adds no `verify` pass after
+    /// it: that would read a large pim_isa module back only to check what was just checked
+    /// (and make MLIR verify it once more).
+    pub checks_output: bool,
 }
 
 pub static PASSES: &[&PassDef] =
@@ -154,6 +162,7 @@ static PASS_IDS: [PassId; 8] = [PassId(0), PassId(1), PassId(2), PassId(3), Pass
 struct External {
     def: &'static PassDef,
     options: Options,
+    verify: bool,
     arch: Arc<Arch>,
     arch_spec: Arc<str>,
 }
@@ -168,7 +177,13 @@ impl<'c> RunExternalPass<'c> for External {
         let ctx = op.context();
         // SAFETY: the context outlives the pass run.
         let ctx: &'c Context = unsafe { ctx.to_ref() };
-        let pc = PassContext { ctx, arch: &self.arch, arch_spec: &self.arch_spec, options: &self.options };
+        let pc = PassContext {
+            ctx,
+            arch: &self.arch,
+            arch_spec: &self.arch_spec,
+            options: &self.options,
+            verify: self.verify,
+        };
         // A panic must not unwind into MLIR's C++ (that aborts the process): it becomes an
         // internal-error diagnostic naming the pass.
         match crate::diag::catch_panic(|| (self.def.run)(&pc, &mut module)) {
@@ -190,10 +205,10 @@ impl<'c> RunExternalPass<'c> for External {
 
 /// Wraps a pass definition as an MLIR pass. A pass not in [`PASSES`] (a test's) gets the
 /// last type id.
-pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>) -> Pass {
+pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>, verify: bool) -> Pass {
     let index = PASSES.iter().position(|p| p.name == def.name).unwrap_or(PASS_IDS.len() - 1);
     melior::pass::create_external(
-        External { def, options, arch, arch_spec },
+        External { def, options, verify, arch, arch_spec },
         TypeId::create(&PASS_IDS[index]),
         def.name,
         def.name,

@@ -20,6 +20,7 @@ pub static PASS: PassDef = PassDef {
         default: "",
     }],
     run,
+    checks_output: false,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {

@@ -22,6 +22,7 @@ pub static PASS: PassDef = PassDef {
         },
     ],
     run,
+    checks_output: false,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {

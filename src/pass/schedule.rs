@@ -17,6 +17,7 @@ pub static PASS: PassDef = PassDef {
         default: "ht",
     }],
     run,
+    checks_output: true,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
@@ -32,6 +33,9 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let weights = crate::dialect::module_str(module, "pim.weights");
     match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode) {
         Ok(program) => {
+            if pc.verify {
+                super::verify::report_program(module, &program, pc.arch)?;
+            }
             write_program(pc.ctx, module, &program);
             Ok(())
         }

@@ -16,6 +16,7 @@ pub static PASS: PassDef = PassDef {
     summary: "Check shapes, partitions, placements and address ranges (any level)",
     options: &[],
     run,
+    checks_output: false,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
@@ -40,28 +41,32 @@ pub fn is_isa_module(module: &Module) -> bool {
 pub fn verify_module(module: &Module, arch: &Arch) -> Result<(), Failed> {
     if is_isa_module(module) {
         let p = read_program(module)?;
-        let findings = crate::isa::verify::check(&p, arch);
-        if findings.is_empty() {
-            return Ok(());
-        }
-        let module_loc = module.as_operation().location();
-        let ctx = module.context();
-        // SAFETY: the module's context outlives this call.
-        let ctx = unsafe { ctx.to_ref() };
-        for f in findings {
-            // Findings carry file:line when the program came from text or parsed MLIR.
-            let loc = match &f.loc {
-                Some(l) if l.line > 0 => {
-                    melior::ir::Location::new(ctx, &l.file, l.line as usize, l.col.max(1) as usize)
-                }
-                _ => module_loc,
-            };
-            emit_error(loc, &f.message);
-        }
-        return Err(Failed);
+        return report_program(module, &p, arch);
     }
     let gm = read_graph(module, arch)?;
     verify_graph(&gm, arch)
+}
+
+/// Checks an ISA program (read from `module`, or about to be written to it) against `arch`
+/// and reports each finding at its line, or at the module.
+pub fn report_program(module: &Module, p: &crate::isa::Program, arch: &Arch) -> Result<(), Failed> {
+    let findings = crate::isa::verify::check(p, arch);
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let module_loc = module.as_operation().location();
+    let ctx = module.context();
+    // SAFETY: the module's context outlives this call.
+    let ctx = unsafe { ctx.to_ref() };
+    for f in findings {
+        // Findings carry file:line when the program came from text or parsed MLIR.
+        let loc = match &f.loc {
+            Some(l) if l.line > 0 => melior::ir::Location::new(ctx, &l.file, l.line as usize, l.col.max(1) as usize),
+            _ => module_loc,
+        };
+        emit_error(loc, &f.message);
+    }
+    Err(Failed)
 }
 
 /// Checks one dataflow graph and its mapping at the level it was read at.
