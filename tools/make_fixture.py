@@ -505,6 +505,55 @@ def missing_input() -> onnx.ModelProto:
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
+def _bare(name: str, nodes, inits, doc: str, out_shape=X) -> onnx.ModelProto:
+    """A model on input [1,4,6,6] with no validation (for the deliberately broken fixtures)."""
+    g = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("input", TP.FLOAT, X)],
+        [helper.make_tensor_value_info("output", TP.FLOAT, out_shape)],
+        initializer=inits, doc_string=doc)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
+
+
+@fixture("conv-group-zero", valid=False)
+def conv_group_zero() -> onnx.ModelProto:
+    """Conv with group = 0 (invalid)."""
+    w = (rng("conv-group-zero").standard_normal((4, 4, 3, 3)) * 0.3).astype(np.float32)
+    node = helper.make_node("Conv", ["input", "w"], ["output"], name="conv", kernel_shape=[3, 3],
+                            pads=[1, 1, 1, 1], group=0)
+    return _bare("conv-group-zero", [node], [numpy_helper.from_array(w, "w")], conv_group_zero.__doc__)
+
+
+@fixture("maxpool-kernel-zero", valid=False)
+def maxpool_kernel_zero() -> onnx.ModelProto:
+    """MaxPool with kernel_shape [0, 0] (invalid)."""
+    node = helper.make_node("MaxPool", ["input"], ["output"], name="pool", kernel_shape=[0, 0])
+    return _bare("maxpool-kernel-zero", [node], [], maxpool_kernel_zero.__doc__)
+
+
+@fixture("concat-axis-range", valid=False)
+def concat_axis_range() -> onnx.ModelProto:
+    """Concat of one input along axis 2^63 - 1 (out of range; invalid)."""
+    node = helper.make_node("Concat", ["input"], ["output"], name="concat", axis=2**63 - 1)
+    return _bare("concat-axis-range", [node], [], concat_axis_range.__doc__)
+
+
+@fixture("identity-only", valid=False)
+def identity_only() -> onnx.ModelProto:
+    """A model whose only node is a Dropout (removed on import): nothing is left to compile."""
+    node = helper.make_node("Dropout", ["input"], ["output"], name="dropout")
+    return _bare("identity-only", [node], [], identity_only.__doc__)
+
+
+@fixture("weight-short", valid=False)
+def weight_short() -> onnx.ModelProto:
+    """Conv whose weight tensor holds 10 bytes for shape [4, 4, 3, 3] (invalid)."""
+    w = numpy_helper.from_array(np.zeros((4, 4, 3, 3), np.float32), "w")
+    w.raw_data = w.raw_data[:10]
+    node = helper.make_node("Conv", ["input", "w"], ["output"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    return _bare("weight-short", [node], [w], weight_short.__doc__)
+
+
 # ------------------------------------------------------------------------ output
 
 def save_fixture(fx: Fixture, model: onnx.ModelProto, out: Path) -> None:

@@ -529,10 +529,18 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
     if let Some(l) = super::location_to_loc(module.as_operation().location()) {
         p.source = l.file.to_string();
     }
+    let mut globals = HashMap::new();
+    for (i, g) in p.globals.iter().enumerate() {
+        if globals.insert(g.name.clone(), i as u32).is_some() {
+            emit_error(module.as_operation().location(), &format!("global buffer '{}' is defined twice", g.name));
+            return Err(Failed);
+        }
+    }
+    let mut core_ids = std::collections::HashSet::new();
     for f in funcs {
-        match read_core(&f, &p) {
+        match read_core(&f, &p, &globals) {
             Ok((c, comments)) => {
-                if p.cores.iter().any(|x| x.id == c.id) {
+                if !core_ids.insert(c.id) {
                     fail(f.location(), &format!("core {} is defined twice", c.id));
                 } else {
                     p.cores.push(c);
@@ -632,7 +640,7 @@ fn line_of(loc: Location) -> u32 {
 /// A core and the comments of its declarations.
 type CoreAndComments = (CoreProgram, Vec<(Anchor, Vec<Comment>)>);
 
-fn read_core(f: &OperationRef, p: &Program) -> Result<CoreAndComments, ()> {
+fn read_core(f: &OperationRef, p: &Program, globals: &HashMap<String, u32>) -> Result<CoreAndComments, ()> {
     let a = attrs(f, "func.func");
     let id = match a.i64("pim.core") {
         Ok(id) if id >= 0 && id <= u32::MAX as i64 => crate::arch::CoreId(id as u32),
@@ -650,7 +658,7 @@ fn read_core(f: &OperationRef, p: &Program) -> Result<CoreAndComments, ()> {
         emit_error(f.location(), "core function has no body");
         return Err(());
     };
-    let mut r = CoreReader { p, syms: HashMap::new(), failed: false, comments: vec![] };
+    let mut r = CoreReader { p, globals, syms: HashMap::new(), failed: false, comments: vec![] };
     match read_comments(&a) {
         Ok(c) => r.comments.push((Anchor::Core(id), c)),
         Err(m) => r.fail(f.location(), &m),
@@ -665,6 +673,8 @@ fn read_core(f: &OperationRef, p: &Program) -> Result<CoreAndComments, ()> {
 
 struct CoreReader<'p> {
     p: &'p Program,
+    /// Global buffers by name (index in `p.globals`).
+    globals: &'p HashMap<String, u32>,
     syms: HashMap<usize, Sym>,
     failed: bool,
     comments: Vec<(Anchor, Vec<Comment>)>,
@@ -755,7 +765,7 @@ impl CoreReader<'_> {
                     }
                 }
                 "pim_isa.global_addr" => match a.str("name") {
-                    Ok(n) => match self.p.globals.iter().position(|g| g.name == n) {
+                    Ok(n) => match self.globals.get(&n).copied() {
                         Some(g) => {
                             if let Ok(res) = op.result(0) {
                                 self.syms.insert(raw(res.into()), Sym::Addr(Addr::global(g as u32, 0)));
@@ -857,7 +867,7 @@ impl CoreReader<'_> {
         for (i, &c) in coeffs.iter().enumerate() {
             let v = op.operand(i).map_err(|e| e.to_string())?;
             match self.syms.get(&raw(v)) {
-                Some(Sym::Counter(level)) => addr.add_term(*level, c),
+                Some(Sym::Counter(level)) => addr.add_term(*level, c).ok_or(OVERFLOW)?,
                 Some(Sym::Addr(x)) => {
                     if c == 0 {
                         continue;
@@ -868,9 +878,9 @@ impl CoreReader<'_> {
                         }
                         addr.base = x.base;
                     }
-                    addr.offset += c * x.offset;
+                    addr.add_offset(c.checked_mul(x.offset).ok_or(OVERFLOW)?).ok_or(OVERFLOW)?;
                     for &(l, k) in &x.terms {
-                        addr.add_term(l, c * k);
+                        addr.add_term(l, c.checked_mul(k).ok_or(OVERFLOW)?).ok_or(OVERFLOW)?;
                     }
                 }
                 None => return Err("address operands must be loop counters, buffers or constants".into()),
@@ -885,7 +895,7 @@ impl CoreReader<'_> {
             Some(Sym::Addr(a)) => Ok(a.clone()),
             Some(Sym::Counter(l)) => {
                 let mut a = Addr::abs(0);
-                a.add_term(*l, 1);
+                a.add_term(*l, 1).ok_or(OVERFLOW)?;
                 Ok(a)
             }
             None => Err("address operand must come from a buffer, constant or affine.apply".into()),
@@ -941,24 +951,34 @@ fn read_task(a: &super::Attrs) -> Result<Task, String> {
     Ok(Task { op: a.str("op")?, replica, windows, sync })
 }
 
+/// An address term or offset that does not fit in 64 bits.
+const OVERFLOW: &str = "address coefficient or offset overflows 64 bits";
+
 /// Linear form of an affine expression: coefficients of dims then symbols, and a constant.
+/// `None` for a non-linear expression, one nested deeper than any address needs, or one whose
+/// coefficients overflow.
 fn linearize(e: AffineExpr, nd: usize, ns: usize) -> Option<(Vec<i64>, i64)> {
-    fn go(e: AffineExpr, s: i64, nd: usize, c: &mut [i64], k: &mut i64) -> Option<()> {
+    fn go(e: AffineExpr, s: i64, depth: u32, nd: usize, c: &mut [i64], k: &mut i64) -> Option<()> {
+        if depth > 256 {
+            return None;
+        }
         if e.is_constant() {
-            *k += s * e.constant_value();
+            *k = k.checked_add(s.checked_mul(e.constant_value())?)?;
         } else if e.is_dim() {
-            c[e.dim_position()] += s;
+            let x = c.get_mut(e.dim_position())?;
+            *x = x.checked_add(s)?;
         } else if e.is_symbol() {
-            c[nd + e.symbol_position()] += s;
+            let x = c.get_mut(nd + e.symbol_position())?;
+            *x = x.checked_add(s)?;
         } else if e.is_add() {
-            go(e.lhs(), s, nd, c, k)?;
-            go(e.rhs(), s, nd, c, k)?;
+            go(e.lhs(), s, depth + 1, nd, c, k)?;
+            go(e.rhs(), s, depth + 1, nd, c, k)?;
         } else if e.is_mul() {
             let (l, r) = (e.lhs(), e.rhs());
             if r.is_constant() {
-                go(l, s * r.constant_value(), nd, c, k)?;
+                go(l, s.checked_mul(r.constant_value())?, depth + 1, nd, c, k)?;
             } else if l.is_constant() {
-                go(r, s * l.constant_value(), nd, c, k)?;
+                go(r, s.checked_mul(l.constant_value())?, depth + 1, nd, c, k)?;
             } else {
                 return None;
             }
@@ -968,6 +988,6 @@ fn linearize(e: AffineExpr, nd: usize, ns: usize) -> Option<(Vec<i64>, i64)> {
         Some(())
     }
     let (mut c, mut k) = (vec![0; nd + ns], 0);
-    go(e, 1, nd, &mut c, &mut k)?;
+    go(e, 1, 0, nd, &mut c, &mut k)?;
     Some((c, k))
 }

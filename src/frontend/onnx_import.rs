@@ -225,6 +225,7 @@ impl Importer<'_> {
                             data_type::name(t.data_type)
                         )));
                     }
+                    self.model.check_payload(t)?;
                 }
                 Ok(dims.clone())
             }
@@ -330,16 +331,31 @@ impl Importer<'_> {
             None | Some("NOTSET") => Ok(explicit),
             Some("VALID") => Ok([0; 4]),
             Some(mode @ ("SAME_UPPER" | "SAME_LOWER")) => {
+                if kernel.iter().chain(&strides).chain(&dilations).any(|&x| x <= 0) {
+                    return Err(Error::new(format!(
+                        "auto_pad needs positive kernel, strides and dilations, got {kernel:?}, {strides:?}, {dilations:?}"
+                    )));
+                }
                 let mut p = [0; 4];
                 for d in 0..2 {
                     let size = *input.get(2 + d).ok_or_else(|| Error::new("auto_pad needs a 4-D input"))?;
-                    let out = (size + strides[d] - 1) / strides[d];
-                    let total = ((out - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - size).max(0);
+                    // In i128: the attributes are any i64.
+                    let (size, s, k, dl) =
+                        (i128::from(size), i128::from(strides[d]), i128::from(kernel[d]), i128::from(dilations[d]));
+                    let out = (size + s - 1) / s;
+                    let total = ((out - 1) * s + (k - 1) * dl + 1 - size).max(0);
                     let small = total / 2;
                     let (begin, end) =
                         if mode == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
-                    p[d] = begin;
-                    p[d + 2] = end;
+                    let fit = |x: i128| {
+                        i64::try_from(x).map_err(|_| {
+                            Error::new(format!(
+                                "auto_pad {mode} with kernel {kernel:?}, strides {strides:?} and dilations {dilations:?} needs padding beyond 2^63"
+                            ))
+                        })
+                    };
+                    p[d] = fit(begin)?;
+                    p[d + 2] = fit(end)?;
                 }
                 Ok(p)
             }
@@ -493,12 +509,16 @@ impl Importer<'_> {
                     return self.bind(node, v.into_sym());
                 }
                 let inputs = node.input.iter().map(|n| self.value(n)).collect::<Result<Vec<_>>>()?;
+                if attr(node, "axis").is_none() {
+                    return Err(Error::new("attribute 'axis' is required"));
+                }
+                let axis = self.int_attr(node, "axis", 0)?;
+                let rank = inputs.first().map_or(0, |&v| self.graph.shape(v).len()) as i64;
+                if !(-rank..rank).contains(&axis) {
+                    return Err(Error::new(format!("axis {axis} is out of range for rank {rank}")));
+                }
                 if inputs.len() == 1 {
                     return self.bind(node, Sym::Value(inputs[0]));
-                }
-                let axis = self.int_attr(node, "axis", i64::MIN)?;
-                if axis == i64::MIN {
-                    return Err(Error::new("attribute 'axis' is required"));
                 }
                 self.push(node, index, Op::Concat { axis }, inputs, None).map(|_| ())
             }
@@ -578,8 +598,14 @@ impl Importer<'_> {
             return Err(Error::new(format!("kernel_shape {kernel:?} does not match weight '{wname}' of shape {w:?}")));
         }
         let in_shape = self.graph.shape(x).to_vec();
-        let in_ch = in_shape.get(1).copied().unwrap_or(0);
-        if group <= 0 || w[1] * group != in_ch {
+        if in_shape.len() != 4 {
+            return Err(Error::new(format!("input must be a 4-D NCHW tensor, got shape {in_shape:?}")));
+        }
+        if group <= 0 {
+            return Err(Error::new(format!("group must be positive, got {group}")));
+        }
+        let in_ch = in_shape[1];
+        if w[1].checked_mul(group) != Some(in_ch) {
             return Err(Error::new(format!(
                 "weight '{wname}' expects {} input channels x group {group}, the input has {in_ch}",
                 w[1]
@@ -638,9 +664,12 @@ impl Importer<'_> {
         if self.pair(node, "dilations", [1, 1])? != [1, 1] {
             return Err(Error::new("dilated pooling is not supported"));
         }
+        if attr(node, "kernel_shape").is_none() {
+            return Err(Error::new("attribute 'kernel_shape' is required"));
+        }
         let kernel = self.pair(node, "kernel_shape", [0, 0])?;
         if kernel[0] <= 0 || kernel[1] <= 0 {
-            return Err(Error::new("attribute 'kernel_shape' is required"));
+            return Err(Error::new(format!("kernel_shape {kernel:?} must be positive")));
         }
         let strides = self.pair(node, "strides", [1, 1])?;
         let in_shape = self.graph.shape(x).to_vec();
@@ -656,15 +685,24 @@ impl Importer<'_> {
             }
             // Rounding the output size up adds windows at the end; they see extra padding,
             // which max pooling and padding-excluding averages ignore.
+            if kernel.iter().chain(&strides).any(|&x| x <= 0) || pads.iter().any(|&x| x < 0) {
+                return Err(Error::new(format!(
+                    "ceil_mode needs positive kernel and strides and non-negative pads, got {kernel:?}, {strides:?}, {pads:?}"
+                )));
+            }
             for d in 0..2 {
-                let padded = in_shape[2 + d] + pads[d] + pads[d + 2];
-                let floor = (padded - kernel[d]) / strides[d] + 1;
-                let mut ceil = (padded - kernel[d] + strides[d] - 1) / strides[d] + 1;
+                // In i128: the attributes are any i64.
+                let (size, s, k) = (i128::from(in_shape[2 + d]), i128::from(strides[d]), i128::from(kernel[d]));
+                let padded = size + i128::from(pads[d]) + i128::from(pads[d + 2]);
+                let floor = (padded - k).div_euclid(s) + 1;
+                let mut ceil = (padded - k + s - 1).div_euclid(s) + 1;
                 // The last window must start inside the input or the leading padding.
-                if (ceil - 1) * strides[d] >= in_shape[2 + d] + pads[d] {
+                if (ceil - 1) * s >= size + i128::from(pads[d]) {
                     ceil -= 1;
                 }
-                pads[d + 2] += (ceil - floor) * strides[d];
+                let end = i128::from(pads[d + 2]) + (ceil - floor) * s;
+                pads[d + 2] = i64::try_from(end)
+                    .map_err(|_| Error::new(format!("ceil_mode with strides {strides:?} needs padding beyond 2^63")))?;
             }
         }
         if node.output.len() > 1 && !node.output[1].is_empty() {

@@ -336,6 +336,39 @@ impl Graph {
         Ok(())
     }
 
+    /// Checks every op's shapes: the declared result shape must be the inferred one (which
+    /// checks ranks, kernels, strides, pads and sizes with checked arithmetic). Returns each
+    /// offending node with the message. Passes run this even under `--no-verify`: everything
+    /// after the importer indexes shapes and multiplies sizes on the strength of it.
+    pub fn check_shapes(&self) -> Vec<(NodeId, String)> {
+        let mut out = vec![];
+        for (i, n) in self.nodes.iter_enumerated() {
+            let ins: Vec<&[i64]> = n.inputs.iter().map(|&v| self.shape(v)).collect();
+            let declared = self.shape(n.output);
+            if let Op::Conv2d(c) = &n.op {
+                if c.kernel.iter().chain(&c.strides).chain(&c.dilations).any(|&x| x <= 0)
+                    || c.pads.iter().any(|&x| x < 0)
+                {
+                    out.push((
+                        i,
+                        format!(
+                            "layer '{}': kernel, strides and dilations must be positive and pads non-negative",
+                            c.name
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            let out_ch = if n.op.is_crossbar_layer() { declared.get(1).copied() } else { None };
+            match shape::infer(&n.op, &ins, out_ch) {
+                Ok(s) if s == declared => {}
+                Ok(s) => out.push((i, format!("result shape {declared:?} does not match the inferred shape {s:?}"))),
+                Err(m) => out.push((i, m)),
+            }
+        }
+        out
+    }
+
     /// Checks the graph's structure: every operand is defined before it is used, every value
     /// is produced once, outputs exist. (Importers and the MLIR bridge build graphs that pass;
     /// this guards hand-made ones and states the invariant.)

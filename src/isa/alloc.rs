@@ -12,7 +12,7 @@ use crate::isa::inst::Access;
 use crate::isa::{Base, CoreProgram, Program, Stmt};
 
 fn align(x: u64, a: u64) -> u64 {
-    x.div_ceil(a) * a
+    x.div_ceil(a).checked_mul(a).unwrap_or(u64::MAX)
 }
 
 /// Allocates every buffer of the program; an error names the core and what did not fit.
@@ -187,29 +187,36 @@ fn allocate_core(c: &mut CoreProgram, capacity: u64, eb: u64) -> Result<(), Stri
     // Larger and earlier buffers first; each goes to the lowest address free during its life.
     let mut order: Vec<usize> = (0..c.buffers.len()).collect();
     order.sort_by_key(|&b| (ranges[b].map(|r| r.0).unwrap_or(usize::MAX), std::cmp::Reverse(c.buffers[b].size)));
-    let mut placed: Vec<(u64, u64, (usize, usize))> = vec![]; // (addr, end, live range)
-    let mut peak = 0u64;
+    // Addresses in u128: buffer sizes come from files and may sum past 2^64.
+    let mut placed: Vec<(u128, u128, (usize, usize))> = vec![]; // (addr, end, live range)
+                                                                // The placed buffers still live when the next buffer's life starts (buffers come in order
+                                                                // of their start, so one that ended before it never conflicts with a later one).
+    let mut active: Vec<usize> = vec![];
+    let mut peak = 0u128;
     for b in order {
-        let size = align(c.buffers[b].size, eb);
+        let size = u128::from(align(c.buffers[b].size, eb));
         let live = ranges[b].unwrap_or((usize::MAX, usize::MAX));
-        let mut conflicts: Vec<(u64, u64)> = placed
-            .iter()
-            .filter(|(_, _, r)| !(r.1 < live.0 || live.1 < r.0) || live.0 == usize::MAX)
-            .map(|&(a, e, _)| (a, e))
-            .collect();
+        let mut conflicts: Vec<(u128, u128)> = if live.0 == usize::MAX {
+            // Never used: it still needs its own bytes.
+            placed.iter().map(|&(a, e, _)| (a, e)).collect()
+        } else {
+            active.retain(|&i| placed[i].2 .1 >= live.0);
+            active.iter().map(|&i| (placed[i].0, placed[i].1)).collect()
+        };
         conflicts.sort_unstable();
-        let mut addr = 0u64;
+        let mut addr = 0u128;
         for (a, e) in conflicts {
             if addr + size <= a {
                 break;
             }
             addr = addr.max(e);
         }
-        c.buffers[b].addr = Some(addr);
+        c.buffers[b].addr = u64::try_from(addr).ok();
+        active.push(placed.len());
         placed.push((addr, addr + size, live));
         peak = peak.max(addr + size);
     }
-    if peak > capacity {
+    if peak > u128::from(capacity) {
         let mut sizes: Vec<(u64, &str)> = c.buffers.iter().map(|b| (b.size, b.name.as_str())).collect();
         sizes.sort_unstable_by(|a, b| b.cmp(a));
         let largest: Vec<String> = sizes.iter().take(3).map(|(s, n)| format!("'{n}' {s} B")).collect();

@@ -56,19 +56,28 @@ impl Addr {
         Addr { base: Base::Global(buf), offset, terms: vec![] }
     }
     /// Adds `coeff * counter[level]`, keeping terms sorted by level and free of zeros.
-    pub fn add_term(&mut self, level: u8, coeff: i64) {
+    /// `None` when the coefficient would overflow 64 bits (the address is left unchanged).
+    #[must_use]
+    pub fn add_term(&mut self, level: u8, coeff: i64) -> Option<()> {
         if coeff == 0 {
-            return;
+            return Some(());
         }
         match self.terms.binary_search_by_key(&level, |t| t.0) {
             Ok(i) => {
-                self.terms[i].1 += coeff;
+                self.terms[i].1 = self.terms[i].1.checked_add(coeff)?;
                 if self.terms[i].1 == 0 {
                     self.terms.remove(i);
                 }
             }
             Err(i) => self.terms.insert(i, (level, coeff)),
         }
+        Some(())
+    }
+    /// Adds a constant; `None` on overflow.
+    #[must_use]
+    pub fn add_offset(&mut self, k: i64) -> Option<()> {
+        self.offset = self.offset.checked_add(k)?;
+        Some(())
     }
     /// Evaluates the loop-dependent part for the given counters (`counters[level]`).
     #[inline]

@@ -46,7 +46,10 @@ fn diff(a: &[Stmt], b: &[Stmt], delta: &mut Vec<i64>) -> bool {
                     if p.base != q.base || p.terms != q.terms {
                         return false;
                     }
-                    delta.push(q.offset - p.offset);
+                    match q.offset.checked_sub(p.offset) {
+                        Some(d) => delta.push(d),
+                        None => return false,
+                    }
                 }
             }
             (Stmt::Repeat { start: s1, count: c1, body: b1 }, Stmt::Repeat { start: s2, count: c2, body: b2 }) => {
@@ -145,7 +148,7 @@ fn fold_pass(items: Vec<Stmt>, level: u8) -> (Vec<Stmt>, bool) {
                 shift_levels_from(&mut body, level, 1);
                 let mut d = 0;
                 visit_addrs_mut(&mut body, &mut |a| {
-                    a.add_term(level, delta[d]);
+                    a.add_term(level, delta[d]).expect("the new loop level has no term yet");
                     d += 1;
                 });
                 let body = reroll_at(body, level + 1);

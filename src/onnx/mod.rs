@@ -92,6 +92,36 @@ impl OnnxModel {
         tensor_to_f32(&inline)
     }
 
+    /// Checks that a float tensor's payload holds exactly what its shape needs, without
+    /// decoding it (external data is mapped and its location checked): a model with a short
+    /// or long weight is rejected when it is compiled, not first when it is simulated.
+    pub fn check_payload(&self, t: &TensorProto) -> Result<()> {
+        let n = element_count(&t.dims)
+            .ok_or_else(|| Error::new(format!("tensor '{}' has a negative or too large shape {:?}", t.name, t.dims)))?;
+        let size = match t.data_type {
+            data_type::FLOAT => 4,
+            data_type::DOUBLE => 8,
+            _ => return Ok(()),
+        };
+        let bytes = n.checked_mul(size).ok_or_else(|| Error::new(format!("tensor '{}' is too large", t.name)))?;
+        let (got, want, unit) = if !t.external_data.is_empty() || t.data_location == 1 {
+            (self.external_bytes(t)?.len(), bytes, "bytes")
+        } else if !t.raw_data.is_empty() {
+            (t.raw_data.len(), bytes, "bytes")
+        } else if t.data_type == data_type::FLOAT {
+            (t.float_data.len(), n, "values")
+        } else {
+            (t.double_data.len(), n, "values")
+        };
+        if got != want {
+            return Err(Error::new(format!(
+                "tensor '{}' holds {got} {unit} but its shape {:?} needs {want}",
+                t.name, t.dims
+            )));
+        }
+        Ok(())
+    }
+
     fn external_bytes(&self, t: &TensorProto) -> Result<Bytes> {
         let key = |k: &str| t.external_data.iter().find(|e| e.key == k).map(|e| e.value.as_str());
         let location = key("location")

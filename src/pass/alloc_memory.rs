@@ -16,6 +16,16 @@ pub static PASS: PassDef = PassDef {
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
+    if !super::verify::is_isa_module(module) {
+        let gm = crate::dialect::graph_ir::read_graph(module, pc.arch)?;
+        return Err(module_error(
+            module,
+            &format!(
+                "--alloc-memory expects pim_isa-level IR (run --schedule first), got {}-level IR",
+                gm.level.name()
+            ),
+        ));
+    }
     let mut p = read_program(module)?;
     if let Err(msg) = crate::isa::alloc::allocate(&mut p, pc.arch) {
         return Err(module_error(module, &msg));

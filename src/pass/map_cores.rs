@@ -4,7 +4,7 @@
 //! that says how many crossbars it needs.
 
 use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
-use crate::dialect::graph_ir::{read_graph, write_graph, Failed, Level};
+use crate::dialect::graph_ir::{write_graph, Failed, Level};
 use crate::mapping::place;
 use melior::ir::Module;
 
@@ -24,7 +24,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             &format!("unknown map-cores strategy '{name}'; available: {}", place::names()),
         ));
     };
-    let mut gm = read_graph(module, pc.arch)?;
+    let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Partition, "map-cores")?;
     record_arch(pc, module)?;
     if let Err(e) = strategy.place(&gm.graph, &mut gm.mapping, pc.arch) {

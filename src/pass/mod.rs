@@ -133,6 +133,31 @@ pub fn expect_level(
     ))
 }
 
+/// Reads the dataflow graph for a pass and checks what every pass relies on, also under
+/// `--no-verify` (which skips pimlir's verifier, not these): unique layer names and shapes
+/// that agree with their ops. A pass never indexes a wrong-rank shape or multiplies sizes that
+/// do not fit.
+pub fn read_graph_checked<'c>(
+    module: &Module<'c>,
+    arch: &Arch,
+) -> Result<crate::dialect::graph_ir::GraphModule<'c>, Failed> {
+    let gm = crate::dialect::graph_ir::read_graph(module, arch)?;
+    let mut failed = false;
+    if let Err(e) = gm.graph.check_layer_names() {
+        emit_error(gm.side.func_loc, e.to_string().trim_start_matches("error: "));
+        failed = true;
+    }
+    for (i, m) in gm.graph.check_shapes() {
+        emit_error(gm.side.loc(gm.graph.nodes[i].src), &m);
+        failed = true;
+    }
+    if failed {
+        Err(Failed)
+    } else {
+        Ok(gm)
+    }
+}
+
 /// Reports a mapping failure at its node (or the module) and fails.
 pub fn map_error(module: &Module, gm: &crate::dialect::graph_ir::GraphModule, e: crate::mapping::MapError) -> Failed {
     match e.node.and_then(|i| gm.graph.nodes.get(i)) {

@@ -5,7 +5,7 @@
 
 use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
 use crate::dialect::emit_error;
-use crate::dialect::graph_ir::{read_graph, write_graph, Failed, Level};
+use crate::dialect::graph_ir::{write_graph, Failed, Level};
 use crate::graph::Op;
 use crate::mapping::{flattened_map, unfolding_of, LayerMap};
 use crate::unfold::Format;
@@ -37,7 +37,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             }
         },
     };
-    let mut gm = read_graph(module, pc.arch)?;
+    let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Graph, "partition")?;
     record_arch(pc, module)?;
     let g = &gm.graph;

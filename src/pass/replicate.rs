@@ -2,7 +2,7 @@
 //! The strategies live in `crate::mapping::replicate`; this pass picks one by name.
 
 use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
-use crate::dialect::graph_ir::{read_graph, write_graph, Failed, Level};
+use crate::dialect::graph_ir::{write_graph, Failed, Level};
 use crate::mapping::replicate::{self, ReplicateOptions};
 use melior::ir::Module;
 
@@ -40,7 +40,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             _ => return Err(module_error(module, &format!("max-replicas = {text} must be a positive integer"))),
         },
     };
-    let mut gm = read_graph(module, pc.arch)?;
+    let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Partition, "replicate")?;
     record_arch(pc, module)?;
     if let Err(e) = strategy.replicate(&gm.graph, &mut gm.mapping, pc.arch, &ReplicateOptions { max_replicas }) {

@@ -3,7 +3,7 @@
 
 use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
 use crate::dialect::emit_error;
-use crate::dialect::graph_ir::{read_graph, Failed, Level};
+use crate::dialect::graph_ir::{Failed, Level};
 use crate::dialect::isa_ir::write_program;
 use crate::sched::{schedule, Mode};
 use melior::ir::Module;
@@ -26,7 +26,13 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         "ll" => Mode::Ll,
         other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
     };
-    let gm = read_graph(module, pc.arch)?;
+    let gm = super::read_graph_checked(module, pc.arch)?;
+    if gm.graph.nodes.is_empty() {
+        return Err(module_error(
+            module,
+            "the model has no operation to compile: after import its outputs are its inputs (or constants)",
+        ));
+    }
     super::expect_level(module, &gm.graph, gm.level, Level::Core, "schedule")?;
     record_arch(pc, module)?;
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());

@@ -6,7 +6,6 @@ use crate::arch::Arch;
 use crate::dialect::emit_error;
 use crate::dialect::graph_ir::{read_graph, Failed, GraphModule, Level};
 use crate::dialect::isa_ir::read_program;
-use crate::graph::{shape, Op};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::OperationLike;
 use melior::ir::Module;
@@ -80,25 +79,8 @@ pub fn verify_graph(gm: &GraphModule, arch: &Arch) -> Result<(), Failed> {
     if let Err(e) = g.check_layer_names() {
         fail(gm.side.func_loc, e.to_string().trim_start_matches("error: ").to_string());
     }
-    for n in &g.nodes {
-        let loc = gm.side.loc(n.src);
-        let ins: Vec<&[i64]> = n.inputs.iter().map(|&v| g.shape(v)).collect();
-        let declared = g.shape(n.output);
-        if let Op::Conv2d(c) = &n.op {
-            if c.kernel.iter().chain(&c.strides).chain(&c.dilations).any(|&x| x <= 0) || c.pads.iter().any(|&x| x < 0) {
-                fail(
-                    loc,
-                    format!("layer '{}': kernel, strides and dilations must be positive and pads non-negative", c.name),
-                );
-                continue;
-            }
-        }
-        let out_ch = if n.op.is_crossbar_layer() { declared.get(1).copied() } else { None };
-        match shape::infer(&n.op, &ins, out_ch) {
-            Ok(s) if s == declared => {}
-            Ok(s) => fail(loc, format!("result shape {declared:?} does not match the inferred shape {s:?}")),
-            Err(m) => fail(loc, m),
-        }
+    for (i, m) in g.check_shapes() {
+        fail(gm.side.loc(g.nodes[i].src), m);
     }
     if gm.level == Level::Partition {
         for (i, n) in g.crossbar_layers() {

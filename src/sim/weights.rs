@@ -15,10 +15,72 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
+/// Reads the header of a `.npy` file, checks its shape against pimlir's limits and returns
+/// the header and exactly the data bytes it announces: never more (a `/dev/zero` or a huge
+/// file is not read whole), never a shape whose size overflows.
+fn read_npy_bytes(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head[..10]).map_err(|_| "not a .npy file: too short".to_string())?;
+    if &head[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file: bad magic".into());
+    }
+    let (fixed, hlen) = match head[6] {
+        1 => (10usize, u16::from_le_bytes([head[8], head[9]]) as usize),
+        2 | 3 => {
+            f.read_exact(&mut head[10..12]).map_err(|_| "not a .npy file: too short".to_string())?;
+            (12, u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize)
+        }
+        v => return Err(format!("not a .npy file: unknown format version {v}")),
+    };
+    if hlen > 1 << 20 {
+        return Err(format!("not a .npy file: header of {hlen} bytes"));
+    }
+    let mut header = vec![0u8; hlen];
+    f.read_exact(&mut header).map_err(|_| "not a .npy file: truncated header".to_string())?;
+    let text = String::from_utf8_lossy(&header);
+    let shape = npy_shape(&text).ok_or("not a .npy file: no readable 'shape' in the header")?;
+    let n = crate::limits::elements(&shape)?;
+    let size = npy_item_size(&text).unwrap_or(4);
+    let data = u64::try_from(n).ok().and_then(|n| n.checked_mul(size)).ok_or("array too large")?;
+    let mut bytes = head[..fixed].to_vec();
+    bytes.extend_from_slice(&header);
+    let before = bytes.len();
+    f.take(data).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
+    if ((bytes.len() - before) as u64) < data {
+        return Err(format!("bad .npy data: {} bytes for shape {shape:?}, which needs {data}", bytes.len() - before));
+    }
+    Ok(bytes)
+}
+
+/// The `'shape': (a, b, ...)` of a `.npy` header.
+fn npy_shape(header: &str) -> Option<Vec<i64>> {
+    let at = header.find("'shape'")?;
+    let rest = &header[at + 7..];
+    let open = rest.find('(')?;
+    let close = rest[open..].find(')')? + open;
+    rest[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('L').parse::<i64>().ok().filter(|&d| d >= 0))
+        .collect()
+}
+
+/// The element size of the header's `'descr': '<f4'` (the digits after the type letter).
+fn npy_item_size(header: &str) -> Option<u64> {
+    let at = header.find("'descr'")?;
+    let rest = &header[at + 7..];
+    let q = rest.find('\'')?;
+    let descr: String = rest[q + 1..].chars().take_while(|&c| c != '\'').collect();
+    descr.trim_start_matches(['<', '>', '|', '=']).get(1..)?.parse().ok()
+}
+
 impl Tensor {
     pub fn read_npy(path: &Path) -> Result<Tensor> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::new(format!("cannot read: {e}")).in_file(&shown))?;
+        let bytes = read_npy_bytes(path).map_err(|e| Error::new(e).in_file(&shown))?;
         let npy =
             npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::new(format!("not a .npy file: {e}")).in_file(&shown))?;
         let shape: Vec<i64> = npy.shape().iter().map(|&d| i64::try_from(d).unwrap_or(i64::MAX)).collect();
@@ -88,6 +150,13 @@ fn fortran_to_c(shape: &[i64], data: &[f32]) -> Vec<f32> {
 /// holds the tensor may ignore it (callers check), a generating store needs it.
 pub trait WeightStore {
     fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor>;
+    /// A store that computes each element on its own (generated weights) returns the
+    /// function giving element `i` of tensor `name` of `shape`, so that programming the
+    /// crossbars touches only the elements array groups hold, not a whole (possibly huge)
+    /// layer. Stored weights return None and are read whole.
+    fn elements(&self, _name: &str, _shape: &[i64]) -> Option<Box<dyn Fn(usize) -> f32 + Send + Sync>> {
+        None
+    }
 }
 
 /// Opens the weight store a program names: an ONNX file, or `seed:<n>` for generated weights.
@@ -117,27 +186,43 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-impl WeightStore for SeededWeights {
-    fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+impl SeededWeights {
+    /// Element `i` of tensor `name` of `shape`. splitmix64 is a counter-based generator (its
+    /// `k`-th output mixes `state0 + k * gamma`), so any element is computed directly: a
+    /// matrix element takes outputs `2i` and `2i + 1` (Box-Muller), a vector element output `i`.
+    fn element_fn(&self, name: &str, shape: &[i64]) -> impl Fn(usize) -> f32 + Send + Sync {
         // FNV-1a of the name, mixed with the seed.
-        let mut state = name
+        let state0 = name
             .bytes()
             .fold(0xcbf2_9ce4_8422_2325u64 ^ self.seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-        let n = crate::limits::elements(shape).map_err(Error::new)?;
-        let mut uniform = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
-        let data = if shape.len() >= 2 {
-            let fan_in: i64 = shape[1..].iter().product();
-            let std = (2.0 / fan_in.max(1) as f64).sqrt();
-            (0..n)
-                .map(|_| {
-                    let (u1, u2) = (uniform().max(f64::MIN_POSITIVE), uniform());
-                    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
-                })
-                .collect()
-        } else {
-            (0..n).map(|_| ((uniform() * 2.0 - 1.0) * 0.05) as f32).collect()
+        let uniform = move |k: u64| {
+            let mut s = state0.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            (splitmix64(&mut s) >> 11) as f64 / (1u64 << 53) as f64
         };
-        Ok(Tensor { shape: shape.to_vec(), data })
+        let matrix = shape.len() >= 2;
+        let fan_in = shape.get(1..).map_or(1, |d| d.iter().fold(1i64, |a, &x| a.saturating_mul(x)));
+        let std = (2.0 / fan_in.max(1) as f64).sqrt();
+        move |i: usize| {
+            let i = i as u64;
+            if matrix {
+                let (u1, u2) = (uniform(2 * i).max(f64::MIN_POSITIVE), uniform(2 * i + 1));
+                ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+            } else {
+                ((uniform(i) * 2.0 - 1.0) * 0.05) as f32
+            }
+        }
+    }
+}
+
+impl WeightStore for SeededWeights {
+    fn tensor(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
+        let n = crate::limits::elements(shape).map_err(Error::new)?;
+        let at = self.element_fn(name, shape);
+        Ok(Tensor { shape: shape.to_vec(), data: (0..n as usize).map(at).collect() })
+    }
+
+    fn elements(&self, name: &str, shape: &[i64]) -> Option<Box<dyn Fn(usize) -> f32 + Send + Sync>> {
+        Some(Box::new(self.element_fn(name, shape)))
     }
 }
 
@@ -199,7 +284,7 @@ pub struct Block {
 /// its output channel.
 pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>>> {
     struct Source {
-        data: Vec<f32>,
+        data: Elements,
         scale: Option<Vec<f32>>,
     }
     let mut sources: HashMap<&str, Source> = HashMap::new();
@@ -228,7 +313,7 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
                 for k in 0..cols {
                     let (mr, mc) = ((ag.row_begin as usize + r) as u32, (ag.col_begin as usize + k) as u32);
                     if let Some(t) = l.unfolding.tap(ag.matrix, mr, mc) {
-                        let v = src.data[l.layout.offset(&l.unfolding, t)];
+                        let v = src.data.get(l.layout.offset(&l.unfolding, t));
                         data[r * cols + k] = src.scale.as_ref().map_or(v, |s| v * s[t.o as usize]);
                     }
                 }
@@ -243,10 +328,34 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
     Ok(out)
 }
 
-/// A layer's stored weights (checked against the shape its unfolding needs) and the
+/// A layer's weights: read whole, or computed element by element.
+enum Elements {
+    Stored(Vec<f32>),
+    Computed(Box<dyn Fn(usize) -> f32 + Send + Sync>),
+}
+
+impl Elements {
+    fn get(&self, i: usize) -> f32 {
+        match self {
+            Elements::Stored(v) => v[i],
+            Elements::Computed(f) => f(i),
+        }
+    }
+}
+
+/// A layer's weights (checked against the shape its unfolding needs) and the
 /// per-output-channel scale of its folded batch normalization.
-fn layer_source(l: &Layer, w: &dyn WeightStore) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+fn layer_source(l: &Layer, w: &dyn WeightStore) -> Result<(Elements, Option<Vec<f32>>)> {
     let expected = l.layout.shape(&l.unfolding);
+    let outs = (l.unfolding.out_channels * l.unfolding.groups) as usize;
+    let scale = match &l.scale {
+        Some(bn) => Some(bn_scale_shift(w, bn, outs)?.0),
+        None => None,
+    };
+    if let Some(f) = w.elements(&l.weight, &expected) {
+        crate::limits::elements(&expected).map_err(Error::new)?;
+        return Ok((Elements::Computed(f), scale));
+    }
     let t = w.tensor(&l.weight, &expected)?;
     if t.shape != expected {
         let what = match l.layout {
@@ -258,10 +367,36 @@ fn layer_source(l: &Layer, w: &dyn WeightStore) -> Result<(Vec<f32>, Option<Vec<
             l.name, l.weight, t.shape
         )));
     }
-    let outs = (l.unfolding.out_channels * l.unfolding.groups) as usize;
-    let scale = match &l.scale {
-        Some(bn) => Some(bn_scale_shift(w, bn, outs)?.0),
-        None => None,
-    };
-    Ok((t.data, scale))
+    Ok((Elements::Stored(t.data), scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_elements_are_the_tensors() {
+        let s = SeededWeights { seed: 7 };
+        for shape in [vec![3, 4, 2, 2], vec![10]] {
+            let t = s.tensor("w", &shape).unwrap();
+            let f = s.elements("w", &shape).unwrap();
+            assert!(t.data.iter().enumerate().all(|(i, &v)| v == f(i)), "shape {shape:?}");
+        }
+    }
+
+    #[test]
+    fn generated_weights_program_only_the_rows_groups_hold() {
+        // A 10 M x 128 layer (5 GB if generated whole) of which one group holds 128 rows.
+        let text = "weights \"seed:1\"\nlayer L fc weight=\"L\" rows=10000000 cols=128\n\
+                    core 0 {\n  ag 0 L replica=0 rows=9999872..10000000 xbars=1\n}\n";
+        let p = crate::isa::text::parse(text, "big.pim").unwrap();
+        let store = SeededWeights { seed: 1 };
+        let x = crossbars(&p, &store).unwrap();
+        let b = &x[0][0];
+        assert_eq!((b.rows, b.cols), (128, 128));
+        // Row r of the block is row 9999872 + r of the (in x out) matrix: element (r, c) of
+        // the transposed-free fc weight [rows, cols].
+        let f = store.elements("L", &[10_000_000, 128]).unwrap();
+        assert_eq!(b.w[5 * 128 + 3], f((9_999_872 + 5) * 128 + 3));
+    }
 }

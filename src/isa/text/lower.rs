@@ -13,7 +13,7 @@ use crate::diag::{Diagnostic, Error, Loc, Result};
 use crate::isa::inst::{self, AttrValue};
 use crate::isa::*;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +47,29 @@ pub struct Part {
     pub tail: Vec<Comment>,
 }
 
+/// The program's global buffers and layers by name (index in `globals` / `layers`), for
+/// lowering cores: looked up once per use, so they must not be linear searches.
+pub struct Names<'a> {
+    pub globals: FxHashMap<&'a str, u32>,
+    pub layers: FxHashMap<&'a str, u32>,
+}
+
+impl<'a> Names<'a> {
+    pub fn of(p: &'a Program) -> Names<'a> {
+        let index = |it: &mut dyn Iterator<Item = &'a str>| {
+            let mut m = FxHashMap::default();
+            for (i, n) in it.enumerate() {
+                m.entry(n).or_insert(i as u32);
+            }
+            m
+        };
+        Names {
+            globals: index(&mut p.globals.iter().map(|g| g.name.as_str())),
+            layers: index(&mut p.layers.iter().map(|l| l.name.as_str())),
+        }
+    }
+}
+
 /// Lowers the items of a file (or of a piece of it). Cores are lowered against `decls` (the
 /// declarations of an earlier piece) when given, else against the part's own declarations,
 /// and then in parallel.
@@ -55,7 +78,7 @@ pub fn lower_part<'l>(
     comments: Vec<RawComment<'l>>,
     index: &'l LineIndex,
     file: &Arc<str>,
-    decls: Option<(&Program, &FxHashMap<&str, u32>)>,
+    decls: Option<(&Program, &Names<'_>)>,
 ) -> Part {
     let mut top = Lower::new(index, file.clone(), comments.into_iter().map(Some).collect());
     // The printer's header line is not a comment of the program.
@@ -78,12 +101,12 @@ pub fn lower_part<'l>(
         }
     }
     let core_spans = cores.iter().map(|c| (c.0, c.2)).collect();
-    let own_globals: FxHashMap<&str, u32>;
+    let own_names: Names;
     let (decl_prog, globals) = match decls {
         Some(d) => d,
         None => {
-            own_globals = prog.globals.iter().enumerate().map(|(i, g)| (g.name.as_str(), i as u32)).collect();
-            (&prog, &own_globals)
+            own_names = Names::of(&prog);
+            (&prog, &own_names)
         }
     };
     let lower_one = |(id, items, span, end_at, comments): (CoreId, Vec<CoreItem>, Span, usize, Vec<_>)| {
@@ -443,6 +466,7 @@ impl<'l> Lower<'l> {
     fn declarations(&mut self, items: &[Item<'_>]) -> (Program, Vec<Comment>) {
         let mut prog = Program::default();
         let mut seen_arch = None;
+        let (mut layer_names, mut global_names) = (FxHashSet::default(), FxHashSet::default());
         // Globals and layers first: cores refer to them whatever the order in the file.
         // Comments of top-level lines are attached here, in source order; those inside a
         // core when the core is lowered.
@@ -474,7 +498,7 @@ impl<'l> Lower<'l> {
                     self.anchor(Anchor::Header, lead.into_iter().chain(tail));
                 }
                 Item::Layer { name, kind, attrs, span } => {
-                    if prog.layers.iter().any(|l| l.name == *name) {
+                    if !layer_names.insert(name.as_ref()) {
                         self.err(*span, format!("layer '{name}' is defined twice"));
                     }
                     if let Some(l) = self.layer(name, kind, attrs, *span) {
@@ -484,7 +508,7 @@ impl<'l> Lower<'l> {
                     self.anchor(Anchor::Layer(name.to_string()), lead.into_iter().chain(tail));
                 }
                 Item::Global { name, attrs, span } => {
-                    if prog.globals.iter().any(|g| g.name == *name) {
+                    if !global_names.insert(name.as_ref()) {
                         self.err(*span, format!("global buffer '${name}' is defined twice"));
                     }
                     if let Some(g) = self.global(name, attrs, *span) {
@@ -678,9 +702,10 @@ impl<'l> Lower<'l> {
         end_at: usize,
         items: &[CoreItem<'_>],
         prog: &Program,
-        globals: &FxHashMap<&str, u32>,
+        names: &Names<'_>,
     ) -> CoreProgram {
         let mut core = CoreProgram { id, line: self.line(span), ags: vec![], buffers: vec![], body: vec![] };
+        let mut buffer_names = FxHashSet::default();
         // Tables first (they may be used before they are declared).
         for item in items {
             match item {
@@ -691,12 +716,12 @@ impl<'l> Lower<'l> {
                             format!("array group {index} of core {id} is out of order; expected {}", core.ags.len()),
                         );
                     }
-                    if let Some(ag) = self.array_group(layer, attrs, *span, prog) {
+                    if let Some(ag) = self.array_group(layer, attrs, *span, prog, names) {
                         core.ags.push(ag);
                     }
                 }
                 CoreItem::Buffer { name, attrs, span } => {
-                    if core.buffers.iter().any(|b| b.name == *name) {
+                    if !buffer_names.insert(name.as_ref()) {
                         self.err(*span, format!("buffer '@{name}' is defined twice in core {id}"));
                     }
                     let mut a = self.attrs(attrs, What::Buffer(name), *span);
@@ -723,7 +748,7 @@ impl<'l> Lower<'l> {
         }
         let locals: FxHashMap<&str, u32> =
             core.buffers.iter().enumerate().map(|(i, b)| (b.name.as_str(), i as u32)).collect();
-        let scope = Scope { core: id, locals: &locals, globals, ag_count: core.ags.len() };
+        let scope = Scope { core: id, locals: &locals, globals: &names.globals, ag_count: core.ags.len() };
         let mut vars = Vec::new();
         let mut ags_seen = 0;
         let (mut body, last) = self.body(items, &scope, &mut vars, true, span.0 + 1, &mut ags_seen);
@@ -732,7 +757,14 @@ impl<'l> Lower<'l> {
         core
     }
 
-    fn array_group(&mut self, layer: &str, attrs: &[Attr<'_>], span: Span, prog: &Program) -> Option<ArrayGroup> {
+    fn array_group(
+        &mut self,
+        layer: &str,
+        attrs: &[Attr<'_>],
+        span: Span,
+        prog: &Program,
+        names: &Names<'_>,
+    ) -> Option<ArrayGroup> {
         let mut a = self.attrs(attrs, What::ArrayGroup, span);
         let replica = self.take_u32(&mut a, "replica", true);
         let matrix = self.take_u32(&mut a, "matrix", false).unwrap_or(0);
@@ -752,7 +784,7 @@ impl<'l> Lower<'l> {
         let cols = range(self, "cols", false);
         let xbars = self.take_u32(&mut a, "xbars", true);
         self.finish(a, &["replica", "matrix", "rows", "cols", "xbars"]);
-        let Some(l) = prog.layer(layer) else {
+        let Some(l) = names.layers.get(layer).map(|&i| &prog.layers[i as usize]) else {
             self.err(span, format!("array group refers to unknown layer '{layer}'"));
             return None;
         };
@@ -896,7 +928,10 @@ impl<'l> Lower<'l> {
             // A buffer term sets the base: (base, its memory, its sigil and name).
             let based = match t {
                 Term::Int(i) => {
-                    addr.offset += i;
+                    if addr.add_offset(*i).is_none() {
+                        self.err(*span, "address offset overflows 64 bits");
+                        ok = false;
+                    }
                     None
                 }
                 Term::Local(n) => match scope.locals.get(n.as_ref()) {
@@ -922,7 +957,12 @@ impl<'l> Lower<'l> {
                 }
                 Term::Var(c, v) => {
                     match vars.iter().position(|x| x == v) {
-                        Some(level) => addr.add_term(level as u8, *c),
+                        Some(level) => {
+                            if addr.add_term(level as u8, *c).is_none() {
+                                self.err(*span, format!("coefficient of '{v}' overflows 64 bits"));
+                                ok = false;
+                            }
+                        }
                         None => {
                             self.err(*span, format!("unknown loop variable '{v}'"));
                             ok = false;

@@ -20,7 +20,6 @@ use crate::diag::{Diagnostic, Error, Loc, Result};
 use lexer::{LexError, Tok};
 pub use print::print;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// Byte offset -> line:col lookup for one source text.
@@ -110,11 +109,7 @@ pub fn parse(src: &str, file: &str) -> Result<crate::isa::Program> {
         Declarations,
         Syntax(Vec<ParseError<'a>>),
     }
-    let decls = parts.first().map(|p: &lower::Part| {
-        let globals: FxHashMap<&str, u32> =
-            p.prog.globals.iter().enumerate().map(|(i, g)| (g.name.as_str(), i as u32)).collect();
-        (&p.prog, globals)
-    });
+    let decls = parts.first().map(|p: &lower::Part| (&p.prog, lower::Names::of(&p.prog)));
     let rest: Vec<Piece> = pieces[1..]
         .par_iter()
         .map(|&piece| match parse_piece(src, piece) {

@@ -52,7 +52,7 @@ pub fn repeat(depth: u8, count: i64, body: &dyn Fn(i64, u8) -> Vec<Stmt>) -> Vec
             let mut b = b0;
             let mut k = 0;
             crate::isa::reroll::visit_addrs_mut(&mut b, &mut |a| {
-                a.add_term(depth, delta[k]);
+                a.add_term(depth, delta[k]).expect("the new loop level has no term yet");
                 k += 1;
             });
             return vec![Stmt::Repeat { start: 0, count, body: b }];
