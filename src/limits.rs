@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Dynamic instructions a flattening, an export, a simulation or the static communication
 /// check may process.
-pub const DEFAULT_INSTRUCTIONS: u64 = 1_000_000_000;
+/// VGG-16 executes 2.2 M per sample; the static check or a simulation of the limit takes
+/// seconds in a release build.
+pub const DEFAULT_INSTRUCTIONS: u64 = 100_000_000;
 /// Bytes of host memory a simulation may allocate for the simulated memories.
 pub const DEFAULT_MEMORY: u64 = 8 << 30;
 
@@ -50,12 +52,60 @@ pub fn check_memory(what: &str, bytes: u64) -> Result<(), Error> {
     let limit = memory();
     if bytes > limit {
         return Err(Error::new(format!(
-            "{what} would need {:.1} GiB of host memory; the limit is {:.1} GiB (raise it with --max-memory)",
-            bytes as f64 / (1u64 << 30) as f64,
-            limit as f64 / (1u64 << 30) as f64
+            "{what} would need {} of host memory; the limit is {} (raise it with --max-memory)",
+            human_bytes(bytes),
+            human_bytes(limit)
         )));
     }
     Ok(())
+}
+
+/// Reads a text input of at most `cap` bytes. Reads in pieces, so that a device or a binary
+/// file is refused at its first NUL byte instead of being read whole (`/dev/zero` would never
+/// end); more than `cap` bytes, or bytes that are not UTF-8, are an error too.
+pub fn read_text(mut r: impl std::io::Read, cap: u64) -> Result<String, String> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut piece = vec![0u8; 1 << 20];
+    loop {
+        let n = match r.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("cannot read: {e}")),
+        };
+        if let Some(i) = memchr::memchr(0, &piece[..n]) {
+            return Err(format!("not a text file: a NUL byte at offset {}", buf.len() + i));
+        }
+        buf.extend_from_slice(&piece[..n]);
+        if buf.len() as u64 > cap {
+            return Err(format!(
+                "larger than {}, the most pimlir reads as text (a quarter of --max-memory)",
+                human_bytes(cap)
+            ));
+        }
+    }
+    String::from_utf8(buf).map_err(|e| format!("not UTF-8 text (at byte {})", e.utf8_error().valid_up_to()))
+}
+
+/// The most bytes a text input may have: a quarter of the memory limit (the parsed program
+/// takes a few times its text).
+pub fn text_cap() -> u64 {
+    memory() / 4
+}
+
+/// `1536` -> `1.5 KiB`; bytes below 1 KiB as they are.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if b < 1024 {
+        return format!("{b} bytes");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
 }
 
 /// Parses a size like `8G`, `512M`, `100000` (bytes) for `--max-memory`.

@@ -214,7 +214,10 @@ impl Arch {
 
     pub fn from_file(path: &Path) -> Result<Arch> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
+        // A config is a few KB; 16 MiB is plenty and keeps a device or a huge file out.
+        let f = std::fs::File::open(path)
+            .map_err(|e| Error::new(format!("cannot read architecture config: {e}")).in_file(&shown))?;
+        let text = crate::limits::read_text(f, 16 << 20)
             .map_err(|e| Error::new(format!("cannot read architecture config: {e}")).in_file(&shown))?;
         Arch::from_json_str(&text, &shown)
     }

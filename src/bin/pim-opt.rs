@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use pimlir::driver::COMPILE_PIPELINE;
 
 // The --max-instructions default above is written out; it must be the library's.
-const _: () = assert!(pimlir::limits::DEFAULT_INSTRUCTIONS == 1_000_000_000);
+const _: () = assert!(pimlir::limits::DEFAULT_INSTRUCTIONS == 100_000_000);
 
 /// mimalloc: parsing and lowering a million-instruction program makes millions of small
 /// allocations from two threads; glibc's allocator spends much of that time in page faults
@@ -55,8 +55,16 @@ fn command() -> Command {
                 .long("max-instructions")
                 .value_name("N")
                 .value_parser(clap::value_parser!(u64))
-                .default_value("1000000000")
+                .default_value("100000000")
                 .help("Most dynamic instructions the static checks (send/recv pairing) may process"),
+        )
+        .arg(
+            Arg::new("max-memory")
+                .long("max-memory")
+                .value_name("SIZE")
+                .value_parser(pimlir::limits::parse_size)
+                .default_value("8G")
+                .help("Most host memory for an imported pimsim-nn program, e.g. 512M, 8G"),
         )
         .next_help_heading("Passes");
     for p in PASSES {
@@ -101,6 +109,9 @@ fn main() -> ExitCode {
     let m = command().get_matches();
     if let Some(&n) = m.get_one::<u64>("max-instructions") {
         pimlir::limits::set_instructions(n);
+    }
+    if let Some(&n) = m.get_one::<u64>("max-memory") {
+        pimlir::limits::set_memory(n);
     }
     match pimlir::diag::catch_panic(|| run(&m)) {
         Ok(Ok(true)) => ExitCode::SUCCESS,
@@ -163,8 +174,13 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
     };
     let mut ok = true;
     let mut outputs = vec![];
+    // One context for all chunks: creating one (and loading the dialects) per chunk made a
+    // file of many small chunks slow and its memory grow with every chunk.
+    let ctx = new_context();
+    let capture = DiagnosticCapture::attach(&ctx);
     for chunk in &chunks {
-        let (chunk_ok, out) = run_chunk(m, &input, chunk.as_deref(), &steps, emit_pim, &output, verify_diags)?;
+        let (chunk_ok, out) =
+            run_chunk(m, &ctx, &capture, &input, chunk.as_deref(), &steps, emit_pim, &output, verify_diags)?;
         ok &= chunk_ok;
         if let Some(o) = out {
             outputs.push(o);
@@ -177,8 +193,11 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
 }
 
 /// Runs the pipeline on one input chunk. Returns (success, output text).
+#[allow(clippy::too_many_arguments)]
 fn run_chunk(
     m: &ArgMatches,
+    ctx: &melior::Context,
+    capture: &DiagnosticCapture,
     input: &str,
     text: Option<&str>,
     steps: &[pipeline::Step],
@@ -186,8 +205,6 @@ fn run_chunk(
     output: &str,
     verify_diags: bool,
 ) -> Result<(bool, Option<String>), Error> {
-    let ctx = new_context();
-    let capture = DiagnosticCapture::attach(&ctx);
     let mut sources = SourceMap::default();
     let name = if input == "-" { "<stdin>" } else { input };
     let finish = |capture: &DiagnosticCapture, err: Option<Error>, sources: &SourceMap, out: Option<String>| {
@@ -206,27 +223,27 @@ fn run_chunk(
     };
     let timing = m.get_flag("mlir-timing");
     let t0 = std::time::Instant::now();
-    let mut module = match driver::load_module(&ctx, input, text, &mut sources) {
+    let mut module = match driver::load_module(ctx, input, text, &mut sources) {
         Ok(mo) => mo,
-        Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
+        Err(e) => return Ok(finish(capture, Some(e), &sources, None)),
     };
     let (arch, spec) = match driver::resolve_arch(m.get_one::<String>("arch").map(|s| s.as_str()), Some(&module)) {
         Ok(a) => a,
-        Err(e) => return Ok(finish(&capture, Some(e), &sources, None)),
+        Err(e) => return Ok(finish(capture, Some(e), &sources, None)),
     };
     let verify_each = !m.get_flag("no-verify");
     use melior::ir::operation::OperationLike;
     if !module.as_operation().verify() {
-        return Ok(finish(&capture, None, &sources, None));
+        return Ok(finish(capture, None, &sources, None));
     }
     if verify_each && pimlir::pass::verify::verify_module(&module, &arch).is_err() {
-        return Ok(finish(&capture, None, &sources, None));
+        return Ok(finish(capture, None, &sources, None));
     }
     if timing {
         eprintln!("timing: read input  {:8.4} s", t0.elapsed().as_secs_f64());
     }
     if !steps.is_empty() {
-        let pm = pipeline::build(&ctx, steps, &arch, &spec, verify_each, m.get_flag("print-ir-after-all"));
+        let pm = pipeline::build(ctx, steps, &arch, &spec, verify_each, m.get_flag("print-ir-after-all"));
         if timing {
             pipeline::enable_timing(&pm);
         }
@@ -239,9 +256,9 @@ fn run_chunk(
         }
         if run.is_err() {
             if !capture.has_errors() {
-                return Ok(finish(&capture, Some(Error::new("a pass failed")), &sources, None));
+                return Ok(finish(capture, Some(Error::new("a pass failed")), &sources, None));
             }
-            return Ok(finish(&capture, None, &sources, None));
+            return Ok(finish(capture, None, &sources, None));
         }
     }
     let t2 = std::time::Instant::now();
@@ -250,11 +267,11 @@ fn run_chunk(
             let e = Error::new(
                 "cannot write .pim: the module is not at the pim_isa level (run --schedule first, or emit MLIR)",
             );
-            return Ok(finish(&capture, Some(e), &sources, None));
+            return Ok(finish(capture, Some(e), &sources, None));
         }
         match driver::module_to_pim(&module, Some(output)) {
             Ok(t) => t,
-            Err(_) => return Ok(finish(&capture, None, &sources, None)),
+            Err(_) => return Ok(finish(capture, None, &sources, None)),
         }
     } else {
         driver::module_to_mlir(&module, m.get_flag("mlir-print-debuginfo"))
@@ -262,5 +279,5 @@ fn run_chunk(
     if timing {
         eprintln!("timing: write output {:7.4} s", t2.elapsed().as_secs_f64());
     }
-    Ok(finish(&capture, None, &sources, Some(out)))
+    Ok(finish(capture, None, &sources, Some(out)))
 }

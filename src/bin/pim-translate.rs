@@ -89,6 +89,9 @@ struct Args {
     /// Most dynamic instructions --flatten, --export-pimsim and the static checks may process
     #[arg(long, value_name = "N", default_value_t = pimlir::limits::DEFAULT_INSTRUCTIONS)]
     max_instructions: u64,
+    /// Most host memory for a flattened or imported program, e.g. 512M, 8G
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = pimlir::limits::parse_size)]
+    max_memory: u64,
 }
 
 /// Wall-clock time of each step, printed on stderr with `--timing`.
@@ -128,6 +131,7 @@ enum Emit {
 fn main() -> ExitCode {
     let args = Args::parse();
     pimlir::limits::set_instructions(args.max_instructions);
+    pimlir::limits::set_memory(args.max_memory);
 
     let ctx = new_context();
     let capture = DiagnosticCapture::attach(&ctx);

@@ -11,7 +11,6 @@ use crate::dialect::{isa_ir, DiagnosticCapture};
 use melior::ir::operation::{OperationLike, OperationPrintingFlags};
 use melior::ir::{Location, Module};
 use melior::Context;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// What kind of file an input is, by extension.
@@ -38,12 +37,12 @@ pub fn input_kind(path: &str) -> InputKind {
 
 /// Reads a text input (`-` is standard input).
 pub fn read_text(path: &str) -> Result<String> {
+    let cap = crate::limits::text_cap();
     if path == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
-        return Ok(s);
+        return crate::limits::read_text(std::io::stdin().lock(), cap).map_err(|e| Error::new(e).in_file("<stdin>"));
     }
-    std::fs::read_to_string(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))
+    let f = std::fs::File::open(path).map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(path))?;
+    crate::limits::read_text(f, cap).map_err(|e| Error::new(e).in_file(path))
 }
 
 /// `path` made relative to directory `dir` when both are relative or both absolute.

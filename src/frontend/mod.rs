@@ -22,13 +22,13 @@ pub fn import_onnx(path: &std::path::Path) -> crate::diag::Result<Imported> {
     let shown = path.display().to_string();
     let model = crate::onnx::OnnxModel::open(path)?;
     let imported = onnx_import::import(&model, &shown)?;
-    imported.graph.check_layer_names()?;
+    imported.graph.check_layer_names().map_err(|e| e.in_file(&shown))?;
     Ok(imported)
 }
 
 /// Imports a PIMCOMP-NN structure file.
 pub fn import_pimcomp_json(text: &str, file: &str) -> crate::diag::Result<Imported> {
     let imported = pimcomp_json::import(text, file)?;
-    imported.graph.check_layer_names()?;
+    imported.graph.check_layer_names().map_err(|e| e.in_file(file))?;
     Ok(imported)
 }

@@ -46,10 +46,11 @@ struct JsonNode {
 impl JsonNode {
     fn int(&self, key: &str, default: Option<i64>) -> Result<i64> {
         match self.param.get(key) {
+            // An integer, also written as a float without fraction (3.0); never rounded.
             Some(v) => v
                 .as_i64()
-                .or_else(|| v.as_f64().map(|f| f as i64))
-                .ok_or_else(|| Error::new(format!("parameter '{key}' must be a number, got {v}"))),
+                .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64))
+                .ok_or_else(|| Error::new(format!("parameter '{key}' must be an integer, got {v}"))),
             None => default.ok_or_else(|| Error::new(format!("parameter '{key}' is missing"))),
         }
     }
@@ -111,6 +112,15 @@ fn node(loc: SrcId, g: &mut Graph, values: &mut HashMap<i64, ValueId>, n: &JsonN
     };
     let sentinel = |x: f64| x.abs() >= 1e6;
     let act = |n: &JsonNode| -> Result<Option<Act>> {
+        if !matches!(n.with_act, 0 | 1) || !matches!(n.with_clip, 0 | 1) {
+            return Err(Error::new(format!(
+                "with_act = {} and with_clip = {} must each be 0 or 1",
+                n.with_act, n.with_clip
+            )));
+        }
+        if n.with_clip == 1 && !(sentinel(n.clip_min) && sentinel(n.clip_max)) && !(n.clip_min <= n.clip_max) {
+            return Err(Error::new(format!("clip_min = {} is above clip_max = {}", n.clip_min, n.clip_max)));
+        }
         Ok(match (n.with_act, n.with_clip) {
             (0, 0) => None,
             (_, 1) if !(sentinel(n.clip_min) && sentinel(n.clip_max)) => {

@@ -536,7 +536,9 @@ impl Program {
     /// stay; those inside go; task markers stay everywhere. Refused when the stream would be
     /// longer than the instruction limit ([`crate::limits`]).
     pub fn flatten(&mut self) -> Result<()> {
-        crate::limits::check_instructions("flattening the program", self.dynamic_count())?;
+        let n = self.dynamic_count();
+        crate::limits::check_instructions("flattening the program", n)?;
+        crate::limits::check_memory("flattening the program", n.saturating_mul(std::mem::size_of::<Stmt>() as u64))?;
         fn expand(stmts: &[Stmt], counters: &mut Vec<i64>, out: &mut Vec<Stmt>) {
             for s in stmts {
                 match s {

@@ -38,6 +38,10 @@ pub fn is_isa_module(module: &Module) -> bool {
 
 /// Runs the checks of the module's level; findings are reported as MLIR diagnostics.
 pub fn verify_module(module: &Module, arch: &Arch) -> Result<(), Failed> {
+    // An empty module (an empty file or chunk) is valid IR at no level in particular.
+    if module.body().first_operation().is_none() {
+        return Ok(());
+    }
     if is_isa_module(module) {
         let p = read_program(module)?;
         return report_program(module, &p, arch);

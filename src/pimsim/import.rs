@@ -53,7 +53,7 @@ pub fn read_from(reader: impl Read, name: &str, opts: &ImportOptions) -> Result<
     let context = Cell::new(Context::Top);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let parsed = (&mut de)
-        .deserialize_map(FileVisitor { context: &context })
+        .deserialize_map(FileVisitor { context: &context, records: &Cell::new(0) })
         .and_then(|parsed| de.end().map(|_| parsed))
         .map_err(|e| {
             let what = match context.get() {
@@ -66,6 +66,9 @@ pub fn read_from(reader: impl Read, name: &str, opts: &ImportOptions) -> Result<
         })?;
     assemble(parsed, opts).map_err(|e| e.in_file(name))
 }
+
+/// Host memory an imported instruction takes (its statement in the core's body).
+const STMT_BYTES: u64 = std::mem::size_of::<Stmt>() as u64;
 
 /// Where the parser is, for error messages.
 #[derive(Clone, Copy)]
@@ -121,7 +124,8 @@ struct Record {
     rd: Option<i64>,
     rs1: Option<i64>,
     rs2: Option<i64>,
-    imm: Option<f64>,
+    /// A number: an integer for the scalar ops (kept exact beyond 2^53), a float for `lldi`.
+    imm: Option<serde_json::Number>,
     len: Option<i64>,
     size: Option<i64>,
     core: Option<i64>,
@@ -166,6 +170,9 @@ struct Parsed {
 
 struct FileVisitor<'c> {
     context: &'c Cell<Context>,
+    /// Instruction records read so far, over all cores: bounded by the limits, so that a
+    /// small gzip file cannot expand into billions of instructions.
+    records: &'c Cell<u64>,
 }
 
 impl<'de> Visitor<'de> for FileVisitor<'_> {
@@ -178,15 +185,19 @@ impl<'de> Visitor<'de> for FileVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Parsed, A::Error> {
         let mut config = None;
         let mut cores = vec![];
+        let mut ids = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if key == "config" {
+                if config.is_some() {
+                    return Err(de::Error::custom("\"config\" appears twice"));
+                }
                 self.context.set(Context::Config);
                 config = Some(map.next_value::<Config>()?);
             } else if let Some(id) = core_id(&key) {
-                if cores.iter().any(|c: &ParsedCore| c.id == id) {
+                if !ids.insert(id) {
                     return Err(de::Error::custom(format!("\"{key}\" appears twice")));
                 }
-                cores.push(map.next_value_seed(CoreSeed { id, context: self.context })?);
+                cores.push(map.next_value_seed(CoreSeed { id, context: self.context, records: self.records })?);
             } else {
                 return Err(de::Error::custom(format!(
                     "unknown key \"{key}\"; expected \"config\" or \"coreN\" (N a core number)"
@@ -212,6 +223,7 @@ fn core_id(key: &str) -> Option<u32> {
 struct CoreSeed<'c> {
     id: u32,
     context: &'c Cell<Context>,
+    records: &'c Cell<u64>,
 }
 
 impl<'de> DeserializeSeed<'de> for CoreSeed<'_> {
@@ -235,6 +247,14 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
         loop {
             self.context.set(Context::Record { core: self.id, index });
             let Some(r) = seq.next_element::<Record>()? else { break };
+            let n = self.records.get() + 1;
+            self.records.set(n);
+            if n.is_power_of_two() || n % (1 << 20) == 0 {
+                // Checked now and then: the limits bound the whole file, not each core.
+                crate::limits::check_instructions("importing the file", n)
+                    .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(STMT_BYTES)))
+                    .map_err(|e| de::Error::custom(e.to_string().trim_start_matches("error: ")))?;
+            }
             if let Some(inst) = convert(&r, &mut regs).map_err(de::Error::custom)? {
                 match &inst {
                     Inst::Mvmul { group, mbiw, .. } => core.groups.push((index, *group, *mbiw)),
@@ -266,7 +286,10 @@ impl Record {
             "rd" => int(self.rd),
             "rs1" => int(self.rs1),
             "rs2" => int(self.rs2),
-            "imm" => self.imm.map(Field::Float),
+            "imm" => self.imm.as_ref().map(|n| match n.as_i64() {
+                Some(i) => Field::Int(i),
+                None => Field::Float(n.as_f64().unwrap_or(f64::NAN)),
+            }),
             "len" => int(self.len),
             "size" => int(self.size),
             "core" => int(self.core),
@@ -307,11 +330,11 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
         }
     }
     let imm_int = || -> std::result::Result<i64, String> {
-        let v = r.imm.ok_or_else(|| format!("'{m}' needs the field \"imm\""))?;
-        if v.fract() != 0.0 || v.abs() > (1i64 << 53) as f64 {
-            return Err(format!("\"imm\" is {v}; expected an integer"));
+        match r.field("imm") {
+            None => Err(format!("'{m}' needs the field \"imm\"")),
+            Some(Field::Int(i)) => Ok(i),
+            Some(Field::Float(v)) => Err(format!("\"imm\" is {v}; expected an integer of 64 bits")),
         }
-        Ok(v as i64)
     };
     if let Some(sop) = ScalarOp::from_opcode(op) {
         // Evaluated here; only the fields the op reads must be present.
@@ -349,8 +372,19 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
                 (Some(d), _) => d,
                 (None, f) => return Err(format!("'{m}' needs the field \"{}\"", f.unwrap_or(ai.name))),
             },
-            (Some(Field::Float(x)), AttrKind::F32) => AttrValue::Float(x as f32),
-            (Some(Field::Int(i)), AttrKind::F32) => AttrValue::Float(i as f32),
+            (Some(f), AttrKind::F32) => {
+                let x = match f {
+                    Field::Float(x) => x,
+                    Field::Int(i) => i as f64,
+                };
+                if !x.is_finite() || x.abs() > f32::MAX as f64 {
+                    return Err(format!(
+                        "\"{}\" is {x:e}; beyond the range of a 32-bit float",
+                        ai.pimsim.unwrap_or(ai.name)
+                    ));
+                }
+                AttrValue::Float(x as f32)
+            }
             (Some(f), kind) => {
                 let i = match f {
                     Field::Int(i) => i,
@@ -360,6 +394,9 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
                     }
                 };
                 if kind == AttrKind::Flag {
+                    if i != 0 && i != 1 {
+                        return Err(format!("\"{}\" is {i}; expected 0 or 1", ai.pimsim.unwrap_or(ai.name)));
+                    }
                     AttrValue::Flag(i != 0)
                 } else {
                     AttrValue::Int(i)
