@@ -9,6 +9,7 @@ pub mod ids;
 pub mod arch;
 pub mod diag;
 pub mod limits;
+pub mod output;
 pub mod unfold;
 
 pub mod frontend;

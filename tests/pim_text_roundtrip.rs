@@ -49,7 +49,7 @@ fn inst(bufs: u32, globals: u32, ags: u32, depth: usize) -> BoxedStrategy<Inst> 
         (a(), a(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size }).boxed(),
         (a(), 0u32..200, 1u32..999).prop_map(|(rs1, core, size)| Inst::Send { rs1, core: CoreId(core), size }).boxed(),
         (a(), 0u32..200, 1u32..999).prop_map(|(rd, core, size)| Inst::Recv { rd, core: CoreId(core), size }).boxed(),
-        (0u8..32, -99i64..99).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
+        (0u8..32, 0i64..99).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
         (0u8..32, 0u32..9).prop_map(|(event, core)| Inst::Sync { event, core: CoreId(core) }).boxed(),
         (prop::sample::select(ScalarOp::ALL.to_vec()), 0u8..32, 0u8..32, 0u8..32, -9999i64..9999)
             .prop_map(|(op, rd, rs1, rs2, imm)| Inst::Scalar { op, rd, rs1, rs2, imm })

@@ -94,7 +94,7 @@ fn inst(ags: u32, cores: u32) -> BoxedStrategy<Inst> {
         (addr(), addr(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::St { rd, rs1, size }).boxed(),
         (addr(), addr(), 1u32..999).prop_map(|(rd, rs1, size)| Inst::Lmv { rd, rs1, size }).boxed(),
         (addr(), 1u32..999, -100.0f32..100.0).prop_map(|(rd, size, value)| Inst::Lldi { rd, size, value }).boxed(),
-        (0u8..32, -9i64..9).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
+        (0u8..32, 0i64..9).prop_map(|(event, value)| Inst::Wait { event, value }).boxed(),
         (0u8..32, 0..cores).prop_map(|(event, core)| Inst::Sync { event, core: CoreId(core) }).boxed(),
         (addr(), 0..cores, 1u32..999)
             .prop_map(|(rs1, core, size)| Inst::Send { rs1, core: CoreId(core), size })

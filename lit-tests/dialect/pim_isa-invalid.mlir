@@ -111,3 +111,25 @@ module {
     return
   }
 }
+
+// -----
+
+// Operands are in the memory the instruction table says, as in the .pim reader.
+module {
+  func.func @core0() attributes {pim.core = 0 : i64} {
+    %0 = "pim_isa.buffer"() {name = "v", size = 16 : i64} : () -> index
+    // expected-error@+1 {{the global source of 'pim_isa.ld' must be in a global buffer (pim_isa.global_addr), not in a local one}}
+    "pim_isa.ld"(%0, %0) {size = 8 : i64} : (index, index) -> ()
+    return
+  }
+}
+
+
+// -----
+
+module {
+  // expected-error@+1 {{core 0: a core function takes no arguments and returns nothing}}
+  func.func @core0(%arg: index) attributes {pim.core = 0 : i64} {
+    return
+  }
+}

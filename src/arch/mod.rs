@@ -265,16 +265,30 @@ impl Arch {
             "chip_config.core_cnt",
             &format!("{} chips x {} cores is more than {MAX_CORES} cores", self.chips, self.cores_per_chip),
         );
-        need(m.xbar_array_count > 0, "chip_config.core_config.matrix_config.xbar_array_count", "must be at least 1");
+        // Upper bounds far above any real crossbar, so that sizes multiplied together (cells
+        // per core, bits per weight) stay far from overflowing.
         need(
-            m.xbar_size[0] > 0 && m.xbar_size[1] > 0,
-            "chip_config.core_config.matrix_config.xbar_size",
-            "rows and columns must be positive",
+            (1..=1 << 16).contains(&m.xbar_array_count),
+            "chip_config.core_config.matrix_config.xbar_array_count",
+            "must be in 1..=65536",
         );
-        need(m.cell_precision > 0, "chip_config.core_config.matrix_config.cell_precision", "must be at least 1 bit");
+        need(
+            (1..=1 << 16).contains(&m.xbar_size[0]) && (1..=1 << 16).contains(&m.xbar_size[1]),
+            "chip_config.core_config.matrix_config.xbar_size",
+            "rows and columns must be in 1..=65536",
+        );
+        need(
+            (1..=32).contains(&m.cell_precision),
+            "chip_config.core_config.matrix_config.cell_precision",
+            "must be 1 to 32 bits",
+        );
         need(m.dac_count > 0, "chip_config.core_config.matrix_config.dac_count", "must be at least 1");
         need(m.adc_count > 0, "chip_config.core_config.matrix_config.adc_count", "must be at least 1");
-        need(m.dac_resolution > 0, "chip_config.core_config.matrix_config.dac_resolution", "must be at least 1 bit");
+        need(
+            (1..=32).contains(&m.dac_resolution),
+            "chip_config.core_config.matrix_config.dac_resolution",
+            "must be 1 to 32 bits",
+        );
         need(m.period > 0.0, "chip_config.core_config.matrix_config.period", "must be positive");
         need(self.core.period > 0.0, "chip_config.core_config.period", "must be positive");
         need(self.core.vector_width > 0, "chip_config.core_config.vector_width", "must be at least 1");

@@ -67,6 +67,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
+    // Two outputs to one file: the second would silently replace the first.
+    for (i, p) in args.outputs.iter().enumerate() {
+        if args.outputs[..i].contains(p) {
+            return Err(Error::new(format!("--output {} is given twice", p.display())));
+        }
+    }
     let program = load_program(&args.program, args.arch.as_deref(), sources)?;
     let arch_spec = args.arch.clone().unwrap_or_else(|| {
         if program.arch.is_empty() {
@@ -97,6 +103,13 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         )));
     }
     write_outputs(&args.outputs, &result.outputs)?;
+    if !args.outputs.is_empty() && args.outputs.len() < result.outputs.len() {
+        eprintln!(
+            "note: {} of the program's {} outputs written (one --output per output, in order)",
+            args.outputs.len(),
+            result.outputs.len()
+        );
+    }
     if !args.quiet {
         // The report is written at once; a reader that stops early (`| head`) is no error.
         use std::fmt::Write as _;
@@ -140,29 +153,19 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes every output or none: each to a temporary file beside it, renamed into place once
-/// all are written.
+/// Writes every output or none: each under a temporary name beside it, renamed into place
+/// once all are written (`pimlir::output`).
 fn write_outputs(paths: &[PathBuf], tensors: &[Tensor]) -> Result<(), Error> {
-    let temp = |p: &PathBuf| {
-        let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(".partial");
-        p.with_file_name(name)
-    };
-    let mut written = vec![];
-    let result = paths.iter().zip(tensors).try_for_each(|(path, t)| {
-        let tmp = temp(path);
-        written.push(tmp.clone());
-        t.write_npy(&tmp)
-    });
-    let result = result.and_then(|()| {
-        paths.iter().try_for_each(|path| {
-            std::fs::rename(temp(path), path)
+    let staged: Vec<PathBuf> = paths.iter().map(|p| pimlir::output::staging(p)).collect();
+    let result = staged.iter().zip(tensors).try_for_each(|(tmp, t)| t.write_npy(tmp)).and_then(|()| {
+        paths.iter().zip(&staged).try_for_each(|(path, tmp)| {
+            pimlir::output::commit(tmp, path)
                 .map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(&path.display().to_string()))
         })
     });
     if result.is_err() {
-        for tmp in written {
-            let _ = std::fs::remove_file(tmp);
+        for (tmp, path) in staged.iter().zip(paths) {
+            pimlir::output::discard(tmp, path);
         }
     }
     result

@@ -658,6 +658,15 @@ fn read_core(f: &OperationRef, p: &Program, globals: &HashMap<String, u32>) -> R
         emit_error(f.location(), "core function has no body");
         return Err(());
     };
+    // A core program takes and returns nothing: its data is in memory.
+    let typed = f
+        .attribute("function_type")
+        .ok()
+        .and_then(|t| FunctionType::try_from(TypeAttribute::try_from(t).ok()?.value()).ok());
+    if typed.is_some_and(|t| t.input_count() != 0 || t.result_count() != 0) || block.argument_count() != 0 {
+        emit_error(f.location(), &format!("core {id}: a core function takes no arguments and returns nothing"));
+        return Err(());
+    }
     let mut r = CoreReader { p, globals, syms: HashMap::new(), failed: false, comments: vec![] };
     match read_comments(&a) {
         Ok(c) => r.comments.push((Anchor::Core(id), c)),
@@ -912,9 +921,31 @@ impl CoreReader<'_> {
         let opcode = Opcode::from_mnemonic(m).ok_or_else(|| format!("'{name}' is not an instruction"))?;
         let info = opcode.info();
         let a = attrs(op, &name);
+        if op.operand_count() != info.operands.len() {
+            return Err(format!(
+                "'{name}' takes {} address operand(s), got {}",
+                info.operands.len(),
+                op.operand_count()
+            ));
+        }
         let mut addrs = smallvec::SmallVec::new();
-        for k in 0..info.operands.len() {
-            addrs.push(self.addr(op, k)?);
+        for (k, o) in info.operands.iter().enumerate() {
+            let a = self.addr(op, k)?;
+            // The memory an operand is in follows from its buffer, as in the .pim reader;
+            // an absolute address is taken in the operand's memory.
+            let wrong = match a.base {
+                Base::Local(_) => o.space != Space::Local,
+                Base::Global(_) => o.space != Space::Global,
+                Base::Abs => false,
+            };
+            if wrong {
+                let (want, got) = match o.space {
+                    Space::Local => ("a local buffer (pim_isa.buffer)", "global"),
+                    Space::Global => ("a global buffer (pim_isa.global_addr)", "local"),
+                };
+                return Err(format!("the {} of '{name}' must be in {want}, not in a {got} one", o.role));
+            }
+            addrs.push(a);
         }
         let mut values: smallvec::SmallVec<[AttrValue; 4]> = smallvec::SmallVec::new();
         for ai in info.attrs {

@@ -37,7 +37,12 @@ fn parse_expectations(src: &str) -> Result<Vec<Expected>, String> {
                     let end = a.find(|c: char| !(c.is_ascii_digit() || c == '+' || c == '-')).unwrap_or(a.len());
                     let off: i64 =
                         a[..end].parse().map_err(|_| format!("line {line}: bad offset in expected-* comment"))?;
-                    ((line as i64 + off) as u32, &a[end..])
+                    let target = i64::from(line)
+                        .checked_add(off)
+                        .filter(|&t| t >= 1)
+                        .and_then(|t| u32::try_from(t).ok())
+                        .ok_or_else(|| format!("line {line}: offset {off} points outside the file"))?;
+                    (target, &a[end..])
                 }
                 None => (line, after),
             };
@@ -108,5 +113,18 @@ mod tests {
         assert!(p[0].contains("expected warning \"careful\""), "{p:?}");
         let p = check("f.mlir", "x\n", &d[..1]);
         assert!(p[0].contains("unexpected error: a bad thing happened"), "{p:?}");
+    }
+
+    #[test]
+    fn offsets_outside_the_file_are_errors() {
+        for off in ["-5", "-9223372036854775808", "+9223372036854775807"] {
+            let src = format!("a\n// expected-error@{off} {{{{x}}}}\n");
+            let p = check("f.mlir", &src, &[]);
+            assert!(
+                p.iter().any(|m| m.contains(&format!("offset {off} points outside the file"))
+                    || m.contains(&format!("offset {} points outside the file", off.trim_start_matches('+')))),
+                "{off}: {p:?}"
+            );
+        }
     }
 }

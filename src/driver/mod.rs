@@ -259,7 +259,13 @@ pub fn write_output(path: &str, text: &str) -> Result<()> {
         }
         Ok(())
     } else {
-        std::fs::write(path, text).map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
+        let p = std::path::Path::new(path);
+        let staged = crate::output::staging(p);
+        let r = std::fs::write(&staged, text).and_then(|()| crate::output::commit(&staged, p));
+        if r.is_err() {
+            crate::output::discard(&staged, p);
+        }
+        r.map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(path))
     }
 }
 

@@ -375,7 +375,7 @@ pub static TABLE: [OpInfo; 32] = [
         opcode: Opcode::Wait,
         mnemonic: "wait",
         operands: &[],
-        attrs: &[required("event", AttrKind::Reg, "event_register"), required("value", AttrKind::I64, "wait_value")],
+        attrs: &[required("event", AttrKind::Reg, "event_register"), required("value", AttrKind::U32, "wait_value")],
         unit: Unit::Sync,
         pimsim_offset: false,
     },
@@ -817,7 +817,7 @@ pub fn check_attr(a: &AttrInfo, v: AttrValue) -> Result<(), String> {
             if (0..=i64::from(u32::MAX)).contains(&i) {
                 Ok(())
             } else {
-                Err(format!("'{name}' = {i} is out of range"))
+                Err(format!("'{name}' = {i} is out of range (0..={})", u32::MAX))
             }
         }
         (AttrKind::Reg, AttrValue::Int(i)) => {

@@ -9,6 +9,7 @@
 use super::*;
 use crate::arch::{Arch, CoreId};
 use crate::diag::{Diagnostic, Loc};
+use std::collections::HashMap;
 
 /// At most this many findings are reported (the rest are counted).
 const MAX_FINDINGS: usize = 50;
@@ -22,6 +23,8 @@ struct Checker<'a> {
     footprint: Footprint,
     /// Index of the core being checked.
     core_index: usize,
+    /// Layers by name (the first of each name).
+    layers: HashMap<&'a str, &'a crate::isa::Layer>,
 }
 
 /// How much memory a program touches: per core (in `Program::cores` order) the end of the
@@ -51,8 +54,16 @@ pub fn check(p: &Program, arch: &Arch) -> Vec<Diagnostic> {
 pub fn check_all(p: &Program, arch: &Arch) -> (Vec<Diagnostic>, Footprint) {
     let (bits, disagreements) = p.declared_bit_width();
     let footprint = Footprint { local: vec![0; p.cores.len()], global: 0 };
-    let mut c =
-        Checker { p, arch, eb: bytes_of(bits, arch) as i64, out: vec![], suppressed: 0, footprint, core_index: 0 };
+    let mut c = Checker {
+        p,
+        arch,
+        eb: bytes_of(bits, arch) as i64,
+        out: vec![],
+        suppressed: 0,
+        footprint,
+        core_index: 0,
+        layers: HashMap::new(),
+    };
     for (line, e) in disagreements {
         c.report(line, e);
     }
@@ -87,9 +98,34 @@ impl Checker<'_> {
 
     fn program(&mut self) {
         let p = self.p;
-        for (i, l) in p.layers.iter().enumerate() {
-            if p.layers[..i].iter().any(|m| m.name == l.name) {
+        for l in &p.layers {
+            if self.layers.insert(&l.name, l).is_some() {
                 self.report(l.line.0, format!("layer '{}' is defined twice", l.name));
+            }
+        }
+        // Model inputs and outputs are numbered 0, 1, 2, ... each once.
+        for (what, index_of) in [
+            (
+                "input",
+                (|g: &GlobalInit| if let GlobalInit::Input { index, .. } = g { Some(*index) } else { None })
+                    as fn(&GlobalInit) -> Option<u32>,
+            ),
+            ("output", |g: &GlobalInit| if let GlobalInit::Output { index, .. } = g { Some(*index) } else { None }),
+        ] {
+            let mut seen: HashMap<u32, &str> = HashMap::new();
+            for g in &p.globals {
+                if let Some(k) = index_of(&g.init) {
+                    if let Some(other) = seen.insert(k, &g.name) {
+                        self.report(g.line.0, format!("{what} {k} is declared twice: by '{other}' and '{}'", g.name));
+                    }
+                }
+            }
+            if let Some(missing) = (0..seen.len() as u32).find(|k| !seen.contains_key(k)) {
+                let line = p.globals.iter().find(|g| index_of(&g.init).is_some()).map_or(0, |g| g.line.0);
+                self.report(
+                    line,
+                    format!("{what}s are numbered 0..{}, each once; {what} {missing} is missing", seen.len()),
+                );
             }
         }
         let gmem = self.arch.global_memory_bytes();
@@ -140,8 +176,9 @@ impl Checker<'_> {
                 self.footprint.global = self.footprint.global.max(a.saturating_add(g.size));
             }
         }
+        let mut ids = std::collections::HashSet::new();
         for (i, c) in p.cores.iter().enumerate() {
-            if p.cores[..i].iter().any(|d| d.id == c.id) {
+            if !ids.insert(c.id) {
                 self.report(c.line.0, format!("core {} is defined twice", c.id));
             }
             self.core_index = i;
@@ -167,7 +204,7 @@ impl Checker<'_> {
         for (k, ag) in c.ags.iter().enumerate() {
             xbars += ag.xbars as u64;
             let line = ag.line.0;
-            let Some(l) = self.p.layer(&ag.layer) else {
+            let Some(l) = self.layers.get(ag.layer.as_str()).copied() else {
                 self.report(line, format!("core {id}: array group {k} refers to unknown layer '{}'", ag.layer));
                 continue;
             };
@@ -295,7 +332,7 @@ impl Checker<'_> {
                 },
                 AttrKind::Core => {
                     let core = CoreId(v.int() as u32);
-                    if core == id && info.unit == Unit::Transfer {
+                    if core == id {
                         self.report(line, format!("core {id}: {m} names its own core"));
                     } else if self.p.core(core).is_none() {
                         self.report(line, format!("core {id}: {m} names core {core}, which has no program"));

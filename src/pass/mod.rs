@@ -248,13 +248,23 @@ pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spe
 /// be mapped onto 512x1024 ones.
 pub fn record_arch(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     match crate::dialect::module_str(module, "pim.arch") {
-        Some(spec) if spec != pc.arch_spec => match Arch::load(&spec) {
+        // The same architecture under another name: the config's own name, or a path to the
+        // same config.
+        Some(spec) if spec != pc.arch_spec && spec != pc.arch.name => match Arch::load(&spec) {
             Ok(a) if &a == pc.arch => Ok(()),
-            _ => Err(module_error(
+            Ok(_) => Err(module_error(
                 module,
                 &format!(
                     "module was compiled for architecture '{spec}' but this run uses '{}'; give --arch {spec}",
                     pc.arch_spec
+                ),
+            )),
+            Err(_) => Err(module_error(
+                module,
+                &format!(
+                    "module was compiled for architecture '{spec}' (not a preset or a readable config), but this run \
+                     uses '{}' (named '{}'); give --arch with the config it was compiled for",
+                    pc.arch_spec, pc.arch.name
                 ),
             )),
         },

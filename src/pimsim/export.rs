@@ -25,18 +25,25 @@ pub struct ExportStats {
 
 /// Writes `p` to `path`, gzipped when the name ends in `.gz`. `xbar_size` goes into the
 /// config (rows, columns of a crossbar of the architecture).
+/// The file appears whole or not at all (written under a temporary name, then renamed).
 pub fn write(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportStats> {
-    let result = write_file(p, xbar_size, path);
+    let staged = crate::output::staging(path);
+    let name = path.display().to_string();
+    let result = write_file(p, xbar_size, &staged, path).and_then(|s| {
+        crate::output::commit(&staged, path)
+            .map(|()| s)
+            .map_err(|e| Error::new(format!("cannot write output: {e}")).in_file(&name))
+    });
     if result.is_err() {
-        let _ = std::fs::remove_file(path);
+        crate::output::discard(&staged, path);
     }
     result
 }
 
-fn write_file(p: &Program, xbar_size: [u32; 2], path: &Path) -> Result<ExportStats> {
+fn write_file(p: &Program, xbar_size: [u32; 2], staged: &Path, path: &Path) -> Result<ExportStats> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| Error::new(format!("cannot write output: {e}")).in_file(&name);
-    let file = std::fs::File::create(path).map_err(io)?;
+    let file = std::fs::File::create(staged).map_err(io)?;
     if path.extension().is_some_and(|e| e == "gz") {
         let gz = flate2::write::GzEncoder::new(
             std::io::BufWriter::with_capacity(1 << 16, file),

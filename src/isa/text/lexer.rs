@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Logos, Debug, Clone, PartialEq)]
-#[logos(skip r"[ \t\r\f]+")]
+// U+FEFF: a byte-order mark some editors put at the start of a file.
+#[logos(skip r"[ \t\r\f\u{FEFF}]+")]
 pub enum Tok<'a> {
     #[token("\n")]
     Newline,
@@ -198,8 +199,10 @@ pub enum LexErrorKind {
     IntegerTooLarge,
     /// A `"` with no closing `"` on its line.
     UnterminatedString,
-    /// A string with an escape other than `\\` and `\"`.
+    /// A string with an escape other than `\n`, `\t`, `\\` and `\"`.
     BadEscape,
+    /// A character no token starts with.
+    Unexpected(char),
     /// Braces nested deeper than loops may be.
     TooDeep,
 }
@@ -208,9 +211,12 @@ impl LexErrorKind {
     pub fn message(self) -> String {
         match self {
             LexErrorKind::Invalid => "invalid token".into(),
-            LexErrorKind::IntegerTooLarge => "integer too large (at most 2^63 - 1)".into(),
+            LexErrorKind::Unexpected(c) => format!("unexpected character {c:?}"),
+            LexErrorKind::IntegerTooLarge => {
+                "integer too large: integers are 64-bit, of magnitude at most 2^63 - 1".into()
+            }
             LexErrorKind::UnterminatedString => "unterminated string (a string ends with '\"' on its line)".into(),
-            LexErrorKind::BadEscape => "unknown escape in string (only \\\\ and \\\" are allowed)".into(),
+            LexErrorKind::BadEscape => "unknown escape in string (\\n, \\t, \\\\ and \\\" are allowed)".into(),
             LexErrorKind::TooDeep => {
                 format!("braces nested too deeply: a core's loops may nest {} deep", crate::isa::MAX_LOOP_DEPTH)
             }
@@ -311,6 +317,8 @@ impl<'a> Iterator for Tokens<'a, '_> {
                         LexErrorKind::IntegerTooLarge
                     } else if text.starts_with('"') || text.starts_with("@\"") || text.starts_with("$\"") {
                         LexErrorKind::UnterminatedString
+                    } else if let Some(c) = text.chars().next() {
+                        LexErrorKind::Unexpected(c)
                     } else {
                         LexErrorKind::Invalid
                     };
