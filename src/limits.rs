@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// VGG-16 executes 2.2 M per sample; the static check or a simulation of the limit takes
 /// seconds in a release build.
 pub const DEFAULT_INSTRUCTIONS: u64 = 100_000_000;
-/// Bytes of host memory a simulation may allocate for the simulated memories.
-pub const DEFAULT_MEMORY: u64 = 8 << 30;
+/// Bytes of host memory for the simulated memories, an imported or flattened program, and (a
+/// quarter of it) a text input.
+pub const DEFAULT_MEMORY: u64 = 4 << 30;
 
 static INSTRUCTIONS: AtomicU64 = AtomicU64::new(DEFAULT_INSTRUCTIONS);
 static MEMORY: AtomicU64 = AtomicU64::new(DEFAULT_MEMORY);

@@ -63,7 +63,7 @@ fn command() -> Command {
                 .long("max-memory")
                 .value_name("SIZE")
                 .value_parser(pimlir::limits::parse_size)
-                .default_value("8G")
+                .default_value("4G")
                 .help("Most host memory for an imported pimsim-nn program, e.g. 512M, 8G"),
         )
         .next_help_heading("Passes");

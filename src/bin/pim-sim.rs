@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = pimlir::limits::DEFAULT_INSTRUCTIONS)]
     max_instructions: u64,
     /// Most host memory for the simulated memories (and an imported program), e.g. 512M, 8G
-    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = pimlir::limits::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = pimlir::limits::parse_size)]
     max_memory: u64,
 }
 

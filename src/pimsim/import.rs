@@ -250,9 +250,10 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
             let n = self.records.get() + 1;
             self.records.set(n);
             if n.is_power_of_two() || n % (1 << 20) == 0 {
-                // Checked now and then: the limits bound the whole file, not each core.
+                // Checked now and then: the limits bound the whole file, not each core. Twice the
+                // statements' bytes: a growing body may hold that much while it grows.
                 crate::limits::check_instructions("importing the file", n)
-                    .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(STMT_BYTES)))
+                    .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(2 * STMT_BYTES)))
                     .map_err(|e| de::Error::custom(e.to_string().trim_start_matches("error: ")))?;
             }
             if let Some(inst) = convert(&r, &mut regs).map_err(de::Error::custom)? {

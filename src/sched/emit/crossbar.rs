@@ -5,7 +5,7 @@
 //! stores the result. A folded batch normalization costs no instruction: the layer's columns
 //! are scaled when the weights are read, and its bias buffer holds the combined shift.
 
-use super::{act_op, inst, interior, over_regions, regions, repeat, Emitter};
+use super::{act_op, inst, over_regions, repeat, tap_runs, Emitter};
 use crate::graph::{Act, NodeId, Op};
 use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, Stmt, VecOp, WeightLayout};
 use crate::sched::memory::Layout;
@@ -205,32 +205,33 @@ impl Emitter<'_> {
             (Some(win), Op::Conv2d(c)) => Some((*win, c.kernel)),
             _ => None,
         };
-        let row_interior = match conv {
-            Some((win, _)) => {
-                let khs = (taps.first().map_or(0, |t| t.0), taps.last().map_or(0, |t| t.0));
-                interior(s.out_hw.0, win.height, khs, win.strides[0], win.pads[0], win.dilations[0])
-            }
-            None => (0, s.out_hw.0),
+        let row_runs = |r: (i64, i64)| match conv {
+            Some((win, _)) => tap_runs(
+                r,
+                s.out_hw.0,
+                win.height,
+                taps.iter().map(|t| t.0),
+                win.strides[0],
+                win.pads[0],
+                win.dilations[0],
+            ),
+            None => vec![r],
         };
-        let col_interior = |oh: i64| -> (i64, i64) {
-            let Some((win, _)) = conv else { return (0, ow_n) };
+        // The column runs of row `oh`: those of the taps in kernel rows inside the input.
+        let col_runs = |oh: i64, c: (i64, i64)| {
+            let Some((win, _)) = conv else { return vec![c] };
             let inside =
                 |kh: i64| (0..win.height).contains(&(oh * win.strides[0] - win.pads[0] + kh * win.dilations[0]));
-            let kws =
-                taps.iter().filter(|t| inside(t.0)).map(|t| (t.1, t.2)).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
-            match kws {
-                Some(kws) => interior(ow_n, win.width, kws, win.strides[1], win.pads[1], win.dilations[1]),
-                None => (0, ow_n),
-            }
+            let kws = taps.iter().filter(|t| inside(t.0)).flat_map(|t| t.1..=t.2);
+            tap_runs(c, ow_n, win.width, kws, win.strides[1], win.pads[1], win.dilations[1])
         };
         // The windows row by row (partial first and last rows), each rectangle of rows cut into
         // the regions where the patch has one shape.
         let (w0, w1) = (windows.0 as i64, windows.1 as i64);
         let mut out = vec![];
         for (r0, r1, c0, c1) in rectangles(w0, w1, ow_n) {
-            let rows = regions(r0, r1, row_interior);
-            for &(a, b) in &rows {
-                let cols = regions(c0, c1, col_interior(a));
+            for (a, b) in row_runs((r0, r1)) {
+                let cols = col_runs(a, (c0, c1));
                 out.extend(repeat(0, b - a, &|k, d| over_regions(d, &cols, &|ow, _| window_body((a + k) * ow_n + ow))));
             }
         }

@@ -96,6 +96,32 @@ pub fn regions(lo: i64, hi: i64, (a, b): (i64, i64)) -> Vec<(i64, i64)> {
     out
 }
 
+/// `[lo, hi)` cut into runs of output positions at which the same kernel taps (offsets
+/// `taps`, in kernel units) lie inside the input: within a run the patch has one shape (the
+/// same taps loaded, the same zero-filled), so each run is one loop. A run changes only where
+/// some tap enters or leaves the input, so there are at most two cuts per tap, however wide
+/// the padding (the old cut, one region per position outside the interior, made the program
+/// grow with the padding).
+pub fn tap_runs(
+    (lo, hi): (i64, i64),
+    outputs: i64,
+    input: i64,
+    taps: impl IntoIterator<Item = i64>,
+    stride: i64,
+    pad: i64,
+    dilation: i64,
+) -> Vec<(i64, i64)> {
+    let mut cuts = vec![lo, hi];
+    for k in taps {
+        let (a, b) = interior(outputs, input, (k, k), stride, pad, dilation);
+        cuts.extend([a, b]);
+    }
+    cuts.retain(|&c| (lo..=hi).contains(&c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
 /// The statements of `regions`, each region one [`repeat`] of `body(index, depth)`.
 pub fn over_regions(depth: u8, regions: &[(i64, i64)], body: &dyn Fn(i64, u8) -> Vec<Stmt>) -> Vec<Stmt> {
     regions.iter().flat_map(|&(a, b)| repeat(depth, b - a, &|k, d| body(a + k, d))).collect()
@@ -350,5 +376,12 @@ mod tests {
         assert_eq!(regions(3, 5, (1, 7)), vec![(3, 5)]);
         assert_eq!(regions(0, 3, (2, 1)), vec![(0, 1), (1, 2), (2, 3)]);
         assert_eq!(share(10, 2, 3), (6, 10));
+        // 3 taps, pad 1, over 8: the two edge positions each see a different tap missing.
+        assert_eq!(tap_runs((0, 8), 8, 8, 0..3, 1, 1, 1), vec![(0, 1), (1, 7), (7, 8)]);
+        // Pad 100 around 6: all-padding runs are one run each side, not 98 positions.
+        let runs = tap_runs((0, 204), 204, 6, 0..3, 1, 100, 1);
+        assert_eq!(runs.first(), Some(&(0, 98)));
+        assert_eq!(runs.last(), Some(&(106, 204)));
+        assert!(runs.len() <= 7, "{runs:?}");
     }
 }

@@ -3,7 +3,7 @@
 //! elements; a per-channel operand row by row (one instruction per pixel with the C-vector);
 //! pooling row by row; channel shuffle with one strided `vmv` per run of output channels.
 
-use super::{inst, interior, over_regions, regions, repeat, share, Emitter};
+use super::{inst, over_regions, regions, repeat, share, tap_runs, Emitter};
 use crate::arch::CoreId;
 use crate::graph::{BatchNorm, NodeId, Pool, ValueId};
 use crate::isa::{Addr, BnRef, GlobalInit, Inst, Stmt, VecOp};
@@ -274,8 +274,8 @@ impl Emitter<'_> {
             let iw0 = ow * p.strides[1] - p.pads[1];
             (0..kw_n).filter(|kw| (0..w).contains(&(iw0 + kw))).collect()
         };
-        let rows = regions(r0, r1, interior(oh_n, h, (0, kh_n - 1), p.strides[0], p.pads[0], 1));
-        let cols = regions(0, ow_n, interior(ow_n, w, (0, kw_n - 1), p.strides[1], p.pads[1], 1));
+        let rows = tap_runs((r0, r1), oh_n, h, 0..kh_n, p.strides[0], p.pads[0], 1);
+        let cols = tap_runs((0, ow_n), ow_n, w, 0..kw_n, p.strides[1], p.pads[1], 1);
         let cb = self.core(core);
         let inrows = cb.buf(&format!("pool{}.in", i.0), kh_n * w * c * eb);
         let orow = cb.buf(&format!("pool{}.out", i.0), ow_n * c * eb);
