@@ -21,7 +21,7 @@ fn addr(base_count: u32, depth: usize) -> impl Strategy<Value = Addr> {
         let mut a = if b == 0 { Addr::abs(off) } else { Addr::local(b - 1, off) };
         if depth > 0 {
             for (l, c) in terms {
-                a.add_term(l, c);
+                a.add_term(l, c).expect("small coefficients");
             }
         }
         a

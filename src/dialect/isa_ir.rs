@@ -777,7 +777,7 @@ impl CoreReader<'_> {
                     Ok(n) => match self.globals.get(&n).copied() {
                         Some(g) => {
                             if let Ok(res) = op.result(0) {
-                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::global(g as u32, 0)));
+                                self.syms.insert(raw(res.into()), Sym::Addr(Addr::global(g, 0)));
                             }
                         }
                         None => self.fail(loc, &format!("unknown global buffer '{n}'")),

@@ -118,7 +118,8 @@ fn node(loc: SrcId, g: &mut Graph, values: &mut HashMap<i64, ValueId>, n: &JsonN
                 n.with_act, n.with_clip
             )));
         }
-        if n.with_clip == 1 && !(sentinel(n.clip_min) && sentinel(n.clip_max)) && !(n.clip_min <= n.clip_max) {
+        let crossed = matches!(n.clip_min.partial_cmp(&n.clip_max), Some(std::cmp::Ordering::Greater) | None);
+        if n.with_clip == 1 && !(sentinel(n.clip_min) && sentinel(n.clip_max)) && crossed {
             return Err(Error::new(format!("clip_min = {} is above clip_max = {}", n.clip_min, n.clip_max)));
         }
         Ok(match (n.with_act, n.with_clip) {

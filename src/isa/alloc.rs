@@ -12,7 +12,7 @@ use crate::isa::inst::Access;
 use crate::isa::{Base, CoreProgram, Program, Stmt};
 
 fn align(x: u64, a: u64) -> u64 {
-    x.div_ceil(a).checked_mul(a).unwrap_or(u64::MAX)
+    x.div_ceil(a).saturating_mul(a)
 }
 
 /// Allocates every buffer of the program; an error names the core and what did not fit.

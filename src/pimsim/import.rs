@@ -249,7 +249,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
             let Some(r) = seq.next_element::<Record>()? else { break };
             let n = self.records.get() + 1;
             self.records.set(n);
-            if n.is_power_of_two() || n % (1 << 20) == 0 {
+            if n.is_power_of_two() || n.is_multiple_of(1 << 20) {
                 // Checked now and then: the limits bound the whole file, not each core. Twice the
                 // statements' bytes: a growing body may hold that much while it grows.
                 crate::limits::check_instructions("importing the file", n)
