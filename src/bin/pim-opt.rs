@@ -254,6 +254,16 @@ fn run_chunk(
         if timing {
             eprintln!("timing: passes      {:8.4} s", t1.elapsed().as_secs_f64());
         }
+        // One structural check of the result (the pass manager verifies after each pass only
+        // when upstream passes run).
+        if run.is_ok() && !module.as_operation().verify() {
+            return Ok(finish(
+                capture,
+                Some(Error::new("the pipeline produced invalid IR (a bug in a pass)")),
+                &sources,
+                None,
+            ));
+        }
         if run.is_err() {
             if !capture.has_errors() {
                 return Ok(finish(capture, Some(Error::new("a pass failed")), &sources, None));
