@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("frontend", &["ids", "diag", "limits", "graph", "onnx"]),
     ("mapping", &["ids", "diag", "limits", "arch", "unfold", "graph"]),
     ("pimsim", &["diag", "limits", "output", "arch", "isa"]),
-    ("sim", &["ids", "diag", "limits", "arch", "unfold", "isa", "onnx"]),
+    ("sim", &["ids", "diag", "limits", "output", "arch", "unfold", "isa", "cost", "onnx"]),
     ("sched", &["ids", "diag", "limits", "arch", "unfold", "isa", "graph", "mapping"]),
     ("compile", &["ids", "diag", "limits", "arch", "unfold", "isa", "graph", "frontend", "mapping", "sched"]),
 ];

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use std::path::Path;
 
 fn opts() -> ImportOptions {
-    ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 1 }
+    ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 1, keep_scalar: false }
 }
 
 fn small() -> Program {

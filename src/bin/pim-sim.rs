@@ -1,12 +1,14 @@
-//! pim-sim: runs a compiled program (.pim, or pim_isa MLIR) on the functional simulator.
+//! pim-sim: simulates a compiled program (.pim, pim_isa MLIR, pimsim-nn files): its timing
+//! and energy, and with inputs its outputs.
 //!
 //!   pim-sim lenet5.pim --input x.npy --output y.npy
+//!   pim-sim --timing=pimsim-compat --arch latency_config.json resnet18_batch.gz
 
 use clap::Parser;
 use pimlir::diag::{Error, SourceMap};
 use pimlir::dialect::{new_context, DiagnosticCapture};
 use pimlir::driver;
-use pimlir::sim::{self, Tensor};
+use pimlir::sim::{self, timing, Tensor};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,30 +18,78 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TimingFlag {
+    /// No timing: values only
+    Off,
+    /// pimlir's model (pimsim-nn's structure, its defects fixed)
+    Pimlir,
+    /// pimsim-nn's model, reproduced exactly (to compare with its results)
+    PimsimCompat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Numerics {
+    /// Every value an f32; weights as trained
+    F32,
+}
+
 #[derive(Parser)]
 #[command(
     name = "pim-sim",
-    about = "Simulate a compiled PIM program and report its outputs and instruction counts",
+    about = "Simulate a compiled PIM program: its timing and energy, and its outputs",
     long_about = "Simulate a compiled PIM program (.pim text, pim_isa MLIR after --alloc-memory, or a \
-                  pimsim-nn instruction file) on pimlir's functional simulator. Crossbars are programmed \
-                  from the program's weight file (an ONNX model, or weights generated from a seed); \
-                  inputs and outputs are numpy .npy files in the model's NCHW layout."
+                  pimsim-nn instruction file) on pimlir's simulator.\n\n\
+                  Timing (on unless --timing=off): when every instruction runs on its core's units, \
+                  under pimlir's model or pimsim-nn's (--timing=pimsim-compat), and the energy it takes; \
+                  a timing run without --input computes no values and reads no weights.\n\n\
+                  Values (with --input, or --timing=off): crossbars are programmed from the program's \
+                  weight file (an ONNX model, or weights generated from a seed); inputs and outputs are \
+                  numpy .npy files in the model's NCHW layout.\n\n\
+                  --samples N runs every core's program N times back to back, as a batch pipeline does, \
+                  and reports the steady-state throughput and its bottleneck."
 )]
 struct Args {
     /// Program to simulate: .pim, pim_isa .mlir, or a pimsim-nn instruction file (.gz, .json)
     program: String,
-    /// Input tensor(s) as .npy, in the model's input order
+    /// Input tensor(s) as .npy, in the model's input order; a comma-separated list gives one
+    /// file per sample (with --samples)
     #[arg(long = "input", short = 'i', value_name = "NPY")]
-    inputs: Vec<PathBuf>,
-    /// Where to write the output tensor(s) as .npy, in the model's output order
+    inputs: Vec<String>,
+    /// Where to write the output tensor(s) as .npy, in the model's output order; a
+    /// comma-separated list names one file per sample
     #[arg(long = "output", short = 'o', value_name = "NPY")]
-    outputs: Vec<PathBuf>,
+    outputs: Vec<String>,
     /// Architecture to simulate [default: the one the program names]
     #[arg(long, alias = "config", value_name = "PRESET|FILE")]
     arch: Option<String>,
     /// Weight file [default: the one the program names]
     #[arg(long, value_name = "ONNX")]
     weights: Option<PathBuf>,
+    /// Timing model
+    #[arg(long, value_enum, default_value_t = TimingFlag::Pimlir)]
+    timing: TimingFlag,
+    /// Runs of the program back to back (a pipelined batch)
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    samples: u32,
+    /// Write the timing report as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Write a Chrome/Perfetto trace (open in ui.perfetto.dev) to this file
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Trace only this time window, in ns (e.g. 0..50000)
+    #[arg(long, value_name = "FROM..TO")]
+    trace_window: Option<String>,
+    /// Trace only these cores (e.g. 0,3,7)
+    #[arg(long, value_name = "CORES", value_delimiter = ',')]
+    trace_cores: Vec<u32>,
+    /// At most this many trace events
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    trace_max_events: usize,
+    /// Number representation of the functional model
+    #[arg(long, value_enum, default_value_t = Numerics::F32)]
+    numerics: Numerics,
     /// Print only errors
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -66,14 +116,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// `a.npy,b.npy` -> per-sample paths.
+fn per_sample(list: &str) -> Vec<PathBuf> {
+    list.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect()
+}
+
 fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
+    use std::fmt::Write as _;
+    let inputs: Vec<Vec<PathBuf>> = args.inputs.iter().map(|l| per_sample(l)).collect();
+    let outputs: Vec<Vec<PathBuf>> = args.outputs.iter().map(|l| per_sample(l)).collect();
     // Two outputs to one file: the second would silently replace the first.
-    for (i, p) in args.outputs.iter().enumerate() {
-        if args.outputs[..i].contains(p) {
+    let all_out: Vec<&PathBuf> = outputs.iter().flatten().collect();
+    for (i, p) in all_out.iter().enumerate() {
+        if all_out[..i].contains(p) {
             return Err(Error::new(format!("--output {} is given twice", p.display())));
         }
     }
-    let program = load_program(&args.program, args.arch.as_deref(), sources)?;
+    let timing = match args.timing {
+        TimingFlag::Off => None,
+        TimingFlag::Pimlir => Some(timing::Model::Pimlir),
+        TimingFlag::PimsimCompat => Some(timing::Model::PimsimCompat),
+    };
+    let functional = timing.is_none() || !inputs.is_empty();
+    let program = load_program(&args.program, args.arch.as_deref(), timing.is_some(), sources)?;
     let arch_spec = args.arch.clone().unwrap_or_else(|| {
         if program.arch.is_empty() {
             "pimcomp-default".into()
@@ -82,68 +147,177 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     });
     let arch = pimlir::arch::Arch::load(&arch_spec)?;
-    let weights_spec = match (&args.weights, &program.weights) {
-        (Some(w), _) => Some(w.display().to_string()),
-        (None, Some(w)) => Some(w.clone()),
-        (None, None) => None,
-    };
-    let weights: Box<dyn sim::WeightStore> = match &weights_spec {
-        Some(spec) => sim::weights::open_store(spec)?,
-        None => Box::new(sim::weights::NoWeights),
-    };
-    let inputs = args.inputs.iter().map(|p| Tensor::read_npy(p)).collect::<Result<Vec<_>, _>>()?;
-    let t0 = std::time::Instant::now();
-    let result = sim::run(&program, &arch, weights.as_ref(), &inputs)?;
-    let elapsed = t0.elapsed();
-    if args.outputs.len() > result.outputs.len() {
-        return Err(Error::new(format!(
-            "{} --output files given, the program has {} outputs",
-            args.outputs.len(),
-            result.outputs.len()
-        )));
+    let samples = args.samples as usize;
+    // Each input lists one file per sample, or one for all.
+    for (k, l) in inputs.iter().enumerate() {
+        if l.len() != 1 && l.len() != samples {
+            return Err(Error::new(format!(
+                "--input {} names {} files; give one, or one per sample ({samples})",
+                k,
+                l.len()
+            )));
+        }
     }
-    write_outputs(&args.outputs, &result.outputs)?;
-    if !args.outputs.is_empty() && args.outputs.len() < result.outputs.len() {
-        eprintln!(
-            "note: {} of the program's {} outputs written (one --output per output, in order)",
-            args.outputs.len(),
-            result.outputs.len()
-        );
-    }
-    if !args.quiet {
-        // The report is written at once; a reader that stops early (`| head`) is no error.
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "program: {} ({} cores, {} static / {} dynamic instructions)",
-            args.program,
-            program.cores.len(),
-            program.static_count(),
-            result.instructions()
-        );
-        let _ = writeln!(out, "arch:    {}", arch.summary());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "program: {} ({} cores, {} static / {} dynamic instructions)",
+        args.program,
+        program.cores.len(),
+        program.static_count(),
+        program.dynamic_count()
+    );
+    let _ = writeln!(out, "arch:    {}", arch.summary());
+    if functional {
+        let weights_spec = match (&args.weights, &program.weights) {
+            (Some(w), _) => Some(w.display().to_string()),
+            (None, Some(w)) => Some(w.clone()),
+            (None, None) => None,
+        };
+        let weights: Box<dyn sim::WeightStore> = match &weights_spec {
+            Some(spec) => sim::weights::open_store(spec)?,
+            None => Box::new(sim::weights::NoWeights),
+        };
         if let Some(w) = &weights_spec {
             let _ = writeln!(out, "weights: {w}");
         }
-        for (k, t) in result.outputs.iter().enumerate() {
-            let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();
-            let more = if t.data.len() > 16 { ", ..." } else { "" };
-            let _ = writeln!(out, "output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
+        let runs = if inputs.is_empty() { 1 } else { samples };
+        let mut results = vec![];
+        let t0 = std::time::Instant::now();
+        for s in 0..runs {
+            let tensors = inputs
+                .iter()
+                .map(|l| Tensor::read_npy(if l.len() == 1 { &l[0] } else { &l[s] }))
+                .collect::<Result<Vec<_>, _>>()?;
+            results.push(sim::run(&program, &arch, weights.as_ref(), &tensors)?);
         }
+        let elapsed = t0.elapsed();
+        let n_out = results[0].outputs.len();
+        if outputs.len() > n_out {
+            return Err(Error::new(format!("{} --output lists given, the program has {n_out} outputs", outputs.len())));
+        }
+        // Output k of sample s goes to the s-th file of the k-th list.
+        let mut paths = vec![];
+        let mut tensors = vec![];
+        for (k, l) in outputs.iter().enumerate() {
+            if l.len() != 1 && l.len() != runs {
+                return Err(Error::new(format!("--output {k} names {} files; give one per sample ({runs})", l.len())));
+            }
+            for (s, path) in l.iter().enumerate() {
+                paths.push(path.clone());
+                tensors.push(results[s].outputs[k].clone());
+            }
+        }
+        write_outputs(&paths, &tensors)?;
+        if !outputs.is_empty() && outputs.len() < n_out {
+            eprintln!(
+                "note: {} of the program's {n_out} outputs written (one --output per output, in order)",
+                outputs.len()
+            );
+        }
+        for (s, r) in results.iter().enumerate() {
+            for (k, t) in r.outputs.iter().enumerate() {
+                let shown: Vec<String> = t.data.iter().take(16).map(|v| format!("{v:.5}")).collect();
+                let more = if t.data.len() > 16 { ", ..." } else { "" };
+                let which = if runs > 1 { format!("sample {s} ") } else { String::new() };
+                let _ = writeln!(out, "{which}output {k} {:?}: [{}{more}]", t.shape, shown.join(", "));
+            }
+        }
+        let r = &results[0];
         let _ = writeln!(
             out,
             "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
             "core", "instructions", "mvmul", "vector", "ld/st/mem", "messages"
         );
-        for c in &result.cores {
+        for c in &r.cores {
             let _ = writeln!(
                 out,
                 "{:>6} {:>12} {:>8} {:>8} {:>10} {:>9}",
                 c.id, c.instructions, c.mvmuls, c.vector, c.transfers, c.messages
             );
         }
-        let _ = writeln!(out, "simulated {} instructions in {:.3} s", result.instructions(), elapsed.as_secs_f64());
+        let n: u64 = results.iter().map(|r| r.instructions()).sum();
+        let _ = writeln!(out, "simulated {n} instructions in {:.3} s", elapsed.as_secs_f64());
+    }
+    if let Some(model) = timing {
+        if !functional {
+            // The checks a functional run makes first (addresses, groups, pairing).
+            program.check_allocated()?;
+            let (findings, _) = pimlir::isa::verify::check_all(&program, &arch);
+            if !findings.is_empty() {
+                return Err(Error::many(findings));
+            }
+        }
+        let config_path = std::path::Path::new(&arch_spec);
+        let config_path = (config_path.extension().is_some_and(|e| e == "json")).then_some(config_path);
+        let noc = match model {
+            timing::Model::PimsimCompat => timing::Noc::for_arch(&arch, config_path)?,
+            timing::Model::Pimlir => timing::Noc::Mesh(timing::noc::Mesh::of(&arch)),
+        };
+        let mut trace = match &args.trace {
+            Some(_) => timing::Trace::new(timing::TraceOptions {
+                window: args.trace_window.as_deref().map(parse_window).transpose()?,
+                cores: args.trace_cores.iter().map(|&c| pimlir::arch::CoreId(c)).collect(),
+                max_events: args.trace_max_events,
+            }),
+            None => timing::Trace::off(),
+        };
+        let opts = timing::Options { model, samples: args.samples };
+        let t0 = std::time::Instant::now();
+        let report = timing::simulate(&program, &arch, &noc, &opts, &mut trace)?;
+        let elapsed = t0.elapsed();
+        out.push_str(&report.summary());
+        let _ = writeln!(
+            out,
+            "{:>6} {:>12} {:>14} {:>8} {:>8} {:>9}",
+            "core", "instructions", "finish", "matrix%", "vector%", "transfer%"
+        );
+        for c in &report.cores {
+            let pct = |b: f64| if c.finish_ns > 0.0 { 100.0 * b / c.finish_ns } else { 0.0 };
+            let _ = writeln!(
+                out,
+                "{:>6} {:>12} {:>14} {:>8.1} {:>8.1} {:>9.1}",
+                c.core,
+                c.instructions,
+                timing::ns(c.finish_ns),
+                pct(c.busy_ns.matrix),
+                pct(c.busy_ns.vector),
+                pct(c.busy_ns.transfer)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "timed {} instructions in {:.3} s ({:.1} M/s)",
+            report.instructions,
+            elapsed.as_secs_f64(),
+            report.instructions as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6
+        );
+        if let Some(path) = &args.report_json {
+            let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
+            driver::write_output(&path.display().to_string(), &json)?;
+        }
+        if let Some(path) = &args.trace {
+            let staged = pimlir::output::staging(path);
+            let shown = path.display().to_string();
+            let io = |e: std::io::Error| Error::new(format!("cannot write the trace: {e}")).in_file(&shown);
+            let f = std::fs::File::create(&staged).map_err(io)?;
+            let mut w = std::io::BufWriter::new(f);
+            if let Err(e) = trace.write(&mut w) {
+                pimlir::output::discard(&staged, path);
+                return Err(io(e));
+            }
+            drop(w);
+            pimlir::output::commit(&staged, path).map_err(io)?;
+            if trace.dropped > 0 {
+                eprintln!(
+                    "note: the trace holds the first {} events; {} more were left out (--trace-max-events, --trace-window, --trace-cores)",
+                    args.trace_max_events, trace.dropped
+                );
+            }
+        }
+    }
+    if !args.quiet {
+        // The report is written at once; a reader that stops early (`| head`) is no error.
         if let Err(e) = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes()) {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
                 return Err(Error::new(format!("cannot write the report: {e}")));
@@ -151,6 +325,17 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `0..50000` (ns) -> (0, 50000).
+fn parse_window(s: &str) -> Result<(f64, f64), Error> {
+    let bad = || Error::new(format!("--trace-window '{s}' must be FROM..TO in ns, e.g. 0..50000"));
+    let (a, b) = s.split_once("..").ok_or_else(bad)?;
+    let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    if a.partial_cmp(&b) != Some(std::cmp::Ordering::Less) {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// Writes every output or none: each under a temporary name beside it, renamed into place
@@ -173,9 +358,14 @@ fn write_outputs(paths: &[PathBuf], tensors: &[Tensor]) -> Result<(), Error> {
 
 /// Reads a program from .pim text, pim_isa MLIR or a pimsim-nn instruction file (.gz or
 /// .json); weight paths become relative to the cwd.
-fn load_program(path: &str, arch: Option<&str>, sources: &mut SourceMap) -> Result<pimlir::isa::Program, Error> {
+fn load_program(
+    path: &str,
+    arch: Option<&str>,
+    keep_scalar: bool,
+    sources: &mut SourceMap,
+) -> Result<pimlir::isa::Program, Error> {
     if path.ends_with(".gz") || path.ends_with(".json") {
-        return driver::read_pimsim(path, arch);
+        return driver::read_pimsim(path, arch, keep_scalar);
     }
     let text = driver::read_text(path)?;
     sources.add(path, text.as_str());

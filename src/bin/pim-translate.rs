@@ -176,6 +176,7 @@ fn translate(args: &Args, ctx: &melior::Context, sources: &mut SourceMap, t: &mu
             arch: spec,
             xbar_size: [arch.xbar_rows(), arch.xbar_cols()],
             seed: args.seed,
+            keep_scalar: false,
         };
         let mut p = pimlir::pimsim::read(Path::new(&args.input), &opts)?;
         t.step("import", Some(&|| p.dynamic_count()));

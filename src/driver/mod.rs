@@ -157,7 +157,7 @@ pub fn load_module<'c>(
         InputKind::Onnx => import_onnx(ctx, Path::new(path)),
         InputKind::PimcompJson => import_pimcomp_json(ctx, &text()?, path, crate::frontend::pimcomp_json::DEFAULT_SEED),
         InputKind::Pimsim => {
-            let p = read_pimsim(path, None)?;
+            let p = read_pimsim(path, None, false)?;
             let module = Module::new(Location::new(ctx, path, 1, 1));
             isa_ir::write_program(ctx, &module, &p);
             Ok(module)
@@ -199,14 +199,16 @@ pub fn import_pimcomp_json<'c>(ctx: &'c Context, text: &str, file: &str, seed: u
     Ok(imported_module(ctx, &imported, &format!("seed:{seed}")))
 }
 
-/// Imports a pimsim-nn instruction file for architecture `arch` (default `pimcomp-default`).
-pub fn read_pimsim(path: &str, arch: Option<&str>) -> Result<crate::isa::Program> {
+/// Imports a pimsim-nn instruction file for architecture `arch` (default `pimcomp-default`);
+/// `keep_scalar` keeps its scalar records (for timing).
+pub fn read_pimsim(path: &str, arch: Option<&str>, keep_scalar: bool) -> Result<crate::isa::Program> {
     let spec = arch.unwrap_or("pimcomp-default");
     let a = Arch::load(spec)?;
     let opts = crate::pimsim::ImportOptions {
         arch: spec.to_string(),
         xbar_size: [a.xbar_rows(), a.xbar_cols()],
         seed: crate::frontend::pimcomp_json::DEFAULT_SEED,
+        keep_scalar,
     };
     crate::pimsim::read(Path::new(path), &opts)
 }

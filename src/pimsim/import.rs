@@ -28,6 +28,10 @@ pub struct ImportOptions {
     pub xbar_size: [u32; 2],
     /// Seed of the generated weights the program names (`weights "seed:N"`).
     pub seed: u64,
+    /// Keep the scalar records (`sldi`, ...) as instructions. They only set the registers
+    /// that hold addresses, which the importer evaluates, so a program for reading or
+    /// re-printing drops them; a timing run keeps them, since each takes a cycle.
+    pub keep_scalar: bool,
 }
 
 /// Reads a pimsim-nn instruction file, gzipped or plain JSON (told apart by content).
@@ -53,7 +57,7 @@ pub fn read_from(reader: impl Read, name: &str, opts: &ImportOptions) -> Result<
     let context = Cell::new(Context::Top);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let parsed = (&mut de)
-        .deserialize_map(FileVisitor { context: &context, records: &Cell::new(0) })
+        .deserialize_map(FileVisitor { context: &context, records: &Cell::new(0), keep_scalar: opts.keep_scalar })
         .and_then(|parsed| de.end().map(|_| parsed))
         .map_err(|e| {
             let what = match context.get() {
@@ -173,6 +177,7 @@ struct FileVisitor<'c> {
     /// Instruction records read so far, over all cores: bounded by the limits, so that a
     /// small gzip file cannot expand into billions of instructions.
     records: &'c Cell<u64>,
+    keep_scalar: bool,
 }
 
 impl<'de> Visitor<'de> for FileVisitor<'_> {
@@ -197,7 +202,12 @@ impl<'de> Visitor<'de> for FileVisitor<'_> {
                 if !ids.insert(id) {
                     return Err(de::Error::custom(format!("\"{key}\" appears twice")));
                 }
-                cores.push(map.next_value_seed(CoreSeed { id, context: self.context, records: self.records })?);
+                cores.push(map.next_value_seed(CoreSeed {
+                    id,
+                    context: self.context,
+                    records: self.records,
+                    keep_scalar: self.keep_scalar,
+                })?);
             } else {
                 return Err(de::Error::custom(format!(
                     "unknown key \"{key}\"; expected \"config\" or \"coreN\" (N a core number)"
@@ -224,6 +234,7 @@ struct CoreSeed<'c> {
     id: u32,
     context: &'c Cell<Context>,
     records: &'c Cell<u64>,
+    keep_scalar: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for CoreSeed<'_> {
@@ -256,7 +267,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
                     .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(2 * STMT_BYTES)))
                     .map_err(|e| de::Error::custom(e.to_string().trim_start_matches("error: ")))?;
             }
-            if let Some(inst) = convert(&r, &mut regs).map_err(de::Error::custom)? {
+            if let Some(inst) = convert(&r, &mut regs, self.keep_scalar).map_err(de::Error::custom)? {
                 match &inst {
                     Inst::Mvmul { group, mbiw, .. } => core.groups.push((index, *group, *mbiw)),
                     Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
@@ -309,7 +320,7 @@ impl Record {
 /// Converts one record, updating the register file; `None` for scalar instructions, which
 /// only set registers. Other instructions are read as the instruction table describes them:
 /// each address operand from the register its field names, each attribute from its field.
-fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>, String> {
+fn convert(r: &Record, regs: &mut [i64; 32], keep_scalar: bool) -> std::result::Result<Option<Inst>, String> {
     let op = r.op.0;
     let info = op.info();
     let m = info.mnemonic;
@@ -340,15 +351,28 @@ fn convert(r: &Record, regs: &mut [i64; 32]) -> std::result::Result<Option<Inst>
     if let Some(sop) = ScalarOp::from_opcode(op) {
         // Evaluated here; only the fields the op reads must be present.
         let src = |name, v| -> std::result::Result<i64, String> { Ok(regs[reg(v, name)?]) };
+        let kept = |imm: i64| -> std::result::Result<Option<Inst>, String> {
+            if !keep_scalar {
+                return Ok(None);
+            }
+            let field = |v: Option<i64>, name| v.map_or(Ok(0), |_| reg(v, name).map(|k| k as u8));
+            Ok(Some(Inst::Scalar {
+                op: sop,
+                rd: field(r.rd, "rd")?,
+                rs1: field(r.rs1, "rs1")?,
+                rs2: field(r.rs2, "rs2")?,
+                imm,
+            }))
+        };
         let (a, b, imm) = match sop {
-            ScalarOp::Sld => return Ok(None), // a no-op in pimsim-nn
+            ScalarOp::Sld => return kept(0), // a no-op in pimsim-nn
             ScalarOp::Sldi => (0, 0, imm_int()?),
             ScalarOp::Sadd | ScalarOp::Ssub | ScalarOp::Smul => (src("rs1", r.rs1)?, src("rs2", r.rs2)?, 0),
             ScalarOp::Saddi | ScalarOp::Smuli => (src("rs1", r.rs1)?, 0, imm_int()?),
         };
         let rd = reg(r.rd, "rd")?;
         regs[rd] = sop.apply(regs[rd], a, b, imm);
-        return Ok(None);
+        return kept(imm);
     }
     let mut addrs = smallvec::SmallVec::new();
     for o in info.operands {
@@ -523,7 +547,7 @@ mod tests {
     use super::*;
 
     fn opts() -> ImportOptions {
-        ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 0 }
+        ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 0, keep_scalar: false }
     }
 
     fn import(json: &str) -> Result<Program> {

@@ -12,6 +12,7 @@
 pub mod engine;
 pub mod observe;
 pub mod semantics;
+pub mod timing;
 pub mod weights;
 
 use crate::arch::Arch;

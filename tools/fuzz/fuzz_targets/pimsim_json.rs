@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use pimlir::pimsim;
 
 fuzz_target!(|data: &[u8]| {
-    let opts = pimsim::ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 1 };
+    let opts = pimsim::ImportOptions { arch: "pimcomp-default".into(), xbar_size: [128, 128], seed: 1, keep_scalar: false };
     let Ok(p) = pimsim::read_from(data, "fuzz.json", &opts) else { return };
     let mut out = vec![];
     if pimsim::write_to(&p, [128, 128], &mut out).is_err() {

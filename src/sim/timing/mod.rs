@@ -1,0 +1,279 @@
+//! Timing: when every instruction of a program runs, and what the run costs in time and
+//! energy, under one of two models ([`Model`]): `pimsim-compat` reproduces pimsim-nn's
+//! results (its formulas and its defects), `pimlir` is the same structure with the defects
+//! fixed (`docs/timing.md`). The engine ([`engine`]) is event-driven and needs no data: a
+//! timing run reads no weights and computes nothing.
+//!
+//! With `samples` > 1 every core runs its program that many times back to back, as a
+//! batch pipeline runs: sample k+1 enters a core as soon as it finished sample k, while
+//! later cores still work on k. The report gives the first sample's latency, the steady-state
+//! throughput (from the last samples, set by the slowest stage) and the bottleneck.
+
+pub mod engine;
+pub mod noc;
+pub mod trace;
+
+pub use crate::cost::Model;
+pub use noc::{Noc, Node};
+pub use trace::{Trace, TraceOptions};
+
+use crate::arch::Arch;
+use crate::cost::CostModel;
+use crate::diag::{Error, Result};
+use crate::isa::Program;
+use serde::Serialize;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub model: Model,
+    /// Runs of every core's program back to back (at least 1).
+    pub samples: u32,
+}
+
+impl Model {
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::PimsimCompat => "pimsim-compat",
+            Model::Pimlir => "pimlir",
+        }
+    }
+}
+
+/// Busy time of each unit, ns.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnitBusy {
+    pub matrix: f64,
+    pub vector: f64,
+    pub transfer: f64,
+    pub scalar: f64,
+}
+
+/// Bytes each path moved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Bytes {
+    pub local_read: u64,
+    pub local_write: u64,
+    pub global_read: u64,
+    pub global_write: u64,
+    pub noc_sent: u64,
+    pub noc_received: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CoreReport {
+    pub core: u32,
+    pub finish_ns: f64,
+    pub busy_ns: UnitBusy,
+    pub instructions: u64,
+    pub bytes: Bytes,
+    pub energy_nj: f64,
+}
+
+/// Energy by where it is spent, nJ.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct EnergyBreakdown {
+    /// Leakage of every core, its units and local memory, and of global memory, over the run.
+    #[serde(rename = "static")]
+    pub static_: f64,
+    /// Fetch, decode and scalar ops.
+    pub control: f64,
+    pub matrix: f64,
+    pub vector: f64,
+    pub local_memory: f64,
+    pub global_memory: f64,
+    pub noc: f64,
+}
+
+/// The slowest stage of a pipelined run: the core with the most busy time per sample and
+/// its busiest unit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Bottleneck {
+    pub core: u32,
+    pub unit: &'static str,
+    pub busy_ns_per_sample: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub model: &'static str,
+    pub noc: String,
+    pub samples: u32,
+    /// The first sample: when the last core finished it.
+    pub latency_ns: f64,
+    /// Samples per second in the steady state (with 2 samples or more).
+    pub throughput_per_s: Option<f64>,
+    pub bottleneck: Bottleneck,
+    pub energy_nj: f64,
+    pub energy_breakdown: EnergyBreakdown,
+    pub instructions: u64,
+    pub cores: Vec<CoreReport>,
+    /// pimsim-nn's own figures (pimsim-compat only): sim_mode 1 latency, and sim_mode 0
+    /// throughput as it computes it (a mean over cores of program rounds per second).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pimsim_latency_ns: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pimsim_throughput: Option<f64>,
+}
+
+/// Simulates the timing of `p` on `arch` with `noc`; `trace` collects what it is asked to.
+pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut Trace) -> Result<Report> {
+    crate::limits::check_instructions(
+        "timing the program",
+        p.dynamic_count().saturating_mul(u64::from(opts.samples.max(1))),
+    )?;
+    let cost = CostModel::new(arch, opts.model);
+    let (fetch_pj, scalar_pj) = engine::control_energy(arch);
+    let m = engine::Machine {
+        period: arch.core.period,
+        rob_size: arch.core.rob_size.max(1) as usize,
+        eb: u64::from(crate::isa::verify::element_bytes(p, arch).max(1)),
+        model: opts.model,
+        noc,
+        fetch_pj,
+        scalar_pj,
+        cost,
+    };
+    let totals = engine::run(p, &m, opts, trace).map_err(|s| Error::new(s.message))?;
+    let samples = opts.samples.max(1);
+    let latency_ns = totals.iter().filter_map(|t| t.sample_finish.first().copied()).fold(0.0, f64::max);
+    let end = totals.iter().map(|t| t.finish_ns).fold(0.0, f64::max);
+    // Steady state: the time between the last two samples leaving the pipeline (every
+    // core's finish of a sample; the last core's sets it), over the second half of the run.
+    let throughput_per_s = (samples >= 2).then(|| {
+        let done = |k: usize| totals.iter().filter_map(|t| t.sample_finish.get(k).copied()).fold(0.0, f64::max);
+        let from = (samples as usize - 1) / 2;
+        let n = samples as usize - 1 - from;
+        let span = done(samples as usize - 1) - done(from);
+        if span > 0.0 {
+            n.max(1) as f64 / span * 1e9
+        } else {
+            0.0
+        }
+    });
+    let busiest = |t: &engine::CoreTotals| t.busy_ns.iter().copied().fold(0.0, f64::max);
+    let (bk, bt) = totals
+        .iter()
+        .enumerate()
+        .max_by(|a, b| busiest(a.1).total_cmp(&busiest(b.1)))
+        .map(|(k, t)| (k, t.clone()))
+        .unwrap_or((0, engine::CoreTotals::default()));
+    let unit = (0..4).max_by(|&a, &b| bt.busy_ns[a].total_cmp(&bt.busy_ns[b])).unwrap_or(0);
+    let bottleneck = Bottleneck {
+        core: p.cores.get(bk).map_or(0, |c| c.id.0),
+        unit: engine::UNITS[unit],
+        busy_ns_per_sample: bt.busy_ns[unit] / f64::from(samples),
+    };
+    let core_static = m.cost.core_static_power;
+    let mut e = EnergyBreakdown::default();
+    let mut cores = vec![];
+    for (k, t) in totals.iter().enumerate() {
+        let stat = core_static * end;
+        let dynamic: f64 = t.energy_pj.iter().sum();
+        e.control += t.energy_pj[engine::E_CONTROL];
+        e.matrix += t.energy_pj[engine::E_MATRIX];
+        e.vector += t.energy_pj[engine::E_VECTOR];
+        e.local_memory += t.energy_pj[engine::E_LOCAL];
+        e.global_memory += t.energy_pj[engine::E_GLOBAL];
+        e.noc += t.energy_pj[engine::E_NOC];
+        e.static_ += stat;
+        cores.push(CoreReport {
+            core: p.cores[k].id.0,
+            finish_ns: t.finish_ns,
+            busy_ns: UnitBusy {
+                matrix: t.busy_ns[0],
+                vector: t.busy_ns[1],
+                transfer: t.busy_ns[2],
+                scalar: t.busy_ns[3],
+            },
+            instructions: t.instructions,
+            bytes: Bytes {
+                local_read: t.local_read_bytes,
+                local_write: t.local_write_bytes,
+                global_read: t.global_read_bytes,
+                global_write: t.global_write_bytes,
+                noc_sent: t.noc_sent_bytes,
+                noc_received: t.noc_received_bytes,
+            },
+            energy_nj: (stat + dynamic) / 1000.0,
+        });
+    }
+    e.static_ += m.cost.global.static_power * end;
+    // pJ -> nJ.
+    for v in [
+        &mut e.static_,
+        &mut e.control,
+        &mut e.matrix,
+        &mut e.vector,
+        &mut e.local_memory,
+        &mut e.global_memory,
+        &mut e.noc,
+    ] {
+        *v /= 1000.0;
+    }
+    let energy_nj = e.static_ + e.control + e.matrix + e.vector + e.local_memory + e.global_memory + e.noc;
+    let compat = opts.model == Model::PimsimCompat;
+    let pimsim_throughput = compat.then(|| {
+        let n = totals.len().max(1) as f64;
+        totals.iter().map(|t| if t.finish_ns > 0.0 { f64::from(samples) / t.finish_ns * 1e9 } else { 0.0 }).sum::<f64>()
+            / n
+    });
+    Ok(Report {
+        model: opts.model.name(),
+        noc: noc.describe(),
+        samples,
+        latency_ns,
+        throughput_per_s,
+        bottleneck,
+        energy_nj,
+        energy_breakdown: e,
+        instructions: totals.iter().map(|t| t.instructions).sum(),
+        cores,
+        pimsim_latency_ns: compat.then_some(latency_ns),
+        pimsim_throughput,
+    })
+}
+
+impl Report {
+    /// The human summary.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "timing:  {} model, {}, {} sample(s)", self.model, self.noc, self.samples);
+        let _ = writeln!(s, "latency: {}", ns(self.latency_ns));
+        if let Some(t) = self.throughput_per_s {
+            let _ = writeln!(
+                s,
+                "throughput: {t:.1} samples/s (bottleneck: core {} {}, {} busy per sample)",
+                self.bottleneck.core,
+                self.bottleneck.unit,
+                ns(self.bottleneck.busy_ns_per_sample)
+            );
+        }
+        let e = &self.energy_breakdown;
+        let _ = writeln!(
+            s,
+            "energy:  {:.3} uJ (static {:.3}, control {:.3}, matrix {:.3}, vector {:.3}, local {:.3}, global {:.3}, noc {:.3})",
+            self.energy_nj / 1000.0,
+            e.static_ / 1000.0,
+            e.control / 1000.0,
+            e.matrix / 1000.0,
+            e.vector / 1000.0,
+            e.local_memory / 1000.0,
+            e.global_memory / 1000.0,
+            e.noc / 1000.0
+        );
+        s
+    }
+}
+
+/// `1234567.0` ns -> `1.234567 ms`.
+pub fn ns(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.6} ms", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.3} us", v / 1e3)
+    } else {
+        format!("{v:.0} ns")
+    }
+}
