@@ -44,6 +44,14 @@ pub fn read(path: &Path, opts: &ImportOptions) -> Result<Program> {
         let head = reader.fill_buf().map_err(|e| Error::new(format!("cannot read input: {e}")).in_file(&name))?;
         head.starts_with(&[0x1f, 0x8b])
     };
+    // A well-formed file is read by the fast scanner (decompression on its own thread);
+    // anything it does not expect, errors included, goes to the serde reader, which says
+    // exactly what and where.
+    if let Some(parsed) = super::scan::read(path, gzipped, opts.keep_scalar) {
+        if let Ok(p) = assemble(parsed, opts) {
+            return Ok(p);
+        }
+    }
     if gzipped {
         let gz = flate2::bufread::MultiGzDecoder::new(reader);
         read_from(BufReader::with_capacity(1 << 16, gz), &name, opts)
@@ -84,7 +92,7 @@ enum Context {
 
 /// The part of `config` pimlir uses; like pimsim-nn, other keys are ignored.
 #[derive(Deserialize, Default)]
-struct Config {
+pub(super) struct Config {
     core_cnt: Option<u32>,
     #[serde(default)]
     array_group_map: BTreeMap<String, Vec<u32>>,
@@ -94,7 +102,7 @@ struct Config {
 
 /// A record's `op`: an opcode of the instruction table, by its mnemonic.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Op(Opcode);
+pub(super) struct Op(pub(super) Opcode);
 
 impl<'de> Deserialize<'de> for Op {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Op, D::Error> {
@@ -115,33 +123,33 @@ impl<'de> Deserialize<'de> for Op {
     }
 }
 
-#[derive(Deserialize, Clone, Copy, Debug)]
-struct Offset {
-    offset_select: i64,
-    offset_value: i64,
+#[derive(Deserialize, Clone, Copy, Debug, Default)]
+pub(super) struct Offset {
+    pub(super) offset_select: i64,
+    pub(super) offset_value: i64,
 }
 
 /// One instruction record; which fields are present depends on `op`.
 #[derive(Deserialize, Debug)]
-struct Record {
-    op: Op,
-    rd: Option<i64>,
-    rs1: Option<i64>,
-    rs2: Option<i64>,
+pub(super) struct Record {
+    pub(super) op: Op,
+    pub(super) rd: Option<i64>,
+    pub(super) rs1: Option<i64>,
+    pub(super) rs2: Option<i64>,
     /// A number: an integer for the scalar ops (kept exact beyond 2^53), a float for `lldi`.
-    imm: Option<serde_json::Number>,
-    len: Option<i64>,
-    size: Option<i64>,
-    core: Option<i64>,
-    group: Option<i64>,
+    pub(super) imm: Option<serde_json::Number>,
+    pub(super) len: Option<i64>,
+    pub(super) size: Option<i64>,
+    pub(super) core: Option<i64>,
+    pub(super) group: Option<i64>,
     #[serde(default, deserialize_with = "int_or_bool")]
-    relu: Option<i64>,
-    mbiw: Option<i64>,
-    ibiw: Option<i64>,
-    obiw: Option<i64>,
-    offset: Option<Offset>,
-    wait_value: Option<i64>,
-    event_register: Option<i64>,
+    pub(super) relu: Option<i64>,
+    pub(super) mbiw: Option<i64>,
+    pub(super) ibiw: Option<i64>,
+    pub(super) obiw: Option<i64>,
+    pub(super) offset: Option<Offset>,
+    pub(super) wait_value: Option<i64>,
+    pub(super) event_register: Option<i64>,
 }
 
 fn int_or_bool<'de, D: de::Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
@@ -158,8 +166,8 @@ fn int_or_bool<'de, D: de::Deserializer<'de>>(d: D) -> std::result::Result<Optio
 }
 
 /// A core's converted program, with the checks that need the config.
-struct ParsedCore {
-    id: u32,
+pub(super) struct ParsedCore {
+    pub(super) id: u32,
     body: Vec<Stmt>,
     /// (record index, array group, mbiw) of every `mvmul`.
     groups: Vec<(u64, u32, u32)>,
@@ -167,9 +175,47 @@ struct ParsedCore {
     partners: Vec<(u64, u32)>,
 }
 
-struct Parsed {
-    config: Config,
-    cores: Vec<ParsedCore>,
+impl ParsedCore {
+    pub(super) fn new(id: u32) -> ParsedCore {
+        ParsedCore { id, body: vec![], groups: vec![], partners: vec![] }
+    }
+
+    /// Converts record `r`, number `index` of this core, with the register file `regs`.
+    pub(super) fn push(
+        &mut self,
+        r: &Record,
+        regs: &mut [i64; 32],
+        index: u64,
+        keep_scalar: bool,
+    ) -> std::result::Result<(), String> {
+        if let Some(inst) = convert(r, regs, keep_scalar)? {
+            match &inst {
+                Inst::Mvmul { group, mbiw, .. } => self.groups.push((index, *group, *mbiw)),
+                Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
+                    self.partners.push((index, c.0))
+                }
+                _ => {}
+            }
+            self.body.push(Stmt::Inst(inst, Line::NONE));
+        }
+        Ok(())
+    }
+}
+
+/// The limits after `n` records (checked now and then: they bound the whole file, not each
+/// core). Twice the statements' bytes: a growing body may hold that much while it grows.
+pub(super) fn check_records(n: u64) -> std::result::Result<(), String> {
+    if n.is_power_of_two() || n.is_multiple_of(1 << 20) {
+        crate::limits::check_instructions("importing the file", n)
+            .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(2 * STMT_BYTES)))
+            .map_err(|e| e.to_string().trim_start_matches("error: ").to_string())?;
+    }
+    Ok(())
+}
+
+pub(super) struct Parsed {
+    pub(super) config: Config,
+    pub(super) cores: Vec<ParsedCore>,
 }
 
 struct FileVisitor<'c> {
@@ -221,7 +267,7 @@ impl<'de> Visitor<'de> for FileVisitor<'_> {
 }
 
 /// `"core12"` -> 12.
-fn core_id(key: &str) -> Option<u32> {
+pub(super) fn core_id(key: &str) -> Option<u32> {
     let digits = key.strip_prefix("core")?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
     {
@@ -252,7 +298,7 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<ParsedCore, A::Error> {
-        let mut core = ParsedCore { id: self.id, body: vec![], groups: vec![], partners: vec![] };
+        let mut core = ParsedCore::new(self.id);
         let mut regs = [0i64; 32];
         let mut index = 0u64;
         loop {
@@ -260,23 +306,8 @@ impl<'de> Visitor<'de> for CoreSeed<'_> {
             let Some(r) = seq.next_element::<Record>()? else { break };
             let n = self.records.get() + 1;
             self.records.set(n);
-            if n.is_power_of_two() || n.is_multiple_of(1 << 20) {
-                // Checked now and then: the limits bound the whole file, not each core. Twice the
-                // statements' bytes: a growing body may hold that much while it grows.
-                crate::limits::check_instructions("importing the file", n)
-                    .and_then(|_| crate::limits::check_memory("importing the file", n.saturating_mul(2 * STMT_BYTES)))
-                    .map_err(|e| de::Error::custom(e.to_string().trim_start_matches("error: ")))?;
-            }
-            if let Some(inst) = convert(&r, &mut regs, self.keep_scalar).map_err(de::Error::custom)? {
-                match &inst {
-                    Inst::Mvmul { group, mbiw, .. } => core.groups.push((index, *group, *mbiw)),
-                    Inst::Send { core: c, .. } | Inst::Recv { core: c, .. } | Inst::Sync { core: c, .. } => {
-                        core.partners.push((index, c.0))
-                    }
-                    _ => {}
-                }
-                core.body.push(Stmt::Inst(inst, Line::NONE));
-            }
+            check_records(n).map_err(de::Error::custom)?;
+            core.push(&r, &mut regs, index, self.keep_scalar).map_err(de::Error::custom)?;
             index += 1;
         }
         Ok(core)
@@ -440,7 +471,7 @@ fn convert(r: &Record, regs: &mut [i64; 32], keep_scalar: bool) -> std::result::
 }
 
 /// Builds the program: cores in id order, array-group tables from `config.array_group_map`.
-fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
+pub(super) fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
     let Parsed { config, mut cores } = parsed;
     let [xbar_rows, xbar_cols] = config.xbar_size.unwrap_or(opts.xbar_size);
     if xbar_rows == 0 || xbar_cols == 0 {
@@ -493,7 +524,7 @@ fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> {
     // Cores with an array-group table but no instructions are kept (they export the same).
     for &id in tables.keys() {
         if !known.contains(&id) {
-            cores.push(ParsedCore { id, body: vec![], groups: vec![], partners: vec![] });
+            cores.push(ParsedCore::new(id));
         }
     }
     cores.sort_by_key(|c| c.id);

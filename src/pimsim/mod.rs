@@ -10,6 +10,7 @@
 
 mod export;
 mod import;
+mod scan;
 
 pub use export::{write, write_to, ExportStats};
 pub use import::{read, read_from, ImportOptions};
