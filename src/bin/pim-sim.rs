@@ -188,6 +188,23 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             let _ = writeln!(out, "weights: {w}");
         }
         let runs = if inputs.is_empty() { 1 } else { samples };
+        // Samples run one after another here; that is what a pipelined chip computes only if
+        // no sample overwrites global memory another still needs, which the timing engine
+        // (which runs them overlapped) checks.
+        if runs > 1 {
+            if let Some(model) = timing {
+                let noc = noc_of(&arch, &arch_spec, model)?;
+                let opts = timing::Options { model, samples: args.samples };
+                let report = timing::simulate(&program, &arch, &noc, &opts, &mut timing::Trace::off())?;
+                if let Some(o) = report.overwrites.first() {
+                    return Err(Error::new(format!(
+                        "--samples {runs}: the schedule is not safe to pipeline; {} load(s) find another sample's data, first: {}. A pipelined chip would compute other values than one sample at a time (give --samples 1, or a schedule with one copy of that buffer per sample in flight)",
+                        report.overwrite_count,
+                        o.describe()
+                    )));
+                }
+            }
+        }
         let mut results = vec![];
         let t0 = std::time::Instant::now();
         for s in 0..runs {
@@ -254,12 +271,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
                 return Err(Error::many(findings));
             }
         }
-        let config_path = std::path::Path::new(&arch_spec);
-        let config_path = (config_path.extension().is_some_and(|e| e == "json")).then_some(config_path);
-        let noc = match model {
-            timing::Model::PimsimCompat => timing::Noc::for_arch(&arch, config_path)?,
-            timing::Model::Pimlir => timing::Noc::Mesh(timing::noc::Mesh::of(&arch)),
-        };
+        let noc = noc_of(&arch, &arch_spec, model)?;
         let mut trace = match &args.trace {
             Some(_) => timing::Trace::new(timing::TraceOptions {
                 window: args.trace_window.as_deref().map(parse_window).transpose()?,
@@ -331,6 +343,17 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The NoC a timing model sees: pimsim-compat the table a pimsim-nn config names (relative
+/// to the config file), pimlir a mesh from the core layout.
+fn noc_of(arch: &pimlir::arch::Arch, arch_spec: &str, model: timing::Model) -> Result<timing::Noc, Error> {
+    let config_path = std::path::Path::new(arch_spec);
+    let config_path = (config_path.extension().is_some_and(|e| e == "json")).then_some(config_path);
+    Ok(match model {
+        timing::Model::PimsimCompat => timing::Noc::for_arch(arch, config_path)?,
+        timing::Model::Pimlir => timing::Noc::Mesh(timing::noc::Mesh::of(arch)),
+    })
 }
 
 /// `0..50000` (ns) -> (0, 50000).

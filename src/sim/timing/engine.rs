@@ -28,6 +28,7 @@
 //! 22.2352 with 8 (22.197556); the element-pipeline program 217.9961 ms (218.000567).
 
 use super::noc::{Mesh, Noc, Node};
+use super::pipeline::{Access, Writers};
 use super::{Options, Trace};
 use crate::arch::CoreId;
 use crate::cost::{CostModel, Model};
@@ -35,6 +36,7 @@ use crate::isa::cursor::Cursor;
 use crate::isa::{Addr, CoreProgram, Inst, Program, Unit};
 use smallvec::SmallVec;
 use std::cmp::Ordering;
+use rustc_hash::FxHashMap;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 /// Units whose busy time is reported.
@@ -89,11 +91,14 @@ enum Pending {
     Load {
         bytes: u64,
         exec: f64,
+        /// The global bytes read, `[start, end)`.
+        global: (u64, u64),
     },
     /// `st`: the data reaches global memory (at the heap key) and is written there.
     Store {
         bytes: u64,
         exec: f64,
+        global: (u64, u64),
     },
     /// `send` posted (ready message on its way) and waiting for the receiver's answer.
     Send {
@@ -161,9 +166,14 @@ pub struct Machine<'a> {
 /// State shared by the cores.
 struct Shared {
     gmem_free: f64,
-    links: HashMap<u32, f64>,
-    channels: HashMap<(usize, usize), VecDeque<Posted>>,
+    /// When each mesh link is busy, by link id ([`Mesh::route`]).
+    links: Vec<Calendar>,
+    /// No core sends anything before this time any more (links forget what ends before it).
+    floor: f64,
+    channels: FxHashMap<(usize, usize), VecDeque<Posted>>,
     route: Vec<u32>,
+    /// Who wrote global memory last, to find what pipelining overwrites (with samples > 1).
+    writers: Option<Writers>,
 }
 
 /// Heap entry: the core with the earliest shared request first (ties by core order).
@@ -419,14 +429,16 @@ impl<'p> CoreTimer<'p> {
             Inst::Ld { size, .. } => {
                 // One request flit to global memory.
                 let at = self.message(m, shared, exec, Node::Global, 1);
-                self.pending = Pending::Load { bytes: u64::from(*size), exec };
+                let global = self.global_range(p, inst, *size);
+                self.pending = Pending::Load { bytes: u64::from(*size), exec, global };
                 self.stash(reads, writes);
                 return Some(Stop::Shared(at));
             }
             Inst::St { size, .. } => {
                 let t = self.port(m, exec, u64::from(*size), false);
                 let at = self.message(m, shared, t, Node::Global, u64::from(*size));
-                self.pending = Pending::Store { bytes: u64::from(*size), exec };
+                let global = self.global_range(p, inst, *size);
+                self.pending = Pending::Store { bytes: u64::from(*size), exec, global };
                 self.stash(reads, writes);
                 return Some(Stop::Shared(at));
             }
@@ -448,6 +460,18 @@ impl<'p> CoreTimer<'p> {
             }
         }
         None
+    }
+
+    /// The global-memory bytes `[start, end)` of a `ld` or `st` of `size` bytes.
+    fn global_range(&self, p: &Program, inst: &Inst, size: u32) -> (u64, u64) {
+        let info = inst.info();
+        let start = info
+            .operands
+            .iter()
+            .zip(inst.addrs())
+            .find(|(o, _)| o.space == crate::isa::Space::Global)
+            .map_or(0, |(_, a)| self.addr(p, a));
+        (start, start.saturating_add(u64::from(size)))
     }
 
     /// The accesses of the instruction waiting in `pending`, kept in a ROB entry whose times
@@ -522,6 +546,52 @@ fn link_energy(m: &Machine, s: Node, d: Node) -> f64 {
     }
 }
 
+/// The busy stretches of one mesh link: sorted, disjoint, merged where they touch. Cores run
+/// ahead on their own, so a link may be asked for an earlier time than one it already gave
+/// away; a message then takes the first gap that fits, as it would in a real time order.
+#[derive(Default)]
+struct Calendar(Vec<(f64, f64)>);
+
+impl Calendar {
+    /// Reserves the first free stretch of `d` at `t` or later; returns its start.
+    fn reserve(&mut self, t: f64, d: f64) -> f64 {
+        let v = &mut self.0;
+        let mut i = v.partition_point(|&(_, e)| e <= t);
+        let mut start = t;
+        while i < v.len() && v[i].0 < start + d {
+            start = start.max(v[i].1);
+            i += 1;
+        }
+        let end = start + d;
+        let prev = i > 0 && v[i - 1].1 >= start;
+        let next = i < v.len() && v[i].0 <= end;
+        match (prev, next) {
+            (true, true) => {
+                v[i - 1].1 = v[i].1;
+                v.remove(i);
+            }
+            (true, false) => v[i - 1].1 = end,
+            (false, true) => v[i].0 = start,
+            (false, false) => v.insert(i, (start, end)),
+        }
+        start
+    }
+
+    /// Stretches a link remembers: enough for the run-ahead distance between cores seen in
+    /// practice, few enough to keep a reservation cheap.
+    const KEEP: usize = 128;
+
+    /// Forgets what ended before `floor`, and the oldest stretches beyond [`Self::KEEP`] (a
+    /// request earlier than every stretch kept then finds the link free: the approximation
+    /// this bound costs).
+    fn prune(&mut self, floor: f64) {
+        if self.0.len() > Self::KEEP {
+            let k = self.0.partition_point(|&(_, e)| e < floor).max(self.0.len() - Self::KEEP / 2);
+            self.0.drain(..k);
+        }
+    }
+}
+
 impl Shared {
     /// Under pimlir's model on a mesh: a message of `bytes` from `s` at `at` over the XY route,
     /// each link carrying one message at a time; returns the arrival of its last flit.
@@ -531,9 +601,13 @@ impl Shared {
         mesh.route(s, d, &mut route);
         let mut t = at;
         for &l in &route {
-            let free = self.links.entry(l).or_insert(0.0);
-            let start = t.max(*free);
-            *free = start + flits * mesh.flit_ns;
+            let l = l as usize;
+            if l >= self.links.len() {
+                self.links.resize_with(l + 1, Calendar::default);
+            }
+            let link = &mut self.links[l];
+            link.prune(self.floor);
+            let start = link.reserve(t, flits * mesh.flit_ns);
             t = start + mesh.hop_ns;
         }
         self.route = route;
@@ -543,13 +617,21 @@ impl Shared {
 
 /// Runs every core of `p` `opts.samples` times; returns each core's totals (in `p.cores`
 /// order) or why the run could not finish.
-pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Result<Vec<CoreTotals>, Stuck> {
+pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Result<Run, Stuck> {
     let samples = opts.samples.max(1);
     let mut cores: Vec<CoreTimer> = p.cores.iter().map(|c| CoreTimer::new(c.id, c, samples)).collect();
     let index: HashMap<CoreId, usize> = cores.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    let mut shared = Shared { gmem_free: 0.0, links: HashMap::new(), channels: HashMap::new(), route: vec![] };
+    let mut shared = Shared {
+        gmem_free: 0.0,
+        links: vec![],
+        floor: 0.0,
+        channels: FxHashMap::default(),
+        route: vec![],
+        writers: (samples > 1).then(Writers::default),
+    };
     let mut heap = BinaryHeap::new();
     let mut runnable: Vec<usize> = (0..cores.len()).collect();
+    let mut pops = 0u64;
     loop {
         // Run the runnable cores ahead to their next stop.
         while let Some(k) = runnable.pop() {
@@ -565,12 +647,20 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
             }
         }
         let Some(Ready(at, k)) = heap.pop() else { break };
+        pops += 1;
+        if pops % 1024 == 0 {
+            // Every core's next message leaves at its fetch time or later.
+            shared.floor = cores.iter().filter(|c| !c.done).map(|c| c.fetch).fold(f64::INFINITY, f64::min);
+        }
         // The earliest shared request: the global-memory server in time order.
         let c = &mut cores[k];
         let (inst, line) = c.pending_inst.expect("a core at a shared request has its instruction");
         match c.pending {
-            Pending::Load { bytes, exec } => {
+            Pending::Load { bytes, exec, global } => {
                 let start = at.max(shared.gmem_free);
+                if let Some(w) = &mut shared.writers {
+                    w.load(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
+                }
                 shared.gmem_free = start + m.cost.global.read_ns(bytes);
                 c.totals.global_read_bytes += bytes;
                 c.totals.energy_pj[E_GLOBAL] += m.cost.global.energy(bytes, false);
@@ -590,8 +680,11 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
                 let done = c.port(m, back, bytes, true);
                 c.complete_pending(m, exec, done, inst.info().mnemonic, line, trace);
             }
-            Pending::Store { bytes, exec } => {
+            Pending::Store { bytes, exec, global } => {
                 let start = at.max(shared.gmem_free);
+                if let Some(w) = &mut shared.writers {
+                    w.store(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
+                }
                 shared.gmem_free = start + m.cost.global.write_ns(bytes);
                 c.totals.global_write_bytes += bytes;
                 c.totals.energy_pj[E_GLOBAL] += m.cost.global.energy(bytes, true);
@@ -606,7 +699,16 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
     if !stuck.is_empty() {
         return Err(Stuck { message: deadlock_report(p, &cores, &index, &stuck) });
     }
-    Ok(cores.into_iter().map(|c| c.totals).collect())
+    let writers = shared.writers.unwrap_or_default();
+    Ok(Run { cores: cores.into_iter().map(|c| c.totals).collect(), overwrites: writers.found, overwrite_count: writers.count })
+}
+
+/// What a run did: each core's totals (in `p.cores` order) and the global-memory bytes that
+/// pipelining overwrote ([`super::pipeline`]).
+pub struct Run {
+    pub cores: Vec<CoreTotals>,
+    pub overwrites: Vec<(u64, u64, Access, Access)>,
+    pub overwrite_count: u64,
 }
 
 /// Core `k` stopped at a send or recv: posts its half on the channel, or completes the
@@ -766,4 +868,31 @@ pub fn control_energy(arch: &crate::arch::Arch) -> (f64, f64) {
     let c = &arch.core.powers;
     let p = arch.core.period;
     ((c.inst_fetch_dynamic_power + c.inst_decode_dynamic_power) * p, c.scalar_dynamic_power * p)
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::Calendar;
+
+    #[test]
+    fn a_late_request_for_an_early_time_takes_the_gap() {
+        let mut c = Calendar::default();
+        assert_eq!(c.reserve(100.0, 10.0), 100.0);
+        // Earlier and fitting before: goes first.
+        assert_eq!(c.reserve(0.0, 10.0), 0.0);
+        // Overlapping the stretch at 100: waits for its end.
+        assert_eq!(c.reserve(95.0, 10.0), 110.0);
+        // Touching stretches merge.
+        assert_eq!(c.0, vec![(0.0, 10.0), (100.0, 120.0)]);
+        // A gap too small is skipped.
+        assert_eq!(c.reserve(5.0, 95.0), 120.0);
+        assert_eq!(c.reserve(10.0, 90.0), 10.0);
+        assert_eq!(c.0, vec![(0.0, 215.0)]);
+        for i in 0..300 {
+            c.reserve(1000.0 + 20.0 * f64::from(i), 10.0);
+        }
+        c.prune(0.0);
+        assert_eq!(c.0.len(), Calendar::KEEP / 2);
+        assert_eq!(c.0.last(), Some(&(6980.0, 6990.0)));
+    }
 }

@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod noc;
+pub mod pipeline;
 pub mod trace;
 
 pub use crate::cost::Model;
@@ -114,6 +115,11 @@ pub struct Report {
     pub pimsim_latency_ns: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pimsim_throughput: Option<f64>,
+    /// With samples > 1: global-memory bytes a load found written by another sample (the
+    /// first few), and how many such loads there were. Empty when the schedule is safe to
+    /// pipeline.
+    pub overwrites: Vec<pipeline::Overwrite>,
+    pub overwrite_count: u64,
 }
 
 /// Simulates the timing of `p` on `arch` with `noc`; `trace` collects what it is asked to.
@@ -134,7 +140,19 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         scalar_pj,
         cost,
     };
-    let totals = engine::run(p, &m, opts, trace).map_err(|s| Error::new(s.message))?;
+    let run = engine::run(p, &m, opts, trace).map_err(|s| Error::new(s.message))?;
+    let totals = run.cores;
+    let overwrites: Vec<pipeline::Overwrite> = run
+        .overwrites
+        .iter()
+        .map(|&(start, end, load, store)| pipeline::Overwrite {
+            buffer: global_name(p, start),
+            start,
+            end,
+            load,
+            store,
+        })
+        .collect();
     let samples = opts.samples.max(1);
     let latency_ns = totals.iter().filter_map(|t| t.sample_finish.first().copied()).fold(0.0, f64::max);
     let end = totals.iter().map(|t| t.finish_ns).fold(0.0, f64::max);
@@ -231,7 +249,17 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         cores,
         pimsim_latency_ns: compat.then_some(latency_ns),
         pimsim_throughput,
+        overwrites,
+        overwrite_count: run.overwrite_count,
     })
+}
+
+/// The global buffer that holds byte `addr` (`global` when the program names none).
+fn global_name(p: &Program, addr: u64) -> String {
+    p.globals
+        .iter()
+        .find(|g| g.addr.is_some_and(|a| a <= addr && addr < a.saturating_add(g.size)))
+        .map_or_else(|| "global memory".to_string(), |g| format!("global buffer '{}'", g.name))
 }
 
 impl Report {
@@ -263,6 +291,14 @@ impl Report {
             e.global_memory / 1000.0,
             e.noc / 1000.0
         );
+        if let Some(o) = self.overwrites.first() {
+            let _ = writeln!(
+                s,
+                "warning: the schedule is not safe to pipeline ({} load(s) found another sample's data); first: {}",
+                self.overwrite_count,
+                o.describe()
+            );
+        }
         s
     }
 }
