@@ -186,7 +186,12 @@ impl CostModel {
             + adc_times.saturating_sub(1) * self.adc_cycles.max(self.after_adc_cycles);
         let steps = input_times * dac_times;
         if self.pipeline {
-            f + b + steps.saturating_sub(1) * f.max(b)
+            if steps == 0 {
+                // No `setbw` (bit width 0): pimsim-nn's signed arithmetic gives
+                // F + B - max(F, B).
+                return f.min(b);
+            }
+            f + b + (steps - 1) * f.max(b)
         } else {
             (f + b) * steps
         }

@@ -305,10 +305,11 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
         let _ = writeln!(
             out,
-            "timed {} instructions in {:.3} s ({:.1} M/s)",
+            "timed {} instructions in {:.3} s (event loop {:.3} s, {:.1} M instructions/s)",
             report.instructions,
             elapsed.as_secs_f64(),
-            report.instructions as f64 / elapsed.as_secs_f64().max(1e-9) / 1e6
+            report.loop_seconds,
+            report.instructions as f64 / report.loop_seconds.max(1e-9) / 1e6
         );
         if let Some(path) = &args.report_json {
             let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
@@ -349,7 +350,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
 /// to the config file), pimlir a mesh from the core layout.
 fn noc_of(arch: &pimlir::arch::Arch, arch_spec: &str, model: timing::Model) -> Result<timing::Noc, Error> {
     let config_path = std::path::Path::new(arch_spec);
-    let config_path = (config_path.extension().is_some_and(|e| e == "json")).then_some(config_path);
+    let config_path = (!pimlir::arch::Arch::is_preset(arch_spec)).then_some(config_path);
     Ok(match model {
         timing::Model::PimsimCompat => timing::Noc::for_arch(arch, config_path)?,
         timing::Model::Pimlir => timing::Noc::Mesh(timing::noc::Mesh::of(arch)),

@@ -210,7 +210,10 @@ pub fn read_pimsim(path: &str, arch: Option<&str>, keep_scalar: bool) -> Result<
         seed: crate::frontend::pimcomp_json::DEFAULT_SEED,
         keep_scalar,
     };
-    crate::pimsim::read(Path::new(path), &opts)
+    let mut p = crate::pimsim::read(Path::new(path), &opts)?;
+    // Records have no lines: findings name the file (and core and instruction themselves).
+    p.source = path.to_string();
+    Ok(p)
 }
 
 /// The architecture to compile for: `--arch`, else the module's `pim.arch`, else the default.

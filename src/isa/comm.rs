@@ -10,7 +10,7 @@
 //! independent of the rest.
 
 use super::cursor::Cursor;
-use super::rendezvous::{comm_line, comm_of, Arrival, Rendezvous};
+use super::rendezvous::{comm_line, comm_of, Arrival, Comm, Rendezvous};
 use super::*;
 use crate::arch::CoreId;
 use crate::diag::{Diagnostic, Loc};
@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 
 /// Findings about `p`'s communication (empty when it is sound).
 pub fn check(p: &Program) -> Vec<Diagnostic> {
-    let loc = |line: u32| (!p.source.is_empty() && line > 0).then(|| Loc::new(p.source.as_str(), line, 1));
+    // Without a line (an imported pimsim-nn file), the file alone.
+    let loc = |line: u32| (!p.source.is_empty()).then(|| Loc::new(p.source.as_str(), line, u32::from(line > 0)));
     let mut out = vec![];
     let bodies: Vec<Vec<Stmt>> = p.cores.iter().map(|c| comm_only(&c.body)).collect();
     let exists = |id: CoreId| p.core(id).is_some();
@@ -37,27 +38,28 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
             _ => {}
         });
     }
+    // Pairs whose counts differ, reported at the end unless a blocked core explains them.
+    let mut unpaired: BTreeMap<(CoreId, CoreId), (String, u32)> = BTreeMap::new();
     for (&(from, to), &(n, line)) in &sent {
         let m = received.get(&(from, to)).map_or(0, |r| r.0);
         if n != m {
-            out.push(
-                Diagnostic::error(format!(
-                    "core {from} sends {n} message(s) to core {to}, but core {to} receives {m} from core {from}"
-                ))
-                .at_opt(loc(line)),
-            );
+            let why =
+                format!("core {from} sends {n} message(s) to core {to}, but core {to} receives {m} from core {from}");
+            unpaired.insert((from, to), (why, line));
         }
     }
     for (&(from, to), &(m, line)) in &received {
         if !sent.contains_key(&(from, to)) {
-            out.push(
-                Diagnostic::error(format!(
-                    "core {to} receives {m} message(s) from core {from}, but core {from} sends none to core {to}"
-                ))
-                .at_opt(loc(line)),
-            );
+            let why =
+                format!("core {to} receives {m} message(s) from core {from}, but core {from} sends none to core {to}");
+            unpaired.insert((from, to), (why, line));
         }
     }
+    let report_unpaired = |out: &mut Vec<Diagnostic>, unpaired: BTreeMap<(CoreId, CoreId), (String, u32)>| {
+        for (why, line) in unpaired.into_values() {
+            out.push(Diagnostic::error(why).at_opt(loc(line)));
+        }
+    };
 
     // The rendezvous, run abstractly (the same semantics the simulators run), unless that
     // would take too long.
@@ -69,6 +71,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     });
     let dynamic = dynamic.fold(0u64, |a, b| a.saturating_add(b));
     if let Err(e) = crate::limits::check_instructions("the static check of send/recv pairing and deadlock", dynamic) {
+        report_unpaired(&mut out, unpaired);
         out.extend(e.diagnostics);
         return out;
     }
@@ -113,13 +116,63 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
             break;
         }
     }
+    // A core blocked on a partner that has finished waits for a message that is never sent
+    // or received (the count mismatch of that pair, said once, here); the others wait in a
+    // cycle: a deadlock.
     for (k, id) in ids.iter().enumerate() {
-        if let Some(c) = rv.pending(k) {
-            let why = rv.blocked_message(k, at_line);
-            out.push(Diagnostic::error(format!("deadlock: core {id}: {why}")).at_opt(loc(comm_line(c))));
+        let Some(c) = rv.pending(k) else { continue };
+        let why = rv.blocked_message(k, at_line);
+        let partner_done = |p: CoreId| rv.index_of(p).is_some_and(|j| rv.pending(j).is_none());
+        let pair = match *c {
+            Comm::Send { to, .. } if partner_done(to) => Some((*id, to)),
+            Comm::Recv { from, .. } if partner_done(from) => Some((from, *id)),
+            _ => None,
+        };
+        let message = match (pair, c) {
+            (Some(pair), _) => match unpaired.remove(&pair) {
+                Some((counts, _)) => format!("core {id}: {why} ({counts})"),
+                None => format!("core {id}: {why}"),
+            },
+            (None, Comm::Wait { event, .. }) => {
+                let (who, cycle) = raisers(p, &bodies, &rv, *id, *event);
+                format!("{}core {id}: {why}{who}", if cycle { "deadlock: " } else { "" })
+            }
+            (None, _) => format!("deadlock: core {id}: {why}"),
+        };
+        out.push(Diagnostic::error(message).at_opt(loc(comm_line(c))));
+    }
+    report_unpaired(&mut out, unpaired);
+    out
+}
+
+/// Who could raise `event` of core `id` (its `sync`s of that event) and what each is doing:
+/// "; core 1 raises it (line 19) and is blocked in 'wait' (line 18)"; and whether one of
+/// them is blocked (a wait-for cycle) rather than finished.
+fn raisers(p: &Program, bodies: &[Vec<Stmt>], rv: &Rendezvous<()>, id: CoreId, event: u8) -> (String, bool) {
+    let mut cycle = false;
+    let mut parts = vec![];
+    for (k, (c, body)) in p.cores.iter().zip(bodies).enumerate() {
+        let mut first = None;
+        count(body, 1, &mut |inst, line, _| {
+            if let Inst::Sync { event: e, core } = inst {
+                if *core == id && *e == event && first.is_none() {
+                    first = Some(line);
+                }
+            }
+        });
+        if let Some(line) = first {
+            let state = match rv.pending(k) {
+                Some(pc) => {
+                    cycle = true;
+                    format!("is blocked in '{}'{}", super::rendezvous::mnemonic(pc), at_line(comm_line(pc)))
+                }
+                None => "has finished".to_string(),
+            };
+            parts.push(format!("core {} raises it{} and {state}", c.id, at_line(line)));
         }
     }
-    out
+    let who = if parts.is_empty() { "; no core raises it".to_string() } else { format!("; {}", parts.join("; ")) };
+    (who, cycle)
 }
 
 /// Calls `f` for each instruction with the number of times it runs.

@@ -179,7 +179,7 @@ impl<T: Copy> Rendezvous<T> {
     }
 }
 
-fn mnemonic<T>(c: &Comm<T>) -> &'static str {
+pub fn mnemonic<T>(c: &Comm<T>) -> &'static str {
     match c {
         Comm::Send { .. } => "send",
         Comm::Recv { .. } => "recv",

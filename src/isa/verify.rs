@@ -334,6 +334,14 @@ impl Checker<'_> {
                     let core = CoreId(v.int() as u32);
                     if core == id {
                         self.report(line, format!("core {id}: {m} names its own core"));
+                    } else if core.0 >= self.arch.core_count() && self.p.core(core).is_none() {
+                        self.report(
+                            line,
+                            format!(
+                                "core {id}: {m} names core {core}, which does not exist: the architecture has {} cores",
+                                self.arch.core_count()
+                            ),
+                        );
                     } else if self.p.core(core).is_none() {
                         self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
                     }

@@ -9,13 +9,16 @@ use super::import::{check_records, core_id, Config, Offset, Op, Parsed, ParsedCo
 use crate::isa::inst::Opcode;
 use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 const CHUNK: usize = 1 << 20;
 
 /// The decompressed bytes, chunk by chunk from the reading thread.
 struct Bytes {
     rx: Receiver<Vec<u8>>,
+    /// Used chunks go back to the reader, which refills them (fresh pages cost a fault and
+    /// zeroing each).
+    back: Sender<Vec<u8>>,
     buf: Vec<u8>,
     pos: usize,
 }
@@ -26,7 +29,8 @@ impl Bytes {
         if self.pos < self.buf.len() {
             return Some(self.buf[self.pos]);
         }
-        self.buf = self.rx.recv().ok()?;
+        let used = std::mem::replace(&mut self.buf, self.rx.recv().ok()?);
+        let _ = self.back.send(used);
         self.pos = 0;
         self.buf.first().copied()
     }
@@ -286,6 +290,7 @@ impl Bytes {
 pub(super) fn read(path: &Path, gzipped: bool, keep_scalar: bool) -> Option<Parsed> {
     let file = std::fs::File::open(path).ok()?;
     let (tx, rx) = sync_channel::<Vec<u8>>(4);
+    let (back, back_rx) = channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
         let mut src: Box<dyn Read> = if gzipped {
             Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 16, file)))
@@ -293,7 +298,8 @@ pub(super) fn read(path: &Path, gzipped: bool, keep_scalar: bool) -> Option<Pars
             Box::new(file)
         };
         loop {
-            let mut buf = vec![0u8; CHUNK];
+            let mut buf = back_rx.try_recv().unwrap_or_default();
+            buf.resize(CHUNK, 0);
             let mut n = 0;
             while n < CHUNK {
                 match src.read(&mut buf[n..]) {
@@ -312,7 +318,7 @@ pub(super) fn read(path: &Path, gzipped: bool, keep_scalar: bool) -> Option<Pars
             }
         }
     });
-    let parsed = scan(&mut Bytes { rx, buf: vec![], pos: 0 }, keep_scalar);
+    let parsed = scan(&mut Bytes { rx, back, buf: vec![], pos: 0 }, keep_scalar);
     // A read error (a corrupt gzip) also sends the caller to the serde reader.
     let read_ok = reader.join().unwrap_or(false);
     parsed.filter(|_| read_ok)

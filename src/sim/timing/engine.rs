@@ -34,9 +34,9 @@ use crate::arch::CoreId;
 use crate::cost::{CostModel, Model};
 use crate::isa::cursor::Cursor;
 use crate::isa::{Addr, CoreProgram, Inst, Program, Unit};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::cmp::Ordering;
-use rustc_hash::FxHashMap;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 /// Units whose busy time is reported.
@@ -93,12 +93,16 @@ enum Pending {
         exec: f64,
         /// The global bytes read, `[start, end)`.
         global: (u64, u64),
+        /// Whether the request is on its way (else it leaves at the heap key: on a mesh with
+        /// contention, messages to global memory take their links in time order).
+        sent: bool,
     },
     /// `st`: the data reaches global memory (at the heap key) and is written there.
     Store {
         bytes: u64,
         exec: f64,
         global: (u64, u64),
+        sent: bool,
     },
     /// `send` posted (ready message on its way) and waiting for the receiver's answer.
     Send {
@@ -139,7 +143,7 @@ pub struct CoreTimer<'p> {
     vector_free: f64,
     transfer_free: f64,
     ag_free: Vec<f64>,
-    lmem_free: f64,
+    lmem: Calendar,
     switch_free: f64,
     ibiw: u32,
     obiw: u32,
@@ -161,6 +165,14 @@ pub struct Machine<'a> {
     /// Core static power (mW), control energies per event (pJ).
     pub fetch_pj: f64,
     pub scalar_pj: f64,
+}
+
+impl Machine<'_> {
+    /// Whether messages contend for links (pimlir's model on a mesh), so that they must take
+    /// them in time order.
+    fn contended(&self) -> bool {
+        self.model == Model::Pimlir && matches!(self.noc, Noc::Mesh(_))
+    }
 }
 
 /// State shared by the cores.
@@ -219,7 +231,7 @@ impl<'p> CoreTimer<'p> {
             vector_free: 0.0,
             transfer_free: 0.0,
             ag_free: vec![0.0; prog.ags.len()],
-            lmem_free: 0.0,
+            lmem: Calendar::default(),
             switch_free: 0.0,
             ibiw: 0,
             obiw: 0,
@@ -266,9 +278,12 @@ impl<'p> CoreTimer<'p> {
         if bytes == 0 {
             return at;
         }
-        let start = at.max(self.lmem_free);
         let d = if write { m.cost.local.write_ns(bytes) } else { m.cost.local.read_ns(bytes) };
-        self.lmem_free = start + d;
+        // Requests come in issue order, not time order (an mvmul books its write when it
+        // issues); the calendar serves an earlier request in a gap before a later one. No
+        // request starts before the newest instruction executes.
+        self.lmem.prune(self.fetch);
+        let start = self.lmem.reserve(at, d);
         if write {
             self.totals.local_write_bytes += bytes;
         } else {
@@ -428,17 +443,19 @@ impl<'p> CoreTimer<'p> {
             }
             Inst::Ld { size, .. } => {
                 // One request flit to global memory.
-                let at = self.message(m, shared, exec, Node::Global, 1);
+                let sent = !m.contended();
+                let at = if sent { self.message(m, shared, exec, Node::Global, 1) } else { exec };
                 let global = self.global_range(p, inst, *size);
-                self.pending = Pending::Load { bytes: u64::from(*size), exec, global };
+                self.pending = Pending::Load { bytes: u64::from(*size), exec, global, sent };
                 self.stash(reads, writes);
                 return Some(Stop::Shared(at));
             }
             Inst::St { size, .. } => {
                 let t = self.port(m, exec, u64::from(*size), false);
-                let at = self.message(m, shared, t, Node::Global, u64::from(*size));
+                let sent = !m.contended();
+                let at = if sent { self.message(m, shared, t, Node::Global, u64::from(*size)) } else { t };
                 let global = self.global_range(p, inst, *size);
-                self.pending = Pending::Store { bytes: u64::from(*size), exec, global };
+                self.pending = Pending::Store { bytes: u64::from(*size), exec, global, sent };
                 self.stash(reads, writes);
                 return Some(Stop::Shared(at));
             }
@@ -554,7 +571,20 @@ struct Calendar(Vec<(f64, f64)>);
 
 impl Calendar {
     /// Reserves the first free stretch of `d` at `t` or later; returns its start.
+    #[inline]
     fn reserve(&mut self, t: f64, d: f64) -> f64 {
+        let v = &mut self.0;
+        // The common case: after everything booked.
+        match v.last_mut() {
+            Some(last) if t > last.1 => v.push((t, t + d)),
+            Some(last) if t == last.1 => last.1 = t + d,
+            None => v.push((t, t + d)),
+            Some(_) => return self.reserve_between(t, d),
+        }
+        t
+    }
+
+    fn reserve_between(&mut self, t: f64, d: f64) -> f64 {
         let v = &mut self.0;
         let mut i = v.partition_point(|&(_, e)| e <= t);
         let mut start = t;
@@ -656,7 +686,19 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
         let c = &mut cores[k];
         let (inst, line) = c.pending_inst.expect("a core at a shared request has its instruction");
         match c.pending {
-            Pending::Load { bytes, exec, global } => {
+            Pending::Load { bytes, exec, global, sent: false } => {
+                let arrive = c.message(m, &mut shared, at, Node::Global, 1);
+                c.pending = Pending::Load { bytes, exec, global, sent: true };
+                heap.push(Ready(arrive, k));
+                continue;
+            }
+            Pending::Store { bytes, exec, global, sent: false } => {
+                let arrive = c.message(m, &mut shared, at, Node::Global, bytes);
+                c.pending = Pending::Store { bytes, exec, global, sent: true };
+                heap.push(Ready(arrive, k));
+                continue;
+            }
+            Pending::Load { bytes, exec, global, sent: true } => {
                 let start = at.max(shared.gmem_free);
                 if let Some(w) = &mut shared.writers {
                     w.load(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
@@ -680,7 +722,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
                 let done = c.port(m, back, bytes, true);
                 c.complete_pending(m, exec, done, inst.info().mnemonic, line, trace);
             }
-            Pending::Store { bytes, exec, global } => {
+            Pending::Store { bytes, exec, global, sent: true } => {
                 let start = at.max(shared.gmem_free);
                 if let Some(w) = &mut shared.writers {
                     w.store(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
@@ -700,7 +742,11 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
         return Err(Stuck { message: deadlock_report(p, &cores, &index, &stuck) });
     }
     let writers = shared.writers.unwrap_or_default();
-    Ok(Run { cores: cores.into_iter().map(|c| c.totals).collect(), overwrites: writers.found, overwrite_count: writers.count })
+    Ok(Run {
+        cores: cores.into_iter().map(|c| c.totals).collect(),
+        overwrites: writers.found,
+        overwrite_count: writers.count,
+    })
 }
 
 /// What a run did: each core's totals (in `p.cores` order) and the global-memory bytes that

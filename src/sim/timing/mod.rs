@@ -120,6 +120,9 @@ pub struct Report {
     /// pipeline.
     pub overwrites: Vec<pipeline::Overwrite>,
     pub overwrite_count: u64,
+    /// Host time the event loop took (not in the JSON: it differs run to run).
+    #[serde(skip)]
+    pub loop_seconds: f64,
 }
 
 /// Simulates the timing of `p` on `arch` with `noc`; `trace` collects what it is asked to.
@@ -128,6 +131,9 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         "timing the program",
         p.dynamic_count().saturating_mul(u64::from(opts.samples.max(1))),
     )?;
+    if let Noc::Table(t) = noc {
+        t.check_program(p)?;
+    }
     let cost = CostModel::new(arch, opts.model);
     let (fetch_pj, scalar_pj) = engine::control_energy(arch);
     let m = engine::Machine {
@@ -140,7 +146,9 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         scalar_pj,
         cost,
     };
+    let started = std::time::Instant::now();
     let run = engine::run(p, &m, opts, trace).map_err(|s| Error::new(s.message))?;
+    let loop_seconds = started.elapsed().as_secs_f64();
     let totals = run.cores;
     let overwrites: Vec<pipeline::Overwrite> = run
         .overwrites
@@ -251,6 +259,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         pimsim_throughput,
         overwrites,
         overwrite_count: run.overwrite_count,
+        loop_seconds,
     })
 }
 

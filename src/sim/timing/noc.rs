@@ -68,6 +68,14 @@ impl Noc {
         if !named.is_empty() {
             let base = config_path.and_then(Path::parent).unwrap_or(Path::new("."));
             let path = base.join(named);
+            if let Err(e) = std::fs::metadata(&path) {
+                let config = config_path.map_or_else(|| arch.name.clone(), |c| c.display().to_string());
+                return Err(Error::new(format!(
+                    "network_config.net_config_file_path names the NoC table {}, which cannot be read: {e} (the path is relative to the config file)",
+                    path.display()
+                ))
+                .in_file(&config));
+            }
             return Ok(Noc::Table(Table::load(&path)?));
         }
         Ok(Noc::Mesh(Mesh::of(arch)))
@@ -142,6 +150,54 @@ impl Table {
             .get(&(s, d))
             .copied()
             .ok_or_else(|| format!("the NoC table {} has no latency from {s} to {d}", self.file))
+    }
+
+    /// Every pair of nodes `p` sends messages between has a latency (the table is the whole
+    /// NoC model: a missing pair would make its messages free).
+    pub fn check_program(&self, p: &crate::isa::Program) -> Result<()> {
+        use crate::isa::{Inst, Stmt};
+        fn walk(stmts: &[Stmt], f: &mut impl FnMut(&Inst, u32)) {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(i, line) => f(i, line.0),
+                    Stmt::Repeat { body, .. } => walk(body, f),
+                    Stmt::Comment(_) | Stmt::Task(_) => {}
+                }
+            }
+        }
+        let mut missing = vec![];
+        for c in &p.cores {
+            let me = Node::Core(c.id);
+            let mut seen = std::collections::HashSet::new();
+            walk(&c.body, &mut |inst, line| {
+                // A send posts a ready message and gets the receiver's answer; ld and st talk
+                // to global memory both ways.
+                let pairs: &[(Node, Node)] = match inst {
+                    Inst::Send { core, .. } => &[(me, Node::Core(*core)), (Node::Core(*core), me)],
+                    Inst::Ld { .. } | Inst::St { .. } => &[(me, Node::Global), (Node::Global, me)],
+                    _ => &[],
+                };
+                for &(s, d) in pairs {
+                    if seen.insert((s, d)) {
+                        if let Err(why) = self.latency(s, d) {
+                            let at = if line > 0 {
+                                format!(" (needed by core {}'s {} at line {line})", c.id, inst.info().mnemonic)
+                            } else {
+                                format!(" (needed by core {}'s {})", c.id, inst.info().mnemonic)
+                            };
+                            missing.push(format!("{why}{at}"));
+                        }
+                    }
+                }
+            });
+        }
+        match missing.len() {
+            0 => Ok(()),
+            n => {
+                let more = if n > 1 { format!("; and {} more pair(s)", n - 1) } else { String::new() };
+                Err(Error::new(format!("{}{more}", missing[0])))
+            }
+        }
     }
 
     pub fn energy(&self, s: Node, d: Node) -> f64 {
