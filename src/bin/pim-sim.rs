@@ -194,7 +194,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         if runs > 1 {
             if let Some(model) = timing {
                 let noc = noc_of(&arch, &arch_spec, model)?;
-                let opts = timing::Options { model, samples: args.samples };
+                let opts = timing::Options { model, samples: args.samples, progress: None };
                 let report = timing::simulate(&program, &arch, &noc, &opts, &mut timing::Trace::off())?;
                 if let Some(o) = report.overwrites.first() {
                     return Err(Error::new(format!(
@@ -280,9 +280,14 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             }),
             None => timing::Trace::off(),
         };
-        let opts = timing::Options { model, samples: args.samples };
+        let total = program.dynamic_count().saturating_mul(u64::from(args.samples.max(1)));
+        let progress = Progress::start(total);
+        let opts =
+            timing::Options { model, samples: args.samples, progress: progress.as_ref().map(|p| p.done.clone()) };
         let t0 = std::time::Instant::now();
-        let report = timing::simulate(&program, &arch, &noc, &opts, &mut trace)?;
+        let report = timing::simulate(&program, &arch, &noc, &opts, &mut trace);
+        drop(progress);
+        let report = report?;
         let elapsed = t0.elapsed();
         out.push_str(&report.summary());
         let _ = writeln!(
@@ -344,6 +349,61 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A progress bar on stderr for a timing run that takes more than a second, when stderr is a
+/// terminal; it goes away when dropped. `PIMLIR_PROGRESS_AFTER_MS` sets the delay (tests).
+struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(total: u64) -> Option<Progress> {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let done = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d, s) = (done.clone(), stop.clone());
+        let after = std::env::var("PIMLIR_PROGRESS_AFTER_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let drawer = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < std::time::Duration::from_millis(after) {
+                if s.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("timing {bar:40} {human_pos}/{human_len} instructions ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            loop {
+                bar.set_position(d.load(Ordering::Relaxed));
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        Some(Progress { done, stop, drawer: Some(drawer) })
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.drawer.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// The NoC a timing model sees: pimsim-compat the table a pimsim-nn config names (relative

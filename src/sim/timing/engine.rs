@@ -681,6 +681,9 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
         if pops % 1024 == 0 {
             // Every core's next message leaves at its fetch time or later.
             shared.floor = cores.iter().filter(|c| !c.done).map(|c| c.fetch).fold(f64::INFINITY, f64::min);
+            if let Some(p) = &opts.progress {
+                p.store(cores.iter().map(|c| c.totals.instructions).sum(), std::sync::atomic::Ordering::Relaxed);
+            }
         }
         // The earliest shared request: the global-memory server in time order.
         let c = &mut cores[k];

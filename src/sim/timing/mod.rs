@@ -30,6 +30,8 @@ pub struct Options {
     pub model: Model,
     /// Runs of every core's program back to back (at least 1).
     pub samples: u32,
+    /// Instructions timed so far, updated now and then (for a progress bar).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Model {
