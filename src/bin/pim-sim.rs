@@ -174,6 +174,15 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         program.dynamic_count()
     );
     let _ = writeln!(out, "arch:    {}", arch.summary());
+    if !arch.defaulted.is_empty() {
+        // pimsim-nn defaults missing keys silently; here the user learns that some did.
+        let _ = writeln!(
+            out,
+            "defaults: {} config key(s) not given took pimlir's defaults (listed in --report-json), e.g. {}",
+            arch.defaulted.len(),
+            arch.defaulted[0]
+        );
+    }
     if functional {
         let weights_spec = match (&args.weights, &program.weights) {
             (Some(w), _) => Some(w.display().to_string()),

@@ -283,15 +283,18 @@ pub struct Block {
 /// (logical weight -> stored tensor), with a folded batch normalization's scale applied to
 /// its output channel.
 pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>>> {
+    use rayon::prelude::*;
     struct Source {
         data: Elements,
         scale: Option<Vec<f32>>,
     }
-    let mut sources: HashMap<&str, Source> = HashMap::new();
     // (layer, matrix, row_begin, rows, col_begin, cols)
     type Slice<'a> = (&'a str, u32, i64, i64, i64, i64);
-    let mut blocks: HashMap<Slice, Arc<Block>> = HashMap::new();
-    let mut out = Vec::with_capacity(p.cores.len());
+    // The distinct slices and the layers they need (weights read once per layer), in order.
+    let mut sources: HashMap<&str, Source> = HashMap::new();
+    let mut index: HashMap<Slice, usize> = HashMap::new();
+    let mut unique: Vec<(Slice, &crate::isa::Layer)> = vec![];
+    let mut which: Vec<Vec<usize>> = Vec::with_capacity(p.cores.len());
     for c in &p.cores {
         let mut core = Vec::with_capacity(c.ags.len());
         for ag in &c.ags {
@@ -299,33 +302,38 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
                 .layer(&ag.layer)
                 .ok_or_else(|| Error::new(format!("core {}: array group of unknown layer '{}'", c.id, ag.layer)))?;
             let key = (l.name.as_str(), ag.matrix, ag.row_begin, ag.rows, ag.col_begin, ag.cols);
-            if let Some(b) = blocks.get(&key) {
-                core.push(b.clone());
-                continue;
-            }
+            let k = *index.entry(key).or_insert_with(|| {
+                unique.push((key, l));
+                unique.len() - 1
+            });
             if !sources.contains_key(l.name.as_str()) {
                 sources.insert(&l.name, layer_source(l, w).map(|(data, scale)| Source { data, scale })?);
             }
+            core.push(k);
+        }
+        which.push(core);
+    }
+    // Each block on its own (in parallel: a ResNet-18 has thousands).
+    let blocks: Vec<Arc<Block>> = unique
+        .par_iter()
+        .map(|&((_, matrix, row_begin, rows, col_begin, cols), l)| {
             let src = &sources[l.name.as_str()];
-            let (rows, cols) = (ag.rows.max(0) as usize, ag.cols.max(0) as usize);
+            let (rows, cols) = (rows.max(0) as usize, cols.max(0) as usize);
             let mut data = vec![0.0f32; rows * cols];
             for r in 0..rows {
                 for k in 0..cols {
-                    let (mr, mc) = ((ag.row_begin as usize + r) as u32, (ag.col_begin as usize + k) as u32);
-                    if let Some(t) = l.unfolding.tap(ag.matrix, mr, mc) {
+                    let (mr, mc) = ((row_begin as usize + r) as u32, (col_begin as usize + k) as u32);
+                    if let Some(t) = l.unfolding.tap(matrix, mr, mc) {
                         let v = src.data.get(l.layout.offset(&l.unfolding, t));
                         data[r * cols + k] = src.scale.as_ref().map_or(v, |s| v * s[t.o as usize]);
                     }
                 }
             }
             let finite = data.iter().all(|v| v.is_finite());
-            let b = Arc::new(Block { rows, cols, w: data, finite });
-            blocks.insert(key, b.clone());
-            core.push(b);
-        }
-        out.push(core);
-    }
-    Ok(out)
+            Arc::new(Block { rows, cols, w: data, finite })
+        })
+        .collect();
+    Ok(which.into_iter().map(|core| core.into_iter().map(|k| blocks[k].clone()).collect()).collect())
 }
 
 /// A layer's weights: read whole, or computed element by element.

@@ -24,8 +24,8 @@
 //!   `nop` are decoded (a fetch cycle).
 //!
 //! With these rules the reference ResNet-18 program of `../shared/data/pimsim` takes 22.5592
-//! ms under pimsim-compat (pimsim-nn: 22.5637), 22.2414 ms with a 2-entry ROB (22.260874) and
-//! 22.2352 with 8 (22.197556); the element-pipeline program 217.9961 ms (218.000567).
+//! ms under pimsim-compat (pimsim-nn: 22.5637), 22.2402 ms with a 2-entry ROB (22.260874) and
+//! 22.2214 with 8 (22.197556); the element-pipeline program 217.9961 ms (218.000567).
 
 use super::noc::{Mesh, Noc, Node};
 use super::pipeline::{Access, Writers};
@@ -43,7 +43,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 pub const UNITS: [&str; 4] = ["matrix", "vector", "transfer", "scalar"];
 const MATRIX: usize = 0;
 const VECTOR: usize = 1;
-const TRANSFER: usize = 2;
+pub const TRANSFER: usize = 2;
 const SCALAR: usize = 3;
 
 /// A closed byte interval of local memory.
@@ -61,6 +61,9 @@ struct Entry {
 pub struct CoreTotals {
     pub finish_ns: f64,
     pub busy_ns: [f64; 4],
+    /// Of the transfer unit's busy time, how much it waited: for the partner of a send or
+    /// recv, or in the global-memory server's queue.
+    pub wait_ns: f64,
     pub instructions: u64,
     pub local_read_bytes: u64,
     pub local_write_bytes: u64,
@@ -703,6 +706,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
             }
             Pending::Load { bytes, exec, global, sent: true } => {
                 let start = at.max(shared.gmem_free);
+                c.totals.wait_ns += start - at;
                 if let Some(w) = &mut shared.writers {
                     w.load(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
                 }
@@ -727,6 +731,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
             }
             Pending::Store { bytes, exec, global, sent: true } => {
                 let start = at.max(shared.gmem_free);
+                c.totals.wait_ns += start - at;
                 if let Some(w) = &mut shared.writers {
                     w.store(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
                 }
@@ -849,6 +854,8 @@ fn rendezvous(
     };
     trace.flow(sid, rid, size, read_done, data_at);
     let (sl, rl) = (cores[s].pending_inst.map_or(0, |x| x.1), cores[r].pending_inst.map_or(0, |x| x.1));
+    cores[s].totals.wait_ns += (recv_exec - send_exec).max(0.0);
+    cores[r].totals.wait_ns += (send_exec - recv_exec).max(0.0);
     cores[s].complete_pending(m, send_exec, send_done, "send", sl, trace);
     cores[r].complete_pending(m, recv_exec, recv_done, "recv", rl, trace);
     let _ = p;

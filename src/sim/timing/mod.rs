@@ -67,7 +67,10 @@ pub struct Bytes {
 pub struct CoreReport {
     pub core: u32,
     pub finish_ns: f64,
+    /// Time each unit was occupied (a transfer also while it waits).
     pub busy_ns: UnitBusy,
+    /// Of the transfer unit's busy time, the waits for partners and for global memory.
+    pub wait_ns: f64,
     pub instructions: u64,
     pub bytes: Bytes,
     pub energy_nj: f64,
@@ -88,13 +91,14 @@ pub struct EnergyBreakdown {
     pub noc: f64,
 }
 
-/// The slowest stage of a pipelined run: the core with the most busy time per sample and
-/// its busiest unit.
+/// The slowest stage of a pipelined run: the core with the most work per sample and its
+/// busiest unit (busy time without the transfer unit's waits for partners and for global
+/// memory, which a faster partner would remove).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Bottleneck {
     pub core: u32,
     pub unit: &'static str,
-    pub busy_ns_per_sample: f64,
+    pub work_ns_per_sample: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -122,6 +126,8 @@ pub struct Report {
     /// pipeline.
     pub overwrites: Vec<pipeline::Overwrite>,
     pub overwrite_count: u64,
+    /// Config keys the architecture did not give, with the value they took (`path = value`).
+    pub config_defaults: Vec<String>,
     /// Host time the event loop took (not in the JSON: it differs run to run).
     #[serde(skip)]
     pub loop_seconds: f64,
@@ -179,18 +185,24 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
             0.0
         }
     });
-    let busiest = |t: &engine::CoreTotals| t.busy_ns.iter().copied().fold(0.0, f64::max);
+    let work = |t: &engine::CoreTotals| {
+        let mut w = t.busy_ns;
+        w[engine::TRANSFER] = (w[engine::TRANSFER] - t.wait_ns).max(0.0);
+        w
+    };
+    let busiest = |t: &engine::CoreTotals| work(t).iter().copied().fold(0.0, f64::max);
     let (bk, bt) = totals
         .iter()
         .enumerate()
         .max_by(|a, b| busiest(a.1).total_cmp(&busiest(b.1)))
         .map(|(k, t)| (k, t.clone()))
         .unwrap_or((0, engine::CoreTotals::default()));
-    let unit = (0..4).max_by(|&a, &b| bt.busy_ns[a].total_cmp(&bt.busy_ns[b])).unwrap_or(0);
+    let bw = work(&bt);
+    let unit = (0..4).max_by(|&a, &b| bw[a].total_cmp(&bw[b])).unwrap_or(0);
     let bottleneck = Bottleneck {
         core: p.cores.get(bk).map_or(0, |c| c.id.0),
         unit: engine::UNITS[unit],
-        busy_ns_per_sample: bt.busy_ns[unit] / f64::from(samples),
+        work_ns_per_sample: bw[unit] / f64::from(samples),
     };
     let core_static = m.cost.core_static_power;
     let mut e = EnergyBreakdown::default();
@@ -214,6 +226,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
                 transfer: t.busy_ns[2],
                 scalar: t.busy_ns[3],
             },
+            wait_ns: t.wait_ns,
             instructions: t.instructions,
             bytes: Bytes {
                 local_read: t.local_read_bytes,
@@ -261,6 +274,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         pimsim_throughput,
         overwrites,
         overwrite_count: run.overwrite_count,
+        config_defaults: arch.defaulted.clone(),
         loop_seconds,
     })
 }
@@ -283,10 +297,10 @@ impl Report {
         if let Some(t) = self.throughput_per_s {
             let _ = writeln!(
                 s,
-                "throughput: {t:.1} samples/s (bottleneck: core {} {}, {} busy per sample)",
+                "throughput: {t:.1} samples/s (bottleneck: core {} {}, {} of work per sample)",
                 self.bottleneck.core,
                 self.bottleneck.unit,
-                ns(self.bottleneck.busy_ns_per_sample)
+                ns(self.bottleneck.work_ns_per_sample)
             );
         }
         let e = &self.energy_breakdown;
