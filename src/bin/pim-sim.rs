@@ -32,6 +32,10 @@ enum TimingFlag {
 enum Numerics {
     /// Every value an f32; weights as trained
     F32,
+    /// Crossbars as the converters compute: weights quantized to the weight width and sliced
+    /// into cells, inputs bit-serial through the DACs, ADC outputs clipped, shift-add (the
+    /// error against f32 is reported)
+    BitAccurate,
 }
 
 #[derive(Parser)]
@@ -90,6 +94,16 @@ struct Args {
     /// Number representation of the functional model
     #[arg(long, value_enum, default_value_t = Numerics::F32)]
     numerics: Numerics,
+    /// Weight width for --numerics=bit-accurate [default: the architecture's]
+    #[arg(long, value_name = "BITS")]
+    weight_bits: Option<u32>,
+    /// Input width for --numerics=bit-accurate, whatever the program's setbw says [default:
+    /// its setbw width]
+    #[arg(long, value_name = "BITS")]
+    input_bits: Option<u32>,
+    /// ADC resolution for --numerics=bit-accurate [default: the architecture's]
+    #[arg(long, value_name = "BITS")]
+    adc_bits: Option<u32>,
     /// Print only errors
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -197,6 +211,28 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             let _ = writeln!(out, "weights: {w}");
         }
         let runs = if inputs.is_empty() { 1 } else { samples };
+        let numerics = match args.numerics {
+            Numerics::F32 => sim::Numerics::F32,
+            Numerics::BitAccurate => {
+                let mut b = sim::crossbar::Precision::of(&arch);
+                b.weight_bits = args.weight_bits.unwrap_or(b.weight_bits);
+                b.input_override = args.input_bits;
+                b.adc_bits = args.adc_bits.unwrap_or(b.adc_bits);
+                b.check()?;
+                let input = args.input_bits.map_or_else(|| "setbw".to_string(), |b| b.to_string());
+                let _ = writeln!(
+                    out,
+                    "numerics: bit-accurate: weights {} bits in {}-bit cells, inputs {input} bits through {}-bit DACs, {}-bit ADCs on {}-row crossbars",
+                    b.weight_bits, b.cell_bits, b.dac_bits, b.adc_bits, b.xbar_rows
+                );
+                sim::Numerics::BitAccurate(b)
+            }
+        };
+        if numerics == sim::Numerics::F32
+            && (args.weight_bits.is_some() || args.input_bits.is_some() || args.adc_bits.is_some())
+        {
+            return Err(Error::new("--weight-bits, --input-bits and --adc-bits need --numerics=bit-accurate"));
+        }
         // Samples run one after another here; that is what a pipelined chip computes only if
         // no sample overwrites global memory another still needs, which the timing engine
         // (which runs them overlapped) checks.
@@ -221,7 +257,19 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
                 .iter()
                 .map(|l| Tensor::read_npy(if l.len() == 1 { &l[0] } else { &l[s] }))
                 .collect::<Result<Vec<_>, _>>()?;
-            results.push(sim::run(&program, &arch, weights.as_ref(), &tensors)?);
+            match numerics {
+                sim::Numerics::F32 => results.push(sim::run(&program, &arch, weights.as_ref(), &tensors)?),
+                bits => {
+                    let got = sim::run_numerics(&program, &arch, weights.as_ref(), &tensors, bits)?;
+                    let f32 = sim::run(&program, &arch, weights.as_ref(), &tensors)?;
+                    for (k, (a, b)) in got.outputs.iter().zip(&f32.outputs).enumerate() {
+                        let e = sim::crossbar::Deviation::between(&a.data, &b.data);
+                        let which = if runs > 1 { format!("sample {s} ") } else { String::new() };
+                        let _ = writeln!(out, "{which}output {k}: bit-accurate against f32: {e}");
+                    }
+                    results.push(got);
+                }
+            }
         }
         let elapsed = t0.elapsed();
         let n_out = results[0].outputs.len();

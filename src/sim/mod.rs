@@ -9,6 +9,7 @@
 //! activation width) and is held as an f32 (values are not quantized). Crossbars hold their
 //! slice of the layer matrices, read from the weight store through each layer's unfolding.
 
+pub mod crossbar;
 pub mod engine;
 pub mod observe;
 pub mod semantics;
@@ -33,10 +34,30 @@ impl SimResult {
     }
 }
 
+/// How the functional model computes an `mvmul`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Numerics {
+    /// In f32 with the weights as trained.
+    F32,
+    /// Through quantized cells, DACs and ADCs ([`crossbar`]).
+    BitAccurate(crossbar::Precision),
+}
+
 /// Simulates `p` on `arch` with crossbars programmed from `weights`, for one input set.
 pub fn run(p: &Program, arch: &Arch, weights: &dyn WeightStore, inputs: &[Tensor]) -> Result<SimResult> {
+    run_numerics(p, arch, weights, inputs, Numerics::F32)
+}
+
+/// [`run`] with the given numerics.
+pub fn run_numerics(
+    p: &Program,
+    arch: &Arch,
+    weights: &dyn WeightStore,
+    inputs: &[Tensor],
+    numerics: Numerics,
+) -> Result<SimResult> {
     let mut stats = Stats::new(&p.cores.iter().map(|c| c.id).collect::<Vec<_>>());
-    let outputs = run_with(p, arch, weights, inputs, &mut stats)?;
+    let outputs = run_full(p, arch, weights, inputs, &mut stats, numerics)?;
     Ok(SimResult { outputs, cores: stats.cores })
 }
 
@@ -48,6 +69,24 @@ pub fn run_with(
     inputs: &[Tensor],
     obs: &mut dyn Observer,
 ) -> Result<Vec<Tensor>> {
+    run_full(p, arch, weights, inputs, obs, Numerics::F32)
+}
+
+fn run_full(
+    p: &Program,
+    arch: &Arch,
+    weights: &dyn WeightStore,
+    inputs: &[Tensor],
+    obs: &mut dyn Observer,
+    numerics: Numerics,
+) -> Result<Vec<Tensor>> {
+    let bits = match numerics {
+        Numerics::F32 => None,
+        Numerics::BitAccurate(b) => {
+            b.check()?;
+            Some(b)
+        }
+    };
     p.check_allocated()?;
     let (findings, footprint) = crate::isa::verify::check_all(p, arch);
     if !findings.is_empty() {
@@ -64,7 +103,7 @@ pub fn run_with(
         semantics::Memories { eb, local_bytes: arch.local_memory_bytes(), global_bytes: arch.global_memory_bytes() };
     let mut global = init_globals(p, eb, weights, inputs)?;
     global.resize(global.len().max(elems(footprint.global) as usize), 0.0);
-    let crossbars = weights::crossbars(p, weights)?;
+    let crossbars = weights::crossbars_with(p, weights, bits.as_ref())?;
     let local: Vec<usize> = footprint.local.iter().map(|&b| elems(b) as usize).collect();
     let mut engine = engine::Functional::new(p, mem, &local, crossbars, global);
     engine.run(obs)?;

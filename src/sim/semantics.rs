@@ -140,13 +140,19 @@ pub fn execute(core: &mut CoreState, global: &mut [f32], inst: &Inst, fx: &Effec
             let out = &mut core.scratch;
             out.clear();
             out.resize(ag.cols, 0.0);
-            for (row, &x) in core.local[i..i + ag.rows].iter().enumerate() {
-                // A zero input adds nothing (unless a weight is NaN or infinite: 0 * inf is NaN,
-                // as in onnxruntime); NaN and infinite inputs propagate.
-                if x != 0.0 || !ag.finite {
-                    let ws = &ag.w[row * ag.cols..(row + 1) * ag.cols];
-                    for (acc, wv) in out.iter_mut().zip(ws) {
-                        *acc += x * wv;
+            if let Some(q) = &ag.quant {
+                let set = if core.ibiw > 0 { core.ibiw } else { q.precision.input_bits };
+                let bits = q.precision.input_override.unwrap_or(set);
+                super::crossbar::mvmul(q, &core.local[i..i + ag.rows], bits.clamp(2, 24), &q.precision, out);
+            } else {
+                for (row, &x) in core.local[i..i + ag.rows].iter().enumerate() {
+                    // A zero input adds nothing (unless a weight is NaN or infinite: 0 * inf is NaN,
+                    // as in onnxruntime); NaN and infinite inputs propagate.
+                    if x != 0.0 || !ag.finite {
+                        let ws = &ag.w[row * ag.cols..(row + 1) * ag.cols];
+                        for (acc, wv) in out.iter_mut().zip(ws) {
+                            *acc += x * wv;
+                        }
                     }
                 }
             }

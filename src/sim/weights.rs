@@ -275,6 +275,8 @@ pub struct Block {
     pub w: Vec<f32>,
     /// Every weight is finite (a zero input then contributes nothing, exactly).
     pub finite: bool,
+    /// The cells, under bit-accurate numerics.
+    pub quant: Option<super::crossbar::Quantized>,
 }
 
 /// The crossbar contents of every core (`p.cores` order), group by group. Array groups that
@@ -283,6 +285,16 @@ pub struct Block {
 /// (logical weight -> stored tensor), with a folded batch normalization's scale applied to
 /// its output channel.
 pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>>> {
+    crossbars_with(p, w, None)
+}
+
+/// [`crossbars`], with each block also quantized into cells when `bits` is given (one weight
+/// step per layer, from the layer's largest magnitude).
+pub fn crossbars_with(
+    p: &Program,
+    w: &dyn WeightStore,
+    bits: Option<&super::crossbar::Precision>,
+) -> Result<Vec<Vec<Arc<Block>>>> {
     use rayon::prelude::*;
     struct Source {
         data: Elements,
@@ -314,7 +326,7 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
         which.push(core);
     }
     // Each block on its own (in parallel: a ResNet-18 has thousands).
-    let blocks: Vec<Arc<Block>> = unique
+    let blocks: Vec<(Vec<f32>, usize, usize)> = unique
         .par_iter()
         .map(|&((_, matrix, row_begin, rows, col_begin, cols), l)| {
             let src = &sources[l.name.as_str()];
@@ -329,8 +341,28 @@ pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>
                     }
                 }
             }
+            (data, rows, cols)
+        })
+        .collect();
+    // One weight step per layer (its blocks together hold all of it).
+    let mut layer_max: HashMap<&str, f32> = HashMap::new();
+    if bits.is_some() {
+        for (((name, ..), _), (data, ..)) in unique.iter().zip(&blocks) {
+            let m = data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let e = layer_max.entry(name).or_insert(0.0);
+            *e = e.max(m);
+        }
+    }
+    let blocks: Vec<Arc<Block>> = blocks
+        .into_par_iter()
+        .zip(unique.par_iter())
+        .map(|((data, rows, cols), ((name, ..), _))| {
             let finite = data.iter().all(|v| v.is_finite());
-            Arc::new(Block { rows, cols, w: data, finite })
+            let quant = bits.map(|b| {
+                let step = super::crossbar::step(layer_max[name], b.weight_bits);
+                super::crossbar::quantize(&data, rows, cols, step, b)
+            });
+            Arc::new(Block { rows, cols, w: data, finite, quant })
         })
         .collect();
     Ok(which.into_iter().map(|core| core.into_iter().map(|k| blocks[k].clone()).collect()).collect())
