@@ -681,7 +681,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
         }
         let Some(Ready(at, k)) = heap.pop() else { break };
         pops += 1;
-        if pops % 1024 == 0 {
+        if pops.is_multiple_of(1024) {
             // Every core's next message leaves at its fetch time or later.
             shared.floor = cores.iter().filter(|c| !c.done).map(|c| c.fetch).fold(f64::INFINITY, f64::min);
             if let Some(p) = &opts.progress {
