@@ -29,6 +29,15 @@ enum TimingFlag {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineFlag {
+    /// The crossbar step interpreted
+    Interp,
+    /// The crossbar step compiled by LLVM for the configured precisions and the host CPU
+    /// (bit-identical to the interpreter)
+    Jit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Numerics {
     /// Every value an f32; weights as trained
     F32,
@@ -94,6 +103,9 @@ struct Args {
     /// Number representation of the functional model
     #[arg(long, value_enum, default_value_t = Numerics::F32)]
     numerics: Numerics,
+    /// What computes bit-accurate crossbars
+    #[arg(long, value_enum, default_value_t = EngineFlag::Interp)]
+    engine: EngineFlag,
     /// Weight width for --numerics=bit-accurate [default: the architecture's]
     #[arg(long, value_name = "BITS")]
     weight_bits: Option<u32>,
@@ -225,7 +237,11 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
                     "numerics: bit-accurate: weights {} bits in {}-bit cells, inputs {input} bits through {}-bit DACs, {}-bit ADCs on {}-row crossbars",
                     b.weight_bits, b.cell_bits, b.dac_bits, b.adc_bits, b.xbar_rows
                 );
-                sim::Numerics::BitAccurate(b)
+                let engine = match args.engine {
+                    EngineFlag::Interp => sim::Engine::Interp,
+                    EngineFlag::Jit => sim::Engine::Jit,
+                };
+                sim::Numerics::BitAccurate(b, engine)
             }
         };
         if numerics == sim::Numerics::F32

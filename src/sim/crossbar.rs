@@ -87,11 +87,13 @@ impl Precision {
 /// An array group's weights as cells: for each row, for each (slice, array), the cells of
 /// every column (`cells[(row * planes + plane) * cols + col]`, plane = slice * 2 + array,
 /// array 0 positive, 1 negative).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Quantized {
     pub rows: usize,
     pub cols: usize,
     pub precision: Precision,
+    /// The step compiled for this group's shape (`--engine=jit`), else the interpreter's.
+    pub jit: Option<StepFn>,
     /// Real value of one weight step.
     pub scale: f32,
     planes: usize,
@@ -125,12 +127,19 @@ pub fn quantize(w: &[f32], rows: usize, cols: usize, scale: f32, p: &Precision) 
             }
         }
     }
-    Quantized { rows, cols, precision: *p, scale, planes, cells }
+    Quantized { rows, cols, precision: *p, jit: None, scale, planes, cells }
 }
 
+/// One crossbar's step, compiled for one array group's shape and the precisions
+/// ([`super::jit`]): `(cells, digits, rows, acc, shift, sign)` adds to `acc[c]`, for every
+/// plane, `sign_plane * min(sum_r digits[r] * cells[r][plane][c], adc_max) << (shift +
+/// plane's slice * cell_bits)`, as [`step_interpreted`] does.
+pub type StepFn = unsafe extern "C" fn(*const u8, *const u32, u32, *mut i64, u32, i64);
+
 /// One `mvmul` through the crossbars: `out[c] = sum_r x[r] * w[r][c]`, as the converters
-/// compute it, with inputs quantized to `input_bits`.
-pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut [f32]) {
+/// compute it, with inputs quantized to `input_bits`; through `jit` when given (the same
+/// integers, so the same result to the bit).
+pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut [f32], jit: Option<StepFn>) {
     let (rows, cols, planes) = (q.rows, q.cols, q.planes);
     let xmax = x[..rows].iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let sx = step(xmax, input_bits);
@@ -138,12 +147,12 @@ pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut
     let xq: Vec<i32> = x[..rows].iter().map(|v| (v / sx).round().clamp(-imax, imax) as i32).collect();
     let in_slices = (input_bits - 1).div_ceil(p.dac_bits);
     let dac_mask = (1u32 << p.dac_bits) - 1;
-    let adc_max = if p.adc_bits >= 31 { u32::MAX } else { (1u32 << p.adc_bits) - 1 };
     let mut acc = vec![0i64; cols];
-    // Column currents of one crossbar, DAC step and input polarity: one per (plane, column).
     let mut current = vec![0u32; planes * cols];
+    let mut digits = vec![0u32; p.xbar_rows.min(rows)];
     for chunk in (0..rows).step_by(p.xbar_rows) {
         let end = (chunk + p.xbar_rows).min(rows);
+        let cells = &q.cells[chunk * planes * cols..end * planes * cols];
         for polarity in [1i64, -1] {
             let mag = |r: usize| -> u32 {
                 let v = xq[r];
@@ -157,24 +166,19 @@ pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut
                 continue;
             }
             for step in 0..in_slices {
-                current.iter_mut().for_each(|v| *v = 0);
-                for r in chunk..end {
-                    let d = (mag(r) >> (step * p.dac_bits)) & dac_mask;
-                    if d == 0 {
-                        continue;
-                    }
-                    let row = &q.cells[r * planes * cols..(r + 1) * planes * cols];
-                    for (i, &cell) in current.iter_mut().zip(row) {
-                        *i += d * u32::from(cell);
-                    }
+                for (d, r) in digits.iter_mut().zip(chunk..end) {
+                    *d = (mag(r) >> (step * p.dac_bits)) & dac_mask;
                 }
-                for plane in 0..planes {
-                    let (slice, array) = (plane / 2, plane % 2);
-                    let shift = step * p.dac_bits + slice as u32 * p.cell_bits;
-                    let sign = if array == 0 { polarity } else { -polarity };
-                    for (a, &i) in acc.iter_mut().zip(&current[plane * cols..(plane + 1) * cols]) {
-                        *a += sign * (i64::from(i.min(adc_max)) << shift);
-                    }
+                let n = end - chunk;
+                let shift = step * p.dac_bits;
+                match jit {
+                    // SAFETY: the kernel was compiled for this group's columns and planes and
+                    // reads `n` digits, `n` rows of cells and writes `cols` accumulators, the
+                    // lengths of these slices.
+                    Some(f) => unsafe {
+                        f(cells.as_ptr(), digits.as_ptr(), n as u32, acc.as_mut_ptr(), shift, polarity)
+                    },
+                    None => step_interpreted(q, p, cells, &digits[..n], &mut current, &mut acc, shift, polarity),
                 }
             }
         }
@@ -182,6 +186,66 @@ pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut
     let s = sx * q.scale;
     for (o, &a) in out.iter_mut().zip(&acc) {
         *o = a as f32 * s;
+    }
+}
+
+/// One DAC step of one crossbar: the column currents of every plane from the rows' input
+/// digits, read by the ADC (clipped), shifted and added with the plane's sign.
+#[allow(clippy::too_many_arguments)]
+fn step_interpreted(
+    q: &Quantized,
+    p: &Precision,
+    cells: &[u8],
+    digits: &[u32],
+    current: &mut [u32],
+    acc: &mut [i64],
+    shift: u32,
+    polarity: i64,
+) {
+    let (cols, planes) = (q.cols, q.planes);
+    let adc_max = adc_max(p);
+    current.iter_mut().for_each(|v| *v = 0);
+    for (r, &d) in digits.iter().enumerate() {
+        if d == 0 {
+            continue;
+        }
+        let row = &cells[r * planes * cols..(r + 1) * planes * cols];
+        for (i, &cell) in current.iter_mut().zip(row) {
+            *i += d * u32::from(cell);
+        }
+    }
+    for plane in 0..planes {
+        let (slice, array) = (plane / 2, plane % 2);
+        let shift = shift + slice as u32 * p.cell_bits;
+        let sign = if array == 0 { polarity } else { -polarity };
+        for (a, &i) in acc.iter_mut().zip(&current[plane * cols..(plane + 1) * cols]) {
+            *a += sign * (i64::from(i.min(adc_max)) << shift);
+        }
+    }
+}
+
+/// The largest reading of the ADC.
+pub fn adc_max(p: &Precision) -> u32 {
+    if p.adc_bits >= 31 {
+        u32::MAX
+    } else {
+        (1u32 << p.adc_bits) - 1
+    }
+}
+
+/// The same cells (whichever engine computes with them).
+impl PartialEq for Quantized {
+    fn eq(&self, o: &Quantized) -> bool {
+        (self.rows, self.cols, self.precision, self.scale, self.planes)
+            == (o.rows, o.cols, o.precision, o.scale, o.planes)
+            && self.cells == o.cells
+    }
+}
+
+/// Planes of a quantized group: (weight slice, array) pairs.
+impl Quantized {
+    pub fn planes(&self) -> usize {
+        self.planes
     }
 }
 
@@ -258,7 +322,7 @@ mod tests {
         let sw = step(wmax, 8);
         let q = quantize(&w, rows, cols, sw, &p);
         let mut out = vec![0.0; cols];
-        mvmul(&q, &x, 8, &p, &mut out);
+        mvmul(&q, &x, 8, &p, &mut out, None);
         let sx = step(x.iter().fold(0.0f32, |m, v| m.max(v.abs())), 8);
         for c in 0..cols {
             let dot: i64 =
@@ -285,11 +349,11 @@ mod tests {
         };
         let q = quantize(&[1.0; 4], 4, 1, 1.0, &p);
         let mut out = [0.0];
-        mvmul(&q, &[1.0; 4], 2, &p, &mut out);
+        mvmul(&q, &[1.0; 4], 2, &p, &mut out, None);
         assert_eq!(out[0], 3.0);
         // Two crossbars of 2 rows: each current is 2, unclipped.
         let p2 = Precision { xbar_rows: 2, ..p };
-        mvmul(&q, &[1.0; 4], 2, &p2, &mut out);
+        mvmul(&q, &[1.0; 4], 2, &p2, &mut out, None);
         assert_eq!(out[0], 4.0);
     }
 
@@ -298,7 +362,7 @@ mod tests {
         let p = precision(16);
         let q = quantize(&[-1.0, 2.0], 2, 1, step(2.0, 8), &p);
         let mut out = [0.0];
-        mvmul(&q, &[3.0, -1.0], 8, &p, &mut out);
+        mvmul(&q, &[3.0, -1.0], 8, &p, &mut out, None);
         assert!((out[0] - (-5.0)).abs() < 0.05, "{}", out[0]);
     }
 }

@@ -11,6 +11,8 @@
 
 pub mod crossbar;
 pub mod engine;
+#[cfg(feature = "jit")]
+pub mod jit;
 pub mod observe;
 pub mod semantics;
 pub mod timing;
@@ -39,8 +41,16 @@ impl SimResult {
 pub enum Numerics {
     /// In f32 with the weights as trained.
     F32,
-    /// Through quantized cells, DACs and ADCs ([`crossbar`]).
-    BitAccurate(crossbar::Precision),
+    /// Through quantized cells, DACs and ADCs ([`crossbar`]), interpreted or with kernels
+    /// compiled for the precisions (`jit`).
+    BitAccurate(crossbar::Precision, Engine),
+}
+
+/// What computes a bit-accurate crossbar step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Interp,
+    Jit,
 }
 
 /// Simulates `p` on `arch` with crossbars programmed from `weights`, for one input set.
@@ -80,11 +90,11 @@ fn run_full(
     obs: &mut dyn Observer,
     numerics: Numerics,
 ) -> Result<Vec<Tensor>> {
-    let bits = match numerics {
-        Numerics::F32 => None,
-        Numerics::BitAccurate(b) => {
+    let (bits, engine) = match numerics {
+        Numerics::F32 => (None, Engine::Interp),
+        Numerics::BitAccurate(b, e) => {
             b.check()?;
-            Some(b)
+            (Some(b), e)
         }
     };
     p.check_allocated()?;
@@ -103,11 +113,45 @@ fn run_full(
         semantics::Memories { eb, local_bytes: arch.local_memory_bytes(), global_bytes: arch.global_memory_bytes() };
     let mut global = init_globals(p, eb, weights, inputs)?;
     global.resize(global.len().max(elems(footprint.global) as usize), 0.0);
-    let crossbars = weights::crossbars_with(p, weights, bits.as_ref())?;
+    let mut crossbars = weights::crossbars_with(p, weights, bits.as_ref())?;
+    if let (Some(b), Engine::Jit) = (bits, engine) {
+        compile_kernels(&mut crossbars, b)?;
+    }
     let local: Vec<usize> = footprint.local.iter().map(|&b| elems(b) as usize).collect();
     let mut engine = engine::Functional::new(p, mem, &local, crossbars, global);
     engine.run(obs)?;
     read_outputs(p, eb, &engine.global)
+}
+
+/// Gives every quantized block its compiled step.
+#[cfg(feature = "jit")]
+fn compile_kernels(crossbars: &mut [Vec<std::sync::Arc<weights::Block>>], b: crossbar::Precision) -> Result<()> {
+    let mut jit = jit::Jit::new(b)?;
+    // Shared blocks (replicas) stay shared; each old block is kept alive with its key.
+    type Pair = (std::sync::Arc<weights::Block>, std::sync::Arc<weights::Block>);
+    let mut done: std::collections::HashMap<*const weights::Block, Pair> = std::collections::HashMap::new();
+    for core in crossbars.iter_mut() {
+        for block in core.iter_mut() {
+            let key = std::sync::Arc::as_ptr(block);
+            if let Some((_, b)) = done.get(&key) {
+                *block = b.clone();
+                continue;
+            }
+            let mut copy = (**block).clone();
+            if let Some(q) = &mut copy.quant {
+                q.jit = Some(jit.kernel(q.cols, q.planes())?);
+            }
+            let new = std::sync::Arc::new(copy);
+            done.insert(key, (block.clone(), new.clone()));
+            *block = new;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "jit"))]
+fn compile_kernels(_: &mut [Vec<std::sync::Arc<weights::Block>>], _: crossbar::Precision) -> Result<()> {
+    Err(Error::new("--engine=jit: this build has no JIT (built without the `jit` feature)"))
 }
 
 /// Converts between NCHW tensors and the height-width-channel order of memory: NCHW to

@@ -143,7 +143,7 @@ pub fn execute(core: &mut CoreState, global: &mut [f32], inst: &Inst, fx: &Effec
             if let Some(q) = &ag.quant {
                 let set = if core.ibiw > 0 { core.ibiw } else { q.precision.input_bits };
                 let bits = q.precision.input_override.unwrap_or(set);
-                super::crossbar::mvmul(q, &core.local[i..i + ag.rows], bits.clamp(2, 24), &q.precision, out);
+                super::crossbar::mvmul(q, &core.local[i..i + ag.rows], bits.clamp(2, 24), &q.precision, out, q.jit);
             } else {
                 for (row, &x) in core.local[i..i + ag.rows].iter().enumerate() {
                     // A zero input adds nothing (unless a weight is NaN or infinite: 0 * inf is NaN,
