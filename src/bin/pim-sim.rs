@@ -209,6 +209,9 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             arch.defaulted[0]
         );
     }
+    if !functional && (args.numerics != Numerics::F32 || args.engine != EngineFlag::Interp) {
+        eprintln!("note: --numerics and --engine choose how values are computed; a timing run without --input computes none");
+    }
     if functional {
         let weights_spec = match (&args.weights, &program.weights) {
             (Some(w), _) => Some(w.display().to_string()),
@@ -248,6 +251,9 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             && (args.weight_bits.is_some() || args.input_bits.is_some() || args.adc_bits.is_some())
         {
             return Err(Error::new("--weight-bits, --input-bits and --adc-bits need --numerics=bit-accurate"));
+        }
+        if numerics == sim::Numerics::F32 && args.engine == EngineFlag::Jit {
+            return Err(Error::new("--engine=jit compiles bit-accurate crossbars: it needs --numerics=bit-accurate"));
         }
         // Samples run one after another here; that is what a pipelined chip computes only if
         // no sample overwrites global memory another still needs, which the timing engine
