@@ -260,6 +260,7 @@ fn program() -> impl Strategy<Value = Program> {
                 globals,
                 cores: out_cores,
                 comments: Default::default(),
+                record_lines: false,
             };
             p.comments = declaration_comments(&p, &picks).into_iter().collect();
             p

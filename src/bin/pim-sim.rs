@@ -210,7 +210,9 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         );
     }
     if !functional && (args.numerics != Numerics::F32 || args.engine != EngineFlag::Interp) {
-        eprintln!("note: --numerics and --engine choose how values are computed; a timing run without --input computes none");
+        eprintln!(
+            "note: --numerics and --engine choose how values are computed; a timing run without --input computes none"
+        );
     }
     if functional {
         let weights_spec = match (&args.weights, &program.weights) {

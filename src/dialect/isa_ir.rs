@@ -60,7 +60,7 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
     super::clear_module_body(module);
     let unknown = Location::unknown(ctx);
     let file_loc = |line: u32| {
-        if line > 0 && !p.source.is_empty() {
+        if line > 0 && !p.source.is_empty() && !p.record_lines {
             Location::new(ctx, &p.source, line as usize, 1)
         } else {
             unknown

@@ -13,13 +13,13 @@ use super::cursor::Cursor;
 use super::rendezvous::{comm_line, comm_of, Arrival, Comm, Rendezvous};
 use super::*;
 use crate::arch::CoreId;
-use crate::diag::{Diagnostic, Loc};
+use crate::diag::Diagnostic;
 use std::collections::BTreeMap;
 
 /// Findings about `p`'s communication (empty when it is sound).
 pub fn check(p: &Program) -> Vec<Diagnostic> {
-    // Without a line (an imported pimsim-nn file), the file alone.
-    let loc = |line: u32| (!p.source.is_empty()).then(|| Loc::new(p.source.as_str(), line, u32::from(line > 0)));
+    // A finding about `core`'s instruction at `line`, located as the program's source allows.
+    let at = |core: CoreId, line: u32, msg: String| p.finding(core, line, &msg);
     let mut out = vec![];
     let bodies: Vec<Vec<Stmt>> = p.cores.iter().map(|c| comm_only(&c.body)).collect();
     let exists = |id: CoreId| p.core(id).is_some();
@@ -39,25 +39,25 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
         });
     }
     // Pairs whose counts differ, reported at the end unless a blocked core explains them.
-    let mut unpaired: BTreeMap<(CoreId, CoreId), (String, u32)> = BTreeMap::new();
+    let mut unpaired: BTreeMap<(CoreId, CoreId), (String, CoreId, u32)> = BTreeMap::new();
     for (&(from, to), &(n, line)) in &sent {
         let m = received.get(&(from, to)).map_or(0, |r| r.0);
         if n != m {
             let why =
                 format!("core {from} sends {n} message(s) to core {to}, but core {to} receives {m} from core {from}");
-            unpaired.insert((from, to), (why, line));
+            unpaired.insert((from, to), (why, from, line));
         }
     }
     for (&(from, to), &(m, line)) in &received {
         if !sent.contains_key(&(from, to)) {
             let why =
                 format!("core {to} receives {m} message(s) from core {from}, but core {from} sends none to core {to}");
-            unpaired.insert((from, to), (why, line));
+            unpaired.insert((from, to), (why, to, line));
         }
     }
-    let report_unpaired = |out: &mut Vec<Diagnostic>, unpaired: BTreeMap<(CoreId, CoreId), (String, u32)>| {
-        for (why, line) in unpaired.into_values() {
-            out.push(Diagnostic::error(why).at_opt(loc(line)));
+    let report_unpaired = |out: &mut Vec<Diagnostic>, unpaired: BTreeMap<(CoreId, CoreId), (String, CoreId, u32)>| {
+        for (why, core, line) in unpaired.into_values() {
+            out.push(at(core, line, why));
         }
     };
 
@@ -98,13 +98,16 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
                     Arrival::Transfer(t) => {
                         if t.send_size != t.recv_size {
                             let (from, to) = (ids[t.sender], ids[t.receiver]);
-                            out.push(
-                                Diagnostic::error(format!(
-                                    "core {from}: send of {} bytes to core {to} is received by core {to} (line {}) as {} bytes",
-                                    t.send_size, t.recv_line, t.recv_size
-                                ))
-                                .at_opt(loc(t.send_line)),
-                            );
+                            out.push(at(
+                                from,
+                                t.send_line,
+                                format!(
+                                    "core {from}: send of {} bytes to core {to} is received by core {to}{} as {} bytes",
+                                    t.send_size,
+                                    p.at_line(t.recv_line),
+                                    t.recv_size
+                                ),
+                            ));
                         }
                     }
                     Arrival::Blocked => break,
@@ -121,7 +124,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
     // cycle: a deadlock.
     for (k, id) in ids.iter().enumerate() {
         let Some(c) = rv.pending(k) else { continue };
-        let why = rv.blocked_message(k, at_line);
+        let why = rv.blocked_message(k, |l| p.at_line(l));
         let partner_done = |p: CoreId| rv.index_of(p).is_some_and(|j| rv.pending(j).is_none());
         let pair = match *c {
             Comm::Send { to, .. } if partner_done(to) => Some((*id, to)),
@@ -130,7 +133,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
         };
         let message = match (pair, c) {
             (Some(pair), _) => match unpaired.remove(&pair) {
-                Some((counts, _)) => format!("core {id}: {why} ({counts})"),
+                Some((counts, ..)) => format!("core {id}: {why} ({counts})"),
                 None => format!("core {id}: {why}"),
             },
             (None, Comm::Wait { event, .. }) => {
@@ -139,7 +142,7 @@ pub fn check(p: &Program) -> Vec<Diagnostic> {
             }
             (None, _) => format!("deadlock: core {id}: {why}"),
         };
-        out.push(Diagnostic::error(message).at_opt(loc(comm_line(c))));
+        out.push(at(*id, comm_line(c), message));
     }
     report_unpaired(&mut out, unpaired);
     out
@@ -164,11 +167,11 @@ fn raisers(p: &Program, bodies: &[Vec<Stmt>], rv: &Rendezvous<()>, id: CoreId, e
             let state = match rv.pending(k) {
                 Some(pc) => {
                     cycle = true;
-                    format!("is blocked in '{}'{}", super::rendezvous::mnemonic(pc), at_line(comm_line(pc)))
+                    format!("is blocked in '{}'{}", super::rendezvous::mnemonic(pc), p.at_line(comm_line(pc)))
                 }
                 None => "has finished".to_string(),
             };
-            parts.push(format!("core {} raises it{} and {state}", c.id, at_line(line)));
+            parts.push(format!("core {} raises it{} and {state}", c.id, p.at_line(line)));
         }
     }
     let who = if parts.is_empty() { "; no core raises it".to_string() } else { format!("; {}", parts.join("; ")) };
@@ -183,14 +186,6 @@ fn count(stmts: &[Stmt], times: u64, f: &mut impl FnMut(&Inst, u32, u64)) {
             Stmt::Repeat { count: n, body, .. } => count(body, times.saturating_mul((*n).max(0) as u64), f),
             Stmt::Comment(_) | Stmt::Task(_) => {}
         }
-    }
-}
-
-fn at_line(line: u32) -> String {
-    if line > 0 {
-        format!(" (line {line})")
-    } else {
-        String::new()
     }
 }
 

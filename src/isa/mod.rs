@@ -402,6 +402,9 @@ pub struct Program {
     pub cores: Vec<CoreProgram>,
     /// Comments on declarations (leading ones first, then at most one trailing).
     pub comments: std::collections::BTreeMap<Anchor, Vec<Comment>>,
+    /// The lines of instructions are record numbers (index + 1 in the core's array of an
+    /// imported pimsim-nn file), not lines of `source`.
+    pub record_lines: bool,
 }
 
 /// An instruction with every address resolved to a byte address.
@@ -582,6 +585,49 @@ impl Program {
             Base::Global(g) => self.globals.get(g as usize)?.addr? as i64,
         };
         Some(base + a.offset_at(counters))
+    }
+
+    /// Where a finding at `line` points: `file:line:col` in a text source, the file for an
+    /// imported pimsim-nn file (whose "lines" are records: see [`Program::place`]), nothing
+    /// for a program built in memory.
+    pub fn loc(&self, line: u32) -> Option<crate::diag::Loc> {
+        use crate::diag::Loc;
+        if self.source.is_empty() {
+            None
+        } else if self.record_lines || line == 0 {
+            Some(Loc::file(self.source.as_str()))
+        } else {
+            Some(Loc::new(self.source.as_str(), line, 1))
+        }
+    }
+
+    /// What a finding about `core`'s instruction at `line` says first when the location
+    /// cannot: `"core0, instruction 12: "` for a record of an imported file, else nothing.
+    pub fn place(&self, core: crate::arch::CoreId, line: u32) -> String {
+        if self.record_lines && line > 0 {
+            format!("core{core}, instruction {}: ", line - 1)
+        } else {
+            String::new()
+        }
+    }
+
+    /// A finding about `core`'s instruction at `line`: at [`Program::loc`], the message led
+    /// by [`Program::place`] (which then says the core, so a leading "core N: " goes).
+    pub fn finding(&self, core: crate::arch::CoreId, line: u32, msg: &str) -> crate::diag::Diagnostic {
+        let place = self.place(core, line);
+        let own = format!("core {core}: ");
+        let msg = if place.is_empty() { msg } else { msg.strip_prefix(own.as_str()).unwrap_or(msg) };
+        crate::diag::Diagnostic::error(format!("{place}{msg}")).at_opt(self.loc(line))
+    }
+
+    /// Another instruction's position in a message: `" (line 12)"`, `" (instruction 11)"`
+    /// for a record, or nothing when unknown.
+    pub fn at_line(&self, line: u32) -> String {
+        match (line, self.record_lines) {
+            (0, _) => String::new(),
+            (l, true) => format!(" (instruction {})", l - 1),
+            (l, false) => format!(" (line {l})"),
+        }
     }
 
     pub fn layer(&self, name: &str) -> Option<&Layer> {

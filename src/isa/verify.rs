@@ -8,7 +8,7 @@
 
 use super::*;
 use crate::arch::{Arch, CoreId};
-use crate::diag::{Diagnostic, Loc};
+use crate::diag::Diagnostic;
 use std::collections::HashMap;
 
 /// At most this many findings are reported (the rest are counted).
@@ -91,9 +91,11 @@ impl Checker<'_> {
             self.suppressed += 1;
             return;
         }
-        let loc =
-            (!self.p.source.is_empty()).then(|| Loc::new(self.p.source.as_str(), line, if line > 0 { 1 } else { 0 }));
-        self.out.push(Diagnostic::error(msg).at_opt(loc));
+        let d = match self.p.cores.get(self.core_index) {
+            Some(c) => self.p.finding(c.id, line, &msg),
+            None => Diagnostic::error(msg).at_opt(self.p.loc(line)),
+        };
+        self.out.push(d);
     }
 
     fn program(&mut self) {

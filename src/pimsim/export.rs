@@ -110,10 +110,12 @@ pub fn write_to(p: &Program, xbar_size: [u32; 2], out: &mut impl Write) -> Resul
 
 /// An error at line `line` of the program's source (when it came from a file).
 fn error_at(p: &Program, line: u32, msg: String) -> Error {
-    if p.source.is_empty() || line == 0 {
-        Error::new(msg)
-    } else {
-        Error::at(msg, crate::diag::Loc::new(p.source.as_str(), line, 1))
+    match p.loc(line) {
+        Some(loc) if line > 0 => Error::at(
+            format!("{}{msg}", if p.record_lines { format!("record {}: ", line - 1) } else { String::new() }),
+            loc,
+        ),
+        _ => Error::new(msg),
     }
 }
 

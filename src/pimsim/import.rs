@@ -196,7 +196,8 @@ impl ParsedCore {
                 }
                 _ => {}
             }
-            self.body.push(Stmt::Inst(inst, Line::NONE));
+            // The record's number as its line (Program::record_lines).
+            self.body.push(Stmt::Inst(inst, Line(u32::try_from(index + 1).unwrap_or(u32::MAX))));
         }
         Ok(())
     }
@@ -570,6 +571,7 @@ pub(super) fn assemble(parsed: Parsed, opts: &ImportOptions) -> Result<Program> 
         globals: vec![],
         cores,
         comments: Default::default(),
+        record_lines: true,
     })
 }
 

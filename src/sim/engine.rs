@@ -73,7 +73,7 @@ impl<'p> Functional<'p> {
     }
 
     fn at(&self, line: u32) -> Option<Loc> {
-        (!self.p.source.is_empty() && line > 0).then(|| Loc::new(self.p.source.as_str(), line, 1))
+        self.p.loc(line).filter(|_| line > 0)
     }
 
     /// An error of core `k` at its current instruction.

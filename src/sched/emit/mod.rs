@@ -309,6 +309,7 @@ impl<'a> Emitter<'a> {
             globals: self.plan.globals,
             cores: self.cores.into_values().map(|c| c.prog).collect(),
             comments: Default::default(),
+            record_lines: false,
         }
     }
 }

@@ -786,9 +786,10 @@ fn rendezvous(
     let Some(&j) = index.get(&partner_id) else {
         return Err(Stuck {
             message: format!(
-                "core {}: line {line}: {} names core {partner_id}, which has no program",
+                "core {}: {}{} names core {partner_id}, which has no program",
                 cores[k].id,
-                inst.info().mnemonic
+                inst.info().mnemonic,
+                p.at_line(line)
             ),
         });
     };
@@ -832,9 +833,10 @@ fn rendezvous(
     if other_size != size {
         return Err(Stuck {
             message: format!(
-                "core {}: line {line}: {} of {size} bytes meets a transfer of {other_size} bytes on core {}",
+                "core {}: {}{} of {size} bytes meets a transfer of {other_size} bytes on core {}",
                 cores[k].id,
                 inst.info().mnemonic,
+                p.at_line(line),
                 cores[j].id
             ),
         });
@@ -884,7 +886,7 @@ fn deadlock_report(p: &Program, cores: &[CoreTimer], index: &HashMap<CoreId, usi
                         .iter()
                         .map(|&x| {
                             let (to, op, line) = waits(x).expect("in the cycle");
-                            format!("core {} ({op} at line {line}) waits for core {to}", cores[x].id)
+                            format!("core {} ({op}{}) waits for core {to}", cores[x].id, p.at_line(line))
                         })
                         .collect();
                     lines.push(format!("deadlock: {}", cycle.join(", ")));
@@ -902,20 +904,20 @@ fn deadlock_report(p: &Program, cores: &[CoreTimer], index: &HashMap<CoreId, usi
                 let state = match index.get(&partner) {
                     Some(&j) if cores[j].done => "has finished".to_string(),
                     Some(&j) => match waits(j) {
-                        Some((x, op2, l2)) => format!("is blocked in {op2} with core {x} (line {l2})"),
+                        Some((x, op2, l2)) => format!("is blocked in {op2} with core {x}{}", p.at_line(l2)),
                         None => "is blocked".to_string(),
                     },
                     None => "has no program".to_string(),
                 };
                 lines.push(format!(
-                    "core {} did not finish: its {op} at line {line} with core {partner} never completes; core {partner} {state}",
-                    cores[k].id
+                    "core {} did not finish: its {op}{} with core {partner} never completes; core {partner} {state}",
+                    cores[k].id,
+                    p.at_line(line)
                 ));
             }
             None => lines.push(format!("core {} did not finish", cores[k].id)),
         }
     }
-    let _ = p;
     lines.join("\n")
 }
 
