@@ -105,11 +105,11 @@ impl CostModel {
             + u64::from(m.sample_hold_latency_cycle);
         let after_adc_cycles = u64::from(m.shift_adder_latency_cycle) + u64::from(m.output_buffer_latency_cycle);
         let p = m.period;
-        // Energy of one step: every DAC, the crossbar read, sample-and-hold; then per ADC pass
-        // every ADC and the shift-add.
+        // Energy of one step: every DAC, the crossbar read, a sample-and-hold per column (as
+        // pimsim-nn's XbarArray counts it); then per ADC pass every ADC and the shift-add.
         let front_energy = m.dac_dynamic_power * f64::from(m.dac_count) * f64::from(m.dac_latency_cycle) * p
             + m.xbar_read_power * m.xbar_latency
-            + m.sample_hold_dynamic_power * f64::from(m.sample_hold_latency_cycle) * p
+            + m.sample_hold_dynamic_power * f64::from(m.sample_hold_latency_cycle) * p * f64::from(m.xbar_size[1])
             + m.input_buffer_dynamic_power * f64::from(m.input_buffer_latency_cycle) * p;
         let back_energy_per_adc_pass =
             m.adc_dynamic_power * f64::from(m.adc_count) * f64::from(m.adc_latency_cycle) * p
@@ -127,7 +127,8 @@ impl CostModel {
         let matrix_static = (m.dac_static_power * f64::from(m.dac_count)
             + m.adc_static_power * f64::from(m.adc_count)
             + m.sample_hold_static_power
-            + m.shift_adder_static_power
+            // One shift-adder per ADC (pimsim-nn's XbarArray).
+            + m.shift_adder_static_power * f64::from(m.adc_count)
             + m.input_buffer_static_power
             + m.output_buffer_static_power)
             * f64::from(m.xbar_array_count);
@@ -150,7 +151,10 @@ impl CostModel {
             back_energy_per_adc_pass,
             vector_width: arch.core.vector_width,
             vector_latency_cycles: arch.core.vector_latency_cycle,
-            vector_energy: arch.core.powers.vector_alu_dynamic_energy,
+            // Per chunk: the ALU, two register reads and a write (pimsim-nn's VectorUnit).
+            vector_energy: arch.core.powers.vector_alu_dynamic_energy
+                + 2.0 * arch.core.powers.vector_reg_read_dynamic_energy
+                + arch.core.powers.vector_reg_write_dynamic_energy,
             local: mem(&arch.core.local_memory),
             global: mem(&arch.global_memory),
             flit_bytes: arch.network.bus_width,
@@ -298,6 +302,26 @@ mod tests {
 
     fn latency_config() -> Arch {
         Arch::from_json_str(LATENCY_CONFIG, "latency_config.json").unwrap()
+    }
+
+    /// Energy of one mvmul, by hand, on the example config with powers: one crossbar, 8
+    /// input steps (1-bit DACs, 128 rows at once), 64 ADC passes (128 columns, 2 ADCs).
+    /// Front per step: DACs 0.01 mW x 128 x 1 ns = 1.28 pJ; crossbar 2 mW x 30 ns = 60 pJ;
+    /// sample-and-hold 0.001 mW x 1 ns x 128 columns = 0.128 pJ: 61.408 pJ. Back per ADC
+    /// pass: ADCs 1 mW x 2 x 10 ns = 20 pJ; shift-add 0.5 mW x 1 ns = 0.5 pJ: 20.5 pJ.
+    /// Total 8 x (61.408 + 64 x 20.5) = 8 x 1373.408 = 10987.264 pJ. Static: (ADCs 0.1 x 2 +
+    /// shift-adders 0.05 x 2 ADCs) x 64 crossbars = 19.2 mW.
+    #[test]
+    fn mvmul_energy_of_the_example_config() {
+        let mut a = latency_config();
+        let m = &mut a.core.matrix;
+        (m.dac_dynamic_power, m.xbar_read_power, m.sample_hold_dynamic_power) = (0.01, 2.0, 0.001);
+        (m.adc_dynamic_power, m.shift_adder_dynamic_power) = (1.0, 0.5);
+        (m.adc_static_power, m.shift_adder_static_power) = (0.1, 0.05);
+        a.core.local_memory.static_power = 0.0;
+        let c = CostModel::new(&a, Model::PimsimCompat);
+        assert!((c.mvmul(128, 128, 1, 8, 8, 8).energy - 10987.264).abs() < 1e-6);
+        assert!((c.core_static_power - 19.2).abs() < 1e-9, "{}", c.core_static_power);
     }
 
     #[test]
