@@ -34,6 +34,30 @@ fn lenet5_simulation_matches_onnxruntime_reference() {
     }
 }
 
+/// Every replication strategy on an architecture too small for all replicas (12 cores of 3
+/// 64x64 crossbars): the replicas fit (the placement succeeds), and the program still
+/// computes the model.
+#[test]
+fn every_replication_strategy_fits_and_computes_the_model() {
+    let onnx = models().join("lenet5.onnx");
+    let weights = pimlir::onnx::OnnxModel::open(&onnx).unwrap();
+    let imported = pimlir::frontend::import_onnx(&onnx).unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/lit-tests/Inputs/tiny-arch.json");
+    let arch = pimlir::arch::Arch::load(spec).unwrap();
+    let x = Tensor::read_npy(&models().join("lenet5.input0.npy")).unwrap();
+    let want = Tensor::read_npy(&models().join("lenet5.output0.npy")).unwrap();
+    for strategy in pimlir::mapping::replicate::STRATEGIES.iter().map(|s| s.name()) {
+        let opts = pimlir::compile::Options { replicate: strategy.into(), ..Default::default() };
+        let p = pimlir::compile::compile(&imported, &onnx.display().to_string(), &arch, spec, &opts)
+            .unwrap_or_else(|e| panic!("{strategy}: {e}"));
+        let xbars: u64 = p.cores.iter().flat_map(|c| &c.ags).map(|g| u64::from(g.xbars)).sum();
+        assert!(xbars <= u64::from(arch.core_count() * arch.xbars_per_core()), "{strategy}: {xbars} crossbars");
+        let got = sim::run(&p, &arch, &weights, &[x.clone()]).unwrap();
+        let err = got.outputs[0].data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(err <= 1e-4, "{strategy}: max abs error {err}");
+    }
+}
+
 #[test]
 fn lenet5_static_program_stays_small() {
     // The schedule is rerolled into loops: the static program is a small fraction of what runs.
@@ -45,7 +69,7 @@ fn lenet5_static_program_stays_small() {
 #[test]
 fn the_library_pipeline_equals_the_pass_pipeline() {
     // pim-opt's MLIR passes and the plain-Rust pipeline make the same decisions.
-    for strategy in ["none", "balance"] {
+    for strategy in ["none", "balance", "uniform", "proportional"] {
         let onnx = models().join("lenet5.onnx");
         let pipeline = format!("partition,replicate{{strategy={strategy}}},map-cores,schedule,alloc-memory");
         let mut by_passes = compile_onnx(&onnx, "pimcomp-default", &pipeline).unwrap();

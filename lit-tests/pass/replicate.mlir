@@ -2,6 +2,11 @@
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate | FileCheck %s --check-prefix=NONE
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=balance | FileCheck %s --check-prefix=BAL
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate="strategy=balance max-replicas=4" | FileCheck %s --check-prefix=MAX
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=uniform | FileCheck %s --check-prefix=UNI
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=proportional | FileCheck %s --check-prefix=PROP
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate="strategy=uniform max-replicas=5" | FileCheck %s --check-prefix=UNIMAX
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=2 | not pim-opt --replicate=strategy=proportional 2>&1 | FileCheck %s --check-prefix=FIT
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=2 | not pim-opt --replicate=strategy=balance 2>&1 | FileCheck %s --check-prefix=FIT
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition | not pim-opt --replicate=strategy=magic 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not pim-opt %inputs/small-net.mlir --replicate 2>&1 | FileCheck %s --check-prefix=ORDER
 
@@ -15,5 +20,20 @@
 
 // MAX: "pim_partition.conv2d"{{.*}}replicas = 4 : i64
 
-// BAD: error: unknown replicate strategy 'magic'; available: none, balance
+// two-conv-net: every group is one crossbar; a replica of conv1 (64 windows) takes 1, of
+// conv2 (16 windows) 2, the fc 2 (kept at 1 replica: 1 window); 36 crossbars in all.
+// Uniform: n of each conv: n + 2n + 2 <= 36 gives n = 11 (12 would need 38).
+// UNI: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 11 : i64
+// UNI: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 11 : i64
+// UNI: "pim_partition.fc"{{.*}}replicas = 1 : i64
+// Proportional: conv1 n, conv2 ceil(n * 16 / 64): n = 22 takes 22 + 2 * 6 + 2 = 36 (23 needs 37).
+// PROP: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 22 : i64
+// PROP: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 6 : i64
+// UNIMAX: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 5 : i64
+// UNIMAX: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 5 : i64
+
+// A model that does not fit even once is an error at --replicate, with both counts.
+// FIT: error: model does not fit on 'tiny': it needs 82 crossbars, the architecture has 36 (12 cores x 3 crossbars)
+
+// BAD: error: unknown replicate strategy 'magic'; available: none, balance, uniform, proportional
 // ORDER: error: --replicate expects pim_partition-level IR (run --partition first), got graph-level IR

@@ -5,7 +5,7 @@
 //! replica counts against the chip, the first included: a strategy never asks for more
 //! crossbars than the placement can give.
 
-use super::place::{first_fit, Demand};
+use super::place::{first_fit, place_error, Demand};
 use super::{MapError, Mapping};
 use crate::arch::Arch;
 use crate::graph::{Graph, NodeId};
@@ -26,7 +26,7 @@ pub trait Replicator: Sync {
 }
 
 /// Every strategy, by name.
-pub static STRATEGIES: &[&dyn Replicator] = &[&NoReplication, &Balance];
+pub static STRATEGIES: &[&dyn Replicator] = &[&NoReplication, &Balance, &Uniform, &Proportional];
 
 pub fn find(name: &str) -> Option<&'static dyn Replicator> {
     STRATEGIES.iter().copied().find(|s| s.name() == name)
@@ -67,11 +67,7 @@ impl Replicator for Balance {
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
         let layers: Vec<NodeId> = m.layers.keys().copied().collect();
-        let win: Vec<u64> = layers.iter().map(|&i| super::windows(g, &g.nodes[i])).collect();
-        for l in m.layers.values_mut() {
-            l.replicas = 1;
-        }
-        let mut demands = Demand::of(m);
+        let (win, mut demands) = start(g, m, arch)?;
         let mut full = vec![false; layers.len()];
         loop {
             // The bottleneck: most windows per replica among layers that can still grow.
@@ -96,5 +92,109 @@ impl Replicator for Balance {
             }
         }
         Ok(())
+    }
+}
+
+/// Each layer's windows, and the demands of `m` with every layer at one replica; an error
+/// when even that does not fit (crossbars needed and available).
+fn start(g: &Graph, m: &mut Mapping, arch: &Arch) -> Result<(Vec<u64>, Vec<Demand>), MapError> {
+    for l in m.layers.values_mut() {
+        l.replicas = 1;
+    }
+    let win: Vec<u64> = m.layers.keys().map(|&i| super::windows(g, &g.nodes[i]).max(1)).collect();
+    let demands = Demand::of(m);
+    first_fit(&demands, arch).map_err(|e| place_error(g, arch, e))?;
+    Ok((win, demands))
+}
+
+/// The largest `k` in `1..=hi` for which `fits(k)` holds (`fits` monotone, `fits(1)` true).
+fn largest(hi: u64, mut fits: impl FnMut(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (1u64, hi.max(1));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// Sets the replicas of `m` and `demands` to `r[k]` for layer `k`.
+fn set(m: &mut Mapping, demands: &mut [Demand], r: &[u32]) {
+    for ((l, d), &r) in m.layers.values_mut().zip(demands.iter_mut()).zip(r) {
+        l.replicas = r;
+        d.replicas = r;
+    }
+}
+
+/// The same number of replicas for every layer (at most its windows), as many as fit.
+pub struct Uniform;
+
+impl Replicator for Uniform {
+    fn name(&self) -> &'static str {
+        "uniform"
+    }
+    fn summary(&self) -> &'static str {
+        "the same replicas for every layer, as many as fit"
+    }
+    fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
+        let (win, mut demands) = start(g, m, arch)?;
+        let cap = opts.max_replicas.map_or(u64::MAX, u64::from);
+        let of =
+            |n: u64| -> Vec<u32> { win.iter().map(|&w| n.min(w).min(cap).min(u64::from(u32::MAX)) as u32).collect() };
+        let hi = win.iter().copied().max().unwrap_or(1).min(cap);
+        let n = largest(hi, |n| {
+            set(m, &mut demands, &of(n));
+            first_fit(&demands, arch).is_ok()
+        });
+        set(m, &mut demands, &of(n));
+        Ok(())
+    }
+}
+
+/// Replicas in proportion to each layer's windows (the layer with the most gets `n`, the
+/// others `ceil(n * windows / most)`, at least one), the largest `n` that fits.
+pub struct Proportional;
+
+impl Replicator for Proportional {
+    fn name(&self) -> &'static str {
+        "proportional"
+    }
+    fn summary(&self) -> &'static str {
+        "replicas in proportion to each layer's windows"
+    }
+    fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
+        let (win, mut demands) = start(g, m, arch)?;
+        let cap = opts.max_replicas.map_or(u64::MAX, u64::from);
+        let most = win.iter().copied().max().unwrap_or(1);
+        let of = |n: u64| -> Vec<u32> {
+            win.iter()
+                .map(|&w| {
+                    let r = (u128::from(n) * u128::from(w)).div_ceil(u128::from(most)) as u64;
+                    r.clamp(1, w).min(cap).min(u64::from(u32::MAX)) as u32
+                })
+                .collect()
+        };
+        let n = largest(most.min(cap), |n| {
+            set(m, &mut demands, &of(n));
+            first_fit(&demands, arch).is_ok()
+        });
+        set(m, &mut demands, &of(n));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest;
+
+    #[test]
+    fn largest_finds_the_edge() {
+        assert_eq!(largest(100, |k| k <= 37), 37);
+        assert_eq!(largest(100, |k| k <= 100), 100);
+        assert_eq!(largest(1, |_| true), 1);
+        assert_eq!(largest(0, |_| true), 1);
     }
 }
