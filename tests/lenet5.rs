@@ -52,7 +52,7 @@ fn every_replication_strategy_fits_and_computes_the_model() {
             .unwrap_or_else(|e| panic!("{strategy}: {e}"));
         let xbars: u64 = p.cores.iter().flat_map(|c| &c.ags).map(|g| u64::from(g.xbars)).sum();
         assert!(xbars <= u64::from(arch.core_count() * arch.xbars_per_core()), "{strategy}: {xbars} crossbars");
-        let got = sim::run(&p, &arch, &weights, &[x.clone()]).unwrap();
+        let got = sim::run(&p, &arch, &weights, std::slice::from_ref(&x)).unwrap();
         let err = got.outputs[0].data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(err <= 1e-4, "{strategy}: max abs error {err}");
     }
