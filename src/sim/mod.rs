@@ -113,44 +113,34 @@ fn run_full(
         semantics::Memories { eb, local_bytes: arch.local_memory_bytes(), global_bytes: arch.global_memory_bytes() };
     let mut global = init_globals(p, eb, weights, inputs)?;
     global.resize(global.len().max(elems(footprint.global) as usize), 0.0);
-    let mut crossbars = weights::crossbars_with(p, weights, bits.as_ref())?;
-    if let (Some(b), Engine::Jit) = (bits, engine) {
-        compile_kernels(&mut crossbars, b)?;
-    }
+    let kernels = match (bits, engine) {
+        (Some(b), Engine::Jit) => compile_kernels(p, b)?,
+        _ => weights::Kernels::new(),
+    };
+    let crossbars = weights::crossbars_with(p, weights, bits.as_ref(), &kernels)?;
     let local: Vec<usize> = footprint.local.iter().map(|&b| elems(b) as usize).collect();
     let mut engine = engine::Functional::new(p, mem, &local, crossbars, global);
     engine.run(obs)?;
     read_outputs(p, eb, &engine.global)
 }
 
-/// Gives every quantized block its compiled step.
+/// A compiled step for every (columns, planes) among the program's array groups.
 #[cfg(feature = "jit")]
-fn compile_kernels(crossbars: &mut [Vec<std::sync::Arc<weights::Block>>], b: crossbar::Precision) -> Result<()> {
+fn compile_kernels(p: &Program, b: crossbar::Precision) -> Result<weights::Kernels> {
     let mut jit = jit::Jit::new(b)?;
-    // Shared blocks (replicas) stay shared; each old block is kept alive with its key.
-    type Pair = (std::sync::Arc<weights::Block>, std::sync::Arc<weights::Block>);
-    let mut done: std::collections::HashMap<*const weights::Block, Pair> = std::collections::HashMap::new();
-    for core in crossbars.iter_mut() {
-        for block in core.iter_mut() {
-            let key = std::sync::Arc::as_ptr(block);
-            if let Some((_, b)) = done.get(&key) {
-                *block = b.clone();
-                continue;
-            }
-            let mut copy = (**block).clone();
-            if let Some(q) = &mut copy.quant {
-                q.jit = Some(jit.kernel(q.cols, q.planes())?);
-            }
-            let new = std::sync::Arc::new(copy);
-            done.insert(key, (block.clone(), new.clone()));
-            *block = new;
+    let planes = b.weight_slices() * 2;
+    let mut out = weights::Kernels::new();
+    for ag in p.cores.iter().flat_map(|c| &c.ags) {
+        let cols = ag.cols.max(0) as usize;
+        if let std::collections::hash_map::Entry::Vacant(e) = out.entry((cols, planes)) {
+            e.insert(jit.kernel(cols, planes)?);
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(not(feature = "jit"))]
-fn compile_kernels(_: &mut [Vec<std::sync::Arc<weights::Block>>], _: crossbar::Precision) -> Result<()> {
+fn compile_kernels(_: &Program, _: crossbar::Precision) -> Result<weights::Kernels> {
     Err(Error::new("--engine=jit: this build has no JIT (built without the `jit` feature)"))
 }
 

@@ -285,8 +285,11 @@ pub struct Block {
 /// (logical weight -> stored tensor), with a folded batch normalization's scale applied to
 /// its output channel.
 pub fn crossbars(p: &Program, w: &dyn WeightStore) -> Result<Vec<Vec<Arc<Block>>>> {
-    crossbars_with(p, w, None)
+    crossbars_with(p, w, None, &Kernels::new())
 }
+
+/// Compiled crossbar steps by (columns, planes) (`--engine=jit`); empty: interpreted.
+pub type Kernels = HashMap<(usize, usize), super::crossbar::StepFn>;
 
 /// [`crossbars`], with each block also quantized into cells when `bits` is given (one weight
 /// step per layer, from the layer's largest magnitude).
@@ -294,6 +297,7 @@ pub fn crossbars_with(
     p: &Program,
     w: &dyn WeightStore,
     bits: Option<&super::crossbar::Precision>,
+    kernels: &Kernels,
 ) -> Result<Vec<Vec<Arc<Block>>>> {
     use rayon::prelude::*;
     struct Source {
@@ -360,7 +364,9 @@ pub fn crossbars_with(
             let finite = data.iter().all(|v| v.is_finite());
             let quant = bits.map(|b| {
                 let step = super::crossbar::step(layer_max[name], b.weight_bits);
-                super::crossbar::quantize(&data, rows, cols, step, b)
+                let mut q = super::crossbar::quantize(&data, rows, cols, step, b);
+                q.jit = kernels.get(&(cols, q.planes())).copied();
+                q
             });
             Arc::new(Block { rows, cols, w: data, finite, quant })
         })

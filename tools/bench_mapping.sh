@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Mapping quality, run by hand (not part of `make test`): every zoo model (models/*.onnx) and
+# PIMCOMP-NN's 12 structure files (../shared/data/pimcomp-json, or $PIMCOMP_JSON) compiled
+# for pimcomp-default with each replication strategy, then timed by pim-sim (pimlir model,
+# 2 samples). Prints a markdown table:
+#   crossbars   crossbars the program's array groups hold (with `none`: one replica each)
+#   use         crossbars over the chip's (144 x 64 = 9216 on pimcomp-default)
+#   compile     wall time of the whole compile
+#   latency     first sample, pimlir timing model
+#   period      time between samples in the steady state (1 / throughput)
+#   bound       the issue-bound roofline: all mvmul time of one sample over the cores (a core
+#               runs one instruction at a time with its one-entry ROB), so no mapping of this
+#               program's crossbar work on this chip can have a shorter period
+#   gap         period / bound
+# A model that does not compile shows the first line of its error instead.
+#
+# Usage: tools/bench_mapping.sh [MODEL-FILE...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x target/release/pim-opt ] || cargo build --release --bins
+bin=target/release
+json=${PIMCOMP_JSON:-../shared/data/pimcomp-json}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ $# -gt 0 ]; then
+    files=("$@")
+else
+    files=(models/*.onnx)
+    [ -d "$json" ] && files+=("$json"/*.json)
+fi
+arch=pimcomp-default
+echo "| model | strategy | crossbars | use | compile | latency | period | bound | gap |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for f in "${files[@]}"; do
+    name=$(basename "$f")
+    for s in none balance uniform proportional; do
+        pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
+        start=$(date +%s%N)
+        if ! "$bin/pim-opt" "$f" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/p.pim" 2> "$tmp/err"; then
+            why=$(grep -m1 "error" "$tmp/err" | sed 's/|/\\|/g' | cut -c1-140)
+            echo "| $name | $s | - | - | - | $why | | | |"
+            # The other strategies stop at the same place.
+            break
+        fi
+        end=$(date +%s%N)
+        if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 2 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
+            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | |"
+            continue
+        fi
+        python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" <<'PY'
+import json, re, sys
+pim, report, name, strategy, ms = sys.argv[1:6]
+xbars = sum(int(m.group(1)) for m in re.finditer(r"^  ag \d+ .* xbars=(\d+)", open(pim).read(), re.M))
+r = json.load(open(report))
+chip = 144 * 64
+period = 1e9 / r["throughput_per_s"] if r.get("throughput_per_s") else float("nan")
+matrix = sum(c["busy_ns"]["matrix"] for c in r["cores"]) / r["samples"]
+bound = matrix / 144
+ms_ = lambda ns: f"{ns / 1e6:.3f} ms"
+print(f"| {name} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} | {ms_(period)} | {ms_(bound)} | {period / bound:.1f}x |")
+PY
+    done
+done
