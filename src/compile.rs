@@ -11,9 +11,8 @@ use crate::diag::{Error, Result};
 use crate::frontend::Imported;
 use crate::graph::Op;
 use crate::isa::Program;
-use crate::mapping::{flattened_map, place, replicate, unfolding_of, LayerMap, Mapping};
+use crate::mapping::{flattened_map, place, replicate, LayerMap, Mapping};
 use crate::sched::{schedule, Mode};
-use crate::unfold::Format;
 
 /// What to decide how (the pass options, with the same defaults).
 #[derive(Debug, Clone)]
@@ -44,14 +43,9 @@ pub fn compile(imported: &Imported, weights: &str, arch: &Arch, arch_spec: &str,
     let mut m = Mapping::default();
     for (i, node) in g.crossbar_layers() {
         let name = node.op.layer_name().unwrap_or("?");
-        if let Op::Conv2d(c) = &node.op {
-            if c.group != 1 {
-                return Err(at(Some(i), format!("layer '{name}': grouped convolution is not supported yet")));
-            }
-        }
         let hwc = matches!(node.op, Op::Fc(_)).then(|| flattened_map(g, node.inputs[0])).flatten();
-        let u =
-            unfolding_of(g, node, Format::IK2_O_1, 1, hwc).map_err(|e| at(Some(i), format!("layer '{name}': {e}")))?;
+        let u = crate::mapping::default_unfolding(g, node, arch.xbar_rows(), arch.xbar_cols(), hwc)
+            .map_err(|e| at(Some(i), format!("layer '{name}': {e}")))?;
         m.layers.insert(i, LayerMap::new(u, arch.xbar_rows(), arch.xbar_cols()));
     }
     let rep = replicate::find(&opts.replicate).ok_or_else(|| {

@@ -165,7 +165,7 @@ impl Unfolding {
         Unfolding::new(Format::IK2_O_1, kernel, in_channels, out_channels, 1, 1)
     }
 
-    fn kernel_area(&self) -> u64 {
+    pub fn kernel_area(&self) -> u64 {
         u64::from(self.kernel[0]) * u64::from(self.kernel[1])
     }
 

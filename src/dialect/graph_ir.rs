@@ -326,11 +326,6 @@ fn core_id(c: i64) -> Result<CoreId, String> {
 fn layer_map(g: &Graph, raw: &RawLayer<'_>, arch: &Arch, level: Level) -> Result<LayerMap, String> {
     let node = &g.nodes[raw.node];
     let name = node.op.layer_name().unwrap_or("?");
-    if let Op::Conv2d(c) = &node.op {
-        if c.group != 1 {
-            return Err(format!("layer '{name}': grouped convolution (group = {}) cannot be partitioned yet", c.group));
-        }
-    }
     let small = |what: &str, v: i64| -> Result<u32, String> {
         u32::try_from(v).map_err(|_| format!("layer '{name}': {what} = {v} is out of range"))
     };

@@ -143,6 +143,19 @@ impl LayerMap {
         self.core_of(r, 0)
     }
 
+    /// The cores that collect replica `r`'s results: for each matrix (its own output
+    /// channels), the core of its first array group.
+    pub fn owners(&self, r: u32) -> Vec<CoreId> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = vec![];
+        for (k, a) in self.groups().iter().enumerate() {
+            if seen.insert(a.matrix) {
+                out.extend(self.core_of(r, k));
+            }
+        }
+        out
+    }
+
     /// The windows replica `r` computes.
     pub fn window_range(&self, r: u32) -> Option<(u64, u64)> {
         let w = self.windows.as_ref()?;
@@ -165,7 +178,7 @@ impl Mapping {
     /// or a vector op's cores.
     pub fn output_cores(&self, i: NodeId) -> Vec<CoreId> {
         if let Some(l) = self.layers.get(&i) {
-            let mut v: Vec<CoreId> = (0..l.replicas).filter_map(|r| l.owner(r)).collect();
+            let mut v: Vec<CoreId> = (0..l.replicas).flat_map(|r| l.owners(r)).collect();
             v.sort_unstable();
             v.dedup();
             return v;
@@ -184,6 +197,35 @@ impl Mapping {
         c.dedup();
         c
     }
+}
+
+/// Groups of a grouped convolution packed into one matrix: as many as fit a crossbar in
+/// rows (input channels times kernel area each) and in columns (output channels each), at
+/// least one. The matrix is block-diagonal: a group's rows meet only its own columns, so
+/// packing never pads a group to the whole layer's channels.
+pub fn grouped_pack(u_in: u32, u_out: u32, kernel_area: u64, groups: u32, xbar_rows: u32, xbar_cols: u32) -> u32 {
+    let rows = u64::from(u_in).saturating_mul(kernel_area).max(1);
+    let by_rows = u64::from(xbar_rows) / rows;
+    let by_cols = u64::from(xbar_cols) / u64::from(u_out.max(1));
+    by_rows.min(by_cols).clamp(1, u64::from(groups.max(1))) as u32
+}
+
+/// The unfolding `--partition` gives a crossbar layer: format (IK^2, O, 1); a grouped
+/// convolution packed by [`grouped_pack`].
+pub fn default_unfolding(
+    g: &Graph,
+    node: &Node,
+    xbar_rows: u32,
+    xbar_cols: u32,
+    hwc: Option<[i64; 3]>,
+) -> Result<Unfolding, String> {
+    let dense = unfolding_of(g, node, Format::IK2_O_1, 1, hwc)?;
+    if dense.groups <= 1 {
+        return Ok(dense);
+    }
+    let pack =
+        grouped_pack(dense.in_channels, dense.out_channels, dense.kernel_area(), dense.groups, xbar_rows, xbar_cols);
+    unfolding_of(g, node, Format::IK2_O_1, pack, hwc)
 }
 
 /// Output windows (matrix-vector products per sample) of a crossbar layer.

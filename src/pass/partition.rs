@@ -7,8 +7,7 @@ use super::{module_error, record_arch, OptionDef, PassContext, PassDef};
 use crate::dialect::emit_error;
 use crate::dialect::graph_ir::{write_graph, Failed, Level};
 use crate::graph::Op;
-use crate::mapping::{flattened_map, unfolding_of, LayerMap};
-use crate::unfold::Format;
+use crate::mapping::{flattened_map, LayerMap};
 use melior::ir::Module;
 
 pub static PASS: PassDef = PassDef {
@@ -43,18 +42,9 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let g = &gm.graph;
     let mut failed = false;
     for (i, node) in g.crossbar_layers() {
-        if let Op::Conv2d(c) = &node.op {
-            if c.group != 1 {
-                emit_error(
-                    gm.side.loc(node.src),
-                    &format!("layer '{}': grouped convolution is not supported yet", c.name),
-                );
-                failed = true;
-                continue;
-            }
-        }
         let hwc = matches!(node.op, Op::Fc(_)).then(|| flattened_map(g, node.inputs[0])).flatten();
-        match unfolding_of(g, node, Format::IK2_O_1, 1, hwc) {
+        // Grouped convolutions pack several groups block-diagonally into one crossbar.
+        match crate::mapping::default_unfolding(g, node, ag_rows, pc.arch.xbar_cols(), hwc) {
             Ok(u) => {
                 gm.mapping.layers.insert(i, LayerMap::new(u, ag_rows, pc.arch.xbar_cols()));
             }

@@ -1,9 +1,11 @@
 //! The task graph: what every core does for every op, and who must wait for whom.
 //!
-//! A crossbar layer becomes one task per (core, replica) holding array groups of that
-//! replica: the core multiplies its groups' rows of every window the replica computes, and
-//! either sends its partial sums to the replica's owner (the core of its first group) or, as
-//! the owner, receives and adds the others' sums and writes the result. A vector op becomes
+//! A crossbar layer becomes one task per (core, replica, matrix) holding array groups of that
+//! replica's matrix: the core multiplies its groups' rows of every window the replica
+//! computes, and either sends its partial sums to the owner (the core of the matrix's first
+//! group in the replica) or, as the owner, receives and adds the others' sums and writes the
+//! matrix's output channels. (A layer has several matrices when a grouped convolution is
+//! packed: each matrix holds some groups, with their own inputs and outputs.) A vector op becomes
 //! one task per core it is placed on, each taking its share of the op's work. Before an op
 //! starts, every core that wrote one of its inputs hands a token to every other core that
 //! reads them (the dependency edges). Policies order these tasks; the emitter writes them.
@@ -17,11 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One core's part of one op.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
-    /// A crossbar layer's array groups `groups` (indices within a replica, ascending) of
-    /// replica `replica`, on `core`, for windows `windows`.
+    /// A crossbar layer's array groups `groups` (indices within a replica, ascending, all of
+    /// matrix `matrix`) of replica `replica`, on `core`, for windows `windows`.
     Layer {
         core: CoreId,
         replica: u32,
+        matrix: u32,
         groups: Vec<usize>,
         windows: (u64, u64),
         /// The core that collects the replica's results.
@@ -102,29 +105,33 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
     if l.ag_cols != 0 && l.groups().iter().any(|a| a.cols != l.unfolding.shape(a.matrix).1) {
         return Err(SchedError::at(i, "array groups split along columns are not scheduled yet"));
     }
-    if l.unfolding.matrices() != 1 {
-        return Err(SchedError::at(
-            i,
-            format!("layers unfolded into {} matrices are not scheduled yet", l.unfolding.matrices()),
-        ));
+    if l.unfolding.format != crate::unfold::Format::IK2_O_1 {
+        return Err(SchedError::at(i, format!("format {} is not scheduled yet", l.unfolding.format.name())));
     }
     let total = crate::mapping::windows(g, &g.nodes[i]);
-    // core -> replica -> groups
-    let mut holders: BTreeMap<CoreId, BTreeMap<u32, Vec<usize>>> = BTreeMap::new();
+    let specs = l.groups();
+    // core -> (replica, matrix) -> groups
+    let mut holders: BTreeMap<CoreId, BTreeMap<(u32, u32), Vec<usize>>> = BTreeMap::new();
+    // (replica, matrix) -> the core of its first group
+    let mut owners: BTreeMap<(u32, u32), CoreId> = BTreeMap::new();
     for r in 0..l.replicas {
-        for gi in 0..n_ag {
+        for (gi, a) in specs.iter().enumerate() {
             let c = ag_cores[r as usize * n_ag + gi];
-            holders.entry(c).or_default().entry(r).or_default().push(gi);
+            holders.entry(c).or_default().entry((r, a.matrix)).or_default().push(gi);
+            owners.entry((r, a.matrix)).or_insert(c);
         }
     }
     let mut tasks = vec![];
-    for (&core, reps) in &holders {
-        for (&r, groups) in reps {
-            let owner = ag_cores[r as usize * n_ag];
-            let helpers =
-                holders.iter().filter(|(&c, reps)| c != owner && reps.contains_key(&r)).map(|(&c, _)| c).collect();
+    for (&core, parts) in &holders {
+        for (&(r, matrix), groups) in parts {
+            let owner = owners[&(r, matrix)];
+            let helpers = holders
+                .iter()
+                .filter(|(&c, parts)| c != owner && parts.contains_key(&(r, matrix)))
+                .map(|(&c, _)| c)
+                .collect();
             let windows = l.window_range(r).unwrap_or((0, total));
-            tasks.push(Task::Layer { core, replica: r, groups: groups.clone(), windows, owner, helpers });
+            tasks.push(Task::Layer { core, replica: r, matrix, groups: groups.clone(), windows, owner, helpers });
         }
     }
     Ok(tasks)

@@ -63,7 +63,8 @@ impl Emitter<'_> {
             }
             (_, l) => return Err(SchedError::at(i, format!("layer input laid out as {l:?} is not supported"))),
         };
-        let (_, cols) = u.max_shape();
+        // Every output channel of the layer (all its matrices).
+        let cols = u.groups * u.out_channels;
         let bn = bn.map(|b| BnRef { gamma: b.gamma, beta: b.beta, mean: b.mean, var: b.var, eps: b.epsilon });
         self.layers.push(Layer {
             name: name.clone(),
@@ -87,14 +88,17 @@ impl Emitter<'_> {
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
-        let Task::Layer { core, replica, groups, windows, owner, helpers } = task else {
+        let Task::Layer { core, replica, matrix, groups, windows, owner, helpers } = task else {
             return Err(SchedError::at(i, "not a layer task"));
         };
         let l = &self.m.layers[&i];
         let specs = l.groups();
         let eb = self.eb;
-        let (rows, cols) = s.unfolding.max_shape();
+        // This matrix's rows and columns, and where its columns go among the layer's outputs.
+        let (rows, cols) = s.unfolding.shape(*matrix);
         let (rows, cols) = (i64::from(rows), i64::from(cols));
+        let col0 = i64::from(s.unfolding.output_channels_of(*matrix).0);
+        let out_cols = i64::from(s.unfolding.groups) * i64::from(s.unfolding.out_channels);
         let is_owner = core == owner;
         let cb = self.core(*core);
         // Array-group table entries of this core.
@@ -125,7 +129,11 @@ impl Emitter<'_> {
         let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
         let bias_buf = if is_owner { s.bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb)) } else { None };
         if let (Some(bb), Some(bg)) = (bias_buf, s.bias_g) {
-            cb.emit([inst(Inst::Ld { rd: Addr::local(bb, 0), rs1: Addr::global(bg, 0), size: (cols * eb) as u32 })]);
+            cb.emit([inst(Inst::Ld {
+                rd: Addr::local(bb, 0),
+                rs1: Addr::global(bg, col0 * eb),
+                size: (cols * eb) as u32,
+            })]);
         }
         // ReLU rides on the crossbar when nothing has to be added after the product.
         let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
@@ -135,7 +143,7 @@ impl Emitter<'_> {
         let window_body = |w: i64| -> Vec<Stmt> {
             let (oh, ow) = (w / ow_n, w % ow_n);
             let segs = match &s.window {
-                Some(win) => s.unfolding.patch(0, win, oh, ow).unwrap_or_default(),
+                Some(win) => s.unfolding.patch(*matrix, win, oh, ow).unwrap_or_default(),
                 None => vec![Segment { at: 0, len: rows, src: Some(0) }],
             };
             let mut b = vec![];
@@ -190,7 +198,7 @@ impl Emitter<'_> {
                     }));
                 }
                 b.push(inst(Inst::St {
-                    rd: Addr::global(s.out_g, w * cols * eb),
+                    rd: Addr::global(s.out_g, (w * out_cols + col0) * eb),
                     rs1: Addr::local(acc, 0),
                     size: (cols * eb) as u32,
                 }));
@@ -200,7 +208,7 @@ impl Emitter<'_> {
         // Only the kernel taps this core's rows touch decide where the patch has padding: in a
         // row of windows, the taps of kernel rows inside the input (those outside are zeros
         // whatever the column).
-        let taps = touched_taps(&s.unfolding, lo, hi);
+        let taps = touched_taps(&s.unfolding, *matrix, lo, hi);
         let conv = match (&s.window, &self.g.nodes[i].op) {
             (Some(win), Op::Conv2d(c)) => Some((*win, c.kernel)),
             _ => None,
@@ -240,10 +248,10 @@ impl Emitter<'_> {
     }
 }
 
-/// The kernel taps with patch rows in `[lo, hi)`, for the (kh, kw, channel) row order of
-/// `IK2_O_1`: `(kh, first kw, last kw)` for each kernel row touched, in order.
-fn touched_taps(u: &Unfolding, lo: i64, hi: i64) -> Vec<(i64, i64, i64)> {
-    let ch = i64::from(u.in_channels * u.pack.min(u.groups));
+/// The kernel taps with patch rows in `[lo, hi)` of matrix `m`, for the (kh, kw, channel)
+/// row order of `IK2_O_1`: `(kh, first kw, last kw)` for each kernel row touched, in order.
+fn touched_taps(u: &Unfolding, m: u32, lo: i64, hi: i64) -> Vec<(i64, i64, i64)> {
+    let ch = i64::from(u.input_channels_of(m).1);
     let kw_n = i64::from(u.kernel[1]);
     let row = kw_n * ch;
     (0..i64::from(u.kernel[0]))
