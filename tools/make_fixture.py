@@ -286,6 +286,18 @@ def clip_relu6(gb: GraphBuilder) -> str:
     return gb.relu6(gb.input("input", X))
 
 
+@graph_fixture("conv-relu6", input_scale=4.0)
+def conv_relu6(gb: GraphBuilder) -> str:
+    """Conv 3x3 (4 -> 6) with ReLU6 fused: clipped on the way out of the crossbars."""
+    return gb.relu6(gb.conv(gb.input("input", X), 6, 3, 1, 1))
+
+
+@graph_fixture("conv-depthwise-relu6", input_scale=4.0)
+def conv_depthwise_relu6(gb: GraphBuilder) -> str:
+    """Depthwise conv 3x3 with ReLU6 fused (MobileNetV2's pattern)."""
+    return gb.relu6(gb.conv(gb.input("input", X), 4, 3, 1, 1, group=4))
+
+
 @graph_fixture("clip-attr", opset=10, input_scale=4.0)
 def clip_attr(gb: GraphBuilder) -> str:
     """Opset-6..10 Clip with min/max attributes (0, 6); the model imports opset 10."""

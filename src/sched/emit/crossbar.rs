@@ -26,6 +26,8 @@ pub(crate) struct LayerSetup {
     bias_g: Option<u32>,
     act: Option<Act>,
     act_vec: Option<VecOp>,
+    /// A clip (ReLU6) applied on the way out: (min, max).
+    clip: Option<(f32, f32)>,
 }
 
 impl Emitter<'_> {
@@ -43,7 +45,12 @@ impl Emitter<'_> {
             _ => return Err(SchedError::at(i, "not a crossbar layer")),
         };
         // The activation applied on the way out (ReLU may also ride on the crossbar).
-        let act_vec = act.map(|a| act_op(i, a)).transpose()?;
+        // A clip is four vector ops against constant vectors (below); others are one.
+        let clip = match act {
+            Some(Act::Clip { min, max }) => Some((min, max)),
+            _ => None,
+        };
+        let act_vec = act.filter(|_| clip.is_none()).map(|a| act_op(i, a)).transpose()?;
         let u = l.unfolding;
         let (weight, layout, window, out_hw) = match (&n.op, in_layout) {
             (Op::Conv2d(c), Layout::Hwc { c: ch, h, w }) => {
@@ -84,7 +91,7 @@ impl Emitter<'_> {
             Some(init) => Some(self.plan.add_global(&format!("{name}.bias"), i64::from(cols), init)?),
             None => None,
         };
-        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_vec })
+        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_vec, clip })
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
@@ -135,6 +142,22 @@ impl Emitter<'_> {
                 size: (cols * eb) as u32,
             })]);
         }
+        // clip(x) = min(max(x, lo), hi), with min(y, hi) = y - relu(y - hi): the bounds as
+        // constant vectors, set once per task.
+        let clip_bufs = match (is_owner, s.clip) {
+            (true, Some((min, max))) => {
+                let lo = cb.buf(&format!("{name}.clip_lo", name = s.name), cols * eb);
+                let hi = cb.buf(&format!("{name}.clip_hi", name = s.name), cols * eb);
+                let t = cb.buf(&format!("{name}.clip_t", name = s.name), cols * eb);
+                let size = (cols * eb) as u32;
+                cb.emit([
+                    inst(Inst::Lldi { rd: Addr::local(lo, 0), size, value: min }),
+                    inst(Inst::Lldi { rd: Addr::local(hi, 0), size, value: max }),
+                ]);
+                Some((lo, hi, t))
+            }
+            _ => None,
+        };
         // ReLU rides on the crossbar when nothing has to be added after the product.
         let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
         let mbiw = self.arch.weight_bits;
@@ -187,6 +210,21 @@ impl Emitter<'_> {
                 }
                 if let Some(bb) = bias_buf {
                     b.push(vadd(acc, bb));
+                }
+                if let Some((lo, hi, t)) = clip_bufs {
+                    let vv = |op: VecOp, rd: u32, a: u32, b: Option<u32>| {
+                        inst(Inst::Vec {
+                            op,
+                            rd: Addr::local(rd, 0),
+                            rs1: Addr::local(a, 0),
+                            rs2: b.map(|b| Addr::local(b, 0)),
+                            len: cols as u32,
+                        })
+                    };
+                    b.push(vv(VecOp::Vvmax, acc, acc, Some(lo)));
+                    b.push(vv(VecOp::Vvsub, t, acc, Some(hi)));
+                    b.push(vv(VecOp::Vrelu, t, t, None));
+                    b.push(vv(VecOp::Vvsub, acc, acc, Some(t)));
                 }
                 if let (Some(op), false) = (s.act_vec, relu_on_mvmul) {
                     b.push(inst(Inst::Vec {
