@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bin=target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16}
+models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16 shufflenet mobilenetv2}
 status=0
 for m in $models; do
     for s in none balance; do
