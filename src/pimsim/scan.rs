@@ -71,7 +71,8 @@ impl Bytes {
         }
     }
 
-    /// A number's text.
+    /// A number's text, if it follows JSON's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE]
+    /// [+-]? [0-9]+)?`): Rust's parsers accept more (`+5`, `007`, `.5`), serde does not.
     fn number<'a>(&mut self, out: &'a mut Vec<u8>) -> Option<&'a [u8]> {
         self.ws()?;
         out.clear();
@@ -83,20 +84,36 @@ impl Bytes {
                 break;
             }
         }
-        (!out.is_empty()).then_some(out.as_slice())
+        json_number(out).then_some(out.as_slice())
     }
 
+    /// An integer (not `-0`, which serde reads as a float).
     fn int(&mut self, tmp: &mut Vec<u8>) -> Option<i64> {
         let t = self.number(tmp)?;
+        if t.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) || t == b"-0" {
+            return None;
+        }
         std::str::from_utf8(t).ok()?.parse().ok()
     }
 
-    /// Any value, its bytes appended to `out` when given (for `config`).
+    /// Any value, its bytes appended to `out` when given (for `config`): verbatim, white
+    /// space included, so that serde judges exactly the file's text.
     fn skip(&mut self, mut out: Option<&mut Vec<u8>>, depth: u32) -> Option<()> {
         if depth > 64 {
             return None;
         }
-        let first = self.ws()?;
+        // White space before the value, kept.
+        loop {
+            let b = self.peek()?;
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            if let Some(o) = out.as_deref_mut() {
+                o.push(b);
+            }
+            self.pos += 1;
+        }
+        let first = self.peek()?;
         let push = |b: u8, out: &mut Option<&mut Vec<u8>>| {
             if let Some(o) = out {
                 o.push(b);
@@ -108,7 +125,15 @@ impl Bytes {
                 self.pos += 1;
                 push(first, &mut out);
                 loop {
-                    let b = self.ws()?;
+                    // White space between elements, kept.
+                    let b = loop {
+                        let b = self.peek()?;
+                        if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                            break b;
+                        }
+                        push(b, &mut out);
+                        self.pos += 1;
+                    };
                     if b == close {
                         self.pos += 1;
                         push(b, &mut out);
@@ -238,11 +263,8 @@ impl Bytes {
                     })
                 }
                 b"imm" => {
-                    let t = std::str::from_utf8(self.number(tmp)?).ok()?;
-                    r.imm = Some(match t.parse::<i64>() {
-                        Ok(i) => serde_json::Number::from(i),
-                        Err(_) => serde_json::Number::from_f64(t.parse::<f64>().ok()?)?,
-                    });
+                    // serde_json's own reading of the number (integer or float, rounding).
+                    r.imm = Some(serde_json::from_slice::<serde_json::Number>(self.number(tmp)?).ok()?);
                 }
                 b"offset" => {
                     self.expect(b'{')?;
@@ -286,8 +308,51 @@ impl Bytes {
     }
 }
 
-/// Reads the file at `path` (gzipped or not); `None` when anything is unexpected.
+/// Whether `t` is a number by JSON's grammar.
+fn json_number(t: &[u8]) -> bool {
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while *i < t.len() && t[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > s
+    };
+    if t.first() == Some(&b'-') {
+        i += 1;
+    }
+    match t.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(t.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == t.len()
+}
+
+/// Reads the file at `path` (gzipped or not); `None` when anything is unexpected. Only a
+/// regular file: the scanner opens it anew, which a pipe would not survive (its first bytes
+/// were read already, to spot gzip).
 pub(super) fn read(path: &Path, gzipped: bool, keep_scalar: bool) -> Option<Parsed> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = std::fs::File::open(path).ok()?;
     let (tx, rx) = sync_channel::<Vec<u8>>(4);
     let (back, back_rx) = channel::<Vec<u8>>();
@@ -421,6 +486,8 @@ mod tests {
                           {"op": "send", "rd": 0, "core": 1, "size": 16, "offset": {"offset_value": 0, "offset_select": 0}}],
                 "core1": [{"op": "recv", "rd": 0, "core": 0, "size": 16}, {"op": "sync", "core": 0, "event_register": 2, "relu": false}]}"#,
             r#"{"core0": [], "config": {"core_cnt": 1}}"#,
+            // -0 as an lldi value is the float -0.0, as serde reads it.
+            r#"{"config": {"core_cnt": 1, "x": [1, 2 ]}, "core0": [{"op": "lldi", "rd": 0, "imm": -0, "len": 4}, {"op": "lldi", "rd": 0, "imm": 1.5e-3, "len": 4}]}"#,
         ];
         for json in files {
             let serde = read_from(json.as_bytes(), "t.json", &opts()).unwrap();
@@ -441,10 +508,20 @@ mod tests {
             r#"{"config": {"core_cnt": 1}, "core0": [{"op": "sldi", "rd": 0, "imm": 1}"#,
             r#"{"config": {"core_cnt": 1}, "core0": [{"rd": 0}]}"#,
             r#"{"core0": []}"#,
+            // Not JSON numbers (Rust's parsers take them), and -0 (a float to serde).
+            r#"{"config": {"core_cnt": 1}, "core0": [{"op": "sldi", "rd": 0, "imm": +5}]}"#,
+            r#"{"config": {"core_cnt": 1}, "core0": [{"op": "sldi", "rd": 007, "imm": 5}]}"#,
+            r#"{"config": {"core_cnt": 1}, "core0": [{"op": "sldi", "rd": -0, "imm": 5}]}"#,
+            r#"{"config": {"core_cnt": 1}, "core0": [{"op": "lldi", "rd": 0, "imm": .5, "len": 4}]}"#,
+            // Values glued by white space in the config are not one value.
+            r#"{"config": {"core_cnt": 1 6}, "core0": []}"#,
+            r#"{"config": {"core_cnt": 1, "array_group_map": {"core0": [1 6]}}, "core0": []}"#,
         ];
         for json in declined {
             assert!(scanned(json, false).is_none(), "{json}");
         }
+        // Only regular files: a pipe's first bytes were read already.
+        assert!(super::read(std::path::Path::new("/dev/null"), false, true).is_none());
         // A truncated gzip stream is declined too, though its records so far are well formed.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(r#"{"config": {"core_cnt": 1}, "core0": []}"#.as_bytes()).unwrap();

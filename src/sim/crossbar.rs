@@ -21,7 +21,7 @@ use crate::arch::Arch;
 use crate::diag::{Error, Result};
 
 /// The precisions of the crossbars and their converters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Precision {
     pub weight_bits: u32,
     /// Input width when the program sets none (`setbw`).
@@ -74,6 +74,29 @@ impl Precision {
         }
         if self.xbar_rows == 0 {
             return bad("the crossbar's rows", 0, "at least 1");
+        }
+        // A column current (32 bits here) of a whole crossbar.
+        let current = (self.xbar_rows as u128) * ((1u128 << self.dac_bits) - 1) * ((1u128 << self.cell_bits) - 1);
+        if current > u128::from(u32::MAX) {
+            return Err(Error::new(format!(
+                "bit-accurate numerics: a crossbar of {} rows with {}-bit DACs and {}-bit cells can sum {current} in a column, beyond the 32 bits modelled",
+                self.xbar_rows, self.dac_bits, self.cell_bits
+            )));
+        }
+        Ok(())
+    }
+
+    /// Array groups of `rows` rows keep their sums within the 64-bit accumulator: at most
+    /// `rows * (2^(weight_bits-1) - 1) * (2^(input_bits-1) - 1)` in magnitude.
+    pub fn check_rows(&self, rows: u64) -> Result<()> {
+        // The program's setbw may ask for up to 24 bits unless the width is forced.
+        let input = self.input_override.unwrap_or(24);
+        let most = u128::from(rows) * ((1u128 << (self.weight_bits - 1)) - 1) * ((1u128 << (input - 1)) - 1);
+        if most >= 1u128 << 62 {
+            return Err(Error::new(format!(
+                "bit-accurate numerics: array groups of {rows} rows at {}-bit weights and {input}-bit inputs overflow the 64-bit accumulator",
+                self.weight_bits
+            )));
         }
         Ok(())
     }
@@ -131,10 +154,11 @@ pub fn quantize(w: &[f32], rows: usize, cols: usize, scale: f32, p: &Precision) 
 }
 
 /// One crossbar's step, compiled for one array group's shape and the precisions
-/// ([`super::jit`]): `(cells, digits, rows, acc, shift, sign)` adds to `acc[c]`, for every
-/// plane, `sign_plane * min(sum_r digits[r] * cells[r][plane][c], adc_max) << (shift +
-/// plane's slice * cell_bits)`, as [`step_interpreted`] does.
-pub type StepFn = unsafe extern "C" fn(*const u8, *const u32, u32, *mut i64, u32, i64);
+/// ([`super::jit`]): `(cells, digits, rows, acc, shift, sign, scratch)` adds to `acc[c]`,
+/// for every plane, `sign_plane * min(sum_r digits[r] * cells[r][plane][c], adc_max) <<
+/// (shift + plane's slice * cell_bits)`, as [`step_interpreted`] does; `scratch` holds the
+/// currents (`planes * cols` of 32 bits, 4-byte aligned).
+pub type StepFn = unsafe extern "C" fn(*const u8, *const u32, u32, *mut i64, u32, i64, *mut u8);
 
 /// One `mvmul` through the crossbars: `out[c] = sum_r x[r] * w[r][c]`, as the converters
 /// compute it, with inputs quantized to `input_bits`; through `jit` when given (the same
@@ -173,10 +197,18 @@ pub fn mvmul(q: &Quantized, x: &[f32], input_bits: u32, p: &Precision, out: &mut
                 let shift = step * p.dac_bits;
                 match jit {
                     // SAFETY: the kernel was compiled for this group's columns and planes and
-                    // reads `n` digits, `n` rows of cells and writes `cols` accumulators, the
-                    // lengths of these slices.
+                    // reads `n` digits, `n` rows of cells and writes `cols` accumulators and
+                    // `planes * cols` currents, the lengths of these slices.
                     Some(f) => unsafe {
-                        f(cells.as_ptr(), digits.as_ptr(), n as u32, acc.as_mut_ptr(), shift, polarity)
+                        f(
+                            cells.as_ptr(),
+                            digits.as_ptr(),
+                            n as u32,
+                            acc.as_mut_ptr(),
+                            shift,
+                            polarity,
+                            current.as_mut_ptr().cast::<u8>(),
+                        )
                     },
                     None => step_interpreted(q, p, cells, &digits[..n], &mut current, &mut acc, shift, polarity),
                 }
@@ -355,6 +387,17 @@ mod tests {
         let p2 = Precision { xbar_rows: 2, ..p };
         mvmul(&q, &[1.0; 4], 2, &p2, &mut out, None);
         assert_eq!(out[0], 4.0);
+    }
+
+    /// Shapes whose sums the model's integers cannot hold are refused, not wrapped.
+    #[test]
+    fn sums_beyond_the_integers_are_refused() {
+        let wide = Precision { dac_bits: 8, cell_bits: 8, xbar_rows: 70_000, ..precision(8) };
+        assert!(wide.check().unwrap_err().to_string().contains("beyond the 32 bits"));
+        assert!(Precision { xbar_rows: 66_000, ..wide }.check().is_ok());
+        let p = Precision { weight_bits: 24, input_override: Some(24), ..precision(8) };
+        assert!(p.check_rows(1 << 15).is_ok());
+        assert!(p.check_rows(1 << 17).unwrap_err().to_string().contains("overflow"));
     }
 
     #[test]

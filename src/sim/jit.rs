@@ -92,8 +92,9 @@ fn compile(ctx: &'static Context, p: &Precision, cols: usize, planes: usize) -> 
     Ok(raw)
 }
 
-/// `void step(u8* cells, u32* digits, u32 n, i64* acc, u32 shift, i64 sign)`: see
-/// [`StepFn`].
+/// `void step(u8* cells, u32* digits, u32 n, i64* acc, u32 shift, i64 sign, u8* scratch)`:
+/// see [`StepFn`]. The currents live in the caller's scratch (a group may have more than a
+/// stack holds).
 fn build(
     ctx: &'static Context,
     module: &Module<'static>,
@@ -104,8 +105,9 @@ fn build(
 ) -> std::result::Result<FunctionValue<'static>, inkwell::builder::BuilderError> {
     let (i8t, i32t, i64t) = (ctx.i8_type(), ctx.i32_type(), ctx.i64_type());
     let ptr = ctx.ptr_type(AddressSpace::default());
-    let fn_type =
-        ctx.void_type().fn_type(&[ptr.into(), ptr.into(), i32t.into(), ptr.into(), i32t.into(), i64t.into()], false);
+    let fn_type = ctx
+        .void_type()
+        .fn_type(&[ptr.into(), ptr.into(), i32t.into(), ptr.into(), i32t.into(), i64t.into(), ptr.into()], false);
     let f = module.add_function(name, fn_type, None);
     let param = |k: u32| f.get_nth_param(k).expect("declared above");
     let (cells, digits) = (param(0).into_pointer_value(), param(1).into_pointer_value());
@@ -113,6 +115,7 @@ fn build(
     let acc = param(3).into_pointer_value();
     let shift = param(4).into_int_value();
     let sign = param(5).into_int_value();
+    let current = param(6).into_pointer_value();
 
     // The narrowest current that cannot overflow.
     let max_current = (p.xbar_rows as u64) * ((1u64 << p.dac_bits) - 1) * ((1u64 << p.cell_bits) - 1);
@@ -128,9 +131,9 @@ fn build(
     let read = ctx.append_basic_block(f, "read");
 
     b.position_at_end(entry);
-    let current = b.build_array_alloca(cur_t, i64t.const_int(pc, false), "current")?;
-    let bytes = i64t.const_int(pc * u64::from(cur_t.get_bit_width() / 8), false);
-    b.build_memset(current, 16, i8t.const_zero(), bytes)?;
+    let width = cur_t.get_bit_width() / 8;
+    let bytes = i64t.const_int(pc * u64::from(width), false);
+    b.build_memset(current, width, i8t.const_zero(), bytes)?;
     b.build_unconditional_branch(rows)?;
 
     // for r in 0..n: if digits[r] != 0: current[i] += digits[r] * cells[r * pc + i]

@@ -94,6 +94,8 @@ fn run_full(
         Numerics::F32 => (None, Engine::Interp),
         Numerics::BitAccurate(b, e) => {
             b.check()?;
+            let rows = p.cores.iter().flat_map(|c| &c.ags).map(|g| g.rows.max(0) as u64).max().unwrap_or(0);
+            b.check_rows(rows)?;
             (Some(b), e)
         }
     };
@@ -127,16 +129,27 @@ fn run_full(
 /// A compiled step for every (columns, planes) among the program's array groups.
 #[cfg(feature = "jit")]
 fn compile_kernels(p: &Program, b: crossbar::Precision) -> Result<weights::Kernels> {
-    let mut jit = jit::Jit::new(b)?;
-    let planes = b.weight_slices() * 2;
-    let mut out = weights::Kernels::new();
-    for ag in p.cores.iter().flat_map(|c| &c.ags) {
-        let cols = ag.cols.max(0) as usize;
-        if let std::collections::hash_map::Entry::Vacant(e) = out.entry((cols, planes)) {
-            e.insert(jit.kernel(cols, planes)?);
-        }
+    thread_local! {
+        // Kernels compiled in this thread, by precision: later runs (samples) reuse them.
+        static JITS: std::cell::RefCell<std::collections::HashMap<crossbar::Precision, jit::Jit>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
     }
-    Ok(out)
+    JITS.with(|jits| {
+        let mut jits = jits.borrow_mut();
+        let jit = match jits.entry(b) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(jit::Jit::new(b)?),
+        };
+        let planes = b.weight_slices() * 2;
+        let mut out = weights::Kernels::new();
+        for ag in p.cores.iter().flat_map(|c| &c.ags) {
+            let cols = ag.cols.max(0) as usize;
+            if let std::collections::hash_map::Entry::Vacant(e) = out.entry((cols, planes)) {
+                e.insert(jit.kernel(cols, planes)?);
+            }
+        }
+        Ok(out)
+    })
 }
 
 #[cfg(not(feature = "jit"))]

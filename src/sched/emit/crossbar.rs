@@ -142,19 +142,21 @@ impl Emitter<'_> {
                 size: (cols * eb) as u32,
             })]);
         }
-        // clip(x) = min(max(x, lo), hi), with min(y, hi) = y - relu(y - hi): the bounds as
-        // constant vectors, set once per task.
+        // clip(x) = min(max(x, lo), hi), with min(y, hi) = -max(-y, -hi) (exact, also for
+        // infinities; the ISA has no vector minimum): the bounds and a zero vector as
+        // constants, set once per task.
         let clip_bufs = match (is_owner, s.clip) {
             (true, Some((min, max))) => {
                 let lo = cb.buf(&format!("{name}.clip_lo", name = s.name), cols * eb);
-                let hi = cb.buf(&format!("{name}.clip_hi", name = s.name), cols * eb);
-                let t = cb.buf(&format!("{name}.clip_t", name = s.name), cols * eb);
+                let neg_hi = cb.buf(&format!("{name}.clip_neg_hi", name = s.name), cols * eb);
+                let zero = cb.buf(&format!("{name}.clip_zero", name = s.name), cols * eb);
                 let size = (cols * eb) as u32;
                 cb.emit([
                     inst(Inst::Lldi { rd: Addr::local(lo, 0), size, value: min }),
-                    inst(Inst::Lldi { rd: Addr::local(hi, 0), size, value: max }),
+                    inst(Inst::Lldi { rd: Addr::local(neg_hi, 0), size, value: -max }),
+                    inst(Inst::Lldi { rd: Addr::local(zero, 0), size, value: 0.0 }),
                 ]);
-                Some((lo, hi, t))
+                Some((lo, neg_hi, zero))
             }
             _ => None,
         };
@@ -211,7 +213,7 @@ impl Emitter<'_> {
                 if let Some(bb) = bias_buf {
                     b.push(vadd(acc, bb));
                 }
-                if let Some((lo, hi, t)) = clip_bufs {
+                if let Some((lo, neg_hi, zero)) = clip_bufs {
                     let vv = |op: VecOp, rd: u32, a: u32, b: Option<u32>| {
                         inst(Inst::Vec {
                             op,
@@ -222,9 +224,9 @@ impl Emitter<'_> {
                         })
                     };
                     b.push(vv(VecOp::Vvmax, acc, acc, Some(lo)));
-                    b.push(vv(VecOp::Vvsub, t, acc, Some(hi)));
-                    b.push(vv(VecOp::Vrelu, t, t, None));
-                    b.push(vv(VecOp::Vvsub, acc, acc, Some(t)));
+                    b.push(vv(VecOp::Vvsub, acc, zero, Some(acc)));
+                    b.push(vv(VecOp::Vvmax, acc, acc, Some(neg_hi)));
+                    b.push(vv(VecOp::Vvsub, acc, zero, Some(acc)));
                 }
                 if let (Some(op), false) = (s.act_vec, relu_on_mvmul) {
                     b.push(inst(Inst::Vec {

@@ -856,8 +856,9 @@ fn rendezvous(
     };
     trace.flow(sid, rid, size, read_done, data_at);
     let (sl, rl) = (cores[s].pending_inst.map_or(0, |x| x.1), cores[r].pending_inst.map_or(0, |x| x.1));
+    // The sender waits for the receiver to run its recv; the receiver for the ready message.
     cores[s].totals.wait_ns += (recv_exec - send_exec).max(0.0);
-    cores[r].totals.wait_ns += (send_exec - recv_exec).max(0.0);
+    cores[r].totals.wait_ns += (ready_at - recv_exec).max(0.0);
     cores[s].complete_pending(m, send_exec, send_done, "send", sl, trace);
     cores[r].complete_pending(m, recv_exec, recv_done, "recv", rl, trace);
     let _ = p;

@@ -140,7 +140,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         p.dynamic_count().saturating_mul(u64::from(opts.samples.max(1))),
     )?;
     if let Noc::Table(t) = noc {
-        t.check_program(p)?;
+        t.check_program(p, opts.model == Model::Pimlir)?;
     }
     let cost = CostModel::new(arch, opts.model);
     let (fetch_pj, scalar_pj) = engine::control_energy(arch);
@@ -167,6 +167,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
             end,
             load,
             store,
+            record_lines: p.record_lines,
         })
         .collect();
     let samples = opts.samples.max(1);

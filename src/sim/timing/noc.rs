@@ -154,7 +154,8 @@ impl Table {
 
     /// Every pair of nodes `p` sends messages between has a latency (the table is the whole
     /// NoC model: a missing pair would make its messages free).
-    pub fn check_program(&self, p: &crate::isa::Program) -> Result<()> {
+    /// `responses`: load data comes back over the NoC (pimlir's model; pimsim-nn's is free).
+    pub fn check_program(&self, p: &crate::isa::Program, responses: bool) -> Result<()> {
         use crate::isa::{Inst, Stmt};
         fn walk(stmts: &[Stmt], f: &mut impl FnMut(&Inst, u32)) {
             for s in stmts {
@@ -174,17 +175,15 @@ impl Table {
                 // to global memory both ways.
                 let pairs: &[(Node, Node)] = match inst {
                     Inst::Send { core, .. } => &[(me, Node::Core(*core)), (Node::Core(*core), me)],
-                    Inst::Ld { .. } | Inst::St { .. } => &[(me, Node::Global), (Node::Global, me)],
+                    Inst::Ld { .. } if responses => &[(me, Node::Global), (Node::Global, me)],
+                    Inst::Ld { .. } | Inst::St { .. } => &[(me, Node::Global)],
                     _ => &[],
                 };
                 for &(s, d) in pairs {
                     if seen.insert((s, d)) {
                         if let Err(why) = self.latency(s, d) {
-                            let at = if line > 0 {
-                                format!(" (needed by core {}'s {} at line {line})", c.id, inst.info().mnemonic)
-                            } else {
-                                format!(" (needed by core {}'s {})", c.id, inst.info().mnemonic)
-                            };
+                            let at =
+                                format!(" (needed by core {}'s {}{})", c.id, inst.info().mnemonic, p.at_line(line));
                             missing.push(format!("{why}{at}"));
                         }
                     }

@@ -30,12 +30,19 @@ pub struct Overwrite {
     pub end: u64,
     pub load: Access,
     pub store: Access,
+    /// The lines are records of an imported pimsim-nn file ([`crate::isa::Program::record_lines`]).
+    #[serde(skip)]
+    pub record_lines: bool,
 }
 
 impl Overwrite {
     pub fn describe(&self) -> String {
         let (l, s) = (&self.load, &self.store);
-        let line = |n: u32| if n > 0 { format!(" (line {n})") } else { String::new() };
+        let line = |n: u32| match (n, self.record_lines) {
+            (0, _) => String::new(),
+            (n, true) => format!(" (instruction {})", n - 1),
+            (n, false) => format!(" (line {n})"),
+        };
         let what = if s.sample > l.sample { "overwrote it first" } else { "had not yet stored its own" };
         format!(
             "sample {}: core {}'s ld{} reads {} [{}, {}) at {}, where sample {}'s st of core {}{} wrote at {}: sample {} {what}",
@@ -59,7 +66,7 @@ impl Overwrite {
 #[derive(Default)]
 pub struct Writers {
     segments: BTreeMap<u64, (u64, Access)>,
-    /// The first overwrites found (at most [`Writers::KEEP`]) and how many in all.
+    /// The first overwrites found (at most [`Writers::KEEP`]) and how many loads found one.
     pub found: Vec<(u64, u64, Access, Access)>,
     pub count: u64,
 }
@@ -96,15 +103,17 @@ impl Writers {
             return;
         }
         let first = self.segments.range(..=start).next_back().map_or(start, |(&s, _)| s);
+        let mut hit = false;
         for (&s, &(e, w)) in self.segments.range(first..end) {
             if e <= start || w.sample == who.sample {
                 continue;
             }
-            self.count += 1;
-            if self.found.len() < Self::KEEP {
+            if !hit && self.found.len() < Self::KEEP {
                 self.found.push((s.max(start), e.min(end), who, w));
             }
+            hit = true;
         }
+        self.count += u64::from(hit);
     }
 }
 
@@ -143,5 +152,15 @@ mod tests {
         w.load(50, 51, at(2, 3, 4.0));
         assert_eq!(w.count, 1);
         assert!(w.found[0].3.sample < w.found[0].2.sample);
+    }
+
+    /// A load over several other samples' stores counts once.
+    #[test]
+    fn a_load_counts_once() {
+        let mut w = Writers::default();
+        w.store(0, 10, at(1, 0, 0.0));
+        w.store(10, 20, at(2, 0, 1.0));
+        w.load(0, 20, at(0, 1, 2.0));
+        assert_eq!((w.count, w.found.len()), (1, 1));
     }
 }
