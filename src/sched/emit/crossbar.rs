@@ -5,7 +5,8 @@
 //! stores the result. A folded batch normalization costs no instruction: the layer's columns
 //! are scaled when the weights are read, and its bias buffer holds the combined shift.
 
-use super::{act_op, inst, over_regions, repeat, tap_runs, Emitter};
+use super::act::ActProgram;
+use super::{inst, over_regions, repeat, tap_runs, Emitter};
 use crate::graph::{Act, NodeId, Op};
 use crate::isa::{Addr, ArrayGroup, BnRef, GlobalInit, Inst, Layer, Line, Stmt, VecOp, WeightLayout};
 use crate::sched::memory::Layout;
@@ -25,9 +26,8 @@ pub(crate) struct LayerSetup {
     out_g: u32,
     bias_g: Option<u32>,
     act: Option<Act>,
-    act_vec: Option<VecOp>,
-    /// A clip (ReLU6) applied on the way out: (min, max).
-    clip: Option<(f32, f32)>,
+    /// The activation applied on the way out (ReLU may instead ride on the crossbar).
+    act_prog: Option<ActProgram>,
 }
 
 impl Emitter<'_> {
@@ -45,12 +45,7 @@ impl Emitter<'_> {
             _ => return Err(SchedError::at(i, "not a crossbar layer")),
         };
         // The activation applied on the way out (ReLU may also ride on the crossbar).
-        // A clip is four vector ops against constant vectors (below); others are one.
-        let clip = match act {
-            Some(Act::Clip { min, max }) => Some((min, max)),
-            _ => None,
-        };
-        let act_vec = act.filter(|_| clip.is_none()).map(|a| act_op(i, a)).transpose()?;
+        let act_prog = act.map(ActProgram::of);
         let u = l.unfolding;
         let (weight, layout, window, out_hw) = match (&n.op, in_layout) {
             (Op::Conv2d(c), Layout::Hwc { c: ch, h, w }) => {
@@ -91,7 +86,7 @@ impl Emitter<'_> {
             Some(init) => Some(self.plan.add_global(&format!("{name}.bias"), i64::from(cols), init)?),
             None => None,
         };
-        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_vec, clip })
+        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_prog })
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
@@ -142,21 +137,12 @@ impl Emitter<'_> {
                 size: (cols * eb) as u32,
             })]);
         }
-        // clip(x) = min(max(x, lo), hi), with min(y, hi) = -max(-y, -hi) (exact, also for
-        // infinities; the ISA has no vector minimum): the bounds and a zero vector as
-        // constants, set once per task.
-        let clip_bufs = match (is_owner, s.clip) {
-            (true, Some((min, max))) => {
-                let lo = cb.buf(&format!("{name}.clip_lo", name = s.name), cols * eb);
-                let neg_hi = cb.buf(&format!("{name}.clip_neg_hi", name = s.name), cols * eb);
-                let zero = cb.buf(&format!("{name}.clip_zero", name = s.name), cols * eb);
-                let size = (cols * eb) as u32;
-                cb.emit([
-                    inst(Inst::Lldi { rd: Addr::local(lo, 0), size, value: min }),
-                    inst(Inst::Lldi { rd: Addr::local(neg_hi, 0), size, value: -max }),
-                    inst(Inst::Lldi { rd: Addr::local(zero, 0), size, value: 0.0 }),
-                ]);
-                Some((lo, neg_hi, zero))
+        // The activation's constants and temporaries, set once per task (super::act).
+        let act = match (is_owner, &s.act_prog) {
+            (true, Some(prog)) if prog.single().is_none() => {
+                let (bufs, set) = prog.alloc(cb, &s.name, cols * eb);
+                cb.emit(set);
+                Some((prog, bufs))
             }
             _ => None,
         };
@@ -213,22 +199,10 @@ impl Emitter<'_> {
                 if let Some(bb) = bias_buf {
                     b.push(vadd(acc, bb));
                 }
-                if let Some((lo, neg_hi, zero)) = clip_bufs {
-                    let vv = |op: VecOp, rd: u32, a: u32, b: Option<u32>| {
-                        inst(Inst::Vec {
-                            op,
-                            rd: Addr::local(rd, 0),
-                            rs1: Addr::local(a, 0),
-                            rs2: b.map(|b| Addr::local(b, 0)),
-                            len: cols as u32,
-                        })
-                    };
-                    b.push(vv(VecOp::Vvmax, acc, acc, Some(lo)));
-                    b.push(vv(VecOp::Vvsub, acc, zero, Some(acc)));
-                    b.push(vv(VecOp::Vvmax, acc, acc, Some(neg_hi)));
-                    b.push(vv(VecOp::Vvsub, acc, zero, Some(acc)));
+                if let Some((prog, bufs)) = &act {
+                    b.extend(prog.apply(bufs, acc, cols as u32));
                 }
-                if let (Some(op), false) = (s.act_vec, relu_on_mvmul) {
+                if let (Some(op), false) = (s.act_prog.as_ref().and_then(|p| p.single()), relu_on_mvmul) {
                     b.push(inst(Inst::Vec {
                         op,
                         rd: Addr::local(acc, 0),

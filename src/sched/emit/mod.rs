@@ -6,6 +6,7 @@
 //! second and last item. A region's body is generated a constant number of times, whatever
 //! its length, so compile time follows the static program.
 
+mod act;
 mod crossbar;
 mod vector;
 
@@ -14,7 +15,7 @@ use super::memory::{value_name, CoreBuilder, GlobalPlan};
 use super::tasks::{OpTasks, Task, TaskGraph};
 use super::SchedError;
 use crate::arch::{Arch, CoreId};
-use crate::graph::{Act, Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op};
 use crate::isa::{Addr, Inst, Layer, Line, Program, Stmt, VecOp};
 use crate::mapping::Mapping;
 use std::collections::BTreeMap;
@@ -152,16 +153,6 @@ pub fn share(units: i64, index: usize, of: usize) -> (i64, i64) {
     ((k * u / n) as i64, ((k + 1) * u / n) as i64)
 }
 
-/// The vector instruction computing an activation.
-pub(crate) fn act_op(i: NodeId, a: Act) -> Result<VecOp, SchedError> {
-    match a {
-        Act::Relu => Ok(VecOp::Vrelu),
-        Act::Sigmoid => Ok(VecOp::Vsigm),
-        Act::Tanh => Ok(VecOp::Vtanh),
-        other => Err(SchedError::at(i, format!("activation '{}' is not supported by the schedule yet", other.name()))),
-    }
-}
-
 /// Writes tasks into core programs.
 pub struct Emitter<'a> {
     pub g: &'a Graph,
@@ -263,10 +254,6 @@ impl<'a> Emitter<'a> {
             Op::Pad { .. } => {
                 Err(SchedError::at(i, "padding that does not fold into a convolution is not supported by the schedule yet"))
             }
-            Op::Act(a) => {
-                act_op(i, *a)?;
-                Ok(Prepared::None)
-            }
             _ => Ok(Prepared::None),
         }
     }
@@ -278,7 +265,7 @@ impl<'a> Emitter<'a> {
             (Task::Vector { core, index, of }, _) => {
                 let (core, index, of) = (*core, *index, *of);
                 match &self.g.nodes[i].op {
-                    Op::Act(a) => self.elementwise(i, act_op(i, *a)?, core, index, of),
+                    Op::Act(a) => self.activation(i, &act::ActProgram::of(*a), core, index, of),
                     Op::Add => self.elementwise(i, VecOp::Vvadd, core, index, of),
                     Op::Mul => self.elementwise(i, VecOp::Vvmul, core, index, of),
                     Op::MaxPool(p) => self.pool(i, &p.clone(), false, core, index, of),

@@ -111,6 +111,54 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// A standalone activation, chunk by chunk: load, its program ([`super::act`]), store.
+    pub(crate) fn activation(
+        &mut self,
+        i: NodeId,
+        prog: &super::act::ActProgram,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        if let Some(op) = prog.single() {
+            return self.elementwise(i, op, core, index, of);
+        }
+        let n = &self.g.nodes[i];
+        let total = self.plan.layout_of(n.inputs[0]).elements();
+        let (input, out) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
+        let eb = self.eb;
+        let (u0, u1) = share((total + CHUNK - 1) / CHUNK, index, of);
+        if u0 >= u1 {
+            return Ok(());
+        }
+        let name = format!("{}{}", n.op.mnemonic(), i.0);
+        let bytes = CHUNK.min(total) * eb;
+        let cb = self.core(core);
+        let x = cb.buf(&format!("{name}.in0"), bytes);
+        let (bufs, set) = prog.alloc(cb, &name, bytes);
+        cb.emit(set);
+        let chunk = |u: i64| -> Vec<Stmt> {
+            let start = u * CHUNK;
+            let len = CHUNK.min(total - start);
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(x, 0),
+                rs1: Addr::global(input, start * eb),
+                size: (len * eb) as u32,
+            })];
+            b.extend(prog.apply(&bufs, x, len as u32));
+            b.push(inst(Inst::St {
+                rd: Addr::global(out, start * eb),
+                rs1: Addr::local(x, 0),
+                size: (len * eb) as u32,
+            }));
+            b
+        };
+        let full = total / CHUNK;
+        let stmts = over_regions(0, &regions(u0, u1, (0, full)), &|u, _| chunk(u));
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
     /// A standalone batch normalization's per-channel scale and shift, as globals.
     pub(crate) fn prepare_batchnorm(&mut self, i: NodeId, bn: &BatchNorm) -> Result<Vec<(VecOp, u32)>, SchedError> {
         let r = BnRef {
