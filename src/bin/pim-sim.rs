@@ -222,6 +222,8 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             "note: --numerics and --engine choose how values are computed; a timing run without --input computes none"
         );
     }
+    // A timing run made before the values (to check a pipelined schedule), reported below.
+    let mut early = None;
     if functional {
         let weights_spec = match (&args.weights, &program.weights) {
             (Some(w), _) => Some(w.display().to_string()),
@@ -270,9 +272,9 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         // (which runs them overlapped) checks.
         if runs > 1 {
             if let Some(model) = timing {
-                let noc = noc_of(&arch, &arch_spec, model)?;
-                let opts = timing::Options { model, samples: args.samples, progress: None };
-                let report = timing::simulate(&program, &arch, &noc, &opts, &mut timing::Trace::off())?;
+                verified(&program, &arch)?;
+                let timed = run_timing(args, &program, &arch, &arch_spec, model)?;
+                let report = &timed.0;
                 if let Some(o) = report.overwrites.first() {
                     return Err(Error::new(format!(
                         "--samples {runs}: the schedule is not safe to pipeline; {} load(s) find another sample's data, first: {}. A pipelined chip would compute other values than one sample at a time (give --samples 1, or a schedule with one copy of that buffer per sample in flight)",
@@ -280,6 +282,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
                         o.describe()
                     )));
                 }
+                early = Some(timed);
             }
         }
         let mut results = vec![];
@@ -352,32 +355,16 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         let _ = writeln!(out, "simulated {n} instructions in {:.3} s", elapsed.as_secs_f64());
     }
     if let Some(model) = timing {
-        if !functional {
-            // The checks a functional run makes first (addresses, groups, pairing).
-            program.check_allocated()?;
-            let (findings, _) = pimlir::isa::verify::check_all(&program, &arch);
-            if !findings.is_empty() {
-                return Err(Error::many(findings));
+        let (report, trace, elapsed) = match early.take() {
+            Some(timed) => timed,
+            None => {
+                if !functional {
+                    // The checks a functional run makes first (addresses, groups, pairing).
+                    verified(&program, &arch)?;
+                }
+                run_timing(args, &program, &arch, &arch_spec, model)?
             }
-        }
-        let noc = noc_of(&arch, &arch_spec, model)?;
-        let mut trace = match &args.trace {
-            Some(_) => timing::Trace::new(timing::TraceOptions {
-                window: args.trace_window.as_deref().map(parse_window).transpose()?,
-                cores: args.trace_cores.iter().map(|&c| pimlir::arch::CoreId(c)).collect(),
-                max_events: args.trace_max_events,
-            }),
-            None => timing::Trace::off(),
         };
-        let total = program.dynamic_count().saturating_mul(u64::from(args.samples.max(1)));
-        let progress = Progress::start(total);
-        let opts =
-            timing::Options { model, samples: args.samples, progress: progress.as_ref().map(|p| p.done.clone()) };
-        let t0 = std::time::Instant::now();
-        let report = timing::simulate(&program, &arch, &noc, &opts, &mut trace);
-        drop(progress);
-        let report = report?;
-        let elapsed = t0.elapsed();
         out.push_str(&report.summary());
         let _ = writeln!(
             out,
@@ -438,6 +425,44 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The checks a functional run makes before it runs (addresses, groups, pairing).
+fn verified(program: &pimlir::isa::Program, arch: &pimlir::arch::Arch) -> Result<(), Error> {
+    program.check_allocated()?;
+    let (findings, _) = pimlir::isa::verify::check_all(program, arch);
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::many(findings))
+    }
+}
+
+/// Times `program` as the flags ask (model, samples, trace, progress bar); the report, the
+/// trace and the host time the timing took.
+fn run_timing(
+    args: &Args,
+    program: &pimlir::isa::Program,
+    arch: &pimlir::arch::Arch,
+    arch_spec: &str,
+    model: timing::Model,
+) -> Result<(timing::Report, timing::Trace, std::time::Duration), Error> {
+    let noc = noc_of(arch, arch_spec, model)?;
+    let mut trace = match &args.trace {
+        Some(_) => timing::Trace::new(timing::TraceOptions {
+            window: args.trace_window.as_deref().map(parse_window).transpose()?,
+            cores: args.trace_cores.iter().map(|&c| pimlir::arch::CoreId(c)).collect(),
+            max_events: args.trace_max_events,
+        }),
+        None => timing::Trace::off(),
+    };
+    let total = program.dynamic_count().saturating_mul(u64::from(args.samples.max(1)));
+    let progress = Progress::start(total);
+    let opts = timing::Options { model, samples: args.samples, progress: progress.as_ref().map(|p| p.done.clone()) };
+    let t0 = std::time::Instant::now();
+    let report = timing::simulate(program, arch, &noc, &opts, &mut trace);
+    drop(progress);
+    Ok((report?, trace, t0.elapsed()))
 }
 
 /// A progress bar on stderr for a timing run that takes more than a second, when stderr is a

@@ -100,6 +100,17 @@ impl Line {
     pub const NONE: Line = Line(0);
 }
 
+/// Visits every instruction in `stmts` as written (loop bodies once), with its line.
+pub fn visit_insts(stmts: &[Stmt], f: &mut impl FnMut(&Inst, u32)) {
+    for s in stmts {
+        match s {
+            Stmt::Inst(i, line) => f(i, line.0),
+            Stmt::Repeat { body, .. } => visit_insts(body, f),
+            Stmt::Comment(_) | Stmt::Task(_) => {}
+        }
+    }
+}
+
 /// Visits every address in `stmts` in program order.
 pub fn visit_addrs(stmts: &[Stmt], f: &mut impl FnMut(&Addr)) {
     for s in stmts {

@@ -129,6 +129,16 @@ fn set(m: &mut Mapping, demands: &mut [Demand], r: &[u32]) {
     }
 }
 
+/// Gives `m` the replicas `of(n)` for the largest `n` in `1..=hi` that first-fit places
+/// (`of` growing with `n`, `of(1)` placeable).
+fn largest_that_fits(m: &mut Mapping, demands: &mut [Demand], arch: &Arch, hi: u64, of: impl Fn(u64) -> Vec<u32>) {
+    let n = largest(hi, |n| {
+        set(m, demands, &of(n));
+        first_fit(demands, arch).is_ok()
+    });
+    set(m, demands, &of(n));
+}
+
 /// The same number of replicas for every layer (at most its windows), as many as fit.
 pub struct Uniform;
 
@@ -145,11 +155,7 @@ impl Replicator for Uniform {
         let of =
             |n: u64| -> Vec<u32> { win.iter().map(|&w| n.min(w).min(cap).min(u64::from(u32::MAX)) as u32).collect() };
         let hi = win.iter().copied().max().unwrap_or(1).min(cap);
-        let n = largest(hi, |n| {
-            set(m, &mut demands, &of(n));
-            first_fit(&demands, arch).is_ok()
-        });
-        set(m, &mut demands, &of(n));
+        largest_that_fits(m, &mut demands, arch, hi, of);
         Ok(())
     }
 }
@@ -177,11 +183,7 @@ impl Replicator for Proportional {
                 })
                 .collect()
         };
-        let n = largest(most.min(cap), |n| {
-            set(m, &mut demands, &of(n));
-            first_fit(&demands, arch).is_ok()
-        });
-        set(m, &mut demands, &of(n));
+        largest_that_fits(m, &mut demands, arch, most.min(cap), of);
         Ok(())
     }
 }

@@ -42,6 +42,18 @@ impl Bytes {
         Some(b)
     }
 
+    /// After an element of an object or array: `Some(true)` past a `,` (another follows),
+    /// `Some(false)` past `close`, `None` on anything else.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        let b = self.ws()?;
+        self.pos += 1;
+        match b {
+            b',' => Some(true),
+            _ if b == close => Some(false),
+            _ => None,
+        }
+    }
+
     /// The next byte that is not white space (not consumed).
     #[inline]
     fn ws(&mut self) -> Option<u8> {
@@ -279,13 +291,8 @@ impl Bytes {
                             _ => return None,
                         }
                         got |= if key.as_slice() == b"offset_select" { 1 } else { 2 };
-                        match self.ws()? {
-                            b',' => self.pos += 1,
-                            b'}' => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return None,
+                        if !self.more(b'}')? {
+                            break;
                         }
                     }
                     if got != 3 {
@@ -295,13 +302,8 @@ impl Bytes {
                 }
                 _ => self.skip(None, 0)?,
             }
-            match self.ws()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => return None,
+            if !self.more(b'}')? {
+                break;
             }
         }
         has_op.then_some(r)
@@ -424,25 +426,15 @@ fn scan(b: &mut Bytes, keep_scalar: bool) -> Option<Parsed> {
                     check_records(records).ok()?;
                     core.push(&r, &mut regs, index, keep_scalar).ok()?;
                     index += 1;
-                    match b.ws()? {
-                        b',' => b.pos += 1,
-                        b']' => {
-                            b.pos += 1;
-                            break;
-                        }
-                        _ => return None,
+                    if !b.more(b']')? {
+                        break;
                     }
                 }
             }
             cores.push(core);
         }
-        match b.ws()? {
-            b',' => b.pos += 1,
-            b'}' => {
-                b.pos += 1;
-                break;
-            }
-            _ => return None,
+        if !b.more(b'}')? {
+            break;
         }
     }
     // Nothing but white space after the object.

@@ -156,21 +156,12 @@ impl Table {
     /// NoC model: a missing pair would make its messages free).
     /// `responses`: load data comes back over the NoC (pimlir's model; pimsim-nn's is free).
     pub fn check_program(&self, p: &crate::isa::Program, responses: bool) -> Result<()> {
-        use crate::isa::{Inst, Stmt};
-        fn walk(stmts: &[Stmt], f: &mut impl FnMut(&Inst, u32)) {
-            for s in stmts {
-                match s {
-                    Stmt::Inst(i, line) => f(i, line.0),
-                    Stmt::Repeat { body, .. } => walk(body, f),
-                    Stmt::Comment(_) | Stmt::Task(_) => {}
-                }
-            }
-        }
+        use crate::isa::Inst;
         let mut missing = vec![];
         for c in &p.cores {
             let me = Node::Core(c.id);
             let mut seen = std::collections::HashSet::new();
-            walk(&c.body, &mut |inst, line| {
+            crate::isa::visit_insts(&c.body, &mut |inst, line| {
                 // A send posts a ready message and gets the receiver's answer; ld and st talk
                 // to global memory both ways.
                 let pairs: &[(Node, Node)] = match inst {
