@@ -197,7 +197,9 @@ fn program() -> impl Strategy<Value = Program> {
                         3 => GlobalInit::Weight { name: format!("w.{n}") },
                         _ => GlobalInit::Fill { value: v },
                     };
-                    out.push(GlobalBuf { name: n, line: Line::NONE, size, addr, init });
+                    // Scratch buffers may have copies (one per sample in flight).
+                    let slots = if init == GlobalInit::None { 1 + (size % 3) as u32 } else { 1 };
+                    out.push(GlobalBuf { name: n, line: Line::NONE, size, addr, init, slots });
                 }
                 out
             });

@@ -109,6 +109,9 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
         if let Some(a) = g.addr {
             b = b.i64("addr", a as i64);
         }
+        if g.slots > 1 {
+            b = b.i64("slots", i64::from(g.slots));
+        }
         b = match &g.init {
             GlobalInit::None => b,
             GlobalInit::Input { index, shape } => b.i64("input", *index as i64).i64_array("shape", shape),
@@ -618,12 +621,18 @@ fn read_global(a: &super::Attrs) -> Result<GlobalBuf, String> {
     } else {
         GlobalInit::None
     };
+    let slots = match a.opt_i64("slots")? {
+        None => 1,
+        Some(s) => u32::try_from(s).map_err(|_| format!("'slots' must be in 1..64, got {s}"))?,
+    };
+    crate::isa::check_slots(slots, &init)?;
     Ok(GlobalBuf {
         name: a.str("name")?,
         line: Line(line_of(a.op.location())),
         size: size as u64,
         addr: addr.map(|x| x as u64),
         init,
+        slots,
     })
 }
 

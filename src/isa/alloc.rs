@@ -21,7 +21,7 @@ pub fn allocate(p: &mut Program, arch: &Arch) -> Result<(), String> {
     for g in &mut p.globals {
         g.addr = Some(next);
         next = next
-            .checked_add(g.size)
+            .checked_add(g.footprint())
             .and_then(|e| e.checked_next_multiple_of(64))
             .ok_or_else(|| format!("global buffers need more than 2^64 bytes (at '{}')", g.name))?;
     }

@@ -364,6 +364,45 @@ pub struct GlobalBuf {
     pub size: u64,
     pub addr: Option<u64>,
     pub init: GlobalInit,
+    /// Copies of a scratch buffer, one per sample in flight: sample `k` of a pipelined run
+    /// addresses copy `k mod slots` (the hardware adds the copy's offset from a per-sample
+    /// base register). 1 for every other buffer.
+    pub slots: u32,
+}
+
+/// Copies (`slots=`) are for scratch buffers: the host writes inputs and reads outputs at
+/// one place, and constants are the same in every sample.
+pub fn check_slots(slots: u32, init: &GlobalInit) -> Result<(), String> {
+    if !(1..=64).contains(&slots) {
+        return Err(format!("'slots' must be in 1..64, got {slots}"));
+    }
+    if slots > 1 && *init != GlobalInit::None {
+        return Err(
+            "'slots' is only meaningful for a scratch buffer (no input, output, weight, fill, bias or bn role)".into(),
+        );
+    }
+    Ok(())
+}
+
+impl GlobalBuf {
+    /// Bytes from one copy to the next (the size, 64-byte aligned).
+    pub fn slot_stride(&self) -> u64 {
+        self.size.checked_next_multiple_of(64).unwrap_or(self.size)
+    }
+
+    /// Bytes the buffer spans with all its copies.
+    pub fn footprint(&self) -> u64 {
+        self.slot_stride().saturating_mul(u64::from(self.slots.max(1)) - 1).saturating_add(self.size)
+    }
+
+    /// Offset of the copy that sample `sample` addresses.
+    pub fn slot_offset(&self, sample: u32) -> u64 {
+        if self.slots <= 1 {
+            0
+        } else {
+            self.slot_stride().saturating_mul(u64::from(sample % self.slots))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -154,17 +154,18 @@ impl Checker<'_> {
         let mut allocated: Vec<(u64, u64, &str, u32)> = vec![];
         for g in &p.globals {
             if let Some(a) = g.addr {
-                if a.saturating_add(g.size) > gmem {
+                let span = g.footprint();
+                if a.saturating_add(span) > gmem {
                     self.report(
                         g.line.0,
                         format!(
                             "global buffer '{}' ends at byte {} but global memory has {gmem}",
                             g.name,
-                            u128::from(a) + u128::from(g.size)
+                            u128::from(a) + u128::from(span)
                         ),
                     );
                 }
-                allocated.push((a, a + g.size, &g.name, g.line.0));
+                allocated.push((a, a.saturating_add(span), &g.name, g.line.0));
             }
         }
         allocated.sort_unstable();
@@ -175,7 +176,7 @@ impl Checker<'_> {
         }
         for g in &p.globals {
             if let Some(a) = g.addr {
-                self.footprint.global = self.footprint.global.max(a.saturating_add(g.size));
+                self.footprint.global = self.footprint.global.max(a.saturating_add(g.footprint()));
             }
         }
         let mut ids = std::collections::HashSet::new();

@@ -1,7 +1,8 @@
 //! The memory plan: where every value lives.
 //!
 //! Global memory: every value gets its own buffer (buffers are never reused, so no layer can
-//! overwrite what another still reads); `[1, C, H, W]` feature maps are stored
+//! overwrite what another still reads), intermediate values one copy per sample in flight
+//! (as many as the schedule needs); `[1, C, H, W]` feature maps are stored
 //! height-width-channel, `[1, N]` vectors flat; `flatten` is a view sharing its input's buffer
 //! (a flattened feature map stays height-width-channel, which the reading layer's unfolding
 //! follows: see `mapping::flattened_map`). Local memory: each core's buffers by name, sized
@@ -168,6 +169,17 @@ impl GlobalPlan {
         Ok(s)
     }
 
+    /// Gives the buffer of node `i`'s output `copies` copies, one per sample in flight (see
+    /// `ht`); the model's outputs keep one (the host reads them after each sample).
+    pub fn set_copies(&mut self, g: &Graph, i: NodeId, copies: u32) {
+        if let Some(gi) = self.value_global[g.nodes[i].output] {
+            let b = &mut self.globals[gi as usize];
+            if b.init == GlobalInit::None {
+                b.slots = copies.max(1);
+            }
+        }
+    }
+
     /// The layout of a value (every value has one once the plan is made).
     pub fn layout_of(&self, v: ValueId) -> Layout {
         self.layout[v].expect("a layout is assigned to every value, in graph order")
@@ -191,7 +203,7 @@ impl GlobalPlan {
             k += 1;
         }
         let i = self.globals.len() as u32;
-        self.globals.push(GlobalBuf { name: unique.clone(), line: Line::NONE, size, addr: None, init });
+        self.globals.push(GlobalBuf { name: unique.clone(), line: Line::NONE, size, addr: None, init, slots: 1 });
         self.names.insert(unique, i);
         Ok(i)
     }

@@ -59,11 +59,14 @@ pub fn schedule(
 ) -> Result<Program, SchedError> {
     match mode {
         Mode::Ht => {
-            let plan = memory::GlobalPlan::new(g, m, arch)?;
+            let mut plan = memory::GlobalPlan::new(g, m, arch)?;
             let tasks = tasks::TaskGraph::new(g, m)?;
-            let order = ht::order(&tasks);
+            let order = ht::order(&tasks)?;
+            for (&node, &copies) in &order.copies {
+                plan.set_copies(g, node, copies);
+            }
             let mut e = emit::Emitter::new(g, m, arch, plan);
-            e.run(&tasks, &order)?;
+            e.run(&tasks, &order.steps)?;
             Ok(e.finish(arch_spec, weights))
         }
         Mode::Ll => {

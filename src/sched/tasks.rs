@@ -44,13 +44,24 @@ impl Task {
     }
 }
 
+/// A dependency edge: core `from` wrote (part of) the outputs of ops `values`, which core
+/// `to` reads in this op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub from: CoreId,
+    pub to: CoreId,
+    pub values: Vec<NodeId>,
+}
+
 /// The tasks of one op and the tokens that must arrive before it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpTasks {
     pub node: NodeId,
-    /// (writer, reader) pairs of cores, in order: the writer of an input sends a token to the
-    /// reader before the op runs.
-    pub tokens: Vec<(CoreId, CoreId)>,
+    /// The dependency edges, by (writer, reader): the writer of an input sends a token to
+    /// the reader before the op runs (the policy drops the ones other tokens imply).
+    pub tokens: Vec<Token>,
+    /// The ops whose outputs this op reads (through views; no constants), in input order.
+    pub reads: Vec<NodeId>,
     pub tasks: Vec<Task>,
 }
 
@@ -71,22 +82,30 @@ impl TaskGraph {
             // Tokens: writers of the inputs (through views; constants and model inputs have
             // none) to the cores that run this op.
             let readers = m.cores_of(i);
-            let mut pairs = BTreeSet::new();
+            let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<NodeId>> = BTreeMap::new();
+            let mut reads = vec![];
             for &v in &n.inputs {
                 let Some(p) = g.data_producer(&producers, v) else { continue };
                 if matches!(g.nodes[p].op, Op::Constant { .. }) {
                     continue;
                 }
+                if !reads.contains(&p) {
+                    reads.push(p);
+                }
                 for w in m.output_cores(p) {
                     for &r in &readers {
                         if w != r {
-                            pairs.insert((w, r));
+                            pairs.entry((w, r)).or_default().insert(p);
                         }
                     }
                 }
             }
             let tasks = if n.op.is_crossbar_layer() { layer_tasks(g, m, i)? } else { vector_tasks(m, i)? };
-            ops.push(OpTasks { node: i, tokens: pairs.into_iter().collect(), tasks });
+            let tokens = pairs
+                .into_iter()
+                .map(|((from, to), values)| Token { from, to, values: values.into_iter().collect() })
+                .collect();
+            ops.push(OpTasks { node: i, tokens, reads, tasks });
         }
         Ok(TaskGraph { ops })
     }

@@ -201,7 +201,7 @@ fn span(g: &crate::isa::GlobalBuf, eb: u64, shape: Option<&[i64]>) -> Result<(us
 
 /// Global memory with inputs (NCHW -> HWC), weights, fills and folded-normalization vectors.
 fn init_globals(p: &Program, eb: u64, weights: &dyn WeightStore, inputs: &[Tensor]) -> Result<Vec<f32>> {
-    let end = p.globals.iter().map(|g| g.addr.unwrap_or(0).saturating_add(g.size)).max().unwrap_or(0);
+    let end = p.globals.iter().map(|g| g.addr.unwrap_or(0).saturating_add(g.footprint())).max().unwrap_or(0);
     let mut global = vec![0.0f32; end.div_ceil(eb) as usize];
     let wanted = p
         .globals

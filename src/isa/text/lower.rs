@@ -617,9 +617,12 @@ impl<'l> Lower<'l> {
         let bn_scale = self.take_flag(&mut a, "bn_scale");
         let bn_shift = self.take_flag(&mut a, "bn_shift");
         let bn = self.take_bn(&mut a);
+        let slots = self.take_u32(&mut a, "slots", false);
         self.finish(
             a,
-            &with_bn(&["size", "addr", "input", "output", "shape", "weight", "fill", "bias", "bn_scale", "bn_shift"]),
+            &with_bn(&[
+                "size", "addr", "input", "output", "shape", "weight", "fill", "bias", "bn_scale", "bn_shift", "slots",
+            ]),
         );
         let bn = bn?;
         let roles = input.is_some() as u8
@@ -686,12 +689,19 @@ impl<'l> Lower<'l> {
             self.err(span, format!("global buffer '${name}' has a negative address"));
             return None;
         }
+        if let Some(s) = slots {
+            if let Err(why) = crate::isa::check_slots(s, &init) {
+                self.err(span, format!("global buffer '${name}': {why}"));
+                return None;
+            }
+        }
         Some(GlobalBuf {
             name: name.to_string(),
             line: self.line(span),
             size: size as u64,
             addr: addr.map(|a| a as u64),
             init,
+            slots: slots.unwrap_or(1),
         })
     }
 

@@ -149,6 +149,9 @@ pub fn print(p: &Program) -> String {
         if let Some(a) = g.addr {
             let _ = write!(out, " addr={a}");
         }
+        if g.slots > 1 {
+            let _ = write!(out, " slots={}", g.slots);
+        }
         match &g.init {
             GlobalInit::None => {}
             GlobalInit::Input { index, shape } => {

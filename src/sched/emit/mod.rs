@@ -194,7 +194,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Writes the steps in order.
-    pub fn run(&mut self, tg: &TaskGraph, steps: &[Step]) -> Result<(), SchedError> {
+    pub fn run(&mut self, tg: &TaskGraph, steps: &[Step<'_>]) -> Result<(), SchedError> {
         let _ = tg;
         let mut current: Option<(NodeId, Prepared)> = None;
         for step in steps {

@@ -482,15 +482,20 @@ impl<'p> CoreTimer<'p> {
         None
     }
 
-    /// The global-memory bytes `[start, end)` of a `ld` or `st` of `size` bytes.
+    /// The global-memory bytes `[start, end)` of a `ld` or `st` of `size` bytes, in the copy
+    /// of its buffer this core's sample addresses.
     fn global_range(&self, p: &Program, inst: &Inst, size: u32) -> (u64, u64) {
         let info = inst.info();
-        let start = info
-            .operands
-            .iter()
-            .zip(inst.addrs())
-            .find(|(o, _)| o.space == crate::isa::Space::Global)
-            .map_or(0, |(_, a)| self.addr(p, a));
+        let start = info.operands.iter().zip(inst.addrs()).find(|(o, _)| o.space == crate::isa::Space::Global).map_or(
+            0,
+            |(_, a)| {
+                let copy = match a.base {
+                    crate::isa::Base::Global(g) => p.globals.get(g as usize).map_or(0, |g| g.slot_offset(self.sample)),
+                    _ => 0,
+                };
+                self.addr(p, a).saturating_add(copy)
+            },
+        );
         (start, start.saturating_add(u64::from(size)))
     }
 

@@ -284,7 +284,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
 fn global_name(p: &Program, addr: u64) -> String {
     p.globals
         .iter()
-        .find(|g| g.addr.is_some_and(|a| a <= addr && addr < a.saturating_add(g.size)))
+        .find(|g| g.addr.is_some_and(|a| a <= addr && addr < a.saturating_add(g.footprint())))
         .map_or_else(|| "global memory".to_string(), |g| format!("global buffer '{}'", g.name))
 }
 
