@@ -33,7 +33,7 @@ echo "| model | strategy | crossbars | use | compile | latency | period | bound 
 echo "|---|---|---|---|---|---|---|---|---|"
 for f in "${files[@]}"; do
     name=$(basename "$f")
-    for s in none balance uniform proportional; do
+    for s in none balance work uniform proportional; do
         pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
         start=$(date +%s%N)
         if ! "$bin/pim-opt" "$f" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/p.pim" 2> "$tmp/err"; then

@@ -26,8 +26,11 @@
 // UNI: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 11 : i64
 // UNI: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 11 : i64
 // UNI: "pim_partition.fc"{{.*}}replicas = 1 : i64
-// Proportional: conv1 n, conv2 ceil(n * 16 / 64): n = 22 takes 22 + 2 * 6 + 2 = 36 (23 needs 37).
-// PROP: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 22 : i64
+// Proportional: conv1 n, conv2 ceil(n * 16 / 64), each layer from a fresh core unless it
+// fits in what is left (aligned packing): n = 21 fills 7 cores with conv1, 4 with conv2
+// (12 crossbars) and puts the fc on the last; n = 22 leaves 2 crossbars of core 7 that
+// conv2 (12) does not fit, so conv2 starts on core 8 and the fc finds no room.
+// PROP: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 21 : i64
 // PROP: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 6 : i64
 // UNIMAX: "pim_partition.conv2d"{{.*}}name = "conv1"{{.*}}replicas = 5 : i64
 // UNIMAX: "pim_partition.conv2d"{{.*}}name = "conv2"{{.*}}replicas = 5 : i64
@@ -35,5 +38,5 @@
 // A model that does not fit even once is an error at --replicate, with both counts.
 // FIT: error: model does not fit on 'tiny': it needs 82 crossbars, the architecture has 36 (12 cores x 3 crossbars)
 
-// BAD: error: unknown replicate strategy 'magic'; available: none, balance, uniform, proportional
+// BAD: error: unknown replicate strategy 'magic'; available: none, balance, work, uniform, proportional
 // ORDER: error: --replicate expects pim_partition-level IR (run --partition first), got graph-level IR

@@ -57,10 +57,37 @@ pub enum PlaceError {
     DoesNotFit { layer: NodeId, needed: u64, available: u64 },
 }
 
+/// How first-fit packs layers into cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// A layer that does not fit in what is left of the current core starts on the next. A
+    /// core then holds the tail of one layer and at most the heads of small ones after it,
+    /// so its program spans few pipeline stages: a core with the tail of one layer and the
+    /// head of a layer two ops later waits, every sample, for the whole stage between.
+    /// (ResNet-18 on latency_config.json, balance: 30.1 samples/s dense, 54.9 aligned.)
+    Aligned,
+    /// Groups fill every core to the last crossbar.
+    Dense,
+}
+
+/// The packing a model gets: aligned when it fits so (with the given replicas), else dense.
+pub fn packing_for(demands: &[Demand], arch: &Arch) -> Packing {
+    if first_fit_with(demands, arch, Packing::Aligned).is_ok() {
+        Packing::Aligned
+    } else {
+        Packing::Dense
+    }
+}
+
+/// First-fit with the packing the model gets ([`packing_for`]).
+pub fn first_fit(demands: &[Demand], arch: &Arch) -> Result<Vec<Vec<CoreId>>, PlaceError> {
+    first_fit_with(demands, arch, Packing::Aligned).or_else(|_| first_fit_with(demands, arch, Packing::Dense))
+}
+
 /// First-fit placement of each layer's array groups in order (replica by replica): groups go
 /// to the current core while it has crossbars left, then to the next. Returns the core of
 /// every group, per layer.
-pub fn first_fit(demands: &[Demand], arch: &Arch) -> Result<Vec<Vec<CoreId>>, PlaceError> {
+pub fn first_fit_with(demands: &[Demand], arch: &Arch, packing: Packing) -> Result<Vec<Vec<CoreId>>, PlaceError> {
     let cores = u64::from(arch.core_count());
     let per_core = u64::from(arch.xbars_per_core());
     let needed: u64 = demands
@@ -79,6 +106,11 @@ pub fn first_fit(demands: &[Demand], arch: &Arch) -> Result<Vec<Vec<CoreId>>, Pl
             return Err(PlaceError::DoesNotFit { layer: d.node, needed, available: cores * per_core });
         }
         let mut cores_of = Vec::with_capacity(count as usize);
+        let total = d.xbars.iter().map(|&x| u64::from(x)).sum::<u64>().saturating_mul(u64::from(d.replicas));
+        if packing == Packing::Aligned && free < per_core && free < total {
+            core += 1;
+            free = per_core;
+        }
         for _ in 0..d.replicas {
             for &x in &d.xbars {
                 let x = u64::from(x);
@@ -99,7 +131,8 @@ pub fn first_fit(demands: &[Demand], arch: &Arch) -> Result<Vec<Vec<CoreId>>, Pl
 }
 
 /// First-fit: a layer's groups sit together (partial sums stay local) and consecutive layers
-/// on neighbouring cores; replicas split windows evenly; a vector op runs on the core that
+/// on neighbouring cores, each layer from a fresh core unless it fits in what is left
+/// ([`Packing`]); replicas split windows evenly; a vector op runs on the core that
 /// produces its first computed input (core 0 when that is a model input).
 pub struct FirstFit;
 
@@ -178,5 +211,39 @@ pub fn place_vector_ops_near_producers(g: &Graph, m: &mut Mapping) {
             vec![core]
         };
         m.vector_cores.insert(i, cores);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(n: usize, groups: usize) -> Vec<Demand> {
+        (0..n).map(|k| Demand { node: NodeId(k as u32), xbars: vec![1; groups], replicas: 1 }).collect()
+    }
+
+    #[test]
+    fn a_layer_that_does_not_fit_the_rest_of_a_core_starts_on_the_next() {
+        let arch = Arch::preset("pimcomp-default").unwrap(); // 64 crossbars per core
+        let d = layers(2, 40);
+        let aligned = first_fit_with(&d, &arch, Packing::Aligned).unwrap();
+        assert!(aligned[1].iter().all(|&c| c == CoreId(1)), "{:?}", aligned[1]);
+        let dense = first_fit_with(&d, &arch, Packing::Dense).unwrap();
+        assert_eq!(dense[1].iter().filter(|&&c| c == CoreId(0)).count(), 24);
+        assert_eq!(first_fit(&d, &arch).unwrap(), aligned);
+        assert_eq!(packing_for(&d, &arch), Packing::Aligned);
+        // A layer that fits in the rest stays: 40 + 20 on core 0.
+        let d = vec![d[0].clone(), Demand { node: NodeId(1), xbars: vec![1; 20], replicas: 1 }];
+        assert!(first_fit(&d, &arch).unwrap()[1].iter().all(|&c| c == CoreId(0)));
+    }
+
+    #[test]
+    fn a_model_that_fits_only_densely_is_packed_densely() {
+        let arch = Arch::preset("pimcomp-default").unwrap(); // 144 cores x 64 crossbars
+                                                             // 200 layers of 40: aligned needs a core each, dense packs 8000 of 9216 crossbars.
+        let d = layers(200, 40);
+        assert!(first_fit_with(&d, &arch, Packing::Aligned).is_err());
+        assert_eq!(packing_for(&d, &arch), Packing::Dense);
+        assert_eq!(first_fit(&d, &arch).unwrap(), first_fit_with(&d, &arch, Packing::Dense).unwrap());
     }
 }

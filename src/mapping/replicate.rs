@@ -5,7 +5,7 @@
 //! replica counts against the chip, the first included: a strategy never asks for more
 //! crossbars than the placement can give.
 
-use super::place::{first_fit, place_error, Demand};
+use super::place::{first_fit, first_fit_with, packing_for, place_error, Demand, Packing};
 use super::{MapError, Mapping};
 use crate::arch::Arch;
 use crate::graph::{Graph, NodeId};
@@ -26,7 +26,7 @@ pub trait Replicator: Sync {
 }
 
 /// Every strategy, by name.
-pub static STRATEGIES: &[&dyn Replicator] = &[&NoReplication, &Balance, &Uniform, &Proportional];
+pub static STRATEGIES: &[&dyn Replicator] = &[&NoReplication, &Balance, &Work, &Uniform, &Proportional];
 
 pub fn find(name: &str) -> Option<&'static dyn Replicator> {
     STRATEGIES.iter().copied().find(|s| s.name() == name)
@@ -66,15 +66,64 @@ impl Replicator for Balance {
         "even out windows per replica"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        let layers: Vec<NodeId> = m.layers.keys().copied().collect();
-        let (win, mut demands) = start(g, m, arch)?;
-        let mut full = vec![false; layers.len()];
+        let (win, demands, packing) = start(g, m, arch)?;
+        let load: Vec<(u128, u128)> = win.iter().map(|&w| (u128::from(w), 1)).collect();
+        grow(m, arch, opts, &win, demands, packing, &load);
+        Ok(())
+    }
+}
+
+/// Repeatedly gives one more replica to the layer whose cores have the most crossbar work
+/// per sample, as long as the whole model still fits. A layer of `n` array groups over `x`
+/// crossbars with `w` windows and `r` replicas fills `r x / X` cores of `X` crossbars and
+/// issues `w n` multiplications per sample: `w n X / (r x)` per core. Unlike `balance`, a
+/// layer of wide groups (few per core) counts for more than one of narrow groups.
+pub struct Work;
+
+impl Replicator for Work {
+    fn name(&self) -> &'static str {
+        "work"
+    }
+    fn summary(&self) -> &'static str {
+        "even out crossbar work per core"
+    }
+    fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
+        let (win, demands, packing) = start(g, m, arch)?;
+        let load: Vec<(u128, u128)> = win
+            .iter()
+            .zip(&demands)
+            .map(|(&w, d)| {
+                let xbars: u128 = d.xbars.iter().map(|&x| u128::from(x)).sum();
+                (u128::from(w) * d.xbars.len() as u128, xbars.max(1))
+            })
+            .collect();
+        grow(m, arch, opts, &win, demands, packing, &load);
+        Ok(())
+    }
+}
+
+/// The greedy of `balance` and `work`: one more replica for the layer with the highest
+/// `load / replicas` (`load[k]` = numerator, denominator) that can still grow, until none
+/// can. Growing stops at a layer's windows, `max-replicas`, or when the model would not fit.
+fn grow(
+    m: &mut Mapping,
+    arch: &Arch,
+    opts: &ReplicateOptions,
+    win: &[u64],
+    mut demands: Vec<Demand>,
+    packing: Packing,
+    load: &[(u128, u128)],
+) {
+    let layers: Vec<NodeId> = m.layers.keys().copied().collect();
+    let mut full = vec![false; layers.len()];
+    {
         loop {
-            // The bottleneck: most windows per replica among layers that can still grow.
             let pick = (0..layers.len()).filter(|&k| !full[k]).max_by(|&a, &b| {
                 let ra = u128::from(m.layers[&layers[a]].replicas);
                 let rb = u128::from(m.layers[&layers[b]].replicas);
-                (u128::from(win[a]) * rb).cmp(&(u128::from(win[b]) * ra)).then(b.cmp(&a))
+                let (na, da) = load[a];
+                let (nb, db) = load[b];
+                (na * db * rb).cmp(&(nb * da * ra)).then(b.cmp(&a))
             });
             let Some(k) = pick else { break };
             let l = m.layers.get_mut(&layers[k]).expect("a layer of the mapping");
@@ -84,27 +133,29 @@ impl Replicator for Balance {
             }
             l.replicas += 1;
             demands[k].replicas = l.replicas;
-            if first_fit(&demands, arch).is_err() {
+            if first_fit_with(&demands, arch, packing).is_err() {
                 l.replicas -= 1;
                 demands[k].replicas = l.replicas;
                 // Nothing bigger than this layer's next copy fits either; stop growing it.
                 full[k] = true;
             }
         }
-        Ok(())
     }
 }
 
 /// Each layer's windows, and the demands of `m` with every layer at one replica; an error
 /// when even that does not fit (crossbars needed and available).
-fn start(g: &Graph, m: &mut Mapping, arch: &Arch) -> Result<(Vec<u64>, Vec<Demand>), MapError> {
+/// Every layer once; the windows of each layer, the demands, and the packing the replicas
+/// must keep (aligned when one replica of everything fits so: see [`Packing`]).
+fn start(g: &Graph, m: &mut Mapping, arch: &Arch) -> Result<(Vec<u64>, Vec<Demand>, Packing), MapError> {
     for l in m.layers.values_mut() {
         l.replicas = 1;
     }
     let win: Vec<u64> = m.layers.keys().map(|&i| super::windows(g, &g.nodes[i]).max(1)).collect();
     let demands = Demand::of(m);
     first_fit(&demands, arch).map_err(|e| place_error(g, arch, e))?;
-    Ok((win, demands))
+    let packing = packing_for(&demands, arch);
+    Ok((win, demands, packing))
 }
 
 /// The largest `k` in `1..=hi` for which `fits(k)` holds (`fits` monotone, `fits(1)` true).
@@ -131,10 +182,17 @@ fn set(m: &mut Mapping, demands: &mut [Demand], r: &[u32]) {
 
 /// Gives `m` the replicas `of(n)` for the largest `n` in `1..=hi` that first-fit places
 /// (`of` growing with `n`, `of(1)` placeable).
-fn largest_that_fits(m: &mut Mapping, demands: &mut [Demand], arch: &Arch, hi: u64, of: impl Fn(u64) -> Vec<u32>) {
+fn largest_that_fits(
+    m: &mut Mapping,
+    demands: &mut [Demand],
+    arch: &Arch,
+    packing: Packing,
+    hi: u64,
+    of: impl Fn(u64) -> Vec<u32>,
+) {
     let n = largest(hi, |n| {
         set(m, demands, &of(n));
-        first_fit(demands, arch).is_ok()
+        first_fit_with(demands, arch, packing).is_ok()
     });
     set(m, demands, &of(n));
 }
@@ -150,12 +208,12 @@ impl Replicator for Uniform {
         "the same replicas for every layer, as many as fit"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        let (win, mut demands) = start(g, m, arch)?;
+        let (win, mut demands, packing) = start(g, m, arch)?;
         let cap = opts.max_replicas.map_or(u64::MAX, u64::from);
         let of =
             |n: u64| -> Vec<u32> { win.iter().map(|&w| n.min(w).min(cap).min(u64::from(u32::MAX)) as u32).collect() };
         let hi = win.iter().copied().max().unwrap_or(1).min(cap);
-        largest_that_fits(m, &mut demands, arch, hi, of);
+        largest_that_fits(m, &mut demands, arch, packing, hi, of);
         Ok(())
     }
 }
@@ -172,7 +230,7 @@ impl Replicator for Proportional {
         "replicas in proportion to each layer's windows"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        let (win, mut demands) = start(g, m, arch)?;
+        let (win, mut demands, packing) = start(g, m, arch)?;
         let cap = opts.max_replicas.map_or(u64::MAX, u64::from);
         let most = win.iter().copied().max().unwrap_or(1);
         let of = |n: u64| -> Vec<u32> {
@@ -183,7 +241,7 @@ impl Replicator for Proportional {
                 })
                 .collect()
         };
-        largest_that_fits(m, &mut demands, arch, most.min(cap), of);
+        largest_that_fits(m, &mut demands, arch, packing, most.min(cap), of);
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ pub static PASS: PassDef = PassDef {
     options: &[
         OptionDef {
             name: "strategy",
-            help: "none (every layer once), balance (even out windows per replica), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows)",
+            help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows)",
             default: "none",
         },
         OptionDef {

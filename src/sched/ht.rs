@@ -1,7 +1,8 @@
 //! The high-throughput (batch pipeline) policy: every core works through the ops it takes
 //! part in, in graph order, each op preceded by the tokens it needs.
 //!
-//! No deadlock: every core runs its part in (op, replica, window) order, and every message
+//! No deadlock: every core runs its part in (op, unit, window) order (the units of a layer
+//! in one order for all cores, see `tasks`), and every message
 //! pairs two cores at the same point of that order (the tokens of one op in a fixed order; partial sums of one window from helpers to the owner, in core
 //! order). All cores thus perform their synchronous rendezvous in one global order, so the
 //! `send`/`recv` of the ISA cannot deadlock; repeating that order once per sample is again

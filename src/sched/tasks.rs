@@ -153,7 +153,37 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
             tasks.push(Task::Layer { core, replica: r, matrix, groups: groups.clone(), windows, owner, helpers });
         }
     }
+    // Every core works through its parts in one order of the (replica, matrix) units. The
+    // cores of a unit meet window by window (partial sums), so a unit runs only when all its
+    // cores reach it: in replica order, a row of units that each straddle two cores would run
+    // one after another. Units that share no core run together instead: the order is by
+    // colour (greedy, no two units of a colour on one core), then unit.
+    let mut cores_of: BTreeMap<(u32, u32), Vec<CoreId>> = BTreeMap::new();
+    for (&core, parts) in &holders {
+        for &unit in parts.keys() {
+            cores_of.entry(unit).or_default().push(core);
+        }
+    }
+    let colour = colours(&cores_of);
+    tasks.sort_by_key(|t| match *t {
+        Task::Layer { core, replica, matrix, .. } => (colour[&(replica, matrix)], replica, matrix, core),
+        Task::Vector { core, .. } => (0, 0, 0, core),
+    });
     Ok(tasks)
+}
+
+/// A greedy colouring of units (in order) such that no two units of one colour share a core.
+fn colours<U: Ord + Copy>(cores_of: &BTreeMap<U, Vec<CoreId>>) -> BTreeMap<U, u32> {
+    let mut colour = BTreeMap::new();
+    let mut used: BTreeMap<CoreId, BTreeSet<u32>> = BTreeMap::new();
+    for (&unit, cores) in cores_of {
+        let c = (0..).find(|c| cores.iter().all(|k| !used.get(k).is_some_and(|u| u.contains(c)))).unwrap_or(0);
+        colour.insert(unit, c);
+        for &k in cores {
+            used.entry(k).or_default().insert(c);
+        }
+    }
+    colour
 }
 
 fn vector_tasks(m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedError> {
@@ -162,4 +192,20 @@ fn vector_tasks(m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedError> {
         return Err(SchedError::at(i, "op is placed on no core"));
     }
     Ok(cores.iter().enumerate().map(|(k, &core)| Task::Vector { core, index: k, of: cores.len() }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_that_straddle_cores_alternate_colours() {
+        // Replica k on cores k and k+1: even replicas run together, then odd ones.
+        let cores_of: BTreeMap<u32, Vec<CoreId>> = (0..5).map(|k| (k, vec![CoreId(k), CoreId(k + 1)])).collect();
+        let c = colours(&cores_of);
+        assert_eq!(c.values().copied().collect::<Vec<_>>(), vec![0, 1, 0, 1, 0]);
+        // Units on cores of their own all share colour 0.
+        let apart: BTreeMap<u32, Vec<CoreId>> = (0..3).map(|k| (k, vec![CoreId(k)])).collect();
+        assert!(colours(&apart).values().all(|&c| c == 0));
+    }
 }
