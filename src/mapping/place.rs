@@ -237,6 +237,56 @@ mod tests {
         assert!(first_fit(&d, &arch).unwrap()[1].iter().all(|&c| c == CoreId(0)));
     }
 
+    proptest::proptest! {
+        /// Whatever the demands: every array group is placed exactly once, on a core of the
+        /// architecture, no core holds more crossbars than it has, and aligned packing starts
+        /// a layer on a used core only when the whole layer fits in what is left.
+        #[test]
+        fn placement_keeps_its_invariants(
+            layers in proptest::collection::vec((proptest::collection::vec(1u32..=6, 1..12), 1u32..6), 1..40),
+            aligned in proptest::bool::ANY,
+        ) {
+            let arch = Arch::preset("pimcomp-default").unwrap();
+            let per_core = u64::from(arch.xbars_per_core());
+            let d: Vec<Demand> = layers
+                .iter()
+                .enumerate()
+                .map(|(k, (xbars, r))| Demand { node: NodeId(k as u32), xbars: xbars.clone(), replicas: *r })
+                .collect();
+            let packing = if aligned { Packing::Aligned } else { Packing::Dense };
+            if let Ok(placed) = first_fit_with(&d, &arch, packing) {
+                let mut used = vec![0u64; arch.core_count() as usize];
+                for (dem, cores) in d.iter().zip(&placed) {
+                    proptest::prop_assert_eq!(cores.len(), dem.xbars.len() * dem.replicas as usize);
+                    let before = used.clone();
+                    for (k, c) in cores.iter().enumerate() {
+                        proptest::prop_assert!(c.0 < arch.core_count());
+                        used[c.0 as usize] += u64::from(dem.xbars[k % dem.xbars.len()]);
+                    }
+                    if aligned {
+                        let first = cores[0].0 as usize;
+                        let total: u64 = dem.xbars.iter().map(|&x| u64::from(x)).sum::<u64>() * u64::from(dem.replicas);
+                        proptest::prop_assert!(before[first] == 0 || per_core - before[first] >= total);
+                    }
+                }
+                proptest::prop_assert!(used.iter().all(|&u| u <= per_core));
+            }
+            // Dense never fails where aligned succeeds.
+            if first_fit_with(&d, &arch, Packing::Aligned).is_ok() {
+                proptest::prop_assert!(first_fit_with(&d, &arch, Packing::Dense).is_ok());
+            }
+        }
+
+        /// Replicas split a layer's windows into adjacent ranges covering each window once.
+        #[test]
+        fn even_windows_cover_every_window_once(total in 0u64..100_000, replicas in 1u32..5000) {
+            let w = crate::mapping::even_windows(total, replicas);
+            proptest::prop_assert_eq!(w.len(), replicas as usize + 1);
+            proptest::prop_assert_eq!((w[0], w[replicas as usize]), (0, total));
+            proptest::prop_assert!(w.windows(2).all(|p| p[0] <= p[1] && p[1] - p[0] <= total.div_ceil(u64::from(replicas))));
+        }
+    }
+
     #[test]
     fn a_model_that_fits_only_densely_is_packed_densely() {
         let arch = Arch::preset("pimcomp-default").unwrap(); // 144 cores x 64 crossbars
