@@ -25,7 +25,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { replicate: "none".into(), max_replicas: None, place: "first-fit".into(), mode: Mode::Ht }
+        Options { replicate: "work".into(), max_replicas: None, place: "first-fit".into(), mode: Mode::Ht }
     }
 }
 

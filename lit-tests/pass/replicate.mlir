@@ -1,5 +1,6 @@
 // --replicate decides how many copies of each crossbar layer to store.
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate | FileCheck %s --check-prefix=NONE
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=none | FileCheck %s --check-prefix=NONE
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate | FileCheck %s --check-prefix=BAL
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=balance | FileCheck %s --check-prefix=BAL
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate="strategy=balance max-replicas=4" | FileCheck %s --check-prefix=MAX
 // RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=uniform | FileCheck %s --check-prefix=UNI
@@ -15,6 +16,7 @@
 
 // 12 cores x 3 crossbars = 36: the fc keeps its 2 one-crossbar groups (it has 1 window),
 // the conv (64 windows, 1 crossbar per copy) takes the other 34.
+// The default strategy is work; on this net it agrees with balance.
 // BAL: "pim_partition.conv2d"{{.*}}replicas = 34 : i64
 // BAL: "pim_partition.fc"{{.*}}replicas = 1 : i64
 

@@ -1,6 +1,6 @@
 // --schedule turns the placed graph into per-core programs. Checked on the .pim text.
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=16 --replicate --map-cores --schedule --emit=pim | FileCheck %s
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate --map-cores --schedule | FileCheck %s --check-prefix=MLIR
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=16 --replicate=strategy=none --map-cores --schedule --emit=pim | FileCheck %s
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=none --map-cores --schedule | FileCheck %s --check-prefix=MLIR
 
 // The conv's interior windows become a loop nest over output rows and columns; windows on
 // the padded border stay outside the loops.

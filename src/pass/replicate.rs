@@ -13,7 +13,7 @@ pub static PASS: PassDef = PassDef {
         OptionDef {
             name: "strategy",
             help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows)",
-            default: "none",
+            default: "work",
         },
         OptionDef {
             name: "max-replicas",
