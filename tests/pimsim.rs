@@ -59,7 +59,7 @@ fn rerolling_a_flattened_schedule_recovers_its_loops() {
     let imported = pimlir::frontend::import_onnx(&models.join("lenet5.onnx")).unwrap();
     let arch = pimlir::arch::Arch::load("pimcomp-default").unwrap();
     let scheduled =
-        pimlir::compile::compile(&imported, "lenet5.onnx", &arch, "pimcomp-default", &Default::default()).unwrap();
+        pimlir::compile::compile(&imported, "lenet5.onnx", &arch, "pimcomp-default", &unreplicated()).unwrap();
     let mut flat = scheduled.clone();
     flat.flatten().unwrap();
     assert_eq!(flat.static_count(), scheduled.dynamic_count());
@@ -75,6 +75,11 @@ fn rerolling_a_flattened_schedule_recovers_its_loops() {
     );
     rolled.weights = Some("lenet5.onnx".into());
     insta::assert_snapshot!(text::print(&rolled));
+}
+
+/// One copy of every layer: a one-core program, small enough to snapshot.
+fn unreplicated() -> pimlir::compile::Options {
+    pimlir::compile::Options { replicate: "none".into(), ..Default::default() }
 }
 
 fn addr() -> impl Strategy<Value = Addr> {

@@ -2,7 +2,8 @@
 # Mapping quality, run by hand (not part of `make test`): every zoo model (models/*.onnx) and
 # PIMCOMP-NN's 12 structure files (../shared/data/pimcomp-json, or $PIMCOMP_JSON) compiled
 # for pimcomp-default with each replication strategy, then timed by pim-sim (pimlir model,
-# 2 samples). Prints a markdown table:
+# 6 samples: with 2 the period is one interval and still holds the pipeline fill). Prints a
+# markdown table:
 #   crossbars   crossbars the program's array groups hold (with `none`: one replica each)
 #   use         crossbars over the chip's (144 x 64 = 9216 on pimcomp-default)
 #   compile     wall time of the whole compile
@@ -43,7 +44,7 @@ for f in "${files[@]}"; do
             break
         fi
         end=$(date +%s%N)
-        if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 2 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
+        if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 6 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
             echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | |"
             continue
         fi

@@ -188,8 +188,11 @@ pub fn place_error(g: &Graph, arch: &Arch, e: PlaceError) -> MapError {
     }
 }
 
-/// Vector ops run where their first computed input is produced (core 0 for graph inputs);
-/// views (flatten) and constants run nowhere.
+/// Vector ops run where their latest computed input is produced (the one whose producer
+/// comes last in graph order; core 0 for graph inputs); views (flatten) and constants run
+/// nowhere. Latest, not first: a residual add whose first operand is the block's input would
+/// otherwise sit with the block before, and every add of a stage on one core would tie the
+/// whole stage to that core's program, sample after sample.
 pub fn place_vector_ops_near_producers(g: &Graph, m: &mut Mapping) {
     let producers = g.producers();
     for (i, n) in g.nodes.iter_enumerated() {
@@ -199,15 +202,13 @@ pub fn place_vector_ops_near_producers(g: &Graph, m: &mut Mapping) {
         let cores = if n.op.is_view() || matches!(n.op, Op::Constant { .. }) {
             vec![]
         } else {
-            let computed = n
+            let latest = n
                 .inputs
                 .iter()
-                .copied()
-                .find(|&v| !producers[v].is_some_and(|p| matches!(g.nodes[p].op, Op::Constant { .. })));
-            let core = computed
-                .and_then(|v| g.data_producer(&producers, v))
-                .and_then(|p| m.output_cores(p).first().copied())
-                .unwrap_or(CoreId(0));
+                .filter(|&&v| !producers[v].is_some_and(|p| matches!(g.nodes[p].op, Op::Constant { .. })))
+                .filter_map(|&v| g.data_producer(&producers, v))
+                .max();
+            let core = latest.and_then(|p| m.output_cores(p).first().copied()).unwrap_or(CoreId(0));
             vec![core]
         };
         m.vector_cores.insert(i, cores);
