@@ -11,4 +11,4 @@
 // CHECK: buffer @conv.bias size=16 addr=0
 // CHECK: buffer @pool1.in size=256 addr=0
 
-// FULL: error: core 0 needs 320 bytes of local memory but has 256 (largest buffers: 'pool1.in' 256 B, 'conv.patch' 72 B, 'pool1.out' 64 B)
+// FULL: error: core 0 needs 648 bytes of local memory but has 256 (largest buffers: 'conv.in' 512 B, 'pool1.in' 256 B, 'conv.patch' 72 B)

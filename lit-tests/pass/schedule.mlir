@@ -2,15 +2,17 @@
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=16 --replicate=strategy=none --map-cores --schedule --emit=pim | FileCheck %s
 // RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=none --map-cores --schedule | FileCheck %s --check-prefix=MLIR
 
-// The conv's interior windows become a loop nest over output rows and columns; windows on
-// the padded border stay outside the loops.
+// The conv loads the input rows its windows read once (input reuse) and gathers each
+// window's patch from them with lmv. Its interior windows become a loop nest over output
+// rows and columns; windows on the padded border stay outside the loops.
 // CHECK-LABEL: core 0 {
 // CHECK: ag 0 conv replica=0 rows=0..16 xbars=1
 // CHECK: setbw ibiw=16, obiw=16
 // CHECK: ld @conv.bias, $conv.bias, size=16
+// CHECK-NEXT: ld @conv.in, $input, size=512
 // CHECK: repeat i in 0..6 {
 // CHECK: repeat j in 0..6 {
-// CHECK-NEXT: ld @conv.patch, $input+64*i+8*j, size=24
+// CHECK-NEXT: lmv @conv.patch, @conv.in+64*i+8*j, size=24
 // CHECK: mvmul @conv.acc, @conv.patch, group=0, mbiw=8
 // CHECK: vvadd @conv.acc, @conv.acc, @conv.bias, len=8
 // CHECK-NEXT: vrelu @conv.acc, @conv.acc, len=8
