@@ -161,7 +161,7 @@ impl Emitter<'_> {
         let band = match (&s.window, &self.g.nodes[i].op) {
             (Some(win), Op::Conv2d(c)) if windows.1 > windows.0 && all_channels => {
                 let (oh0, oh1) = (windows.0 as i64 / ow_n, (windows.1 as i64 - 1) / ow_n);
-                let reach = (i64::from(c.kernel[0]) - 1) * win.dilations[0];
+                let reach = (c.kernel[0] - 1) * win.dilations[0];
                 let r0 = (oh0 * win.strides[0] - win.pads[0]).clamp(0, win.height);
                 let r1 = (oh1 * win.strides[0] - win.pads[0] + reach + 1).clamp(0, win.height);
                 let row = win.width * win.channels;
@@ -337,6 +337,14 @@ pub fn rectangles(w0: i64, w1: i64, width: i64) -> Vec<(i64, i64, i64, i64)> {
     out
 }
 
+/// A band of input rows is loaded when it is at most this many times the bytes of the
+/// task's patches: one load instead of one per kernel row and window is worth some volume.
+/// Measured on pimcomp-default (16-bit, global memory the bottleneck), throughput with 6
+/// samples against no band: ResNet-18 38.0 -> 78.1, ResNet-34 23.0 -> 71.1, ResNet-50
+/// 22.3 -> 23.3, AlexNet 90.9 -> 88.1, MobileNetV2 94.1 -> 88.7, VGG-8 816 -> 544, LeNet-5
+/// 4814 -> 3980 (a factor of 1 or 2 keeps the small ones and loses the ResNets' gain).
+const BAND_FACTOR: i64 = 4;
+
 #[cfg(test)]
 mod tests {
     use super::rectangles;
@@ -349,10 +357,3 @@ mod tests {
         assert_eq!(rectangles(3, 3, 4), vec![]);
     }
 }
-/// A band of input rows is loaded when it is at most this many times the bytes of the
-/// task's patches: one load instead of one per kernel row and window is worth some volume.
-/// Measured on pimcomp-default (16-bit, global memory the bottleneck), throughput with 6
-/// samples against no band: ResNet-18 38.0 -> 78.1, ResNet-34 23.0 -> 71.1, ResNet-50
-/// 22.3 -> 23.3, AlexNet 90.9 -> 88.1, MobileNetV2 94.1 -> 88.7, VGG-8 816 -> 544, LeNet-5
-/// 4814 -> 3980 (a factor of 1 or 2 keeps the small ones and loses the ResNets' gain).
-const BAND_FACTOR: i64 = 4;
