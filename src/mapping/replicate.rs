@@ -5,7 +5,7 @@
 //! replica counts against the chip, the first included: a strategy never asks for more
 //! crossbars than the placement can give.
 
-use super::place::{first_fit, first_fit_with, packing_for, place_error, Demand, Packing};
+use super::place::{first_fit_with, packing_for, place_error, Demand, Packing};
 use super::{MapError, Mapping};
 use crate::arch::Arch;
 use crate::graph::{Graph, NodeId};
@@ -66,10 +66,7 @@ impl Replicator for Balance {
         "even out windows per replica"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        let (win, demands, packing) = start(g, m, arch)?;
-        let load: Vec<(u128, u128)> = win.iter().map(|&w| (u128::from(w), 1)).collect();
-        grow(m, arch, opts, &win, demands, packing, &load);
-        Ok(())
+        grow(g, m, arch, opts, |w, _| (u128::from(w), 1))
     }
 }
 
@@ -88,73 +85,65 @@ impl Replicator for Work {
         "even out crossbar work per core"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        let (win, demands, packing) = start(g, m, arch)?;
-        let load: Vec<(u128, u128)> = win
-            .iter()
-            .zip(&demands)
-            .map(|(&w, d)| {
-                let xbars: u128 = d.xbars.iter().map(|&x| u128::from(x)).sum();
-                (u128::from(w) * d.xbars.len() as u128, xbars.max(1))
-            })
-            .collect();
-        grow(m, arch, opts, &win, demands, packing, &load);
-        Ok(())
+        grow(g, m, arch, opts, |w, d| {
+            let xbars: u128 = d.xbars.iter().map(|&x| u128::from(x)).sum();
+            (u128::from(w).saturating_mul(d.xbars.len() as u128), xbars.max(1))
+        })
     }
 }
 
 /// The greedy of `balance` and `work`: one more replica for the layer with the highest
-/// `load / replicas` (`load[k]` = numerator, denominator) that can still grow, until none
-/// can. Growing stops at a layer's windows, `max-replicas`, or when the model would not fit.
+/// `load / replicas` (`load(windows, demand)` = numerator, denominator) that can still grow,
+/// until none can. Growing stops at a layer's windows, `max-replicas`, or when the model
+/// would not fit.
 fn grow(
+    g: &Graph,
     m: &mut Mapping,
     arch: &Arch,
     opts: &ReplicateOptions,
-    win: &[u64],
-    mut demands: Vec<Demand>,
-    packing: Packing,
-    load: &[(u128, u128)],
-) {
+    load: impl Fn(u64, &Demand) -> (u128, u128),
+) -> Result<(), MapError> {
+    let (win, mut demands, packing) = start(g, m, arch)?;
+    let load: Vec<(u128, u128)> = win.iter().zip(&demands).map(|(&w, d)| load(w, d)).collect();
     let layers: Vec<NodeId> = m.layers.keys().copied().collect();
     let mut full = vec![false; layers.len()];
-    {
-        loop {
-            let pick = (0..layers.len()).filter(|&k| !full[k]).max_by(|&a, &b| {
-                let ra = u128::from(m.layers[&layers[a]].replicas);
-                let rb = u128::from(m.layers[&layers[b]].replicas);
-                let (na, da) = load[a];
-                let (nb, db) = load[b];
-                (na * db * rb).cmp(&(nb * da * ra)).then(b.cmp(&a))
-            });
-            let Some(k) = pick else { break };
-            let l = m.layers.get_mut(&layers[k]).expect("a layer of the mapping");
-            if u64::from(l.replicas) >= win[k] || opts.max_replicas.is_some_and(|mx| l.replicas >= mx) {
-                full[k] = true;
-                continue;
-            }
-            l.replicas += 1;
+    loop {
+        let pick = (0..layers.len()).filter(|&k| !full[k]).max_by(|&a, &b| {
+            let ra = u128::from(m.layers[&layers[a]].replicas);
+            let rb = u128::from(m.layers[&layers[b]].replicas);
+            let (na, da) = load[a];
+            let (nb, db) = load[b];
+            na.saturating_mul(db).saturating_mul(rb).cmp(&nb.saturating_mul(da).saturating_mul(ra)).then(b.cmp(&a))
+        });
+        let Some(k) = pick else { break };
+        let l = m.layers.get_mut(&layers[k]).expect("a layer of the mapping");
+        if u64::from(l.replicas) >= win[k] || opts.max_replicas.is_some_and(|mx| l.replicas >= mx) {
+            full[k] = true;
+            continue;
+        }
+        l.replicas += 1;
+        demands[k].replicas = l.replicas;
+        if first_fit_with(&demands, arch, packing).is_err() {
+            l.replicas -= 1;
             demands[k].replicas = l.replicas;
-            if first_fit_with(&demands, arch, packing).is_err() {
-                l.replicas -= 1;
-                demands[k].replicas = l.replicas;
-                // Nothing bigger than this layer's next copy fits either; stop growing it.
-                full[k] = true;
-            }
+            // Nothing bigger than this layer's next copy fits either; stop growing it.
+            full[k] = true;
         }
     }
+    Ok(())
 }
 
-/// Each layer's windows, and the demands of `m` with every layer at one replica; an error
+/// Every layer once: the windows of each layer, the demands, and the packing the replicas
+/// must keep (aligned when one replica of everything fits so: see [`Packing`]); an error
 /// when even that does not fit (crossbars needed and available).
-/// Every layer once; the windows of each layer, the demands, and the packing the replicas
-/// must keep (aligned when one replica of everything fits so: see [`Packing`]).
 fn start(g: &Graph, m: &mut Mapping, arch: &Arch) -> Result<(Vec<u64>, Vec<Demand>, Packing), MapError> {
     for l in m.layers.values_mut() {
         l.replicas = 1;
     }
     let win: Vec<u64> = m.layers.keys().map(|&i| super::windows(g, &g.nodes[i]).max(1)).collect();
     let demands = Demand::of(m);
-    first_fit(&demands, arch).map_err(|e| place_error(g, arch, e))?;
     let packing = packing_for(&demands, arch);
+    first_fit_with(&demands, arch, packing).map_err(|e| place_error(g, arch, e))?;
     Ok((win, demands, packing))
 }
 

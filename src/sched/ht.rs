@@ -88,19 +88,15 @@ impl Clocks {
 
     /// `to` learns everything `from` knows.
     fn learn(&mut self, to: usize, from: usize) {
-        if to == from {
-            return;
-        }
-        let (a, b) = if to < from {
-            let (l, r) = self.known.split_at_mut(from);
-            (&mut l[to], &r[0])
-        } else {
-            let (l, r) = self.known.split_at_mut(to);
-            (&mut r[0], &l[from])
-        };
-        for (x, &y) in a.iter_mut().zip(b) {
-            *x = (*x).max(y);
-        }
+        let from = self.known[from].clone();
+        merge(&mut self.known[to], &from);
+    }
+}
+
+/// `a` becomes the element-wise maximum of `a` and `b`.
+fn merge(a: &mut [u32], b: &[u32]) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = (*x).max(y);
     }
 }
 
@@ -155,9 +151,7 @@ pub fn order(tg: &TaskGraph) -> Result<Schedule<'_>, SchedError> {
             }
         }
         for (o, helper) in sent {
-            for (x, y) in clocks.known[o].iter_mut().zip(helper) {
-                *x = (*x).max(y);
-            }
+            merge(&mut clocks.known[o], &helper);
         }
     }
     let copies = copies(tg, &clocks, &lockstep)?;

@@ -164,22 +164,24 @@ impl Emitter<'_> {
                 let reach = (c.kernel[0] - 1) * win.dilations[0];
                 let r0 = (oh0 * win.strides[0] - win.pads[0]).clamp(0, win.height);
                 let r1 = (oh1 * win.strides[0] - win.pads[0] + reach + 1).clamp(0, win.height);
-                let row = win.width * win.channels;
-                let bytes = (r1 - r0) * row * eb;
+                let row = win.width.saturating_mul(win.channels);
+                let bytes = (r1 - r0).saturating_mul(row).saturating_mul(eb);
                 let budget = i64::try_from(self.arch.local_memory_bytes() / 4).unwrap_or(i64::MAX);
-                let patches = (windows.1 - windows.0) as i64 * (hi - lo) * eb;
-                (r1 > r0 && bytes <= budget && bytes <= BAND_FACTOR * patches && bytes <= i64::from(u32::MAX)).then(
-                    || {
-                        let cb = self.core(*core);
-                        let buf = cb.buf(&format!("{name}.in"), bytes);
-                        cb.emit([inst(Inst::Ld {
-                            rd: Addr::local(buf, 0),
-                            rs1: Addr::global(s.in_g, r0 * row * eb),
-                            size: bytes as u32,
-                        })]);
-                        (buf, r0 * row)
-                    },
-                )
+                let patches = ((windows.1 - windows.0) as i64).saturating_mul(hi - lo).saturating_mul(eb);
+                (r1 > r0
+                    && bytes <= budget
+                    && bytes <= BAND_FACTOR.saturating_mul(patches)
+                    && bytes <= i64::from(u32::MAX))
+                .then(|| {
+                    let cb = self.core(*core);
+                    let buf = cb.buf(&format!("{name}.in"), bytes);
+                    cb.emit([inst(Inst::Ld {
+                        rd: Addr::local(buf, 0),
+                        rs1: Addr::global(s.in_g, r0 * row * eb),
+                        size: bytes as u32,
+                    })]);
+                    (buf, r0 * row)
+                })
             }
             _ => None,
         };
