@@ -215,6 +215,28 @@ irdl.dialect @pim_isa {
     irdl.operands(rd: %rd, rs1: %rs1)
     irdl.attributes {"len" = %len_attr}
   }
+  irdl.operation @vvdiv {
+    %rd = irdl.is index
+    %rs1 = irdl.is index
+    %rs2 = irdl.is index
+    %len_attr = irdl.base "#builtin.integer"
+    irdl.operands(rd: %rd, rs1: %rs1, rs2: %rs2)
+    irdl.attributes {"len" = %len_attr}
+  }
+  irdl.operation @vexp {
+    %rd = irdl.is index
+    %rs1 = irdl.is index
+    %len_attr = irdl.base "#builtin.integer"
+    irdl.operands(rd: %rd, rs1: %rs1)
+    irdl.attributes {"len" = %len_attr}
+  }
+  irdl.operation @vlog {
+    %rd = irdl.is index
+    %rs1 = irdl.is index
+    %len_attr = irdl.base "#builtin.integer"
+    irdl.operands(rd: %rd, rs1: %rs1)
+    irdl.attributes {"len" = %len_attr}
+  }
   irdl.operation @vmv {
     %rd = irdl.is index
     %rs1 = irdl.is index

@@ -265,7 +265,16 @@ impl CostModel {
         // pimsim-nn writes the output width for these, the input width otherwise.
         let wide = matches!(
             op,
-            VecOp::Vvmul | VecOp::Vvsll | VecOp::Vvsra | VecOp::Vtanh | VecOp::Vsigm | VecOp::Vrsu | VecOp::Vrsl
+            VecOp::Vvmul
+                | VecOp::Vvsll
+                | VecOp::Vvsra
+                | VecOp::Vtanh
+                | VecOp::Vsigm
+                | VecOp::Vrsu
+                | VecOp::Vrsl
+                | VecOp::Vvdiv
+                | VecOp::Vexp
+                | VecOp::Vlog
         );
         let written = match self.model {
             Model::PimsimCompat => u64::from(len),

@@ -459,6 +459,31 @@ def lrn(gb: GraphBuilder) -> str:
     return gb.lrn(gb.input("input", [1, 8, 6, 6]))
 
 
+@graph_fixture("lrn-strong", input_scale=2.0)
+def lrn_strong(gb: GraphBuilder) -> str:
+    """LRN whose normalization is far from 1 (size 3, alpha 0.8, beta 0.75, bias 2)."""
+    return gb.lrn(gb.input("input", [1, 12, 5, 5]), size=3, alpha=0.8, beta=0.75, bias=2.0)
+
+
+@graph_fixture("conv-lrn")
+def conv_lrn(gb: GraphBuilder) -> str:
+    """Conv 3x3 to 64 channels on 12x12, then LRN (size 5, alpha 0.5): several pixel blocks, a big vector op."""
+    x = gb.conv(gb.input("input", [1, 3, 12, 12]), 64, 3, 1, 1)
+    return gb.lrn(x, size=5, alpha=0.5, beta=0.75, bias=1.0)
+
+
+@graph_fixture("softmax-opset11-4d", opset=11)
+def softmax_opset11_4d(gb: GraphBuilder) -> str:
+    """Softmax before opset 13 from axis 1 of a feature map: normalizes C*H*W at once (the importer should reject it)."""
+    return gb.softmax(gb.input("input", X), axis=1)
+
+
+@graph_fixture("softmax-channels", input_scale=3.0)
+def softmax_channels(gb: GraphBuilder) -> str:
+    """Conv 1x1 to 8 channels, then Softmax along the channels of every pixel (opset 13, axis 1)."""
+    return gb.softmax(gb.conv(gb.input("input", [1, 4, 5, 5]), 8, 1), axis=1)
+
+
 # ---------------------------------------------------------------- model storage
 
 @graph_fixture("external-data", external_data=True)

@@ -6,7 +6,7 @@
 // LL: error: mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht
 // MODE: error: unknown schedule mode 'fast'; expected ht or ll
 // ORDER: error: --schedule expects pim_core-level IR (run --map-cores first), got pim_partition-level IR
-// SOFTMAX: schedule-errors.mlir:[[@LINE+3]]:8: error: softmax needs exp, which the PIM ISA does not have
+// SOFTMAX: schedule-errors.mlir:[[@LINE+3]]:8: error: softmax needs exp, log and divide, which the published PIM ISA does not have; enable the vector-unit extensions
 func.func @main(%x: tensor<1x8xf32>) -> tensor<1x4xf32> {
   %0 = "graph.fc"(%x) {name = "fc", weight = "fc.w", transpose_weight = false} : (tensor<1x8xf32>) -> tensor<1x4xf32>
   %1 = "graph.softmax"(%0) {axis = 1 : i64} : (tensor<1x4xf32>) -> tensor<1x4xf32>

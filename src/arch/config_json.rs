@@ -131,4 +131,6 @@ pub struct PimlirJson {
     pub activation_bits: Option<i64>,
     /// Weight precision in bits (`mbiw`).
     pub weight_bits: Option<i64>,
+    /// The vector unit has exp, log and divide (`vexp`, `vlog`, `vvdiv`), as PUMA's does.
+    pub vector_extensions: Option<bool>,
 }

@@ -157,6 +157,9 @@ pub struct Arch {
     pub sim: SimConfig,
     pub activation_bits: u32,
     pub weight_bits: u32,
+    /// The vector unit runs the extension ops (`vexp`, `vlog`, `vvdiv`; key
+    /// `pimlir.vector_extensions`, default false: the published ISA has none of them).
+    pub vector_extensions: bool,
     /// Keys that the source did not give and that took pimlir's default, as `path = value`.
     pub defaulted: Vec<String>,
 }
@@ -609,6 +612,7 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
         sim,
         activation_bits,
         weight_bits,
+        vector_extensions: ext.vector_extensions.unwrap_or(false),
         defaulted: r.defaulted,
     })
 }
@@ -624,6 +628,19 @@ mod tests {
             assert_eq!(a.name, *name);
             assert!(a.core_count() > 0);
         }
+    }
+
+    #[test]
+    fn vector_extensions_are_off_unless_the_pimlir_section_enables_them() {
+        assert!(Arch::preset("puma").unwrap().vector_extensions);
+        assert!(!Arch::preset("pimcomp-default").unwrap().vector_extensions);
+        let with = super::presets::PRESETS[0]
+            .1
+            .replace(r#""weight_bits": 8"#, r#""weight_bits": 8, "vector_extensions": true"#);
+        assert!(Arch::from_json_str(&with, "test").unwrap().vector_extensions);
+        let bad =
+            super::presets::PRESETS[0].1.replace(r#""weight_bits": 8"#, r#""weight_bits": 8, "vector_extensions": 1"#);
+        assert!(Arch::from_json_str(&bad, "test").is_err());
     }
 
     #[test]

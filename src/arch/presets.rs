@@ -129,7 +129,7 @@ const PUMA: &str = r#"{
     "network_config": { "bus_topology": "mesh", "bus_width": 32, "layout": [12, 12] }
   },
   "sim_config": { "sim_mode": 0, "sim_time": 200 },
-  "pimlir": { "name": "puma", "activation_bits": 16, "weight_bits": 16 }
+  "pimlir": { "name": "puma", "activation_bits": 16, "weight_bits": 16, "vector_extensions": true }
 }"#;
 
 /// ISSCC'23 (Arch-C): 16 chips of 4 cores, 8 crossbars of 512x1024 with 2-bit cells each.

@@ -533,6 +533,16 @@ impl Importer<'_> {
                 let x = self.value(self.input(node, 0)?)?;
                 let default = if self.model.opset() >= 13 { -1 } else { 1 };
                 let axis = self.int_attr(node, "axis", default)?;
+                // Before opset 13, softmax coerces the input to 2-D at `axis`; graph.softmax is
+                // along one axis, the same only when every dimension after `axis` is 1.
+                let shape = self.value_shape(x);
+                let rank = shape.len() as i64;
+                let a = if axis < 0 { axis + rank } else { axis };
+                if self.model.opset() < 13 && a >= 0 && a < rank && shape[a as usize + 1..].iter().any(|&d| d != 1) {
+                    return Err(Error::new(format!(
+                        "Softmax before opset 13 over {shape:?} from axis {axis} normalizes several axes at once, which is not supported (only along one axis)"
+                    )));
+                }
                 self.push(node, index, Op::Softmax { axis }, vec![x], None).map(|_| ())
             }
             "Dropout" | "Identity" => {

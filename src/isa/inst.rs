@@ -42,6 +42,9 @@ pub enum Opcode {
     Vsigm,
     Vrsu,
     Vrsl,
+    Vvdiv,
+    Vexp,
+    Vlog,
     Vmv,
     Ld,
     St,
@@ -190,6 +193,9 @@ pub struct OpInfo {
     pub unit: Unit,
     /// pimsim-nn records of this op carry an (all-zero) `offset` object.
     pub pimsim_offset: bool,
+    /// A vector-unit extension beyond the published ISA (PUMA's vector unit has them): only
+    /// an architecture with `pimlir.vector_extensions` runs it, and pimsim-nn has no form of it.
+    pub extension: bool,
 }
 
 const fn operand(
@@ -240,15 +246,28 @@ const REDUCE1: &[OperandInfo] = &[
 const LEN: &[AttrInfo] = &[required("len", AttrKind::U32, "len")];
 
 const fn scalar(opcode: Opcode, mnemonic: &'static str) -> OpInfo {
-    OpInfo { opcode, mnemonic, operands: &[], attrs: SCALAR_ATTRS, unit: Unit::Scalar, pimsim_offset: false }
+    OpInfo {
+        opcode,
+        mnemonic,
+        operands: &[],
+        attrs: SCALAR_ATTRS,
+        unit: Unit::Scalar,
+        pimsim_offset: false,
+        extension: false,
+    }
 }
 
 const fn vector(opcode: Opcode, mnemonic: &'static str, operands: &'static [OperandInfo]) -> OpInfo {
-    OpInfo { opcode, mnemonic, operands, attrs: LEN, unit: Unit::Vector, pimsim_offset: true }
+    OpInfo { opcode, mnemonic, operands, attrs: LEN, unit: Unit::Vector, pimsim_offset: true, extension: false }
+}
+
+/// A vector-unit extension (see [`OpInfo::extension`]).
+const fn extension(opcode: Opcode, mnemonic: &'static str, operands: &'static [OperandInfo]) -> OpInfo {
+    OpInfo { extension: true, ..vector(opcode, mnemonic, operands) }
 }
 
 /// The instructions, in [`Opcode`] order.
-pub static TABLE: [OpInfo; 32] = [
+pub static TABLE: [OpInfo; 35] = [
     OpInfo {
         opcode: Opcode::Nop,
         mnemonic: "nop",
@@ -256,6 +275,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[],
         unit: Unit::Control,
         pimsim_offset: false,
+        extension: false,
     },
     scalar(Opcode::Sldi, "sldi"),
     scalar(Opcode::Sld, "sld"),
@@ -271,6 +291,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("ibiw", AttrKind::U32, "ibiw"), required("obiw", AttrKind::U32, "obiw")],
         unit: Unit::Control,
         pimsim_offset: false,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Mvmul,
@@ -286,6 +307,7 @@ pub static TABLE: [OpInfo; 32] = [
         ],
         unit: Unit::Matrix,
         pimsim_offset: false,
+        extension: false,
     },
     vector(Opcode::Vvadd, "vvadd", VEC2),
     vector(Opcode::Vvsub, "vvsub", VEC2),
@@ -300,6 +322,9 @@ pub static TABLE: [OpInfo; 32] = [
     vector(Opcode::Vsigm, "vsigm", VEC1),
     vector(Opcode::Vrsu, "vrsu", VEC1),
     vector(Opcode::Vrsl, "vrsl", VEC1),
+    extension(Opcode::Vvdiv, "vvdiv", VEC2),
+    extension(Opcode::Vexp, "vexp", VEC1),
+    extension(Opcode::Vlog, "vlog", VEC1),
     OpInfo {
         opcode: Opcode::Vmv,
         mnemonic: "vmv",
@@ -311,6 +336,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("len", AttrKind::U32, "len"), optional("stride", AttrKind::U32, AttrValue::Int(1), None)],
         unit: Unit::Vector,
         pimsim_offset: true,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Ld,
@@ -322,6 +348,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("size", AttrKind::U32, "size")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::St,
@@ -333,6 +360,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("size", AttrKind::U32, "size")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     // pimsim-nn sizes lldi and lmv by `len` (bytes) and takes lldi's value from `imm`.
     OpInfo {
@@ -342,6 +370,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("size", AttrKind::U32, "len"), required("value", AttrKind::F32, "imm")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Lmv,
@@ -353,6 +382,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("size", AttrKind::U32, "len")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     // pimsim-nn's send reads its source address from `rd`.
     OpInfo {
@@ -362,6 +392,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("core", AttrKind::Core, "core"), required("size", AttrKind::U32, "size")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Recv,
@@ -370,6 +401,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("core", AttrKind::Core, "core"), required("size", AttrKind::U32, "size")],
         unit: Unit::Transfer,
         pimsim_offset: true,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Wait,
@@ -378,6 +410,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("event", AttrKind::Reg, "event_register"), required("value", AttrKind::U32, "wait_value")],
         unit: Unit::Sync,
         pimsim_offset: false,
+        extension: false,
     },
     OpInfo {
         opcode: Opcode::Sync,
@@ -386,6 +419,7 @@ pub static TABLE: [OpInfo; 32] = [
         attrs: &[required("event", AttrKind::Reg, "event_register"), required("core", AttrKind::Core, "core")],
         unit: Unit::Sync,
         pimsim_offset: false,
+        extension: false,
     },
 ];
 
@@ -496,10 +530,16 @@ pub enum VecOp {
     Vrsu,
     /// Resize to a narrower bit width (value-preserving in the f32 model).
     Vrsl,
+    /// rd = rs1 / rs2 (extension)
+    Vvdiv,
+    /// rd = exp(rs1) (extension)
+    Vexp,
+    /// rd = ln(rs1) (extension)
+    Vlog,
 }
 
 impl VecOp {
-    pub const ALL: [VecOp; 13] = [
+    pub const ALL: [VecOp; 16] = [
         VecOp::Vvadd,
         VecOp::Vvsub,
         VecOp::Vvmul,
@@ -513,6 +553,9 @@ impl VecOp {
         VecOp::Vsigm,
         VecOp::Vrsu,
         VecOp::Vrsl,
+        VecOp::Vvdiv,
+        VecOp::Vexp,
+        VecOp::Vlog,
     ];
     pub fn opcode(self) -> Opcode {
         match self {
@@ -529,6 +572,9 @@ impl VecOp {
             VecOp::Vsigm => Opcode::Vsigm,
             VecOp::Vrsu => Opcode::Vrsu,
             VecOp::Vrsl => Opcode::Vrsl,
+            VecOp::Vvdiv => Opcode::Vvdiv,
+            VecOp::Vexp => Opcode::Vexp,
+            VecOp::Vlog => Opcode::Vlog,
         }
     }
     pub fn from_opcode(op: Opcode) -> Option<VecOp> {
@@ -539,6 +585,10 @@ impl VecOp {
     }
     pub fn name(self) -> &'static str {
         self.opcode().mnemonic()
+    }
+    /// A vector-unit extension (see [`OpInfo::extension`]).
+    pub fn is_extension(self) -> bool {
+        self.opcode().info().extension
     }
     /// Two-source ops read `rs2`.
     pub fn binary(self) -> bool {

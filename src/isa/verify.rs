@@ -318,6 +318,14 @@ impl Checker<'_> {
         let info = i.info();
         let m = info.mnemonic;
         let id = c.id;
+        if info.extension && !self.arch.vector_extensions {
+            self.report(
+                line,
+                format!(
+                    "core {id}: {m} is a vector-unit extension, which this architecture does not have (set \"vector_extensions\": true in its \"pimlir\" section, or use the puma preset)"
+                ),
+            );
+        }
         let values = i.attrs();
         // Attributes that name an array group or a core.
         let mut group = None;

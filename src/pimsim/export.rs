@@ -176,6 +176,13 @@ impl<W: Write> Writer<'_, W> {
             regs[rd as usize] = value;
             return Ok(());
         }
+        if info.extension {
+            return Err(error_at(
+                p,
+                line,
+                format!("core {core}: {op} is a pimlir vector-unit extension, which pimsim-nn does not have"),
+            ));
+        }
         let values = inst.attrs();
         for (ai, v) in info.attrs.iter().zip(&values) {
             if ai.pimsim.is_none() && !ai.default.is_some_and(|d| d.same(*v)) {

@@ -132,7 +132,7 @@ impl GlobalPlan {
                 SchedError::at(i, format!("result shape {:?} is not [1, C, H, W] or [1, N]", g.shape(out)))
             })?;
             // Element-wise ops keep a flattened feature map's order.
-            if matches!(n.op, Op::Act(_) | Op::Add | Op::Mul | Op::BatchNorm(_)) {
+            if matches!(n.op, Op::Act(_) | Op::Add | Op::Mul | Op::BatchNorm(_) | Op::Softmax { .. }) {
                 if let Layout::FlatHwc { .. } = s.layout_of(n.inputs[0]) {
                     layout = s.layout_of(n.inputs[0]);
                 }

@@ -249,6 +249,9 @@ fn elementwise(op: VecOp, x: f32, y: f32) -> f32 {
         VecOp::Vtanh => x.tanh(),
         VecOp::Vsigm => 1.0 / (1.0 + (-x).exp()),
         VecOp::Vrsu | VecOp::Vrsl => x,
+        VecOp::Vvdiv => x / y,
+        VecOp::Vexp => x.exp(),
+        VecOp::Vlog => x.ln(),
         VecOp::Vvdmul | VecOp::Vavg => unreachable!("reductions are computed whole"),
     }
 }

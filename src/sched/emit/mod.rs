@@ -8,6 +8,7 @@
 
 mod act;
 mod crossbar;
+mod extension;
 mod vector;
 
 use super::ht::Step;
@@ -244,16 +245,12 @@ impl<'a> Emitter<'a> {
         match &self.g.nodes[i].op {
             Op::Conv2d(_) | Op::Fc(_) => Ok(Prepared::Layer(self.prepare_layer(i)?)),
             Op::BatchNorm(bn) => Ok(Prepared::Channelwise(self.prepare_batchnorm(i, bn)?)),
-            Op::Softmax { .. } => Err(SchedError::at(
+            Op::Softmax { .. } => self.need_extensions(i, "softmax").map(|()| Prepared::None),
+            Op::Lrn(_) => self.need_extensions(i, "local response normalization").map(|()| Prepared::None),
+            Op::Pad { .. } => Err(SchedError::at(
                 i,
-                "softmax needs exp, which the PIM ISA does not have; compile the model without its final softmax (apply it on the host)",
+                "padding that does not fold into a convolution is not supported by the schedule yet",
             )),
-            Op::Lrn(_) => {
-                Err(SchedError::at(i, "local response normalization needs a power function, which the PIM ISA does not have"))
-            }
-            Op::Pad { .. } => {
-                Err(SchedError::at(i, "padding that does not fold into a convolution is not supported by the schedule yet"))
-            }
             _ => Ok(Prepared::None),
         }
     }
@@ -280,6 +277,8 @@ impl<'a> Emitter<'a> {
                         _ => Err(SchedError::at(i, "batch normalization was not prepared")),
                     },
                     Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, index, of),
+                    Op::Softmax { axis } => self.softmax(i, *axis, core, index, of),
+                    Op::Lrn(l) => self.lrn(i, &l.clone(), core, index, of),
                     other => Err(SchedError::at(i, format!("'{}' cannot be scheduled", other.mnemonic()))),
                 }
             }
