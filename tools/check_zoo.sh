@@ -10,12 +10,15 @@ cd "$(dirname "$0")/.."
 bin=target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16 shufflenet mobilenetv2}
+models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16 shufflenet mobilenetv2 squeezenet googlenet}
 status=0
 for m in $models; do
+    # GoogLeNet's LRN needs the vector-unit extensions (exp, log, divide): puma has them.
+    arch=pimcomp-default
+    [ "$m" = googlenet ] && arch=puma
     for s in none balance work; do
         pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
-        "$bin/pim-opt" "models/$m.onnx" --pass-pipeline="$pipeline" -o "$tmp/$m.pim"
+        "$bin/pim-opt" "models/$m.onnx" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/$m.pim"
         "$bin/pim-sim" -q --samples 3 -i "models/$m.input0.npy,models/$m.input1.npy,models/$m.input2.npy" \
             -o "$tmp/$m.0.npy,$tmp/$m.1.npy,$tmp/$m.2.npy" "$tmp/$m.pim" || { status=1; continue; }
         .venv/bin/python - "$tmp/$m" "models/$m" "$m" "$s" <<'PY' || status=1

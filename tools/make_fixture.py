@@ -412,6 +412,28 @@ def transpose_other(gb: GraphBuilder) -> str:
     return gb.transpose(gb.input("input", X), [0, 2, 3, 1])
 
 
+@graph_fixture("flatten-output")
+def flatten_output(gb: GraphBuilder) -> str:
+    """Conv, global average pooling, then Flatten as the model output (SqueezeNet's tail)."""
+    x = gb.relu(gb.conv(gb.input("input", X), 6, 3, 1, 1))
+    return gb.flatten(gb.global_avgpool(x))
+
+
+@graph_fixture("concat-flattened")
+def concat_flattened(gb: GraphBuilder) -> str:
+    """Two branches, each global average pooling and Flatten, concatenated as vectors."""
+    x = gb.input("input", X)
+    a = gb.flatten(gb.global_avgpool(gb.relu(gb.conv(x, 3, 1))))
+    b = gb.flatten(gb.global_avgpool(gb.conv(x, 5, 3, 1, 1)))
+    return gb.concat([a, b], axis=1)
+
+
+@graph_fixture("flatten-map-output")
+def flatten_map_output(gb: GraphBuilder) -> str:
+    """Conv, then Flatten of the 6x6 map as the model output (copied from height-width-channel into channel-major order)."""
+    return gb.flatten(gb.conv(gb.input("input", X), 3, 3, 1, 1))
+
+
 @graph_fixture("softmax")
 def softmax(gb: GraphBuilder) -> str:
     """Gemm then Softmax (opset 13 semantics, axis -1)."""

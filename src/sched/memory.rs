@@ -45,6 +45,22 @@ pub fn natural_layout(shape: &[i64]) -> Option<Layout> {
     }
 }
 
+/// The model output index of view `i` when it must be copied into channel-major order: a
+/// flatten (of a map larger than 1 x 1, which is stored height-width-channel) whose result is
+/// a model output that no op reads. Its copy runs as a task of its own, on a core that
+/// produces the map.
+pub fn reordered_output(g: &Graph, i: NodeId) -> Option<usize> {
+    let n = &g.nodes[i];
+    let &[x] = n.inputs.as_slice() else { return None };
+    let map = matches!(g.shape(x), [1, _, h, w] if h * w > 1);
+    if !n.op.is_view() || !map || g.nodes.iter().any(|m| m.inputs.contains(&n.output)) {
+        return None;
+    }
+    // A model input has no producer to run the copy.
+    g.data_producer(&g.producers(), x)?;
+    g.outputs.iter().position(|&o| o == n.output)
+}
+
 /// Name of the global buffer holding node `i`'s output.
 pub fn value_name(g: &Graph, i: NodeId) -> String {
     let n = &g.nodes[i];
@@ -93,6 +109,8 @@ impl GlobalPlan {
             if n.op.is_view() {
                 let src = n.inputs[0];
                 let layout = match s.layout_of(src) {
+                    // A 1 x 1 map is already a vector in channel order.
+                    Layout::Hwc { c, h: 1, w: 1 } if g.shape(out) == [1, c] => Layout::Flat(c),
                     Layout::Hwc { c, h, w } if g.shape(out) == [1, c * h * w] => Layout::FlatHwc { c, h, w },
                     l @ (Layout::Flat(_) | Layout::FlatHwc { .. }) if g.shape(out) == [1, l.elements()] => l,
                     l => {
@@ -102,6 +120,15 @@ impl GlobalPlan {
                         ))
                     }
                 };
+                if let (Layout::FlatHwc { .. }, Some(k)) = (layout, reordered_output(g, i)) {
+                    // Its own buffer, written in channel-major order by a copy (see there).
+                    let name = g.output_names.get(k).cloned().unwrap_or_else(|| value_name(g, i));
+                    let init = GlobalInit::Output { index: k as u32, shape: g.shape(out).to_vec() };
+                    let gi = s.add_global(&name, layout.elements(), init)?;
+                    s.value_global[out] = Some(gi);
+                    s.layout[out] = Some(Layout::Flat(layout.elements()));
+                    continue;
+                }
                 s.layout[out] = Some(layout);
                 s.value_global[out] = s.value_global[src];
                 continue;
@@ -126,7 +153,7 @@ impl GlobalPlan {
             {
                 // The concatenation would mix height-width-channel order into a flat vector that
                 // consumers read in ONNX (channel-major) order.
-                return Err(SchedError::at(i, "concatenating flattened feature maps is not supported yet"));
+                return Err(SchedError::at(i, "concatenating flattened feature maps larger than 1 x 1 is not supported yet (they are stored height-width-channel)"));
             }
             let mut layout = natural_layout(g.shape(out)).ok_or_else(|| {
                 SchedError::at(i, format!("result shape {:?} is not [1, C, H, W] or [1, N]", g.shape(out)))
@@ -141,7 +168,7 @@ impl GlobalPlan {
             let init = match output_index {
                 Some(k) => {
                     if let Layout::FlatHwc { .. } = layout {
-                        return Err(SchedError::at(i, "a flattened feature map as model output is not supported yet"));
+                        return Err(SchedError::at(i, "a flattened feature map larger than 1 x 1 as model output is not supported yet (it is stored height-width-channel)"));
                     }
                     GlobalInit::Output { index: k as u32, shape: g.shape(out).to_vec() }
                 }
@@ -161,8 +188,20 @@ impl GlobalPlan {
                 return Err(SchedError::global(format!("model output {k} is a model input or repeats another output")));
             }
             if let Some(p) = producers[o] {
-                if g.nodes[p].op.is_view() {
-                    return Err(SchedError::at(p, "a flattened feature map as model output is not supported yet"));
+                if g.nodes[p].op.is_view() && !s.reordered(g, p) {
+                    // The view's buffer (its source's) becomes the output, when its order is
+                    // the output's and nothing else claims that buffer.
+                    let gi = s.global_of(o) as usize;
+                    if !matches!(s.layout_of(o), Layout::Flat(_)) {
+                        return Err(SchedError::at(p, "a flattened feature map larger than 1 x 1 as model output is not supported yet (it is stored height-width-channel)"));
+                    }
+                    if s.globals[gi].init != GlobalInit::None {
+                        return Err(SchedError::at(
+                            p,
+                            "a model output that is a view of a model input or of another output is not supported",
+                        ));
+                    }
+                    s.globals[gi].init = GlobalInit::Output { index: k as u32, shape: g.shape(o).to_vec() };
                 }
             }
         }
@@ -178,6 +217,12 @@ impl GlobalPlan {
                 b.slots = copies.max(1);
             }
         }
+    }
+
+    /// Whether view `i` is copied into an output buffer of its own (see [`reordered_output`]).
+    pub fn reordered(&self, g: &Graph, i: NodeId) -> bool {
+        let n = &g.nodes[i];
+        n.op.is_view() && self.value_global[n.output] != self.value_global[n.inputs[0]]
     }
 
     /// The layout of a value (every value has one once the plan is made).

@@ -76,12 +76,21 @@ impl TaskGraph {
         let producers = g.producers();
         let mut ops = vec![];
         for (i, n) in g.nodes.iter_enumerated() {
-            if n.op.is_view() || matches!(n.op, Op::Constant { .. }) {
+            // A view runs nowhere, unless it is a model output copied into channel-major
+            // order: then on the first core that produces its map.
+            let reorder_core = match super::memory::reordered_output(g, i) {
+                Some(_) => g.data_producer(&producers, n.inputs[0]).and_then(|p| m.output_cores(p).first().copied()),
+                None => None,
+            };
+            if (n.op.is_view() && reorder_core.is_none()) || matches!(n.op, Op::Constant { .. }) {
                 continue;
             }
             // Tokens: writers of the inputs (through views; constants and model inputs have
             // none) to the cores that run this op.
-            let readers = m.cores_of(i);
+            let readers = match reorder_core {
+                Some(core) => vec![core],
+                None => m.cores_of(i),
+            };
             let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<NodeId>> = BTreeMap::new();
             let mut reads = vec![];
             for &v in &n.inputs {
@@ -100,7 +109,11 @@ impl TaskGraph {
                     }
                 }
             }
-            let tasks = if n.op.is_crossbar_layer() { layer_tasks(g, m, i)? } else { vector_tasks(m, i)? };
+            let tasks = match reorder_core {
+                Some(core) => vec![Task::Vector { core, index: 0, of: 1 }],
+                None if n.op.is_crossbar_layer() => layer_tasks(g, m, i)?,
+                None => vector_tasks(m, i)?,
+            };
             let tokens = pairs
                 .into_iter()
                 .map(|((from, to), values)| Token { from, to, values: values.into_iter().collect() })

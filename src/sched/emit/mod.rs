@@ -277,6 +277,7 @@ impl<'a> Emitter<'a> {
                         _ => Err(SchedError::at(i, "batch normalization was not prepared")),
                     },
                     Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, index, of),
+                    Op::Flatten { .. } => self.flatten_output(i, core),
                     Op::Softmax { axis } => self.softmax(i, *axis, core, index, of),
                     Op::Lrn(l) => self.lrn(i, &l.clone(), core, index, of),
                     other => Err(SchedError::at(i, format!("'{}' cannot be scheduled", other.mnemonic()))),

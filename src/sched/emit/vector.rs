@@ -323,10 +323,31 @@ impl Emitter<'_> {
             (0..kw_n).filter(|kw| (0..w).contains(&(iw0 + kw))).collect()
         };
         let rows = tap_runs((r0, r1), oh_n, h, 0..kh_n, p.strides[0], p.pads[0], 1);
-        let cols = tap_runs((0, ow_n), ow_n, w, 0..kw_n, p.strides[1], p.pads[1], 1);
+        // Output columns in tiles whose input band (kernel rows x the tile's input columns)
+        // fits a quarter of local memory; one tile of whole rows when they fit.
+        let (sw, pw) = (p.strides[1], p.pads[1]);
+        let budget = (self.arch.local_memory_bytes() / 4) as i64;
+        let band = |tw: i64| kh_n * ((tw - 1) * sw + kw_n) * c * eb;
+        let tile = if kh_n * w * c * eb <= budget {
+            ow_n
+        } else {
+            let mut tw = ow_n;
+            while tw > 1 && band(tw) > budget {
+                tw = (tw + 1) / 2;
+            }
+            tw
+        };
+        let tiles = (ow_n + tile - 1) / tile;
+        // Input columns of tile `t`: first column (may be in the padding) and band width.
+        let tin = if tiles == 1 { w } else { (tile - 1) * sw + kw_n };
+        let in_first = |t: i64| if tiles == 1 { 0 } else { t * tile * sw - pw };
+        // When even one output column's kernel rows do not fit, they stream through one row.
+        let stream = band(tile) > budget && kh_n > 1;
+        let slots = if stream { 1 } else { kh_n };
         let cb = self.core(core);
-        let inrows = cb.buf(&format!("pool{}.in", i.0), kh_n * w * c * eb);
-        let orow = cb.buf(&format!("pool{}.out", i.0), ow_n * c * eb);
+        let inrows = cb.buf(&format!("pool{}.in", i.0), slots * tin * c * eb);
+        let orow = cb.buf(&format!("pool{}.out", i.0), tile * c * eb);
+        let cols = tap_runs((0, ow_n), ow_n, w, 0..kw_n, sw, pw, 1);
         // Averaging constants 1/count, loaded once per core, in the order the windows need them
         // (the count is the same over a region).
         let mut scales: BTreeMap<i64, u32> = BTreeMap::new();
@@ -342,14 +363,19 @@ impl Emitter<'_> {
                 }
             }
         }
-        let pixel = |oh: i64, ow: i64| -> Vec<Stmt> {
-            let iw0 = ow * p.strides[1] - p.pads[1];
-            let dst = Addr::local(orow, ow * c * eb);
+        // Kernel rows `khs` (in the buffer's slots) accumulated into pixel `ow`; the first row
+        // of the window starts it, the last one scales it (average).
+        let pixel = |oh: i64, ow: i64, t: i64, khs: &[i64]| -> Vec<Stmt> {
+            let iw0 = ow * sw - pw - in_first(t);
+            let dst = Addr::local(orow, (ow - t * tile) * c * eb);
             let mut pb = vec![];
-            let mut count = 0;
-            for kh in valid_kh(oh) {
+            let all = valid_kh(oh);
+            let before = all.iter().take_while(|&&k| Some(&k) != khs.first()).count();
+            let mut count = (before * valid_kw(ow).len()) as i64;
+            for &kh in khs {
+                let slot = if stream { 0 } else { kh };
                 for kw in valid_kw(ow) {
-                    let src = Addr::local(inrows, (kh * w + iw0 + kw) * c * eb);
+                    let src = Addr::local(inrows, (slot * tin + iw0 + kw) * c * eb);
                     pb.push(inst(if count == 0 {
                         Inst::Lmv { rd: dst.clone(), rs1: src, size: (c * eb) as u32 }
                     } else {
@@ -364,7 +390,7 @@ impl Emitter<'_> {
                     count += 1;
                 }
             }
-            if avg {
+            if avg && khs.last() == all.last() {
                 let divisor = if p.count_include_pad { kh_n * kw_n } else { count };
                 pb.push(inst(Inst::Vec {
                     op: VecOp::Vvmul,
@@ -376,25 +402,82 @@ impl Emitter<'_> {
             }
             pb
         };
-        let row_body = |oh: i64, d: u8| -> Vec<Stmt> {
+        let tile_body = |oh: i64, t: i64, d: u8| -> Vec<Stmt> {
             let ih0 = oh * p.strides[0] - p.pads[0];
+            let (ow_a, ow_b) = (t * tile, ((t + 1) * tile).min(ow_n));
+            // The band's columns inside the input.
+            let first = in_first(t);
+            let (lo, hi) = (first.max(0), (first + tin).min(w));
+            let runs = tap_runs((ow_a, ow_b), ow_n, w, 0..kw_n, sw, pw, 1);
+            let load = |kh: i64| {
+                let slot = if stream { 0 } else { kh };
+                inst(Inst::Ld {
+                    rd: Addr::local(inrows, (slot * tin + lo - first) * c * eb),
+                    rs1: Addr::global(in_g, ((ih0 + kh) * w + lo) * c * eb),
+                    size: ((hi - lo) * c * eb) as u32,
+                })
+            };
+            let khs = valid_kh(oh);
+            let groups: Vec<Vec<i64>> = if stream { khs.iter().map(|&k| vec![k]).collect() } else { vec![khs] };
             let mut b = vec![];
-            for kh in valid_kh(oh) {
-                b.push(inst(Inst::Ld {
-                    rd: Addr::local(inrows, kh * w * c * eb),
-                    rs1: Addr::global(in_g, (ih0 + kh) * w * c * eb),
-                    size: (w * c * eb) as u32,
-                }));
+            for group in &groups {
+                b.extend(group.iter().map(|&kh| load(kh)));
+                b.extend(over_regions(d, &runs, &|ow, _| pixel(oh, ow, t, group)));
             }
-            b.extend(over_regions(d, &cols, &|ow, _| pixel(oh, ow)));
             b.push(inst(Inst::St {
-                rd: Addr::global(out_g, oh * ow_n * c * eb),
+                rd: Addr::global(out_g, (oh * ow_n + ow_a) * c * eb),
                 rs1: Addr::local(orow, 0),
-                size: (ow_n * c * eb) as u32,
+                size: ((ow_b - ow_a) * c * eb) as u32,
             }));
             b
         };
+        let row_body = |oh: i64, d: u8| -> Vec<Stmt> { repeat(d, tiles, &|t, d2| tile_body(oh, t, d2)) };
         let stmts = over_regions(0, &rows, &row_body);
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
+    /// A flattened feature map as a model output (see `memory::reordered_output`): blocks of
+    /// whole pixels loaded, each channel gathered with a strided `vmv` and stored at its
+    /// place in channel-major order.
+    pub(crate) fn flatten_output(&mut self, i: NodeId, core: CoreId) -> Result<(), SchedError> {
+        let n = &self.g.nodes[i];
+        let (c, h, w) = self.hwc(i, n.inputs[0])?;
+        let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
+        let eb = self.eb;
+        let pixels = h * w;
+        // Two block buffers within a quarter of local memory.
+        let per_block = (self.arch.local_memory_bytes() as i64 / (8 * c * eb)).clamp(1, pixels);
+        let cb = self.core(core);
+        let x = cb.buf(&format!("flatten{}.in", i.0), per_block * c * eb);
+        let t = cb.buf(&format!("flatten{}.t", i.0), per_block * c * eb);
+        let block = |u: i64, d: u8| -> Vec<Stmt> {
+            let p0 = u * per_block;
+            let np = per_block.min(pixels - p0);
+            let mut b = vec![inst(Inst::Ld {
+                rd: Addr::local(x, 0),
+                rs1: Addr::global(in_g, p0 * c * eb),
+                size: (np * c * eb) as u32,
+            })];
+            b.extend(repeat(d, c, &|ch, _| {
+                vec![inst(Inst::Vmv {
+                    rd: Addr::local(t, ch * np * eb),
+                    rs1: Addr::local(x, ch * eb),
+                    len: np as u32,
+                    stride: c as u32,
+                })]
+            }));
+            b.extend(repeat(d, c, &|ch, _| {
+                vec![inst(Inst::St {
+                    rd: Addr::global(out_g, (ch * pixels + p0) * eb),
+                    rs1: Addr::local(t, ch * np * eb),
+                    size: (np * eb) as u32,
+                })]
+            }));
+            b
+        };
+        let blocks = (pixels + per_block - 1) / per_block;
+        let stmts = over_regions(0, &regions(0, blocks, (0, pixels / per_block)), &block);
         self.core(core).emit(stmts);
         Ok(())
     }
