@@ -467,6 +467,16 @@ def pad(gb: GraphBuilder) -> str:
     return gb.node("Pad", [x, pads, value], (1, 4, 8, 10), mode="constant")
 
 
+@graph_fixture("pad-value-maxpool")
+def pad_value_maxpool(gb: GraphBuilder) -> str:
+    """Conv, then Pad with value 0.25 and uneven pads (top 2, left 0, bottom 1, right 3), then MaxPool 2x2: a pad that folds into nothing."""
+    x = gb.conv(gb.input("input", X), 5, 3, 1, 1)
+    pads = gb.initializer("pads", np.array([0, 0, 2, 0, 0, 0, 1, 3], dtype=np.int64))
+    value = gb.initializer("value", np.array(0.25, dtype=np.float32))
+    x = gb.node("Pad", [x, pads, value], (1, 5, 9, 9), mode="constant")
+    return gb.maxpool(x, 2, 2, 0)
+
+
 @graph_fixture("pad-reflect")
 def pad_reflect(gb: GraphBuilder) -> str:
     """Pad with mode reflect (the importer should reject it)."""

@@ -247,10 +247,6 @@ impl<'a> Emitter<'a> {
             Op::BatchNorm(bn) => Ok(Prepared::Channelwise(self.prepare_batchnorm(i, bn)?)),
             Op::Softmax { .. } => self.need_extensions(i, "softmax").map(|()| Prepared::None),
             Op::Lrn(_) => self.need_extensions(i, "local response normalization").map(|()| Prepared::None),
-            Op::Pad { .. } => Err(SchedError::at(
-                i,
-                "padding that does not fold into a convolution is not supported by the schedule yet",
-            )),
             _ => Ok(Prepared::None),
         }
     }
@@ -278,6 +274,7 @@ impl<'a> Emitter<'a> {
                     },
                     Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, index, of),
                     Op::Flatten { .. } => self.flatten_output(i, core),
+                    Op::Pad { pads, value } => self.pad(i, *pads, *value, core, index, of),
                     Op::Softmax { axis } => self.softmax(i, *axis, core, index, of),
                     Op::Lrn(l) => self.lrn(i, &l.clone(), core, index, of),
                     other => Err(SchedError::at(i, format!("'{}' cannot be scheduled", other.mnemonic()))),

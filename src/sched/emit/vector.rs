@@ -437,6 +437,60 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// A standalone constant padding (one that does not fold into the next convolution), row
+    /// by row: a row buffer filled with the value once, each input row loaded into its middle
+    /// and the whole row stored; padding rows store a filled row.
+    pub(crate) fn pad(
+        &mut self,
+        i: NodeId,
+        [top, left, _, _]: [i64; 4],
+        value: f32,
+        core: CoreId,
+        index: usize,
+        of: usize,
+    ) -> Result<(), SchedError> {
+        let n = &self.g.nodes[i];
+        let (c, h, w) = self.hwc(i, n.inputs[0])?;
+        let o = self.g.shape(n.output);
+        let (oh, ow) = (o[2], o[3]);
+        let (r0, r1) = share(oh, index, of);
+        if r0 >= r1 {
+            return Ok(());
+        }
+        let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
+        let eb = self.eb;
+        let bytes = ow * c * eb;
+        let cb = self.core(core);
+        let row = cb.buf(&format!("pad{}.row", i.0), bytes);
+        let fill = cb.buf(&format!("pad{}.fill", i.0), bytes);
+        cb.emit([
+            inst(Inst::Lldi { rd: Addr::local(row, 0), size: bytes as u32, value }),
+            inst(Inst::Lldi { rd: Addr::local(fill, 0), size: bytes as u32, value }),
+        ]);
+        let body = |y: i64, _: u8| -> Vec<Stmt> {
+            let store = |src: u32| {
+                inst(Inst::St { rd: Addr::global(out_g, y * bytes), rs1: Addr::local(src, 0), size: bytes as u32 })
+            };
+            if !(top..top + h).contains(&y) {
+                return vec![store(fill)];
+            }
+            vec![
+                inst(Inst::Ld {
+                    rd: Addr::local(row, left * c * eb),
+                    rs1: Addr::global(in_g, (y - top) * w * c * eb),
+                    size: (w * c * eb) as u32,
+                }),
+                store(row),
+            ]
+        };
+        let cuts =
+            [(r0, top.clamp(r0, r1)), (top.clamp(r0, r1), (top + h).clamp(r0, r1)), ((top + h).clamp(r0, r1), r1)];
+        let parts: Vec<(i64, i64)> = cuts.into_iter().filter(|(a, b)| a < b).collect();
+        let stmts = over_regions(0, &parts, &body);
+        self.core(core).emit(stmts);
+        Ok(())
+    }
+
     /// A flattened feature map as a model output (see `memory::reordered_output`): blocks of
     /// whole pixels loaded, each channel gathered with a strided `vmv` and stored at its
     /// place in channel-major order.
