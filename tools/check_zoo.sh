@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bin=target/release
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16 shufflenet mobilenetv2 squeezenet googlenet}
+models=${*:-lenet5 vgg8 resnet18_cifar resnet18 resnet34 resnet50 alexnet vgg16 shufflenet mobilenetv2 squeezenet googlenet mobilenetv3_small efficientnet_b0 resnext50_32x4d}
 status=0
 for m in $models; do
     # GoogLeNet's LRN needs the vector-unit extensions (exp, log, divide): puma has them.

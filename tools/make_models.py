@@ -51,6 +51,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -268,12 +269,15 @@ class GraphBuilder:
                          dilations=[dh, dw], group=group)
 
     def batchnorm(self, x: str, eps: float = 1e-5, name: str | None = None,
-                  gamma_scale: float = 1.0) -> str:
+                  gamma_scale: float = 1.0, torch_momentum: float = 0.1) -> str:
         """BatchNormalization (inference) with plausible trained-looking
         statistics: gamma ~ 1 + 0.1 N(0,1), beta ~ 0.1 N(0,1), running mean
         ~ 0.1 N(0,1), running variance ~ U(0.5, 1.5). `gamma_scale`
         multiplies gamma (small for the last BN of a residual branch, like
-        torchvision's zero_init_residual but not exactly zero)."""
+        torchvision's zero_init_residual but not exactly zero).
+        `torch_momentum` is nn.BatchNorm2d's momentum (0.1 by default, 0.01
+        in MobileNetV3); with torch_names the node gets 1 - torch_momentum
+        like torch writes it."""
         c = self.shape(x)[1]
         name = name or self.fresh_name("bn")
         scale = ((1.0 + 0.1 * self.rng.standard_normal(c)) * gamma_scale).astype(np.float32)
@@ -283,9 +287,9 @@ class GraphBuilder:
         inputs = [x] + [self.initializer(f"{name}.{p}", a) for p, a in
                         (("weight", scale), ("bias", shift),
                          ("running_mean", mean), ("running_var", var))]
-        # torch writes momentum = 1 - torch momentum (0.1).
+        # torch writes momentum = 1 - torch momentum (0.1 -> 0.9).
         return self.node("BatchNormalization", inputs, self.shape(x), name=name, epsilon=eps,
-                         momentum=0.9 if self.torch_names else None)
+                         momentum=1.0 - torch_momentum if self.torch_names else None)
 
     def gemm(self, x: str, out: int, transB: int = 1, bias: bool = True,
              name: str | None = None) -> str:
@@ -314,6 +318,26 @@ class GraphBuilder:
 
     def sigmoid(self, x: str, name: str | None = None) -> str:
         return self.node("Sigmoid", [x], self.shape(x), name=name, prefix="sigmoid")
+
+    def silu(self, x: str, name: str | None = None) -> str:
+        """SiLU (swish), x * Sigmoid(x), written like torch.onnx.export writes
+        nn.SiLU: a Sigmoid node and a Mul(x, sigmoid) in the module's scope."""
+        if self.torch_names:
+            return self.mul(x, self.sigmoid(x, name=name), name=name)
+        name = name or self.fresh_name("silu")
+        return self.mul(x, self.sigmoid(x, name=f"{name}_sigmoid"), name=name)
+
+    def hardsigmoid(self, x: str, alpha: float = 1.0 / 6.0, beta: float | None = None,
+                    name: str | None = None) -> str:
+        """HardSigmoid, max(0, min(1, alpha * x + beta)). The defaults are
+        torch's nn.Hardsigmoid as torch.onnx.export writes it: alpha 1/6 and
+        no beta attribute (the ONNX default, 0.5)."""
+        return self.node("HardSigmoid", [x], self.shape(x), name=name, prefix="hardsigmoid",
+                         alpha=alpha, beta=beta)
+
+    def hardswish(self, x: str, name: str | None = None) -> str:
+        """HardSwish, x * HardSigmoid(x) with alpha 1/6, beta 0.5 (ONNX opset >= 14)."""
+        return self.node("HardSwish", [x], self.shape(x), name=name, prefix="hardswish")
 
     def shared_initializer(self, name: str, array: np.ndarray) -> str:
         """An initializer used by several nodes: created on first use, then
@@ -624,12 +648,15 @@ def _basic_block(gb: GraphBuilder, x: str, inplanes: int, planes: int, stride: i
 
 
 def _bottleneck(gb: GraphBuilder, x: str, inplanes: int, planes: int, stride: int,
-                s: str) -> tuple[str, int]:
+                s: str, groups: int = 1, base_width: int = 64) -> tuple[str, int]:
+    """torchvision Bottleneck; `groups` and `base_width` as in ResNeXt
+    (width = int(planes * base_width / 64) * groups; ResNet: 1 and 64)."""
     out_ch = planes * 4  # expansion 4; stride on the 3x3 conv (ResNet v1.5)
-    out = gb.conv(x, planes, 1, 1, 0, bias=False, name=f"{s}.conv1")
+    width = int(planes * (base_width / 64.0)) * groups
+    out = gb.conv(x, width, 1, 1, 0, bias=False, name=f"{s}.conv1")
     out = gb.batchnorm(out, name=f"{s}.bn1")
     out = gb.relu(out, name=f"{s}.relu")
-    out = gb.conv(out, planes, 3, stride, 1, bias=False, name=f"{s}.conv2")
+    out = gb.conv(out, width, 3, stride, 1, group=groups, bias=False, name=f"{s}.conv2")
     out = gb.batchnorm(out, name=f"{s}.bn2")
     out = gb.relu(out, name=f"{s}.relu_1")
     out = gb.conv(out, out_ch, 1, 1, 0, bias=False, name=f"{s}.conv3")
@@ -690,6 +717,15 @@ def resnet18_cifar(gb: GraphBuilder) -> None:
 def resnet50(gb: GraphBuilder) -> None:
     """ResNet-50 (torchvision, Bottleneck v1.5) for 3x224x224, 1000 logits (25.6M params)."""
     _resnet(gb, _bottleneck, (3, 4, 6, 3))
+
+
+@register("resnext50_32x4d", input_dist="normal", default=False, torch_names=True)
+def resnext50_32x4d(gb: GraphBuilder) -> None:
+    """ResNeXt-50 32x4d (torchvision) for 3x224x224, 1000 logits (25.0M params).
+
+    ResNet-50 with Bottleneck width int(planes * 4 / 64) * 32 (128, 256, 512,
+    1024 per stage) and the 3x3 conv in 32 groups."""
+    _resnet(gb, partial(_bottleneck, groups=32, base_width=4), (3, 4, 6, 3))
 
 
 # GoogLeNet / Inception v1, the original (Caffe bvlc_googlenet) form: conv
@@ -819,6 +855,135 @@ def mobilenetv2(gb: GraphBuilder) -> None:
             inp, idx = c, idx + 1
     x = _conv_bn_relu6(gb, x, 1280, 1, 1, 1, f"features.{idx}")         # [1, 1280, 7, 7]
     x = gb.global_avgpool(x)                                           # adaptive_avg_pool2d
+    x = gb.flatten(x, axis=1)
+    x = gb.dropout(x, 0.2, name="classifier.0")
+    x = gb.gemm(x, 1000, name="classifier.1")
+    gb.output(x, "output")
+
+
+def _make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """torchvision's _make_divisible: round to a multiple of `divisor`, not
+    going below 90% of `v`."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+def _conv_bn_act(gb: GraphBuilder, x: str, out: int, k: int, stride: int, group: int, s: str,
+                 act: Callable[..., str] | None, eps: float = 1e-5, torch_momentum: float = 0.1,
+                 gamma_scale: float = 1.0) -> str:
+    """torchvision Conv2dNormActivation: conv (no bias, padding (k - 1) // 2),
+    BN, then `act` (a GraphBuilder activation method, None for none)."""
+    x = gb.conv(x, out, k, stride, (k - 1) // 2, group=group, bias=False, name=f"{s}.0")
+    x = gb.batchnorm(x, eps=eps, name=f"{s}.1", gamma_scale=gamma_scale,
+                     torch_momentum=torch_momentum)
+    return act(x, name=f"{s}.2") if act is not None else x
+
+
+def _squeeze_excitation(gb: GraphBuilder, x: str, squeeze: int, act: Callable[..., str],
+                        scale_act: Callable[..., str], s: str) -> str:
+    """torchvision.ops.SqueezeExcitation: global average pool, 1x1 conv (with
+    bias) to `squeeze` channels, `act`, 1x1 conv back, `scale_act`, and the
+    input times the [1, C, 1, 1] gate (broadcast over H, W)."""
+    c = gb.shape(x)[1]
+    y = gb.global_avgpool(x, name=f"{s}.avgpool")                      # AdaptiveAvgPool2d(1)
+    y = act(gb.conv(y, squeeze, 1, name=f"{s}.fc1"), name=f"{s}.activation")
+    y = scale_act(gb.conv(y, c, 1, name=f"{s}.fc2"), name=f"{s}.scale_activation")
+    return gb.mul(x, y, name=s)
+
+
+# MobileNetV3-Small (torchvision): input, kernel, expanded, out, use_se,
+# activation (RE = ReLU, HS = Hardswish), stride.
+_MOBILENETV3_SMALL = (
+    (16, 3, 16, 16, True, "RE", 2),
+    (16, 3, 72, 24, False, "RE", 2),
+    (24, 3, 88, 24, False, "RE", 1),
+    (24, 5, 96, 40, True, "HS", 2),
+    (40, 5, 240, 40, True, "HS", 1),
+    (40, 5, 240, 40, True, "HS", 1),
+    (40, 5, 120, 48, True, "HS", 1),
+    (48, 5, 144, 48, True, "HS", 1),
+    (48, 5, 288, 96, True, "HS", 2),
+    (96, 5, 576, 96, True, "HS", 1),
+    (96, 5, 576, 96, True, "HS", 1),
+)
+
+
+@register("mobilenetv3_small", input_dist="normal", default=False, torch_names=True)
+def mobilenetv3_small(gb: GraphBuilder) -> None:
+    """MobileNetV3-Small (torchvision) for 3x224x224, 1000 logits (2.5M params).
+
+    BatchNorm with eps 1e-3, momentum 0.01 as in torchvision; HardSwish is the
+    ONNX op (opset 14+), the SE gate HardSigmoid(alpha 1/6)."""
+    bn = {"eps": 1e-3, "torch_momentum": 0.01}
+    x = gb.input("input", [1, 3, 224, 224])
+    x = _conv_bn_act(gb, x, 16, 3, 2, 1, "features.0", gb.hardswish, **bn)   # -> 112
+    for idx, (inp, k, exp, out, use_se, nl, stride) in enumerate(_MOBILENETV3_SMALL, start=1):
+        act = gb.relu if nl == "RE" else gb.hardswish
+        residual = stride == 1 and inp == out
+        scope, y, j = f"features.{idx}.block", x, 0
+        if exp != inp:  # expand 1x1
+            y = _conv_bn_act(gb, y, exp, 1, 1, 1, f"{scope}.{j}", act, **bn)
+            j += 1
+        y = _conv_bn_act(gb, y, exp, k, stride, exp, f"{scope}.{j}", act, **bn)  # depthwise
+        j += 1
+        if use_se:
+            y = _squeeze_excitation(gb, y, _make_divisible(exp // 4, 8), gb.relu,
+                                    gb.hardsigmoid, f"{scope}.{j}")
+            j += 1
+        y = _conv_bn_act(gb, y, out, 1, 1, 1, f"{scope}.{j}", None,     # linear projection
+                         gamma_scale=RESIDUAL_GAMMA if residual else 1.0, **bn)
+        x = gb.add(y, x, name=f"features.{idx}") if residual else y    # result += input
+    idx = len(_MOBILENETV3_SMALL) + 1
+    x = _conv_bn_act(gb, x, 576, 1, 1, 1, f"features.{idx}", gb.hardswish, **bn)  # [1,576,7,7]
+    x = gb.global_avgpool(x, name="avgpool")
+    x = gb.flatten(x, axis=1)
+    x = gb.hardswish(gb.gemm(x, 1024, name="classifier.0"), name="classifier.1")
+    x = gb.dropout(x, 0.2, name="classifier.2")
+    x = gb.gemm(x, 1000, name="classifier.3")
+    gb.output(x, "output")
+
+
+# EfficientNet-B0 (torchvision) MBConv stages: expand ratio, kernel, stride,
+# input, out, layers. The stride applies to a stage's first layer only.
+_EFFICIENTNET_B0 = (
+    (1, 3, 1, 32, 16, 1),
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),
+    (6, 3, 2, 40, 80, 3),
+    (6, 5, 1, 80, 112, 3),
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),
+)
+
+
+@register("efficientnet_b0", input_dist="normal", default=False, torch_names=True)
+def efficientnet_b0(gb: GraphBuilder) -> None:
+    """EfficientNet-B0 (torchvision) for 3x224x224, 1000 logits (5.3M params).
+
+    SiLU as x * Sigmoid(x), like torch exports nn.SiLU; StochasticDepth is
+    the identity at inference and writes no node."""
+    x = gb.input("input", [1, 3, 224, 224])
+    x = _conv_bn_act(gb, x, 32, 3, 2, 1, "features.0", gb.silu)         # -> 112
+    for stage, (ratio, k, stride, inp, out, layers) in enumerate(_EFFICIENTNET_B0, start=1):
+        for i in range(layers):
+            if i > 0:
+                inp, stride = out, 1
+            exp = _make_divisible(inp * ratio, 8)
+            residual = stride == 1 and inp == out
+            scope, y, j = f"features.{stage}.{i}.block", x, 0
+            if exp != inp:  # expand 1x1
+                y = _conv_bn_act(gb, y, exp, 1, 1, 1, f"{scope}.{j}", gb.silu)
+                j += 1
+            y = _conv_bn_act(gb, y, exp, k, stride, exp, f"{scope}.{j}", gb.silu)  # depthwise
+            y = _squeeze_excitation(gb, y, max(1, inp // 4), gb.silu, gb.sigmoid,
+                                    f"{scope}.{j + 1}")
+            y = _conv_bn_act(gb, y, out, 1, 1, 1, f"{scope}.{j + 2}", None,   # projection
+                             gamma_scale=RESIDUAL_GAMMA if residual else 1.0)
+            x = gb.add(y, x, name=f"features.{stage}.{i}") if residual else y
+    x = _conv_bn_act(gb, x, 1280, 1, 1, 1, f"features.{len(_EFFICIENTNET_B0) + 1}",
+                     gb.silu)                                           # [1, 1280, 7, 7]
+    x = gb.global_avgpool(x, name="avgpool")
     x = gb.flatten(x, axis=1)
     x = gb.dropout(x, 0.2, name="classifier.0")
     x = gb.gemm(x, 1000, name="classifier.1")
@@ -1106,7 +1271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for spec in MODELS.values():
             doc = (spec.build.__doc__ or "").strip().splitlines()
             extra = "" if spec.default else " (on demand)"
-            print(f"{spec.name:16s} {doc[0] if doc else ''}{extra}")
+            print(f"{spec.name:17s} {doc[0] if doc else ''}{extra}")
         return 0
 
     if args.all and args.names:

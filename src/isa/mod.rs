@@ -484,6 +484,20 @@ impl CoreProgram {
         count(&self.body)
     }
 
+    /// Instructions one run executes by mnemonic, added into `mix` (repeats expanded).
+    pub fn add_dynamic_mix(&self, mix: &mut std::collections::BTreeMap<&'static str, u64>) {
+        fn add(stmts: &[Stmt], times: u64, mix: &mut std::collections::BTreeMap<&'static str, u64>) {
+            for s in stmts {
+                match s {
+                    Stmt::Inst(i, _) => *mix.entry(i.mnemonic()).or_default() += times,
+                    Stmt::Repeat { count, body, .. } => add(body, times.saturating_mul((*count).max(0) as u64), mix),
+                    Stmt::Comment(_) | Stmt::Task(_) => {}
+                }
+            }
+        }
+        add(&self.body, 1, mix)
+    }
+
     /// Number of instructions as written (repeats not expanded).
     pub fn static_count(&self) -> u64 {
         fn count(stmts: &[Stmt]) -> u64 {
@@ -696,6 +710,15 @@ impl Program {
         self.cores.iter().map(|c| c.static_count()).sum()
     }
 
+    /// Instructions one run of every core executes, by mnemonic.
+    pub fn dynamic_mix(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        let mut mix = std::collections::BTreeMap::new();
+        for c in &self.cores {
+            c.add_dynamic_mix(&mut mix);
+        }
+        mix
+    }
+
     /// Forgets every source position (lines and the file name): what is left is the program's
     /// meaning, so two programs read from differently laid-out texts compare equal.
     pub fn strip_lines(&mut self) {
@@ -751,5 +774,19 @@ impl Program {
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&text::print(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dynamic_mix_expands_repeats() {
+        let src = "arch \"pimcomp-default\"\nglobal $x size=64 addr=0\ncore 0 {\n  buffer @a size=64 addr=0\n  ld @a, $x, size=64\n  repeat i in 0..3 {\n    vrelu @a+16*i, @a+16*i, len=8\n    repeat j in 0..2 {\n      vvadd @a, @a, @a, len=4\n    }\n  }\n}\n";
+        let p = super::text::parse(src, "mix.pim").unwrap();
+        let mix = p.dynamic_mix();
+        assert_eq!(mix.get("ld"), Some(&1));
+        assert_eq!(mix.get("vrelu"), Some(&3));
+        assert_eq!(mix.get("vvadd"), Some(&6));
+        assert_eq!(mix.values().sum::<u64>(), p.dynamic_count());
     }
 }
