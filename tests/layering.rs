@@ -20,11 +20,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("onnx", &["diag", "limits"]),
     ("graph", &["ids", "diag", "limits"]),
     ("frontend", &["ids", "diag", "limits", "graph", "onnx"]),
-    ("mapping", &["ids", "diag", "limits", "arch", "unfold", "graph"]),
+    // The estimators follow the timing model (`cost`).
+    ("mapping", &["ids", "diag", "limits", "arch", "unfold", "isa", "cost", "graph"]),
     ("pimsim", &["diag", "limits", "output", "arch", "isa"]),
     ("sim", &["ids", "diag", "limits", "output", "arch", "unfold", "isa", "cost", "onnx"]),
-    ("sched", &["ids", "diag", "limits", "arch", "unfold", "isa", "graph", "mapping"]),
-    ("compile", &["ids", "diag", "limits", "arch", "unfold", "isa", "graph", "frontend", "mapping", "sched"]),
+    ("sched", &["ids", "diag", "limits", "arch", "unfold", "isa", "cost", "graph", "mapping"]),
+    ("compile", &["ids", "diag", "limits", "arch", "unfold", "isa", "cost", "graph", "frontend", "mapping", "sched"]),
 ];
 
 /// The MLIR bridge: may use everything.

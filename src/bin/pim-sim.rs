@@ -393,12 +393,7 @@ fn run(args: &Args, sources: &mut SourceMap) -> Result<(), Error> {
             report.instructions as f64 / report.loop_seconds.max(1e-9) / 1e6
         );
         if let Some(path) = &args.report_json {
-            // The report, and what one run of the program executes by mnemonic.
-            let mut value = serde_json::to_value(&report).map_err(|e| Error::new(e.to_string()))?;
-            if let Some(obj) = value.as_object_mut() {
-                obj.insert("instruction_mix".into(), serde_json::json!(program.dynamic_mix()));
-            }
-            let json = serde_json::to_string_pretty(&value).map_err(|e| Error::new(e.to_string()))?;
+            let json = serde_json::to_string_pretty(&report).map_err(|e| Error::new(e.to_string()))?;
             driver::write_output(&path.display().to_string(), &json)?;
         }
         if let Some(path) = &args.trace {

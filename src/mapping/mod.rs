@@ -11,6 +11,7 @@
 //! Strategies (how many replicas, where AGs go) are behind the [`replicate::Replicator`] and
 //! [`place::Placer`] traits; the passes only pick one by name and run it.
 
+pub mod estimate;
 pub mod place;
 pub mod replicate;
 

@@ -11,7 +11,15 @@ use melior::ir::Module;
 pub static PASS: PassDef = PassDef {
     name: "map-cores",
     summary: "Place array groups and vector ops on cores (pim_partition -> pim_core)",
-    options: &[OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" }],
+    options: &[
+        OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" },
+        OptionDef {
+            name: "report",
+            help:
+                "print the crossbar-work bound of the mapping and the busiest core's gap to it on stderr: true or false",
+            default: "true",
+        },
+    ],
     run,
     checks_output: false,
 };
@@ -29,6 +37,13 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     record_arch(pc, module)?;
     if let Err(e) = strategy.place(&gm.graph, &mut gm.mapping, pc.arch) {
         return Err(super::map_error(module, &gm, e));
+    }
+    match pc.options.get("report") {
+        "true" => {
+            eprintln!("note: map-cores: {}", crate::mapping::estimate::crossbar_work(&gm.mapping, pc.arch).summary())
+        }
+        "false" => {}
+        other => return Err(module_error(module, &format!("map-cores report={other}: expected true or false"))),
     }
     write_graph(pc.ctx, module, &gm.graph, &gm.mapping, Level::Core, &gm.side);
     Ok(())

@@ -128,6 +128,8 @@ pub struct Report {
     pub overwrite_count: u64,
     /// Config keys the architecture did not give, with the value they took (`path = value`).
     pub config_defaults: Vec<String>,
+    /// Instructions one run of the program executes, by mnemonic.
+    pub instruction_mix: std::collections::BTreeMap<&'static str, u64>,
     /// Host time the event loop took (not in the JSON: it differs run to run).
     #[serde(skip)]
     pub loop_seconds: f64,
@@ -276,6 +278,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         overwrites,
         overwrite_count: run.overwrite_count,
         config_defaults: arch.defaulted.clone(),
+        instruction_mix: p.dynamic_mix(),
         loop_seconds,
     })
 }
