@@ -1,6 +1,6 @@
 // The `pim_core` dialect: the dataflow graph with every op placed on cores by `--map-cores`.
 // Crossbar layers carry their partition plus the core of every array group (`ag_cores`,
-// replica-major); vector ops carry the cores that share their work (`cores`).
+// replica-major: runs `"0*64 1*64"` as printed, or a dense array); vector ops carry the cores that share their work (`cores`).
 // Documented in pim_core.md.
 irdl.dialect @pim_core {
   irdl.operation @conv2d {
@@ -19,7 +19,9 @@ irdl.dialect @pim_core {
     %ag_count = irdl.base "#builtin.integer"
     %xbars_per_ag = irdl.base "#builtin.integer"
     %replicas = irdl.base "#builtin.integer"
-    %ag_cores = irdl.base "#builtin.dense_array"
+    %ag_cores_array = irdl.base "#builtin.dense_array"
+    %ag_cores_runs = irdl.base "#builtin.string"
+    %ag_cores = irdl.any_of(%ag_cores_array, %ag_cores_runs)
     irdl.operands(input: %t0)
     irdl.results(output: %t1)
     irdl.attributes {"name" = %str0, "weight" = %str1, "kernel" = %arr0, "strides" = %arr1,
@@ -39,7 +41,9 @@ irdl.dialect @pim_core {
     %ag_count = irdl.base "#builtin.integer"
     %xbars_per_ag = irdl.base "#builtin.integer"
     %replicas = irdl.base "#builtin.integer"
-    %ag_cores = irdl.base "#builtin.dense_array"
+    %ag_cores_array = irdl.base "#builtin.dense_array"
+    %ag_cores_runs = irdl.base "#builtin.string"
+    %ag_cores = irdl.any_of(%ag_cores_array, %ag_cores_runs)
     irdl.operands(input: %t0)
     irdl.results(output: %t1)
     irdl.attributes {"name" = %str0, "weight" = %str1, "transpose_weight" = %bool0,

@@ -10,7 +10,7 @@
 //! attributes of the inner ops of a chain of binary concats (the chain is one n-ary concat in
 //! the graph; it keeps the first op's). `docs/design.md` says the same.
 
-use super::{attrs, emit_error, AttrBuilder};
+use super::{attrs, emit_error, AttrBuilder, Attrs};
 use crate::arch::{Arch, CoreId};
 use crate::graph::*;
 use crate::ids::IdVec;
@@ -583,9 +583,19 @@ fn read_partition<'c>(a: &super::Attrs<'c, '_>, placed: bool) -> Result<RawLayer
         format,
         pack: a.opt_i64("pack")?.unwrap_or(1),
         ag_cols: a.opt_i64("ag_cols")?.unwrap_or(0),
-        ag_cores: if placed { Some(a.i64_array("ag_cores")?) } else { None },
+        ag_cores: if placed { Some(ag_cores(&a)?) } else { None },
         windows: if placed && a.has("replica_windows") { Some(a.i64_array("replica_windows")?) } else { None },
     })
+}
+
+/// `ag_cores`: runs of one core as a string (`"0*64 1*64"`, what pim-opt prints), or a dense
+/// array with one entry per array group.
+fn ag_cores(a: &Attrs) -> Result<Vec<i64>, String> {
+    match a.opt_str("ag_cores") {
+        // 16 M array groups (far beyond any chip) bound what a file can make us allocate.
+        Ok(Some(text)) => mapping::parse_core_runs(&text, 1 << 24).map_err(|m| format!("attribute 'ag_cores': {m}")),
+        _ => a.i64_array("ag_cores"),
+    }
 }
 
 fn name_attrs<'c>(ctx: &'c Context, names: &[String]) -> Attribute<'c> {
@@ -811,8 +821,9 @@ fn node_attrs<'c>(ctx: &'c Context, id: NodeId, n: &Node, m: &Mapping, level: Le
     }
     if level == Level::Core {
         if let Some(l) = m.layers.get(&id) {
+            // Runs of one core (`0*64 1*64 ...`): short and editable at any replica count.
             let cores: Vec<i64> = l.ag_cores.iter().flatten().map(|c| i64::from(c.0)).collect();
-            b = b.i64_array("ag_cores", &cores);
+            b = b.str("ag_cores", &mapping::format_core_runs(&cores));
             if let Some(w) = &l.windows {
                 // The even split is the default; only another one is written.
                 if *w != mapping::even_windows(*w.last().unwrap_or(&0), l.replicas) {

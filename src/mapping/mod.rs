@@ -432,9 +432,70 @@ pub fn even_windows(total: u64, replicas: u32) -> Vec<u64> {
     (0..=r).map(|k| (u128::from(total) * k / r) as u64).collect()
 }
 
+/// A list of cores as text a person reads and edits: runs of one core, `core*count`
+/// (`core` alone for a run of one), separated by spaces. `0*64 1*64 2` is 64 entries of
+/// core 0, 64 of core 1, one of core 2.
+pub fn format_core_runs(cores: &[i64]) -> String {
+    let mut out = String::new();
+    let mut k = 0;
+    while k < cores.len() {
+        let run = cores[k..].iter().take_while(|&&c| c == cores[k]).count();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&cores[k].to_string());
+        if run > 1 {
+            out.push_str(&format!("*{run}"));
+        }
+        k += run;
+    }
+    out
+}
+
+/// Reads [`format_core_runs`]' form back; at most `limit` entries (a count from a file is
+/// not trusted to size an allocation).
+pub fn parse_core_runs(text: &str, limit: usize) -> Result<Vec<i64>, String> {
+    let mut out = vec![];
+    for token in text.split_whitespace() {
+        let (core, count) = match token.split_once('*') {
+            Some((c, n)) => (c, n),
+            None => (token, "1"),
+        };
+        let bad = || format!("'{token}' is not a core or core*count (e.g. 3 or 3*64)");
+        let core: i64 = core.parse().map_err(|_| bad())?;
+        let count: usize = count.parse().map_err(|_| bad())?;
+        if count == 0 {
+            return Err(format!("'{token}': a run of no cores"));
+        }
+        if out.len().saturating_add(count) > limit {
+            return Err(format!("more than {limit} entries"));
+        }
+        out.extend(std::iter::repeat_n(core, count));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_runs_read_back_what_they_print() {
+        let cores = [0, 0, 0, 1, 2, 2, 0];
+        assert_eq!(format_core_runs(&cores), "0*3 1 2*2 0");
+        assert_eq!(parse_core_runs("0*3 1 2*2 0", 100).unwrap(), cores);
+        assert_eq!(parse_core_runs(" 5*2\n 6 ", 100).unwrap(), [5, 5, 6]);
+        assert!(parse_core_runs("1*x", 100).unwrap_err().contains("'1*x'"));
+        assert!(parse_core_runs("1*0", 100).is_err());
+        assert!(parse_core_runs("1*1000000000000", 100).unwrap_err().contains("more than 100"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn core_runs_round_trip(cores in proptest::collection::vec(0i64..6, 0..60)) {
+            proptest::prop_assert_eq!(parse_core_runs(&format_core_runs(&cores), 1000).unwrap(), cores);
+        }
+    }
 
     #[test]
     fn groups_cut_rows_then_columns() {
