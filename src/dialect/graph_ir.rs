@@ -583,7 +583,7 @@ fn read_partition<'c>(a: &super::Attrs<'c, '_>, placed: bool) -> Result<RawLayer
         format,
         pack: a.opt_i64("pack")?.unwrap_or(1),
         ag_cols: a.opt_i64("ag_cols")?.unwrap_or(0),
-        ag_cores: if placed { Some(ag_cores(&a)?) } else { None },
+        ag_cores: if placed { Some(ag_cores(a)?) } else { None },
         windows: if placed && a.has("replica_windows") { Some(a.i64_array("replica_windows")?) } else { None },
     })
 }
