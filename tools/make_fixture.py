@@ -169,6 +169,12 @@ def conv_depthwise(gb: GraphBuilder) -> str:
     return gb.conv(gb.input("input", X), 4, 3, 1, 1, group=4)
 
 
+@graph_fixture("conv-depthwise-5x5")
+def conv_depthwise_5x5(gb: GraphBuilder) -> str:
+    """Depthwise Conv 5x5 pad 2 over 12 channels of 9x9 (EfficientNet's kind): packed matrices of a few channels."""
+    return gb.conv(gb.input("input", [1, 12, 9, 9]), 12, 5, 1, 2, group=12)
+
+
 @graph_fixture("conv-dilation")
 def conv_dilation(gb: GraphBuilder) -> str:
     """Dilated Conv (3x3, dilations 2, pads 2: 6x6 -> 6x6)."""

@@ -1,6 +1,7 @@
 //! Crossbar layers: per window, gather the input patch rows of the core's array groups
 //! (`lmv` from a band of input rows loaded once per task when it fits a quarter of local
-//! memory, else `ld` from global memory; `lldi` zeros for padding), `mvmul` per group, add locally, and `send`
+//! memory, else `ld` from global memory; `lldi` zeros for padding, or zeros laid into the
+//! band of a packed matrix), `mvmul` per group, add locally, and `send`
 //! the sum to the replica's owner; the owner `recv`s from each helper and adds, adds the bias,
 //! applies the activation (ReLU rides on `mvmul` when nothing is added after the product) and
 //! stores the result. A folded batch normalization costs no instruction: the layer's columns
@@ -151,53 +152,138 @@ impl Emitter<'_> {
         let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
         let mbiw = self.arch.weight_bits;
         let ow_n = s.out_hw.1;
-        // Input reuse: the input rows the task's windows read, loaded once (adjacent windows
-        // share most of their patches: a 3x3 convolution would load each element 9 times),
-        // when they fit a quarter of local memory and are at most `BAND_FACTOR` times the
-        // patches' bytes. Not
-        // for a matrix of some of the channels (a packed grouped convolution): the band
-        // holds every channel. `(buffer, first element)`.
-        let all_channels = s.window.is_some_and(|w| i64::from(s.unfolding.input_channels_of(*matrix).1) == w.channels);
+        // Input reuse: the input rows the task's windows read, loaded once into a band with
+        // the padding laid out as zeros (adjacent windows share most of their patches: a 3x3
+        // convolution would load each element 9 times; and with the padding in the band every
+        // window's patch has one shape, so the windows are one loop). The band holds the
+        // matrix's channels only (a packed grouped convolution reads a few of them: then each
+        // pixel is its own load). Taken when it fits a quarter of local memory, is at most
+        // `BAND_FACTOR` times the patches' bytes and needs no more loads than the patches.
+        let (c_first, c_count) = s.unfolding.input_channels_of(*matrix);
+        let (c_first, c_count) = (i64::from(c_first), i64::from(c_count));
         let band = match (&s.window, &self.g.nodes[i].op) {
-            (Some(win), Op::Conv2d(c)) if windows.1 > windows.0 && all_channels => {
+            (Some(win), Op::Conv2d(c)) if windows.1 > windows.0 => {
                 let (oh0, oh1) = (windows.0 as i64 / ow_n, (windows.1 as i64 - 1) / ow_n);
-                let reach = (c.kernel[0] - 1) * win.dilations[0];
-                let r0 = (oh0 * win.strides[0] - win.pads[0]).clamp(0, win.height);
-                let r1 = (oh1 * win.strides[0] - win.pads[0] + reach + 1).clamp(0, win.height);
-                let row = win.width.saturating_mul(win.channels);
-                let bytes = (r1 - r0).saturating_mul(row).saturating_mul(eb);
+                let reach = |k: usize| (c.kernel[k] - 1) * win.dilations[k];
+                // Band rows: padded rows oh0 * stride .. the last window's last tap.
+                let rows_n = (oh1 - oh0) * win.strides[0] + reach(0) + 1;
+                let top = oh0 * win.strides[0] - win.pads[0];
+                let width = win.width;
+                let all = c_count == win.channels;
+                // A matrix of every channel takes the input rows as they are (one load; the
+                // padding stays in the patches): measured, zeros in its band cost ResNet-18
+                // 5% on pimcomp-default. A packed matrix's band has the padding (its windows
+                // become one loop: EfficientNet-B0's program 5.9x smaller).
+                let (top, rows_n, left, band_w) = if all {
+                    let (a, b) = (top.clamp(0, win.height), (top + rows_n).clamp(0, win.height));
+                    (a, b - a, 0, width)
+                } else {
+                    (top, rows_n, win.pads[1], (width + win.pads[1]).max((ow_n - 1) * win.strides[1] + reach(1) + 1))
+                };
+                let padded = top < 0 || top + rows_n > win.height || left > 0 || band_w > width + left;
+                let elems = rows_n.saturating_mul(band_w).saturating_mul(c_count);
+                let bytes = elems.saturating_mul(eb);
                 let budget = i64::try_from(self.arch.local_memory_bytes() / 4).unwrap_or(i64::MAX);
-                let patches = ((windows.1 - windows.0) as i64).saturating_mul(hi - lo).saturating_mul(eb);
-                (r1 > r0
+                let n_win = (windows.1 - windows.0) as i64;
+                let patches = n_win.saturating_mul(hi - lo).saturating_mul(eb);
+                let in_rows: Vec<i64> = (0..rows_n).filter(|y| (0..win.height).contains(&(top + y))).collect();
+                // Loads the band takes against those the patches would.
+                let loads = if all { in_rows.len() as i64 } else { in_rows.len() as i64 * width };
+                let patch_loads = n_win.saturating_mul(c.kernel[0] * if all { 1 } else { c.kernel[1] });
+                (!in_rows.is_empty()
                     && bytes <= budget
                     && bytes <= BAND_FACTOR.saturating_mul(patches)
-                    && bytes <= i64::from(u32::MAX))
-                .then(|| {
-                    let cb = self.core(*core);
-                    let buf = cb.buf(&format!("{name}.in"), bytes);
-                    cb.emit([inst(Inst::Ld {
-                        rd: Addr::local(buf, 0),
-                        rs1: Addr::global(s.in_g, r0 * row * eb),
-                        size: bytes as u32,
-                    })]);
-                    (buf, r0 * row)
-                })
+                    && bytes <= i64::from(u32::MAX)
+                    && (all || (loads <= patch_loads && c.kernel[0] * c.kernel[1] >= PACKED_BAND_TAPS)))
+                    .then(|| {
+                        let cb = self.core(*core);
+                        let buf = cb.buf(&format!("{name}.in"), bytes);
+                        let mut fill = vec![];
+                        let (y0, y1) = (in_rows[0], in_rows[in_rows.len() - 1] + 1);
+                        let row_in = width * win.channels;
+                        let row_band = band_w * c_count;
+                        let zero = |at: i64, n: i64| {
+                            inst(Inst::Lldi { rd: Addr::local(buf, at * eb), size: (n * eb) as u32, value: 0.0 })
+                        };
+                        // Only the padding is zeroed: rows above and below the input, and the
+                        // columns left and right of it.
+                        if y0 > 0 {
+                            fill.push(zero(0, y0 * row_band));
+                        }
+                        if all && !padded {
+                            // Whole rows, contiguous in the input and in the band: one load.
+                            fill.push(inst(Inst::Ld {
+                                rd: Addr::local(buf, 0),
+                                rs1: Addr::global(s.in_g, (top + y0) * row_in * eb),
+                                size: ((y1 - y0) * row_in * eb) as u32,
+                            }));
+                        } else {
+                            let in_g = s.in_g;
+                            let right = band_w - left - width;
+                            fill.extend(repeat(0, y1 - y0, &|k, d| {
+                                let y = y0 + k;
+                                let dst = |x: i64| (y * band_w + left + x) * c_count;
+                                let src = |x: i64| ((top + y) * row_in + x * win.channels + c_first) * eb;
+                                let mut b = vec![];
+                                if left > 0 {
+                                    b.push(zero(y * row_band, left * c_count));
+                                }
+                                if all {
+                                    b.push(inst(Inst::Ld {
+                                        rd: Addr::local(buf, dst(0) * eb),
+                                        rs1: Addr::global(in_g, src(0)),
+                                        size: (row_in * eb) as u32,
+                                    }));
+                                } else {
+                                    b.extend(repeat(d, width, &|x, _| {
+                                        vec![inst(Inst::Ld {
+                                            rd: Addr::local(buf, dst(x) * eb),
+                                            rs1: Addr::global(in_g, src(x)),
+                                            size: (c_count * eb) as u32,
+                                        })]
+                                    }));
+                                }
+                                if right > 0 {
+                                    b.push(zero(dst(width), right * c_count));
+                                }
+                                b
+                            }));
+                        }
+                        if y1 < rows_n {
+                            fill.push(zero(y1 * row_band, (rows_n - y1) * row_band));
+                        }
+                        cb.emit(fill);
+                        let virt = crate::unfold::Window {
+                            channels: c_count,
+                            height: rows_n,
+                            width: band_w,
+                            strides: win.strides,
+                            pads: [0, 0],
+                            dilations: win.dilations,
+                        };
+                        Band { buf, virt, oh0, c_first, padded, base: top * row_in }
+                    })
             }
             _ => None,
         };
         let group_rows: Vec<i64> = groups.iter().map(|&gi| i64::from(specs[gi].row_begin)).collect();
         let window_body = |w: i64| -> Vec<Stmt> {
             let (oh, ow) = (w / ow_n, w % ow_n);
-            let segs = match &s.window {
-                Some(win) => s.unfolding.patch(*matrix, win, oh, ow).unwrap_or_default(),
-                None => vec![Segment { at: 0, len: rows, src: Some(0) }],
+            // The patch from the band (in its own coordinates, without padding), or from the input.
+            let segs = match (&s.window, &band) {
+                (_, Some(bd)) if bd.padded => s.unfolding.patch(*matrix, &bd.virt, oh - bd.oh0, ow).unwrap_or_default(),
+                (Some(win), _) => s.unfolding.patch(*matrix, win, oh, ow).unwrap_or_default(),
+                (None, _) => vec![Segment { at: 0, len: rows, src: Some(0) }],
             };
             let mut b = vec![];
             for sg in clip(&segs, lo, hi) {
                 let rd = Addr::local(patch, sg.at * eb);
                 let size = (sg.len * eb) as u32;
-                b.push(inst(match (sg.src, band) {
-                    (Some(src), Some((buf, base))) => Inst::Lmv { rd, rs1: Addr::local(buf, (src - base) * eb), size },
+                b.push(inst(match (sg.src, &band) {
+                    (Some(src), Some(bd)) => {
+                        let at = if bd.padded { src - bd.c_first } else { src - bd.base };
+                        Inst::Lmv { rd, rs1: Addr::local(bd.buf, at * eb), size }
+                    }
                     (Some(src), None) => Inst::Ld { rd, rs1: Addr::global(s.in_g, src * eb), size },
                     (None, _) => Inst::Lldi { rd, size, value: 0.0 },
                 }));
@@ -287,7 +373,15 @@ impl Emitter<'_> {
         // the regions where the patch has one shape.
         let (w0, w1) = (windows.0 as i64, windows.1 as i64);
         let mut out = vec![];
+        // With the padding in the band every window's patch has one shape: a rectangle is a loop.
+        let uniform = band.as_ref().is_some_and(|b| b.padded);
         for (r0, r1, c0, c1) in rectangles(w0, w1, ow_n) {
+            if uniform {
+                out.extend(repeat(0, r1 - r0, &|k, d| {
+                    over_regions(d, &[(c0, c1)], &|ow, _| window_body((r0 + k) * ow_n + ow))
+                }));
+                continue;
+            }
             for (a, b) in row_runs((r0, r1)) {
                 let cols = col_runs(a, (c0, c1));
                 out.extend(repeat(0, b - a, &|k, d| over_regions(d, &cols, &|ow, _| window_body((a + k) * ow_n + ow))));
@@ -296,6 +390,20 @@ impl Emitter<'_> {
         self.core(*core).emit(out);
         Ok(())
     }
+}
+
+/// A task's input band in local memory: rows `oh0 * stride ..` of the padded input, the
+/// matrix's channels from `c_first`, padding as zeros; `virt` is its geometry as a window
+/// walk without padding.
+struct Band {
+    buf: u32,
+    virt: crate::unfold::Window,
+    oh0: i64,
+    c_first: i64,
+    /// Whether the band has padding in it (then every window's patch has one shape, read in
+    /// `virt`'s coordinates); otherwise patches read input element `e` at `e - base`.
+    padded: bool,
+    base: i64,
 }
 
 /// The kernel taps with patch rows in `[lo, hi)` of matrix `m`, for the (kh, kw, channel)
@@ -346,6 +454,15 @@ pub fn rectangles(w0: i64, w1: i64, width: i64) -> Vec<(i64, i64, i64, i64)> {
 /// 22.3 -> 23.3, AlexNet 90.9 -> 88.1, MobileNetV2 94.1 -> 88.7, VGG-8 816 -> 544, LeNet-5
 /// 4814 -> 3980 (a factor of 1 or 2 keeps the small ones and loses the ResNets' gain).
 const BAND_FACTOR: i64 = 4;
+
+/// A packed matrix (a few channels of a grouped convolution) gets a band only for kernels
+/// of at least this many taps. Its band costs local-memory traffic (one load per pixel, then
+/// an `lmv` per tap) that an `mvmul` on the same core waits for; with 3x3 kernels that lost
+/// more than the saved global loads. pimcomp-default, 4 samples, samples/s without -> with a
+/// band for every packed matrix: MobileNetV2 93.2 -> 66.8, ShuffleNet 99.0 -> 89.9 (3x3
+/// only), MobileNetV3-Small 108.1 -> 190.7, EfficientNet-B0 37.7 -> 45.7 (3x3 and 5x5); with
+/// this threshold 93.2, 99.0, 186.9 and 41.2.
+const PACKED_BAND_TAPS: i64 = 16;
 
 #[cfg(test)]
 mod tests {
