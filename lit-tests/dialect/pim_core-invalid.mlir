@@ -16,8 +16,9 @@ func.func @missing_core(%x: tensor<1x128xf32>) -> tensor<1x10xf32> {
 
 // -----
 
-// expected-error@+1 {{core 1 holds array groups of 4 crossbars but has 3}}
+// The layer that fills the core beyond its crossbars carries the error.
 func.func @over_capacity(%x: tensor<1x128xf32>) -> tensor<1x10xf32> {
+  // expected-error@+1 {{core 1 holds array groups of 4 crossbars but has 3}}
   %0 = "pim_core.fc"(%x) {ag_cores = array<i64: 1, 1, 1, 1>, ag_count = 2 : i64, ag_rows = 64 : i64, cols = 10 : i64, name = "fc", replicas = 2 : i64, rows = 128 : i64, transpose_weight = true, weight = "fc.w", xbars_per_ag = 1 : i64} : (tensor<1x128xf32>) -> tensor<1x10xf32>
   return %0 : tensor<1x10xf32>
 }

@@ -315,6 +315,7 @@ pub fn check(g: &Graph, m: &Mapping, arch: &Arch, placed: bool) -> Vec<MapError>
     let mut out = vec![];
     let cores = arch.core_count();
     let mut used = vec![0u64; cores as usize];
+    let mut overfull: BTreeMap<u32, NodeId> = BTreeMap::new();
     for (&i, l) in &m.layers {
         let Some(node) = g.nodes.get(i) else {
             out.push(MapError::global(format!("the mapping names node {i}, which the graph does not have")));
@@ -355,7 +356,13 @@ pub fn check(g: &Graph, m: &Mapping, arch: &Arch, placed: bool) -> Vec<MapError>
         let groups = l.groups();
         for (k, c) in ag_cores.iter().enumerate() {
             match used.get_mut(c.0 as usize) {
-                Some(u) => *u += u64::from(groups[k % groups.len()].xbars),
+                Some(u) => {
+                    *u += u64::from(groups[k % groups.len()].xbars);
+                    // The layer that fills a core beyond its crossbars is where the error is.
+                    if *u > u64::from(arch.xbars_per_core()) {
+                        overfull.entry(c.0).or_insert(i);
+                    }
+                }
                 None => out.push(MapError::at(
                     i,
                     format!("layer '{name}': core {c} does not exist (the architecture has {cores})"),
@@ -416,10 +423,11 @@ pub fn check(g: &Graph, m: &Mapping, arch: &Arch, placed: bool) -> Vec<MapError>
         }
         for (c, &x) in used.iter().enumerate() {
             if x > u64::from(arch.xbars_per_core()) {
-                out.push(MapError::global(format!(
-                    "core {c} holds array groups of {x} crossbars but has {}",
-                    arch.xbars_per_core()
-                )));
+                let message = format!("core {c} holds array groups of {x} crossbars but has {}", arch.xbars_per_core());
+                out.push(match overfull.get(&(c as u32)) {
+                    Some(&i) => MapError::at(i, message),
+                    None => MapError::global(message),
+                });
             }
         }
     }
