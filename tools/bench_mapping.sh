@@ -12,10 +12,13 @@
 #   bound       the issue-bound roofline: all mvmul time of one sample over the cores (a core
 #               runs one instruction at a time with its one-entry ROB), so no mapping of this
 #               program's crossbar work on this chip can have a shorter period
-#   gap         period / bound
-# A model that does not compile shows the first line of its error instead.
+#   busiest     the busiest core's mvmul time per sample, as --map-cores notes it (its
+#               estimate of the mapping, exact for crossbar work; waits and transfers come on top)
+#   gap         period / bound (and busiest / bound, the part placement and replication leave)
+# A model that does not compile shows the first line of its error instead. Models with
+# softmax or LRN get pimcomp-default with the vector-unit extensions (marked +ext).
 #
-# Usage: tools/bench_mapping.sh [MODEL-FILE...]
+# Usage: STRATEGIES="none balance work" tools/bench_mapping.sh [MODEL-FILE...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/release/pim-opt ] || cargo build --release --bins
@@ -29,28 +32,44 @@ else
     files=(models/*.onnx)
     [ -d "$json" ] && files+=("$json"/*.json)
 fi
-arch=pimcomp-default
-echo "| model | strategy | crossbars | use | compile | latency | period | bound | gap |"
-echo "|---|---|---|---|---|---|---|---|---|"
+# pimcomp-default with the vector-unit extensions, from the preset's own text.
+python3 - "$tmp/pimcomp-ext.json" <<'PY'
+import json, re, sys
+src = open("src/arch/presets.rs").read()
+j = json.loads(re.search(r'const PIMCOMP_DEFAULT: &str = r#"(.*?)"#;', src, re.S).group(1))
+j["pimlir"].update(name="pimcomp-default+ext", vector_extensions=True)
+json.dump(j, open(sys.argv[1], "w"))
+PY
+echo "| model | strategy | crossbars | use | compile | latency | period | bound | busiest | gap |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for f in "${files[@]}"; do
     name=$(basename "$f")
-    for s in none balance work uniform proportional; do
+    arch=pimcomp-default
+    "$bin/pim-opt" "$f" --arch "$arch" --compile -o "$tmp/p.pim" 2> "$tmp/err" || true
+    if grep -q vector_extensions "$tmp/err"; then
+        arch="$tmp/pimcomp-ext.json"
+        name="$name+ext"
+    fi
+    for s in ${STRATEGIES:-none balance work uniform proportional}; do
         pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
         start=$(date +%s%N)
         if ! "$bin/pim-opt" "$f" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/p.pim" 2> "$tmp/err"; then
             why=$(grep -m1 "error" "$tmp/err" | sed 's/|/\\|/g' | cut -c1-140)
-            echo "| $name | $s | - | - | - | $why | | | |"
+            echo "| $name | $s | - | - | - | $why | | | | |"
             # The other strategies stop at the same place.
             break
         fi
         end=$(date +%s%N)
+        cp "$tmp/err" "$tmp/note"
         if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 6 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
-            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | |"
+            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | | |"
             continue
         fi
-        python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" <<'PY'
+        python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" "$tmp/note" <<'PY'
 import json, re, sys
-pim, report, name, strategy, ms = sys.argv[1:6]
+pim, report, name, strategy, ms, note = sys.argv[1:7]
+m = re.search(r"busiest core \d+ ([0-9.]+) ms", open(note).read())
+busiest = float(m.group(1)) * 1e6 if m else float("nan")
 xbars = sum(int(m.group(1)) for m in re.finditer(r"^  ag \d+ .* xbars=(\d+)", open(pim).read(), re.M))
 r = json.load(open(report))
 chip = 144 * 64
@@ -58,7 +77,8 @@ period = 1e9 / r["throughput_per_s"] if r.get("throughput_per_s") else float("na
 matrix = sum(c["busy_ns"]["matrix"] for c in r["cores"]) / r["samples"]
 bound = matrix / 144
 ms_ = lambda ns: f"{ns / 1e6:.3f} ms"
-print(f"| {name} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} | {ms_(period)} | {ms_(bound)} | {period / bound:.1f}x |")
+print(f"| {name} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} "
+      f"| {ms_(period)} | {ms_(bound)} | {ms_(busiest)} | {period / bound:.1f}x ({busiest / bound:.1f}x) |")
 PY
     done
 done
