@@ -32,14 +32,8 @@ else
     files=(models/*.onnx)
     [ -d "$json" ] && files+=("$json"/*.json)
 fi
-# pimcomp-default with the vector-unit extensions, from the preset's own text.
-python3 - "$tmp/pimcomp-ext.json" <<'PY'
-import json, re, sys
-src = open("src/arch/presets.rs").read()
-j = json.loads(re.search(r'const PIMCOMP_DEFAULT: &str = r#"(.*?)"#;', src, re.S).group(1))
-j["pimlir"].update(name="pimcomp-default+ext", vector_extensions=True)
-json.dump(j, open(sys.argv[1], "w"))
-PY
+# pimcomp-default with the vector-unit extensions.
+python3 tools/arch_with_extensions.py "$tmp/pimcomp-ext.json"
 echo "| model | strategy | crossbars | use | compile | latency | period | bound | busiest | gap |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for f in "${files[@]}"; do

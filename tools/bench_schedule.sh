@@ -20,14 +20,8 @@ STRATEGY=${STRATEGY:-balance}
 SAMPLES=${SAMPLES:-4}
 JSON_DIR=../shared/data/pimcomp-json
 
-# pimcomp-default with the vector-unit extensions, from the preset's own text.
-.venv/bin/python - "$OUT/pimcomp-ext.json" <<'PY'
-import json, re, sys
-src = open("src/arch/presets.rs").read()
-j = json.loads(re.search(r'const PIMCOMP_DEFAULT: &str = r#"(.*?)"#;', src, re.S).group(1))
-j["pimlir"].update(name="pimcomp-default+ext", vector_extensions=True)
-json.dump(j, open(sys.argv[1], "w"))
-PY
+# pimcomp-default with the vector-unit extensions.
+python3 tools/arch_with_extensions.py "$OUT/pimcomp-ext.json"
 
 inputs=()
 if [ $# -gt 0 ]; then

@@ -130,10 +130,7 @@ impl Emitter<'_> {
     ) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
-        let (c, h, w) = match self.plan.layout_of(n.inputs[0]) {
-            Layout::Hwc { c, h, w } => (c, h, w),
-            l => return Err(SchedError::at(i, format!("LRN of a value laid out as {l:?} (not a feature map)"))),
-        };
+        let (c, h, w) = self.hwc(i, n.inputs[0])?;
         if lrn.size < 1 {
             return Err(SchedError::at(i, format!("LRN size {} is not positive", lrn.size)));
         }

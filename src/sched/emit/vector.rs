@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub const CHUNK: i64 = 2048;
 
 impl Emitter<'_> {
-    fn hwc(&self, i: NodeId, v: ValueId) -> Result<(i64, i64, i64), SchedError> {
+    pub(crate) fn hwc(&self, i: NodeId, v: ValueId) -> Result<(i64, i64, i64), SchedError> {
         match self.plan.layout_of(v) {
             Layout::Hwc { c, h, w } => Ok((c, h, w)),
             l => Err(SchedError::at(i, format!("expected a feature map, got a value laid out as {l:?}"))),
