@@ -46,7 +46,7 @@ pub fn compile(imported: &Imported, weights: &str, arch: &Arch, arch_spec: &str,
         let hwc = matches!(node.op, Op::Fc(_)).then(|| flattened_map(g, node.inputs[0])).flatten();
         let u = crate::mapping::default_unfolding(g, node, arch.xbar_rows(), arch.xbar_cols(), hwc)
             .map_err(|e| at(Some(i), format!("layer '{name}': {e}")))?;
-        m.layers.insert(i, LayerMap::new(u, arch.xbar_rows(), arch.xbar_cols()));
+        m.layers.insert(i, LayerMap::new(u, arch.xbar_rows(), arch));
     }
     let rep = replicate::find(&opts.replicate).ok_or_else(|| {
         Error::new(format!("unknown replicate strategy '{}'; available: {}", opts.replicate, replicate::names()))

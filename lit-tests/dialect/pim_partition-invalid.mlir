@@ -25,7 +25,7 @@ func.func @wrong_matrix(%x: tensor<1x300xf32>) -> tensor<1x10xf32> {
 // -----
 
 func.func @too_few_crossbars(%x: tensor<1x64xf32>) -> tensor<1x300xf32> {
-  // expected-error@+1 {{layer 'fc': 300 columns need 3 crossbars of 128 columns per group, not 2}}
+  // expected-error@+1 {{layer 'fc': 300 columns per group need 3 crossbars of 128 columns, not 2}}
   %0 = "pim_partition.fc"(%x) {ag_count = 1 : i64, ag_rows = 128 : i64, cols = 300 : i64, name = "fc", replicas = 1 : i64, rows = 64 : i64, transpose_weight = true, weight = "fc.w", xbars_per_ag = 2 : i64} : (tensor<1x64xf32>) -> tensor<1x300xf32>
   return %0 : tensor<1x300xf32>
 }

@@ -133,4 +133,8 @@ pub struct PimlirJson {
     pub weight_bits: Option<i64>,
     /// The vector unit has exp, log and divide (`vexp`, `vlog`, `vvdiv`), as PUMA's does.
     pub vector_extensions: Option<bool>,
+    /// What `xbar_array_count` counts: `"logical"` crossbars (each holds full-precision
+    /// weights; PIMCOMP-NN and pimsim-nn) or `"physical"` ones (a weight spans
+    /// ceil(weight_bits / cell_precision) of them; ISAAC, PUMA).
+    pub crossbars: Option<String>,
 }

@@ -136,6 +136,27 @@ impl CorePowers {
     }
 }
 
+/// How crossbars are counted. A logical crossbar stores `xbar_size` weights of full
+/// precision (PIMCOMP-NN and pimsim-nn count these: the slicing into `cell_precision`-bit
+/// cells shows only in their timing). Physical crossbars are the arrays of the hardware: a
+/// weight of `weight_bits` spans ceil(weight_bits / cell_precision) cells, one in each of
+/// that many crossbars side by side (PUMA's MVMU, ISAAC's IMA), which share the input and
+/// are read together; so one logical crossbar takes that many physical ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrossbarCount {
+    Logical,
+    Physical,
+}
+
+impl CrossbarCount {
+    pub fn name(self) -> &'static str {
+        match self {
+            CrossbarCount::Logical => "logical",
+            CrossbarCount::Physical => "physical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     pub sim_mode: u32,
@@ -160,6 +181,9 @@ pub struct Arch {
     /// The vector unit runs the extension ops (`vexp`, `vlog`, `vvdiv`; key
     /// `pimlir.vector_extensions`, default false: the published ISA has none of them).
     pub vector_extensions: bool,
+    /// What `xbar_array_count` (and every crossbar count pimlir prints) counts (key
+    /// `pimlir.crossbars`, default logical).
+    pub crossbars: CrossbarCount,
     /// Keys that the source did not give and that took pimlir's default, as `path = value`.
     pub defaulted: Vec<String>,
 }
@@ -175,8 +199,29 @@ impl Arch {
     pub fn xbar_cols(&self) -> u32 {
         self.core.matrix.xbar_size[1]
     }
+    /// Crossbars of a core, as the configuration counts them ([`Arch::crossbars`]).
     pub fn xbars_per_core(&self) -> u32 {
         self.core.matrix.xbar_array_count
+    }
+    /// Counted crossbars that hold one logical crossbar's weights: 1 when crossbars are
+    /// logical, else the cells a weight spans, ceil(weight_bits / cell_precision).
+    pub fn xbars_per_logical(&self) -> u32 {
+        match self.crossbars {
+            CrossbarCount::Logical => 1,
+            CrossbarCount::Physical => self.weight_bits.div_ceil(self.core.matrix.cell_precision.max(1)).max(1),
+        }
+    }
+    /// "crossbars", or "physical crossbars" when they are counted so: for messages.
+    pub fn crossbar_noun(&self) -> &'static str {
+        match self.crossbars {
+            CrossbarCount::Logical => "crossbars",
+            CrossbarCount::Physical => "physical crossbars",
+        }
+    }
+    /// Counted crossbars an array group of `cols` weight columns occupies: one logical
+    /// crossbar per `xbar_cols` columns, each [`Arch::xbars_per_logical`] counted ones.
+    pub fn xbars_for_cols(&self, cols: u32) -> u32 {
+        xbars_for_cols(cols, self.xbar_cols(), self.xbars_per_logical())
     }
     /// Bytes of one activation element in local/global memory.
     pub fn activation_bytes(&self) -> u32 {
@@ -319,6 +364,17 @@ impl Arch {
         need(self.sim.sim_time > 0.0, "sim_config.sim_time", "must be positive");
         need((1..=32).contains(&self.activation_bits), "pimlir.activation_bits", "must be 1..32");
         need((1..=32).contains(&self.weight_bits), "pimlir.weight_bits", "must be 1..32");
+        need(
+            self.xbars_per_logical() <= self.xbars_per_core(),
+            "pimlir.crossbars",
+            &format!(
+                "a weight of {} bits spans {} physical crossbars of {}-bit cells, more than the {} of a core",
+                self.weight_bits,
+                self.xbars_per_logical(),
+                self.core.matrix.cell_precision,
+                self.xbars_per_core()
+            ),
+        );
         if errs.is_empty() {
             Ok(())
         } else {
@@ -329,16 +385,23 @@ impl Arch {
     /// Short human summary, e.g. for `pim-sim` reports.
     pub fn summary(&self) -> String {
         format!(
-            "{}: {} core(s) x {} crossbars of {}x{} ({}-bit cells), local memory {} KiB/core",
+            "{}: {} core(s) x {} {} crossbars of {}x{} ({}-bit cells), local memory {} KiB/core",
             self.name,
             self.core_count(),
             self.xbars_per_core(),
+            self.crossbars.name(),
             self.xbar_rows(),
             self.xbar_cols(),
             self.core.matrix.cell_precision,
             self.local_memory_bytes() / 1024
         )
     }
+}
+
+/// Counted crossbars of an array group of `cols` weight columns, on crossbars of `xbar_cols`
+/// columns that take `per_logical` counted crossbars per logical one.
+pub fn xbars_for_cols(cols: u32, xbar_cols: u32, per_logical: u32) -> u32 {
+    cols.div_ceil(xbar_cols.max(1)).saturating_mul(per_logical.max(1))
 }
 
 fn split_serde_position(msg: &str) -> (String, u32, u32) {
@@ -598,6 +661,16 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
         None => 8,
         Some(b) => r.u(Some(b), "pimlir.weight_bits", 8),
     };
+    let crossbars = match ext.crossbars.as_deref() {
+        None | Some("logical") => CrossbarCount::Logical,
+        Some("physical") => CrossbarCount::Physical,
+        Some(other) => {
+            r.errors.push(crate::diag::Diagnostic::error(format!(
+                "'pimlir.crossbars' is \"{other}\"; expected \"logical\" (a crossbar holds full-precision weights, as PIMCOMP-NN and pimsim-nn count) or \"physical\" (a weight spans weight_bits / cell_precision crossbars)"
+            )));
+            CrossbarCount::Logical
+        }
+    };
     if !r.errors.is_empty() {
         return Err(Error::many(r.errors));
     }
@@ -613,6 +686,7 @@ fn resolve(json: GlobalConfigJson) -> Result<Arch> {
         activation_bits,
         weight_bits,
         vector_extensions: ext.vector_extensions.unwrap_or(false),
+        crossbars,
         defaulted: r.defaulted,
     })
 }
@@ -641,6 +715,31 @@ mod tests {
         let bad =
             super::presets::PRESETS[0].1.replace(r#""weight_bits": 8"#, r#""weight_bits": 8, "vector_extensions": 1"#);
         assert!(Arch::from_json_str(&bad, "test").is_err());
+    }
+
+    #[test]
+    fn crossbars_are_logical_unless_the_pimlir_section_says_physical() {
+        let p = Arch::preset("pimcomp-default").unwrap();
+        assert_eq!((p.crossbars, p.xbars_per_logical(), p.xbars_for_cols(130)), (CrossbarCount::Logical, 1, 2));
+        // 16-bit weights in 2-bit cells span 8 crossbars: 12 logical ones on ISAAC's 96.
+        let isaac = Arch::preset("isaac").unwrap();
+        assert_eq!(
+            (isaac.crossbars, isaac.xbars_per_logical(), isaac.xbars_for_cols(130)),
+            (CrossbarCount::Physical, 8, 16)
+        );
+        assert_eq!(Arch::preset("puma").unwrap().xbars_per_logical(), 8);
+        let odd = PRESETS[0].1.replace(r#""weight_bits": 8"#, r#""weight_bits": 7, "crossbars": "physical""#);
+        assert_eq!(Arch::from_json_str(&odd, "odd").unwrap().xbars_per_logical(), 4);
+        let bad = PRESETS[0].1.replace(r#""weight_bits": 8"#, r#""weight_bits": 8, "crossbars": "virtual""#);
+        let err = Arch::from_json_str(&bad, "c.json").unwrap_err().to_string();
+        assert!(err.contains("'pimlir.crossbars' is \"virtual\""), "{err}");
+        // A weight wider than a core's crossbars can hold is refused.
+        let wide = PRESETS[0]
+            .1
+            .replace(r#""weight_bits": 8"#, r#""weight_bits": 32, "crossbars": "physical""#)
+            .replace(r#""xbar_array_count": 64"#, r#""xbar_array_count": 8"#);
+        let err = Arch::from_json_str(&wide, "c.json").unwrap_err().to_string();
+        assert!(err.contains("spans 16 physical crossbars"), "{err}");
     }
 
     #[test]

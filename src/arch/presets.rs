@@ -47,6 +47,8 @@ const PIMCOMP_DEFAULT: &str = r#"{
 }"#;
 
 /// ISAAC (Arch-A): 168 cores of 96 128x128 crossbars with 2-bit cells, 64 KiB eDRAM per tile.
+/// The crossbars are physical: a 16-bit weight spans 8 of them, so a core holds 12 logical
+/// crossbars' weights.
 ///
 /// Powers from ISAAC (Shafiee et al., ISCA'16) as quoted by Accelergy's hwcomponents-library
 /// (`library/isaac.py`) and the PUMA simulator (`include/constants.py`, "Models from ISAAC
@@ -84,10 +86,12 @@ const ISAAC: &str = r#"{
     "network_config": { "bus_topology": "mesh", "bus_width": 32, "layout": [14, 12] }
   },
   "sim_config": { "sim_mode": 0, "sim_time": 200 },
-  "pimlir": { "name": "isaac", "activation_bits": 16, "weight_bits": 16 }
+  "pimlir": { "name": "isaac", "activation_bits": 16, "weight_bits": 16, "crossbars": "physical" }
 }"#;
 
-/// PUMA (Arch-B): 138 cores of 128 128x128 crossbars with 2-bit cells.
+/// PUMA (Arch-B): 138 cores of 128 128x128 crossbars with 2-bit cells. The crossbars are
+/// physical: an MVMU is 8 of them holding the 2-bit slices of 16-bit weights, so a core holds
+/// 16 logical crossbars' weights.
 ///
 /// Powers from the PUMA authors' simulator (Ankit et al., ASPLOS'19; puma-simulator
 /// `include/constants.py`, "all values in ns, mw"): DAC 0.00350625 dynamic / 0.000390625
@@ -129,10 +133,12 @@ const PUMA: &str = r#"{
     "network_config": { "bus_topology": "mesh", "bus_width": 32, "layout": [12, 12] }
   },
   "sim_config": { "sim_mode": 0, "sim_time": 200 },
-  "pimlir": { "name": "puma", "activation_bits": 16, "weight_bits": 16, "vector_extensions": true }
+  "pimlir": { "name": "puma", "activation_bits": 16, "weight_bits": 16, "vector_extensions": true, "crossbars": "physical" }
 }"#;
 
 /// ISSCC'23 (Arch-C): 16 chips of 4 cores, 8 crossbars of 512x1024 with 2-bit cells each.
+/// Counted as logical crossbars (the default), as the design brief's geometry is given; as
+/// physical ones, 8-bit weights in 2-bit cells would leave 2 logical crossbars per core.
 const ISSCC23: &str = r#"{
   "chip_config": {
     "core_cnt": 4,

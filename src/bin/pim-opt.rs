@@ -236,7 +236,7 @@ fn run_chunk(
     if !module.as_operation().verify() {
         return Ok(finish(capture, None, &sources, None));
     }
-    if verify_each && pimlir::pass::verify::verify_module(&module, &arch).is_err() {
+    if verify_each && pimlir::pass::verify::verify_module(&module, &arch, &spec).is_err() {
         return Ok(finish(capture, None, &sources, None));
     }
     if timing {

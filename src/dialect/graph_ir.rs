@@ -338,7 +338,7 @@ fn layer_map(g: &Graph, raw: &RawLayer<'_>, arch: &Arch, level: Level) -> Result
     if raw.rows != rows || raw.cols != cols {
         return Err(format!("layer '{name}': matrix is {rows}x{cols}, not {}x{}", raw.rows, raw.cols));
     }
-    let mut l = LayerMap::new(unfolding, small("ag_rows", raw.ag_rows)?, arch.xbar_cols());
+    let mut l = LayerMap::new(unfolding, small("ag_rows", raw.ag_rows)?, arch);
     l.ag_cols = small("ag_cols", raw.ag_cols)?;
     if l.ag_rows == 0 || l.ag_rows > arch.xbar_rows() {
         // Reported with the other mapping checks (needs no more than this).
@@ -352,12 +352,13 @@ fn layer_map(g: &Graph, raw: &RawLayer<'_>, arch: &Arch, level: Level) -> Result
             raw.ag_rows, raw.ag_count
         ));
     }
-    let xc = i64::from(arch.xbar_cols());
-    let per_group = if l.ag_cols == 0 { cols } else { i64::from(l.ag_cols).min(cols) };
-    let need = (per_group + xc - 1) / xc;
+    let need = i64::from(l.xbars_per_ag());
     if raw.xbars_per_ag != need {
+        let per_group = if l.ag_cols == 0 { cols } else { i64::from(l.ag_cols).min(cols) };
         return Err(format!(
-            "layer '{name}': {cols} columns need {need} crossbars of {xc} columns per group, not {}",
+            "layer '{name}': {per_group} columns per group need {need} {} of {} columns, not {}",
+            arch.crossbar_noun(),
+            arch.xbar_cols(),
             raw.xbars_per_ag
         ));
     }

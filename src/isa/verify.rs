@@ -256,18 +256,22 @@ impl Checker<'_> {
                     ),
                 );
             }
-            let need = (ag.cols.max(0) + xbar_cols - 1) / xbar_cols;
+            let need = i64::from(self.arch.xbars_for_cols(u32::try_from(ag.cols.max(0)).unwrap_or(u32::MAX)));
             if ag.xbars as i64 != need {
                 self.report(line, format!(
-                    "core {id}: array group {k} of layer '{}' ({} columns) needs {need} crossbars of {xbar_cols} columns, not {}",
-                    l.name, ag.cols, ag.xbars
+                    "core {id}: array group {k} of layer '{}' ({} columns) needs {need} {} of {xbar_cols} columns, not {}",
+                    l.name, ag.cols, self.arch.crossbar_noun(), ag.xbars
                 ));
             }
         }
         if xbars > self.arch.xbars_per_core() as u64 {
             self.report(
                 c.line.0,
-                format!("core {id}: array groups use {xbars} crossbars but a core has {}", self.arch.xbars_per_core()),
+                format!(
+                    "core {id}: array groups use {xbars} {} but a core has {}",
+                    self.arch.crossbar_noun(),
+                    self.arch.xbars_per_core()
+                ),
             );
         }
         let lmem = self.arch.local_memory_bytes();

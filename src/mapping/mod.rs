@@ -45,7 +45,7 @@ pub struct AgSpec {
     pub rows: u32,
     pub col_begin: u32,
     pub cols: u32,
-    /// Crossbars side by side: ceil(cols / crossbar columns).
+    /// Crossbars side by side, as the architecture counts them ([`Arch::xbars_for_cols`]).
     pub xbars: u32,
 }
 
@@ -59,6 +59,8 @@ pub struct LayerMap {
     pub ag_cols: u32,
     /// Columns of one crossbar of the architecture the mapping is for.
     pub xbar_cols: u32,
+    /// Counted crossbars per logical one on that architecture ([`Arch::xbars_per_logical`]).
+    pub xbars_per_logical: u32,
     /// Copies of the layer's weights (at least 1).
     pub replicas: u32,
     /// After `--map-cores`: the core of every array group, replica by replica.
@@ -69,8 +71,23 @@ pub struct LayerMap {
 }
 
 impl LayerMap {
-    pub fn new(unfolding: Unfolding, ag_rows: u32, xbar_cols: u32) -> LayerMap {
-        LayerMap { unfolding, ag_rows, ag_cols: 0, xbar_cols, replicas: 1, ag_cores: None, windows: None }
+    /// One replica, unplaced, for crossbars of `arch`.
+    pub fn new(unfolding: Unfolding, ag_rows: u32, arch: &Arch) -> LayerMap {
+        LayerMap {
+            unfolding,
+            ag_rows,
+            ag_cols: 0,
+            xbar_cols: arch.xbar_cols(),
+            xbars_per_logical: arch.xbars_per_logical(),
+            replicas: 1,
+            ag_cores: None,
+            windows: None,
+        }
+    }
+
+    /// Counted crossbars of a group of `cols` columns.
+    fn xbars_for_cols(&self, cols: u32) -> u32 {
+        crate::arch::xbars_for_cols(cols, self.xbar_cols, self.xbars_per_logical)
     }
 
     /// Columns a group of matrix `m` holds at most.
@@ -85,7 +102,7 @@ impl LayerMap {
 
     /// Crossbars of the widest array group (those of the first matrix).
     pub fn xbars_per_ag(&self) -> u32 {
-        self.cols_per_group(0).div_ceil(self.xbar_cols.max(1))
+        self.xbars_for_cols(self.cols_per_group(0))
     }
 
     /// The array groups of one replica, matrix by matrix, each matrix cut into row slices of
@@ -107,7 +124,7 @@ impl LayerMap {
                         rows: nr,
                         col_begin: c0,
                         cols: nc,
-                        xbars: nc.div_ceil(self.xbar_cols.max(1)),
+                        xbars: self.xbars_for_cols(nc),
                     });
                     r0 += nr.max(1);
                 }
@@ -423,7 +440,11 @@ pub fn check(g: &Graph, m: &Mapping, arch: &Arch, placed: bool) -> Vec<MapError>
         }
         for (c, &x) in used.iter().enumerate() {
             if x > u64::from(arch.xbars_per_core()) {
-                let message = format!("core {c} holds array groups of {x} crossbars but has {}", arch.xbars_per_core());
+                let message = format!(
+                    "core {c} holds array groups of {x} {} but has {}",
+                    arch.crossbar_noun(),
+                    arch.xbars_per_core()
+                );
                 out.push(match overfull.get(&(c as u32)) {
                     Some(&i) => MapError::at(i, message),
                     None => MapError::global(message),
@@ -508,7 +529,8 @@ mod tests {
     #[test]
     fn groups_cut_rows_then_columns() {
         let u = Unfolding::dense([3, 3], 64, 300).unwrap();
-        let mut l = LayerMap::new(u, 128, 128);
+        let arch = Arch::preset("pimcomp-default").unwrap();
+        let mut l = LayerMap::new(u, 128, &arch);
         let g = l.groups();
         // 576 rows: 4 full groups and one of 64; 300 columns on 3 crossbars.
         assert_eq!(g.len(), 5);
@@ -519,6 +541,15 @@ mod tests {
         assert_eq!(g.len(), 15);
         assert_eq!((g[14].col_begin, g[14].cols, g[14].xbars), (256, 44, 1));
         assert_eq!(l.ag_count(), 15);
+    }
+
+    #[test]
+    fn physical_crossbars_multiply_every_group() {
+        // puma: 16-bit weights in 2-bit cells, 8 physical crossbars per logical one.
+        let arch = Arch::preset("puma").unwrap();
+        let l = LayerMap::new(Unfolding::dense([3, 3], 64, 300).unwrap(), 128, &arch);
+        assert!(l.groups().iter().all(|g| g.xbars == 3 * 8));
+        assert_eq!(l.xbars_per_ag(), 24);
     }
 
     #[test]

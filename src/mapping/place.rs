@@ -163,21 +163,23 @@ pub fn place_error(g: &Graph, arch: &Arch, e: PlaceError) -> MapError {
         PlaceError::GroupTooWide { layer, xbars } => MapError::at(
             layer,
             format!(
-                "layer '{}': one array group needs {xbars} crossbars but a core has only {}",
+                "layer '{}': one array group needs {xbars} {} but a core has only {}",
                 g.nodes[layer].op.layer_name().unwrap_or("?"),
+                arch.crossbar_noun(),
                 arch.xbars_per_core()
             ),
         ),
         PlaceError::DoesNotFit { layer, needed, available } => {
+            let noun = arch.crossbar_noun();
             let why = if needed > available {
-                format!("it needs {needed} crossbars, the architecture has {available}")
+                format!("it needs {needed} {noun}, the architecture has {available}")
             } else {
-                format!("its array groups ({needed} crossbars in all) do not pack into the {available} crossbars of the architecture")
+                format!("its array groups ({needed} {noun} in all) do not pack into the {available} {noun} of the architecture")
             };
             MapError::at(
                 layer,
                 format!(
-                    "model does not fit on '{}': {why} ({} cores x {} crossbars); out of cores at layer '{}'",
+                    "model does not fit on '{}': {why} ({} cores x {} {noun}); out of cores at layer '{}'",
                     arch.name,
                     arch.core_count(),
                     arch.xbars_per_core(),

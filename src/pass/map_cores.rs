@@ -32,9 +32,10 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             &format!("unknown map-cores strategy '{name}'; available: {}", place::names()),
         ));
     };
+    // The architecture first: a graph read for another one reports confusing shapes.
+    record_arch(pc, module)?;
     let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Partition, "map-cores")?;
-    record_arch(pc, module)?;
     if let Err(e) = strategy.place(&gm.graph, &mut gm.mapping, pc.arch) {
         return Err(super::map_error(module, &gm, e));
     }

@@ -247,31 +247,36 @@ pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spe
 /// recorded is the one we are compiling for: a model partitioned for 128x128 crossbars cannot
 /// be mapped onto 512x1024 ones.
 pub fn record_arch(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
+    check_arch(module, pc.arch, pc.arch_spec)?;
+    if crate::dialect::module_str(module, "pim.arch").is_none() {
+        crate::dialect::set_module_str(module, "pim.arch", pc.arch_spec);
+    }
+    Ok(())
+}
+
+/// Checks that the architecture recorded in the module (if any) is `arch` (given as
+/// `arch_spec`): the same name, or a config that loads to the same thing.
+pub fn check_arch(module: &Module, arch: &Arch, arch_spec: &str) -> Result<(), Failed> {
     match crate::dialect::module_str(module, "pim.arch") {
         // The same architecture under another name: the config's own name, or a path to the
         // same config.
-        Some(spec) if spec != pc.arch_spec && spec != pc.arch.name => match Arch::load(&spec) {
-            Ok(a) if &a == pc.arch => Ok(()),
+        Some(spec) if spec != arch_spec && spec != arch.name => match Arch::load(&spec) {
+            Ok(a) if &a == arch => Ok(()),
             Ok(_) => Err(module_error(
                 module,
                 &format!(
-                    "module was compiled for architecture '{spec}' but this run uses '{}'; give --arch {spec}",
-                    pc.arch_spec
+                    "module was compiled for architecture '{spec}' but this run uses '{arch_spec}'; give --arch {spec}"
                 ),
             )),
             Err(_) => Err(module_error(
                 module,
                 &format!(
                     "module was compiled for architecture '{spec}' (not a preset or a readable config), but this run \
-                     uses '{}' (named '{}'); give --arch with the config it was compiled for",
-                    pc.arch_spec, pc.arch.name
+                     uses '{arch_spec}' (named '{}'); give --arch with the config it was compiled for",
+                    arch.name
                 ),
             )),
         },
-        Some(_) => Ok(()),
-        None => {
-            crate::dialect::set_module_str(module, "pim.arch", pc.arch_spec);
-            Ok(())
-        }
+        _ => Ok(()),
     }
 }

@@ -36,9 +36,10 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             }
         },
     };
+    // The architecture first: a graph read for another one reports confusing shapes.
+    record_arch(pc, module)?;
     let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Graph, "partition")?;
-    record_arch(pc, module)?;
     let g = &gm.graph;
     let mut failed = false;
     for (i, node) in g.crossbar_layers() {
@@ -46,7 +47,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         // Grouped convolutions pack several groups block-diagonally into one crossbar.
         match crate::mapping::default_unfolding(g, node, ag_rows, pc.arch.xbar_cols(), hwc) {
             Ok(u) => {
-                gm.mapping.layers.insert(i, LayerMap::new(u, ag_rows, pc.arch.xbar_cols()));
+                gm.mapping.layers.insert(i, LayerMap::new(u, ag_rows, pc.arch));
             }
             Err(m) => {
                 emit_error(gm.side.loc(node.src), &format!("layer '{}': {m}", node.op.layer_name().unwrap_or("?")));

@@ -40,9 +40,10 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             _ => return Err(module_error(module, &format!("max-replicas = {text} must be a positive integer"))),
         },
     };
+    // The architecture first: a graph read for another one reports confusing shapes.
+    record_arch(pc, module)?;
     let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Partition, "replicate")?;
-    record_arch(pc, module)?;
     if let Err(e) = strategy.replicate(&gm.graph, &mut gm.mapping, pc.arch, &ReplicateOptions { max_replicas }) {
         return Err(super::map_error(module, &gm, e));
     }

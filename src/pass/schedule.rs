@@ -26,6 +26,8 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         "ll" => Mode::Ll,
         other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
     };
+    // The architecture first: a graph read for another one reports confusing shapes.
+    record_arch(pc, module)?;
     let gm = super::read_graph_checked(module, pc.arch)?;
     if gm.graph.nodes.is_empty() {
         return Err(module_error(
@@ -34,7 +36,6 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         ));
     }
     super::expect_level(module, &gm.graph, gm.level, Level::Core, "schedule")?;
-    record_arch(pc, module)?;
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
     let weights = crate::dialect::module_str(module, "pim.weights");
     match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode) {

@@ -19,7 +19,7 @@ pub static PASS: PassDef = PassDef {
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
-    verify_module(module, pc.arch)
+    verify_module(module, pc.arch, pc.arch_spec)
 }
 
 /// True when the module holds ISA programs rather than a dataflow graph.
@@ -37,11 +37,13 @@ pub fn is_isa_module(module: &Module) -> bool {
 }
 
 /// Runs the checks of the module's level; findings are reported as MLIR diagnostics.
-pub fn verify_module(module: &Module, arch: &Arch) -> Result<(), Failed> {
+pub fn verify_module(module: &Module, arch: &Arch, arch_spec: &str) -> Result<(), Failed> {
     // An empty module (an empty file or chunk) is valid IR at no level in particular.
     if module.body().first_operation().is_none() {
         return Ok(());
     }
+    // IR for another architecture would fail the checks below for no reason of its own.
+    super::check_arch(module, arch, arch_spec)?;
     if is_isa_module(module) {
         let p = read_program(module)?;
         return report_program(module, &p, arch);
