@@ -44,8 +44,16 @@ pub fn compile(imported: &Imported, weights: &str, arch: &Arch, arch_spec: &str,
     for (i, node) in g.crossbar_layers() {
         let name = node.op.layer_name().unwrap_or("?");
         let hwc = matches!(node.op, Op::Fc(_)).then(|| flattened_map(g, node.inputs[0])).flatten();
-        let u = crate::mapping::default_unfolding(g, node, arch.xbar_rows(), arch.xbar_cols(), hwc)
-            .map_err(|e| at(Some(i), format!("layer '{name}': {e}")))?;
+        let u = crate::mapping::format::choose(
+            g,
+            node,
+            arch.xbar_rows(),
+            arch,
+            hwc,
+            crate::mapping::format::Mode::Ht,
+            None,
+        )
+        .map_err(|e| at(Some(i), format!("layer '{name}': {e}")))?;
         m.layers.insert(i, LayerMap::new(u, arch.xbar_rows(), arch));
     }
     let rep = replicate::find(&opts.replicate).ok_or_else(|| {

@@ -62,6 +62,15 @@ impl Format {
         Format::ALL.into_iter().find(|f| f.name() == s)
     }
 
+    /// Whether the kernel's axes all go into rows or separate matrices, so that every matrix
+    /// of a pack computes the same outputs from a slice of one window's patch: the matrices
+    /// of a pack sum into one product, like the row groups of one `IK2_O_1` matrix. (The
+    /// other two formats put kernel positions into columns: one product per input pixel,
+    /// added into several windows.)
+    pub fn sums_matrices(self) -> bool {
+        matches!(self, Format::IK2_O_1 | Format::IK_O_K | Format::I_O_K2)
+    }
+
     /// The names, for messages.
     pub fn names() -> String {
         Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
@@ -261,6 +270,51 @@ impl Unfolding {
         })
     }
 
+    /// Units of work: the sets of matrices whose products add into one output vector. A pack
+    /// in the formats that sum matrices ([`Format::sums_matrices`]), else each matrix.
+    pub fn units(&self) -> u32 {
+        if self.format.sums_matrices() {
+            self.packs()
+        } else {
+            self.matrices()
+        }
+    }
+
+    /// The unit of matrix `m`.
+    pub fn unit_of(&self, m: u32) -> u32 {
+        if self.format.sums_matrices() {
+            self.split(m).0
+        } else {
+            m
+        }
+    }
+
+    /// The first matrix of unit `u` (its channels are the unit's).
+    pub fn first_matrix(&self, u: u32) -> u32 {
+        if self.format.sums_matrices() {
+            u * self.matrices_per_pack()
+        } else {
+            u
+        }
+    }
+
+    /// Rows and columns of unit `u`: in the formats that sum matrices, its matrices stacked
+    /// in row order, which is `IK2_O_1`'s (kh, kw, channel) order; else the matrix's.
+    pub fn unit_shape(&self, u: u32) -> (u32, u32) {
+        if !self.format.sums_matrices() {
+            return self.shape(u);
+        }
+        let g = self.groups_in_pack(u);
+        (self.kernel[0] * self.kernel[1] * g * self.in_channels, g * self.out_channels)
+    }
+
+    /// The row of its unit that row `r` of matrix `m` is: matrix `p` of a pack holds kernel
+    /// row `p` (`IK_O_K`) or kernel position `p` (`I_O_K2`), contiguous in (kh, kw, channel).
+    pub fn unit_row(&self, m: u32, r: u32) -> u32 {
+        let (_, p) = self.split(m);
+        p * self.shape(m).0 + r
+    }
+
     /// The first input channel (over all groups) that matrix `m` reads, and how many.
     pub fn input_channels_of(&self, m: u32) -> (u32, u32) {
         let (q, _) = self.split(m);
@@ -273,15 +327,15 @@ impl Unfolding {
         (q * self.pack * self.out_channels, self.groups_in_pack(q) * self.out_channels)
     }
 
-    /// The input vector of matrix `m` for output window (`oh`, `ow`), as load and zero
-    /// segments in row order. Only `IK2_O_1` reads a whole window per product; the other
-    /// formats are scheduled per input pixel or kernel row, which the scheduler does not do
-    /// yet (None).
-    pub fn patch(&self, m: u32, w: &Window, oh: i64, ow: i64) -> Option<Vec<Segment>> {
-        if self.format != Format::IK2_O_1 {
+    /// The input vector of unit `u` for output window (`oh`, `ow`), as load and zero segments
+    /// in the unit's row order ([`Unfolding::unit_shape`]); matrix `m` of the unit reads it
+    /// from row [`Unfolding::unit_row`]`(m, 0)`. Only the formats that sum matrices read a
+    /// window per product (None for the others, which read an input pixel per product).
+    pub fn patch(&self, u: u32, w: &Window, oh: i64, ow: i64) -> Option<Vec<Segment>> {
+        if !self.format.sums_matrices() {
             return None;
         }
-        let (c0, ch) = self.input_channels_of(m);
+        let (c0, ch) = self.input_channels_of(self.first_matrix(u));
         let (c0, ch) = (i64::from(c0), i64::from(ch));
         let [kh_n, kw_n] = [i64::from(self.kernel[0]), i64::from(self.kernel[1])];
         let mut out = vec![];
@@ -448,8 +502,36 @@ mod tests {
                 Segment { at: 14, len: 4, src: Some(8) },
             ]
         );
-        let u2 = Unfolding::new(Format::IK_O_K, [3, 3], 2, 4, 1, 1).unwrap();
+        let u2 = Unfolding::new(Format::I_OK2_1, [3, 3], 2, 4, 1, 1).unwrap();
         assert_eq!(u2.patch(0, &w, 0, 0), None);
+    }
+
+    /// In the formats that sum matrices, a unit's rows are `IK2_O_1`'s: the same patch, and
+    /// every matrix row is the unit row whose tap it holds.
+    #[test]
+    fn units_stack_matrices_in_patch_order() {
+        let w = Window { channels: 6, height: 5, width: 5, strides: [1, 1], pads: [1, 1], dilations: [1, 1] };
+        let dense = Unfolding::new(Format::IK2_O_1, [3, 2], 2, 2, 3, 2).unwrap();
+        for f in [Format::IK2_O_1, Format::IK_O_K, Format::I_O_K2] {
+            let u = Unfolding::new(f, [3, 2], 2, 2, 3, 2).unwrap();
+            assert_eq!(u.units(), 2);
+            for unit in 0..u.units() {
+                assert_eq!(u.unit_shape(unit), dense.shape(unit), "{f}");
+                assert_eq!(u.patch(unit, &w, 1, 2), dense.patch(unit, &w, 1, 2), "{f}");
+            }
+            for m in 0..u.matrices() {
+                let unit = u.unit_of(m);
+                assert_eq!(u.input_channels_of(m), dense.input_channels_of(unit));
+                let (rows, cols) = u.shape(m);
+                for r in 0..rows {
+                    for c in 0..cols {
+                        assert_eq!(u.tap(m, r, c), dense.tap(unit, u.unit_row(m, r), c), "{f} m{m} r{r} c{c}");
+                    }
+                }
+            }
+        }
+        let cols = Unfolding::new(Format::IK_OK_1, [3, 3], 2, 4, 1, 1).unwrap();
+        assert_eq!((cols.units(), cols.unit_of(0), cols.unit_shape(0)), (1, 0, (6, 12)));
     }
 
     #[test]

@@ -28,6 +28,11 @@ def main() -> int:
     ap.add_argument("--work", required=True, type=Path, help="scratch directory")
     ap.add_argument("--atol", type=float, default=1e-4)
     ap.add_argument("--arch", default="pimcomp-default")
+    ap.add_argument(
+        "--passes",
+        help="pim-opt pass flags to run instead of --compile, e.g. '--partition=format=ik_o_k --replicate "
+        "--map-cores --schedule --alloc-memory' (the .pim is emitted after them)",
+    )
     ap.add_argument("names", nargs="+")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -42,7 +47,9 @@ def main() -> int:
         pim = base.with_suffix(".pim")
         out = base.with_name(name + ".sim.npy")
         steps = [
-            [args.opt, str(onnx_path), "--arch", args.arch, "--compile", "-o", str(pim)],
+            [args.opt, str(onnx_path), "--arch", args.arch]
+            + (args.passes.split() + ["--emit=pim"] if args.passes else ["--compile"])
+            + ["-o", str(pim)],
             [args.sim, str(pim), "-q", "--input", str(base.with_name(name + ".input0.npy")), "--output", str(out)],
         ]
         ok = True

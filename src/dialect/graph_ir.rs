@@ -81,6 +81,18 @@ impl<'c> Side<'c> {
     }
 
     /// The location of a node's source (unknown for [`SrcId::NONE`]).
+    /// The string value of attribute `name` that the op of `src` carries beyond those pimlir
+    /// models (a user's annotation, like a layer's forced `format`): None when absent, an
+    /// error when it is not a string.
+    pub fn extra_str(&self, src: SrcId, name: &str) -> Option<Result<String, String>> {
+        let (_, a) = self.extra(src).iter().find(|(k, _)| k == name)?;
+        if !a.is_string() {
+            return Some(Err(format!("attribute '{name}' must be a string")));
+        }
+        // SAFETY: checked to be a string attribute.
+        Some(Ok(super::string_of(unsafe { mlir_sys::mlirStringAttrGetValue(a.to_raw()) })))
+    }
+
     pub fn loc(&self, src: SrcId) -> Location<'c> {
         self.origins.get(src.0 as usize).map(|o| o.loc).unwrap_or(self.func_loc)
     }

@@ -12,6 +12,7 @@
 //! [`place::Placer`] traits; the passes only pick one by name and run it.
 
 pub mod estimate;
+pub mod format;
 pub mod place;
 pub mod replicate;
 
@@ -218,32 +219,13 @@ impl Mapping {
 }
 
 /// Groups of a grouped convolution packed into one matrix: as many as fit a crossbar in
-/// rows (input channels times kernel area each) and in columns (output channels each), at
-/// least one. The matrix is block-diagonal: a group's rows meet only its own columns, so
-/// packing never pads a group to the whole layer's channels.
-pub fn grouped_pack(u_in: u32, u_out: u32, kernel_area: u64, groups: u32, xbar_rows: u32, xbar_cols: u32) -> u32 {
-    let rows = u64::from(u_in).saturating_mul(kernel_area).max(1);
-    let by_rows = u64::from(xbar_rows) / rows;
-    let by_cols = u64::from(xbar_cols) / u64::from(u_out.max(1));
-    by_rows.min(by_cols).clamp(1, u64::from(groups.max(1))) as u32
-}
-
-/// The unfolding `--partition` gives a crossbar layer: format (IK^2, O, 1); a grouped
-/// convolution packed by [`grouped_pack`].
-pub fn default_unfolding(
-    g: &Graph,
-    node: &Node,
-    xbar_rows: u32,
-    xbar_cols: u32,
-    hwc: Option<[i64; 3]>,
-) -> Result<Unfolding, String> {
-    let dense = unfolding_of(g, node, Format::IK2_O_1, 1, hwc)?;
-    if dense.groups <= 1 {
-        return Ok(dense);
-    }
-    let pack =
-        grouped_pack(dense.in_channels, dense.out_channels, dense.kernel_area(), dense.groups, xbar_rows, xbar_cols);
-    unfolding_of(g, node, Format::IK2_O_1, pack, hwc)
+/// rows and in columns, given the `rows` and `cols` one group's matrix has, at least one.
+/// The matrix is block-diagonal: a group's rows meet only its own columns, so packing never
+/// pads a group to the whole layer's channels.
+pub fn grouped_pack(rows: u32, cols: u32, groups: u32, xbar_rows: u32, xbar_cols: u32) -> u32 {
+    let by_rows = xbar_rows / rows.max(1);
+    let by_cols = xbar_cols / cols.max(1);
+    by_rows.min(by_cols).clamp(1, groups.max(1))
 }
 
 /// Output windows (matrix-vector products per sample) of a crossbar layer.

@@ -306,7 +306,7 @@ mod tests {
         let layer = |core: u32| Task::Layer {
             core: CoreId(core),
             replica: 0,
-            matrix: 0,
+            unit: 0,
             groups: vec![0],
             windows: (0, 4),
             owner: CoreId(0),

@@ -1,11 +1,14 @@
 //! The task graph: what every core does for every op, and who must wait for whom.
 //!
-//! A crossbar layer becomes one task per (core, replica, matrix) holding array groups of that
-//! replica's matrix: the core multiplies its groups' rows of every window the replica
-//! computes, and either sends its partial sums to the owner (the core of the matrix's first
+//! A crossbar layer becomes one task per (core, replica, unit) holding array groups of that
+//! replica's unit: the core multiplies its groups' rows of every window the replica
+//! computes, and either sends its partial sums to the owner (the core of the unit's first
 //! group in the replica) or, as the owner, receives and adds the others' sums and writes the
-//! matrix's output channels. (A layer has several matrices when a grouped convolution is
-//! packed: each matrix holds some groups, with their own inputs and outputs.) A vector op becomes
+//! unit's output channels. A unit is the matrices whose products add up to one output
+//! vector (`Unfolding::units`): one matrix in `IK2_O_1`, a kernel row's or a kernel
+//! position's matrices in `IK_O_K` and `I_O_K2`, whose groups are then row groups of one
+//! stacked matrix. (A layer has several units when a grouped convolution is packed: each holds
+//! some groups, with their own inputs and outputs.) A vector op becomes
 //! one task per core it is placed on, each taking its share of the op's work. Before an op
 //! starts, every core that wrote one of its inputs hands a token to every other core that
 //! reads them (the dependency edges). Policies order these tasks; the emitter writes them.
@@ -20,11 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
     /// A crossbar layer's array groups `groups` (indices within a replica, ascending, all of
-    /// matrix `matrix`) of replica `replica`, on `core`, for windows `windows`.
+    /// unit `unit`) of replica `replica`, on `core`, for windows `windows`.
     Layer {
         core: CoreId,
         replica: u32,
-        matrix: u32,
+        unit: u32,
         groups: Vec<usize>,
         windows: (u64, u64),
         /// The core that collects the replica's results.
@@ -137,36 +140,43 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
     if l.ag_cols != 0 && l.groups().iter().any(|a| a.cols != l.unfolding.shape(a.matrix).1) {
         return Err(SchedError::at(i, "array groups split along columns are not scheduled yet"));
     }
-    if l.unfolding.format != crate::unfold::Format::IK2_O_1 {
-        return Err(SchedError::at(i, format!("format {} is not scheduled yet", l.unfolding.format.name())));
+    if !l.unfolding.format.sums_matrices() {
+        return Err(SchedError::at(
+            i,
+            format!(
+                "format {} (kernel positions in columns) is not scheduled yet; use ik2_o_1, ik_o_k or i_o_k2",
+                l.unfolding.format.name()
+            ),
+        ));
     }
     let total = crate::mapping::windows(g, &g.nodes[i]);
     let specs = l.groups();
-    // core -> (replica, matrix) -> groups
+    // core -> (replica, unit) -> groups
     let mut holders: BTreeMap<CoreId, BTreeMap<(u32, u32), Vec<usize>>> = BTreeMap::new();
-    // (replica, matrix) -> the core of its first group
+    // (replica, unit) -> the core of its first group
     let mut owners: BTreeMap<(u32, u32), CoreId> = BTreeMap::new();
     for r in 0..l.replicas {
         for (gi, a) in specs.iter().enumerate() {
             let c = ag_cores[r as usize * n_ag + gi];
-            holders.entry(c).or_default().entry((r, a.matrix)).or_default().push(gi);
-            owners.entry((r, a.matrix)).or_insert(c);
+            let unit = l.unfolding.unit_of(a.matrix);
+            holders.entry(c).or_default().entry((r, unit)).or_default().push(gi);
+            owners.entry((r, unit)).or_insert(c);
         }
     }
     let mut tasks = vec![];
     for (&core, parts) in &holders {
-        for (&(r, matrix), groups) in parts {
-            let owner = owners[&(r, matrix)];
+        for (&(r, unit), groups) in parts {
+            let owner = owners[&(r, unit)];
             let helpers = holders
                 .iter()
-                .filter(|(&c, parts)| c != owner && parts.contains_key(&(r, matrix)))
+                .filter(|(&c, parts)| c != owner && parts.contains_key(&(r, unit)))
                 .map(|(&c, _)| c)
                 .collect();
             let windows = l.window_range(r).unwrap_or((0, total));
-            tasks.push(Task::Layer { core, replica: r, matrix, groups: groups.clone(), windows, owner, helpers });
+            tasks.push(Task::Layer { core, replica: r, unit, groups: groups.clone(), windows, owner, helpers });
         }
     }
-    // Every core works through its parts in one order of the (replica, matrix) units. The
+    // Every core works through its parts in one order of the (replica, unit) pairs. The
     // cores of a unit meet window by window (partial sums), so a unit runs only when all its
     // cores reach it: in replica order, a row of units that each straddle two cores would run
     // one after another. Units that share no core run together instead: the order is by
@@ -179,7 +189,7 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
     }
     let colour = colours(&cores_of);
     tasks.sort_by_key(|t| match *t {
-        Task::Layer { core, replica, matrix, .. } => (colour[&(replica, matrix)], replica, matrix, core),
+        Task::Layer { core, replica, unit, .. } => (colour[&(replica, unit)], replica, unit, core),
         Task::Vector { core, .. } => (0, 0, 0, core),
     });
     Ok(tasks)

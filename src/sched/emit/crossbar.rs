@@ -92,16 +92,19 @@ impl Emitter<'_> {
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
-        let Task::Layer { core, replica, matrix, groups, windows, owner, helpers } = task else {
+        let Task::Layer { core, replica, unit, groups, windows, owner, helpers } = task else {
             return Err(SchedError::at(i, "not a layer task"));
         };
         let l = &self.m.layers[&i];
         let specs = l.groups();
         let eb = self.eb;
-        // This matrix's rows and columns, and where its columns go among the layer's outputs.
-        let (rows, cols) = s.unfolding.shape(*matrix);
+        // This unit's rows and columns (its matrices stacked), and where its columns go among
+        // the layer's outputs; `matrix` is its first, whose channels are the unit's.
+        let u = &s.unfolding;
+        let matrix = u.first_matrix(*unit);
+        let (rows, cols) = u.unit_shape(*unit);
         let (rows, cols) = (i64::from(rows), i64::from(cols));
-        let col0 = i64::from(s.unfolding.output_channels_of(*matrix).0);
+        let col0 = i64::from(u.output_channels_of(matrix).0);
         let out_cols = i64::from(s.unfolding.groups) * i64::from(s.unfolding.out_channels);
         let is_owner = core == owner;
         let cb = self.core(*core);
@@ -125,7 +128,12 @@ impl Emitter<'_> {
             .collect();
         let first = specs[groups[0]];
         let last = specs[*groups.last().expect("a task holds a group")];
-        let (lo, hi) = (i64::from(first.row_begin), i64::from(last.row_begin + last.rows));
+        // The unit rows the groups hold (a group of matrix m starts at unit row
+        // `unit_row(m, row_begin)`; groups are in row order).
+        let (lo, hi) = (
+            i64::from(u.unit_row(first.matrix, first.row_begin)),
+            i64::from(u.unit_row(last.matrix, last.row_begin) + last.rows),
+        );
         let name = &s.name;
         let patch = cb.buf(&format!("{name}.patch"), rows * eb);
         let acc = cb.buf(&format!("{name}.acc"), cols * eb);
@@ -159,7 +167,7 @@ impl Emitter<'_> {
         // matrix's channels only (a packed grouped convolution reads a few of them: then each
         // pixel is its own load). Taken when it fits a quarter of local memory, is at most
         // `BAND_FACTOR` times the patches' bytes and needs no more loads than the patches.
-        let (c_first, c_count) = s.unfolding.input_channels_of(*matrix);
+        let (c_first, c_count) = s.unfolding.input_channels_of(matrix);
         let (c_first, c_count) = (i64::from(c_first), i64::from(c_count));
         let band = match (&s.window, &self.g.nodes[i].op) {
             (Some(win), Op::Conv2d(c)) if windows.1 > windows.0 => {
@@ -266,13 +274,14 @@ impl Emitter<'_> {
             }
             _ => None,
         };
-        let group_rows: Vec<i64> = groups.iter().map(|&gi| i64::from(specs[gi].row_begin)).collect();
+        let group_rows: Vec<i64> =
+            groups.iter().map(|&gi| i64::from(u.unit_row(specs[gi].matrix, specs[gi].row_begin))).collect();
         let window_body = |w: i64| -> Vec<Stmt> {
             let (oh, ow) = (w / ow_n, w % ow_n);
             // The patch from the band (in its own coordinates, without padding), or from the input.
             let segs = match (&s.window, &band) {
-                (_, Some(bd)) if bd.padded => s.unfolding.patch(*matrix, &bd.virt, oh - bd.oh0, ow).unwrap_or_default(),
-                (Some(win), _) => s.unfolding.patch(*matrix, win, oh, ow).unwrap_or_default(),
+                (_, Some(bd)) if bd.padded => s.unfolding.patch(*unit, &bd.virt, oh - bd.oh0, ow).unwrap_or_default(),
+                (Some(win), _) => s.unfolding.patch(*unit, win, oh, ow).unwrap_or_default(),
                 (None, _) => vec![Segment { at: 0, len: rows, src: Some(0) }],
             };
             let mut b = vec![];
@@ -344,7 +353,7 @@ impl Emitter<'_> {
         // Only the kernel taps this core's rows touch decide where the patch has padding: in a
         // row of windows, the taps of kernel rows inside the input (those outside are zeros
         // whatever the column).
-        let taps = touched_taps(&s.unfolding, *matrix, lo, hi);
+        let taps = touched_taps(&s.unfolding, matrix, lo, hi);
         let conv = match (&s.window, &self.g.nodes[i].op) {
             (Some(win), Op::Conv2d(c)) => Some((*win, c.kernel)),
             _ => None,
@@ -406,8 +415,8 @@ struct Band {
     base: i64,
 }
 
-/// The kernel taps with patch rows in `[lo, hi)` of matrix `m`, for the (kh, kw, channel)
-/// row order of `IK2_O_1`: `(kh, first kw, last kw)` for each kernel row touched, in order.
+/// The kernel taps with patch rows in `[lo, hi)` of the unit of matrix `m`, in its (kh, kw,
+/// channel) row order: `(kh, first kw, last kw)` for each kernel row touched, in order.
 fn touched_taps(u: &Unfolding, m: u32, lo: i64, hi: i64) -> Vec<(i64, i64, i64)> {
     let ch = i64::from(u.input_channels_of(m).1);
     let kw_n = i64::from(u.kernel[1]);
