@@ -1,6 +1,6 @@
 // --alloc-memory gives buffers addresses; buffers whose lifetimes do not overlap share memory.
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=16 --replicate=strategy=none --map-cores --schedule --alloc-memory --emit=pim | FileCheck %s
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-lmem.json --partition=ag-rows=16 --replicate=strategy=none --map-cores=report=false --schedule | not pim-opt --arch %inputs/tiny-lmem.json --alloc-memory 2>&1 | FileCheck %s --check-prefix=FULL
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition="ag-rows=16 format=ik2_o_1" --replicate=strategy=none --map-cores --schedule --alloc-memory --emit=pim | FileCheck %s
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-lmem.json --partition="ag-rows=16 format=ik2_o_1" --replicate=strategy=none --map-cores=report=false --schedule | not pim-opt --arch %inputs/tiny-lmem.json --alloc-memory 2>&1 | FileCheck %s --check-prefix=FULL
 
 // Globals are laid out in order, 64-byte aligned.
 // CHECK: global $input size=512 addr=0 input=0 shape=1x4x8x8

@@ -1,8 +1,8 @@
 // --partition unfolds conv weights to (K*K*C_in) x C_out and cuts them into array groups
 // of crossbar height; fc layers keep their (in x out) matrix. Vector ops stay in graph.
-// RUN: pim-opt %s --partition | FileCheck %s
-// RUN: pim-opt %s --partition=ag-rows=32 | FileCheck %s --check-prefix=ROWS32
-// RUN: pim-opt %s --arch isscc23 --partition | FileCheck %s --check-prefix=BIG
+// RUN: pim-opt %s --partition=format=ik2_o_1 | FileCheck %s
+// RUN: pim-opt %s --partition="ag-rows=32 format=ik2_o_1" | FileCheck %s --check-prefix=ROWS32
+// RUN: pim-opt %s --arch isscc23 --partition=format=ik2_o_1 | FileCheck %s --check-prefix=BIG
 
 // CHECK: module attributes {pim.arch = "pimcomp-default"}
 func.func @main(%x: tensor<1x16x8x8xf32>) -> tensor<1x200xf32> {

@@ -1,14 +1,14 @@
 // --replicate decides how many copies of each crossbar layer to store.
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=none | FileCheck %s --check-prefix=NONE
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate | FileCheck %s --check-prefix=BAL
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=balance | FileCheck %s --check-prefix=BAL
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate="strategy=balance max-replicas=4" | FileCheck %s --check-prefix=MAX
-// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=uniform | FileCheck %s --check-prefix=UNI
-// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=proportional | FileCheck %s --check-prefix=PROP
-// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition --replicate="strategy=uniform max-replicas=5" | FileCheck %s --check-prefix=UNIMAX
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=2 | not pim-opt --replicate=strategy=proportional 2>&1 | FileCheck %s --check-prefix=FIT
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=2 | not pim-opt --replicate=strategy=balance 2>&1 | FileCheck %s --check-prefix=FIT
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition | not pim-opt --replicate=strategy=magic 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate=strategy=none | FileCheck %s --check-prefix=NONE
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate | FileCheck %s --check-prefix=BAL
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate=strategy=balance | FileCheck %s --check-prefix=BAL
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate="strategy=balance max-replicas=4" | FileCheck %s --check-prefix=MAX
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate=strategy=uniform | FileCheck %s --check-prefix=UNI
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate=strategy=proportional | FileCheck %s --check-prefix=PROP
+// RUN: pim-opt %inputs/two-conv-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate="strategy=uniform max-replicas=5" | FileCheck %s --check-prefix=UNIMAX
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition="ag-rows=2 format=ik2_o_1" | not pim-opt --replicate=strategy=proportional 2>&1 | FileCheck %s --check-prefix=FIT
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition="ag-rows=2 format=ik2_o_1" | not pim-opt --replicate=strategy=balance 2>&1 | FileCheck %s --check-prefix=FIT
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 | not pim-opt --replicate=strategy=magic 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: not pim-opt %inputs/small-net.mlir --replicate 2>&1 | FileCheck %s --check-prefix=ORDER
 
 // NONE: "pim_partition.conv2d"{{.*}}replicas = 1 : i64

@@ -1,6 +1,6 @@
 // --schedule turns the placed graph into per-core programs. Checked on the .pim text.
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=ag-rows=16 --replicate=strategy=none --map-cores --schedule --emit=pim | FileCheck %s
-// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition --replicate=strategy=none --map-cores --schedule | FileCheck %s --check-prefix=MLIR
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition="ag-rows=16 format=ik2_o_1" --replicate=strategy=none --map-cores --schedule --emit=pim | FileCheck %s
+// RUN: pim-opt %inputs/small-net.mlir --arch %inputs/tiny-arch.json --partition=format=ik2_o_1 --replicate=strategy=none --map-cores --schedule | FileCheck %s --check-prefix=MLIR
 
 // The conv loads the input rows its windows read once (input reuse) and gathers each
 // window's patch from them with lmv. Its interior windows become a loop nest over output

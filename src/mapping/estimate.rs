@@ -11,6 +11,7 @@
 use super::Mapping;
 use crate::arch::{Arch, CoreId};
 use crate::cost::{CostModel, Model};
+use crate::graph::Graph;
 use std::collections::BTreeMap;
 
 /// Crossbar work of one sample.
@@ -63,18 +64,23 @@ impl CrossbarWork {
     }
 }
 
-/// The crossbar work of a placed mapping (layers without placement count nowhere).
-pub fn crossbar_work(m: &Mapping, arch: &Arch) -> CrossbarWork {
+/// The crossbar work of a placed mapping of `g` (layers without placement count nowhere). A
+/// replica's windows take their share of the layer's products (a window's in most formats;
+/// an input pixel's or row's in the column formats, `super::format::products`).
+pub fn crossbar_work(g: &Graph, m: &Mapping, arch: &Arch) -> CrossbarWork {
     let cost = CostModel::new(arch, Model::Pimlir);
     let (ibiw, mbiw) = (arch.activation_bits, arch.weight_bits);
     let mut per_core: BTreeMap<CoreId, f64> = BTreeMap::new();
     let mut total_ns = 0.0;
-    for l in m.layers.values() {
+    for (&i, l) in &m.layers {
         let (Some(cores), Some(windows)) = (&l.ag_cores, &l.windows) else { continue };
         let specs = l.groups();
+        let Some(node) = g.nodes.get(i) else { continue };
+        let per_window =
+            super::format::products(g, node, l.unfolding.format) as f64 / super::windows(g, node).max(1) as f64;
         for r in 0..l.replicas as usize {
             let (Some(&w0), Some(&w1)) = (windows.get(r), windows.get(r + 1)) else { continue };
-            let n = w1.saturating_sub(w0) as f64;
+            let n = w1.saturating_sub(w0) as f64 * per_window;
             for (k, a) in specs.iter().enumerate() {
                 let Some(&core) = cores.get(r * specs.len() + k) else { continue };
                 let c = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);

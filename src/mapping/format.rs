@@ -1,29 +1,34 @@
 //! Which unfolding format (`crate::unfold`) `--partition` gives a crossbar layer.
 //!
-//! Per layer, by mode (design brief): `ht` takes the fewest crossbar cycles per sample, then
+//! Per layer, by mode (design brief): `ht` takes the least compute time per sample (the
+//! products with their local-memory traffic, and the vector adds of partial sums and, in the
+//! column formats, of each kernel position into its window; pimlir's timing model), then
 //! the least input loaded, then the fewest crossbars; `ll` the least local memory a window
-//! needs beyond its input and output (the patch and the partial sums), then the fewest
-//! cycles. Ties go to the earlier format in [`Format::ALL`], so `ik2_o_1` stays the default
-//! where nothing beats it. Only the formats the scheduler runs compete
-//! ([`Format::sums_matrices`]); a format a user forces (the layer's `format` attribute, or
-//! the pass option) may be any, and the scheduler says when it cannot run it.
+//! needs beyond its input and output (the patch, the partial sums), then the least time.
+//! Ties go to the earlier format in [`Format::ALL`]. A format whose array group would not fit
+//! one core does not compete, nor a column format whose ring of output rows takes more than a
+//! quarter of local memory. A user forces one with the layer's `format` attribute or the
+//! pass option.
 //!
-//! In the formats that sum matrices one window is one product per array group, so the
-//! formats differ in how the kernel's rows are cut into groups: `ik2_o_1` cuts the whole
-//! patch into crossbar-high slices, `ik_o_k` cuts each kernel row, `i_o_k2` each kernel
-//! position (a crossbar then holds fewer rows, but a packed grouped convolution packs more
-//! groups per crossbar).
+//! In the formats that sum matrices (`ik2_o_1`, `ik_o_k`, `i_o_k2`) a window is one product
+//! per array group, and the formats differ in where the kernel's rows are cut into groups.
+//! The column formats (`ik_ok_1`, `i_ok2_1`) take one product per input row and output
+//! column, or per input pixel: K (or K^2) fewer products over few channels, many crossbars
+//! wide, and K (or K^2) vector adds per window. They win where a layer has many input
+//! channels and lose badly where it has few (a first layer over 3 channels writes K^2
+//! outputs per product for 3 rows of input).
 
 use super::{grouped_pack, unfolding_of, windows, LayerMap};
 use crate::arch::Arch;
 use crate::cost::{CostModel, Model};
-use crate::graph::{Graph, Node};
+use crate::graph::{Graph, Node, Op};
+use crate::isa::VecOp;
 use crate::unfold::{Format, Unfolding};
 
 /// What the choice optimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// High throughput: crossbar cycles, then load volume.
+    /// High throughput: compute time, then load volume.
     Ht,
     /// Low latency: extra local memory per window.
     Ll,
@@ -40,15 +45,18 @@ impl Mode {
 }
 
 /// One format's unfolding of a layer and what it costs per sample (one replica).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FormatCost {
     pub unfolding: Unfolding,
-    /// Crossbar cycles of every array group's products (the pimlir timing model).
-    pub cycles: u64,
+    /// Compute time, ns: products (input read, crossbars, output write) and vector adds.
+    pub time_ns: f64,
     /// Input elements loaded into patches.
     pub loads: u64,
-    /// Elements of local memory a window needs: the patch and a partial sum per group.
+    /// Elements of local memory a window needs: the patch, a partial sum per group and, in the
+    /// column formats, the ring of output rows.
     pub memory: u64,
+    /// Bytes of the column formats' ring of output rows (0 in the others).
+    pub ring_bytes: u64,
     /// Crossbars of one replica, as the architecture counts them.
     pub xbars: u64,
 }
@@ -71,21 +79,84 @@ pub fn unfolding_in(
     unfolding_of(g, node, format, grouped_pack(rows, cols, one.groups, ag_rows, arch.xbar_cols()), hwc)
 }
 
+/// Products per sample of `node` in `format`: a window's in the formats that sum matrices;
+/// in the column formats, the input rows (times output columns, `ik_ok_1`) or pixels
+/// (`i_ok2_1`) that some window reads.
+pub fn products(g: &Graph, node: &Node, format: Format) -> u64 {
+    let out = windows(g, node);
+    let Op::Conv2d(c) = &node.op else { return out };
+    if format.sums_matrices() {
+        return out;
+    }
+    let (ins, outs) = (g.shape(node.inputs[0]), g.shape(node.output));
+    // Input positions along axis `a` that some output position reads.
+    let reached = |a: usize| -> u64 {
+        let (n, o) = (ins.get(2 + a).copied().unwrap_or(1), outs.get(2 + a).copied().unwrap_or(1));
+        (0..n)
+            .filter(|&x| {
+                (0..c.kernel[a]).any(|k| {
+                    let m = x + c.pads[a] - k * c.dilations[a];
+                    m >= 0 && m % c.strides[a].max(1) == 0 && m / c.strides[a].max(1) < o
+                })
+            })
+            .count() as u64
+    };
+    match format {
+        Format::I_OK2_1 => reached(0) * reached(1),
+        _ => reached(0) * outs.get(3).copied().unwrap_or(1).max(0) as u64,
+    }
+}
+
 /// What `u` costs `node` per sample.
 pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> FormatCost {
     let model = CostModel::new(arch, Model::Pimlir);
     let l = LayerMap::new(u, ag_rows, arch);
     let groups = l.groups();
-    let products = windows(g, node);
-    let per_product: u64 =
-        groups.iter().map(|a| model.xbar_cycles(a.rows, a.cols.min(arch.xbar_cols()), arch.activation_bits)).sum();
+    let products = products(g, node, u.format);
+    let (ibiw, eb) = (arch.activation_bits, u64::from(arch.activation_bytes()));
+    let local = &model.local;
+    let vadd = |len: u32| {
+        let (rb, wb) = model.vector_bytes(VecOp::Vvadd, len, ibiw, ibiw);
+        2.0 * local.read_ns(rb / 2) + model.vector_ns(len) + local.write_ns(wb)
+    };
+    let mut per_product = 0.0;
+    for a in &groups {
+        let c = model.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits);
+        per_product += local.read_ns(c.read_bytes) + c.xbar_ns + local.write_ns(c.write_bytes);
+    }
+    // Partial sums: every group of a unit but its first adds into the first.
+    for k in 0..u.units() {
+        let (_, cols) = u.unit_shape(k);
+        let n = groups.iter().filter(|a| u.unit_of(a.matrix) == k).count().saturating_sub(1);
+        per_product += n as f64 * vadd(cols);
+    }
+    // Column formats: each window adds one vector per kernel position (per kernel row).
+    let taps = match u.format {
+        Format::I_OK2_1 => u.kernel_area(),
+        Format::IK_OK_1 => u64::from(u.kernel[0]),
+        _ => 0,
+    };
+    let scatter: f64 = (0..u.units()).map(|k| vadd(u.output_channels_of(u.first_matrix(k)).1)).sum::<f64>()
+        * (taps * windows(g, node)) as f64;
     let unit_rows: u64 = (0..u.units()).map(|k| u64::from(u.unit_shape(k).0)).sum();
     let psums: u64 = groups.iter().map(|a| u64::from(a.cols)).sum();
+    // The ring: the output rows one input row reaches, a row of the unit's outputs each
+    // (sched::emit::scatter).
+    let ring = match &node.op {
+        Op::Conv2d(c) if !u.format.sums_matrices() => {
+            let reach = (c.kernel[0] - 1).max(0) * c.dilations[0] + 1;
+            let rows = (reach + c.strides[0].max(1) - 1) / c.strides[0].max(1);
+            let width = g.shape(node.output).get(3).copied().unwrap_or(1);
+            (rows * width).max(0) as u64 * u64::from(u.output_channels_of(0).1)
+        }
+        _ => 0,
+    };
     FormatCost {
         unfolding: u,
-        cycles: products.saturating_mul(per_product),
-        loads: products.saturating_mul(unit_rows),
-        memory: unit_rows + psums,
+        time_ns: products as f64 * per_product + scatter,
+        loads: products.saturating_mul(unit_rows).saturating_mul(eb),
+        memory: unit_rows + psums + ring,
+        ring_bytes: ring * eb,
         xbars: groups.iter().map(|a| u64::from(a.xbars)).sum(),
     }
 }
@@ -108,12 +179,19 @@ pub fn choose(
     if !matches!(node.op, crate::graph::Op::Conv2d(_)) {
         return unfolding_in(g, node, Format::IK2_O_1, ag_rows, arch, hwc);
     }
-    let mut best: Option<(FormatCost, (u64, u64, u64))> = None;
-    for f in Format::ALL.into_iter().filter(|f| f.sums_matrices()) {
+    let mut best: Option<(FormatCost, (f64, f64, u64))> = None;
+    for f in Format::ALL {
         let c = cost(g, node, unfolding_in(g, node, f, ag_rows, arch, hwc)?, ag_rows, arch);
+        // A group wider than a core cannot be placed, and the ring of output rows must leave
+        // room for the rest of the core's buffers.
+        if LayerMap::new(c.unfolding, ag_rows, arch).xbars_per_ag() > arch.xbars_per_core()
+            || c.ring_bytes > arch.local_memory_bytes() / 4
+        {
+            continue;
+        }
         let key = match mode {
-            Mode::Ht => (c.cycles, c.loads, c.xbars),
-            Mode::Ll => (c.memory, c.cycles, c.xbars),
+            Mode::Ht => (c.time_ns, c.loads as f64, c.xbars),
+            Mode::Ll => (c.memory as f64, c.time_ns, c.xbars),
         };
         if best.as_ref().is_none_or(|(_, k)| key < *k) {
             best = Some((c, key));
@@ -154,22 +232,37 @@ mod tests {
         g.nodes.iter().find(|n| n.op.is_crossbar_layer()).unwrap()
     }
 
+    /// A graph of one convolution `cin` -> `cout`, `k x k` at stride 1 on `hw x hw`.
+    fn conv_on(cin: i64, cout: i64, k: i64, hw: i64) -> Graph {
+        let mut g = conv(cin, cout, k, 1);
+        g.values[g.inputs[0]].shape = vec![1, cin, hw, hw];
+        let out = g.outputs[0];
+        g.values[out].shape = vec![1, cout, hw, hw];
+        g
+    }
+
     #[test]
-    fn ht_keeps_ik2_o_1_when_it_has_the_fewest_groups() {
+    fn ht_takes_the_fastest_format_that_fits() {
         let arch = Arch::preset("pimcomp-default").unwrap();
-        // 3x3 over 100 channels: 900 rows are 8 groups as one patch, 9 cut by kernel row or
-        // position; over 128 channels all three make 9 groups and the tie keeps ik2_o_1.
-        for cin in [100, 128] {
-            let g = conv(cin, 64, 3, 1);
+        for (cin, cout, k, hw) in [(3, 64, 7, 32), (64, 64, 3, 28), (256, 256, 3, 14), (100, 64, 3, 8)] {
+            let g = conv_on(cin, cout, k, hw);
             let n = layer(&g);
-            let costs: Vec<FormatCost> = [Format::IK2_O_1, Format::IK_O_K, Format::I_O_K2]
-                .into_iter()
-                .map(|f| cost(&g, n, unfolding_in(&g, n, f, 128, &arch, None).unwrap(), 128, &arch))
-                .collect();
-            assert!(costs[0].cycles <= costs[1].cycles && costs[0].cycles <= costs[2].cycles, "{costs:?}");
-            let u = choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap();
-            assert_eq!(u.format, Format::IK2_O_1);
+            let chosen = choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap();
+            let t = cost(&g, n, chosen, 128, &arch).time_ns;
+            for f in Format::ALL {
+                let c = cost(&g, n, unfolding_in(&g, n, f, 128, &arch, None).unwrap(), 128, &arch);
+                let fits = LayerMap::new(c.unfolding, 128, &arch).xbars_per_ag() <= arch.xbars_per_core()
+                    && c.ring_bytes <= arch.local_memory_bytes() / 4;
+                assert!(!fits || t <= c.time_ns, "{cin}->{cout} {k}x{k}: {} beats {}", f, chosen.format);
+            }
         }
+        // Three input channels: a product per pixel writes 49 x 64 outputs for 3 rows of input;
+        // 256 channels: a 3x3 window is 18 products as one patch, 2 per pixel.
+        let first = conv_on(3, 64, 7, 32);
+        assert_eq!(choose(&first, layer(&first), 128, &arch, None, Mode::Ht, None).unwrap().format, Format::IK2_O_1);
+        let deep = conv_on(256, 256, 3, 14);
+        let f = choose(&deep, layer(&deep), 128, &arch, None, Mode::Ht, None).unwrap().format;
+        assert!(!f.sums_matrices(), "{f}");
     }
 
     #[test]

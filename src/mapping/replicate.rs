@@ -71,10 +71,11 @@ impl Replicator for Balance {
 }
 
 /// Repeatedly gives one more replica to the layer whose cores have the most crossbar work
-/// per sample, as long as the whole model still fits. A layer of `n` array groups over `x`
-/// crossbars with `w` windows and `r` replicas fills `r x / X` cores of `X` crossbars and
-/// issues `w n` multiplications per sample: `w n X / (r x)` per core. Unlike `balance`, a
-/// layer of wide groups (few per core) counts for more than one of narrow groups.
+/// per sample, as long as the whole model still fits. A layer over `x` crossbars with `p`
+/// products per sample (windows; input pixels or rows in the column formats), `r` replicas
+/// and `t` ns of `mvmul` per product (all its groups, with their local-memory traffic)
+/// fills `r x / X` cores of `X` crossbars: `p t X / (r x)` per core. Unlike `balance`, a
+/// layer of wide or slow groups (few per core) counts for more than one of narrow ones.
 pub struct Work;
 
 impl Replicator for Work {
@@ -85,9 +86,32 @@ impl Replicator for Work {
         "even out crossbar work per core"
     }
     fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
-        grow(g, m, arch, opts, |w, d| {
+        let cost = crate::cost::CostModel::new(arch, crate::cost::Model::Pimlir);
+        let (ibiw, mbiw) = (arch.activation_bits, arch.weight_bits);
+        // ns of every group's product, per layer, in the layers' order.
+        let per_product: Vec<u128> = m
+            .layers
+            .values()
+            .map(|l| {
+                let ns: f64 = l
+                    .groups()
+                    .iter()
+                    .map(|a| {
+                        let c = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);
+                        cost.local.read_ns(c.read_bytes) + c.xbar_ns + cost.local.write_ns(c.write_bytes)
+                    })
+                    .sum();
+                ns.max(1.0).round() as u128
+            })
+            .collect();
+        let products: Vec<u64> =
+            m.layers.iter().map(|(&i, l)| super::format::products(g, &g.nodes[i], l.unfolding.format)).collect();
+        let mut k = 0;
+        grow(g, m, arch, opts, |_, d| {
             let xbars: u128 = d.xbars.iter().map(|&x| u128::from(x)).sum();
-            (u128::from(w).saturating_mul(d.xbars.len() as u128), xbars.max(1))
+            let load = u128::from(products[k]).saturating_mul(per_product[k]);
+            k += 1;
+            (load, xbars.max(1))
         })
     }
 }
@@ -101,7 +125,7 @@ fn grow(
     m: &mut Mapping,
     arch: &Arch,
     opts: &ReplicateOptions,
-    load: impl Fn(u64, &Demand) -> (u128, u128),
+    mut load: impl FnMut(u64, &Demand) -> (u128, u128),
 ) -> Result<(), MapError> {
     let (win, mut demands, packing) = start(g, m, arch)?;
     let load: Vec<(u128, u128)> = win.iter().zip(&demands).map(|(&w, d)| load(w, d)).collect();

@@ -41,7 +41,10 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     }
     match pc.options.get("report") {
         "true" => {
-            eprintln!("note: map-cores: {}", crate::mapping::estimate::crossbar_work(&gm.mapping, pc.arch).summary())
+            eprintln!(
+                "note: map-cores: {}",
+                crate::mapping::estimate::crossbar_work(&gm.graph, &gm.mapping, pc.arch).summary()
+            )
         }
         "false" => {}
         other => return Err(module_error(module, &format!("map-cores report={other}: expected true or false"))),

@@ -140,15 +140,6 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
     if l.ag_cols != 0 && l.groups().iter().any(|a| a.cols != l.unfolding.shape(a.matrix).1) {
         return Err(SchedError::at(i, "array groups split along columns are not scheduled yet"));
     }
-    if !l.unfolding.format.sums_matrices() {
-        return Err(SchedError::at(
-            i,
-            format!(
-                "format {} (kernel positions in columns) is not scheduled yet; use ik2_o_1, ik_o_k or i_o_k2",
-                l.unfolding.format.name()
-            ),
-        ));
-    }
     let total = crate::mapping::windows(g, &g.nodes[i]);
     let specs = l.groups();
     // core -> (replica, unit) -> groups

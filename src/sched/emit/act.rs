@@ -120,16 +120,16 @@ impl ActProgram {
 
     /// The program on the `len` elements of local buffer `x`, in place.
     pub(crate) fn apply(&self, bufs: &ActBufs, x: u32, len: u32) -> Vec<Stmt> {
-        let at = |r: Reg| {
-            Addr::local(
-                match r {
-                    Reg::X => x,
-                    Reg::T => bufs.t,
-                    Reg::U => bufs.u,
-                    Reg::K(j) => bufs.k[j],
-                },
-                0,
-            )
+        self.apply_at(bufs, x, 0, len)
+    }
+
+    /// The program on the `len` elements of local buffer `x` from byte `offset`, in place.
+    pub(crate) fn apply_at(&self, bufs: &ActBufs, x: u32, offset: i64, len: u32) -> Vec<Stmt> {
+        let at = |r: Reg| match r {
+            Reg::X => Addr::local(x, offset),
+            Reg::T => Addr::local(bufs.t, 0),
+            Reg::U => Addr::local(bufs.u, 0),
+            Reg::K(j) => Addr::local(bufs.k[j], 0),
         };
         self.steps
             .iter()

@@ -18,18 +18,25 @@ use crate::unfold::{clip, Segment, Unfolding, Window};
 
 /// What every task of a layer shares.
 pub(crate) struct LayerSetup {
-    name: String,
-    unfolding: Unfolding,
+    pub(super) name: String,
+    pub(super) unfolding: Unfolding,
     /// The input window walk (None for a fully connected layer: one window, the whole input).
-    window: Option<Window>,
-    /// Output windows per row and rows.
-    out_hw: (i64, i64),
-    in_g: u32,
-    out_g: u32,
-    bias_g: Option<u32>,
-    act: Option<Act>,
+    pub(super) window: Option<Window>,
+    /// Output rows and windows per row.
+    pub(super) out_hw: (i64, i64),
+    pub(super) in_g: u32,
+    pub(super) out_g: u32,
+    pub(super) bias_g: Option<u32>,
+    pub(super) act: Option<Act>,
     /// The activation applied on the way out (ReLU may instead ride on the crossbar).
-    act_prog: Option<ActProgram>,
+    pub(super) act_prog: Option<ActProgram>,
+}
+
+/// What the owner of a unit sets up once per task: the bias (loaded) and the activation's
+/// constants; `cols` outputs from layer column `col0`.
+pub(super) struct OwnerSetup<'p> {
+    pub bias: Option<u32>,
+    pub act: Option<(&'p ActProgram, super::act::ActBufs)>,
 }
 
 impl Emitter<'_> {
@@ -95,6 +102,9 @@ impl Emitter<'_> {
         let Task::Layer { core, replica, unit, groups, windows, owner, helpers } = task else {
             return Err(SchedError::at(i, "not a layer task"));
         };
+        if !s.unfolding.format.sums_matrices() {
+            return self.scatter_task(i, s, task);
+        }
         let l = &self.m.layers[&i];
         let specs = l.groups();
         let eb = self.eb;
@@ -108,24 +118,7 @@ impl Emitter<'_> {
         let out_cols = i64::from(s.unfolding.groups) * i64::from(s.unfolding.out_channels);
         let is_owner = core == owner;
         let cb = self.core(*core);
-        // Array-group table entries of this core.
-        let ag_ids: Vec<u32> = groups
-            .iter()
-            .map(|&gi| {
-                let a = specs[gi];
-                cb.add_ag(ArrayGroup {
-                    layer: s.name.clone(),
-                    line: Line::NONE,
-                    replica: *replica,
-                    matrix: a.matrix,
-                    row_begin: i64::from(a.row_begin),
-                    rows: i64::from(a.rows),
-                    col_begin: i64::from(a.col_begin),
-                    cols: i64::from(a.cols),
-                    xbars: a.xbars,
-                })
-            })
-            .collect();
+        let ag_ids = add_groups(cb, s, *replica, &specs, groups);
         let first = specs[groups[0]];
         let last = specs[*groups.last().expect("a task holds a group")];
         // The unit rows the groups hold (a group of matrix m starts at unit row
@@ -139,23 +132,8 @@ impl Emitter<'_> {
         let acc = cb.buf(&format!("{name}.acc"), cols * eb);
         let partials: Vec<u32> = (1..groups.len()).map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb)).collect();
         let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
-        let bias_buf = if is_owner { s.bias_g.map(|_| cb.buf(&format!("{name}.bias"), cols * eb)) } else { None };
-        if let (Some(bb), Some(bg)) = (bias_buf, s.bias_g) {
-            cb.emit([inst(Inst::Ld {
-                rd: Addr::local(bb, 0),
-                rs1: Addr::global(bg, col0 * eb),
-                size: (cols * eb) as u32,
-            })]);
-        }
-        // The activation's constants and temporaries, set once per task (super::act).
-        let act = match (is_owner, &s.act_prog) {
-            (true, Some(prog)) if prog.single().is_none() => {
-                let (bufs, set) = prog.alloc(cb, &s.name, cols * eb);
-                cb.emit(set);
-                Some((prog, bufs))
-            }
-            _ => None,
-        };
+        let OwnerSetup { bias: bias_buf, act } =
+            if is_owner { owner_setup(cb, s, col0, cols, eb) } else { OwnerSetup { bias: None, act: None } };
         // ReLU rides on the crossbar when nothing has to be added after the product.
         let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
         let mbiw = self.arch.weight_bits;
@@ -399,6 +377,63 @@ impl Emitter<'_> {
         self.core(*core).emit(out);
         Ok(())
     }
+}
+
+/// Adds `groups` (of `specs`, replica `replica`) to the core's array-group table; their ids.
+pub(super) fn add_groups(
+    cb: &mut crate::sched::memory::CoreBuilder,
+    s: &LayerSetup,
+    replica: u32,
+    specs: &[crate::mapping::AgSpec],
+    groups: &[usize],
+) -> Vec<u32> {
+    groups
+        .iter()
+        .map(|&gi| {
+            let a = specs[gi];
+            cb.add_ag(ArrayGroup {
+                layer: s.name.clone(),
+                line: Line::NONE,
+                replica,
+                matrix: a.matrix,
+                row_begin: i64::from(a.row_begin),
+                rows: i64::from(a.rows),
+                col_begin: i64::from(a.col_begin),
+                cols: i64::from(a.cols),
+                xbars: a.xbars,
+            })
+        })
+        .collect()
+}
+
+/// The owner's bias (loaded from the layer's bias global, columns `col0 ..`) and the
+/// activation's constants and temporaries (super::act), for vectors of `cols`, set once per
+/// task.
+pub(super) fn owner_setup<'p>(
+    cb: &mut crate::sched::memory::CoreBuilder,
+    s: &'p LayerSetup,
+    col0: i64,
+    cols: i64,
+    eb: i64,
+) -> OwnerSetup<'p> {
+    let bias = s.bias_g.map(|bg| {
+        let bb = cb.buf(&format!("{}.bias", s.name), cols * eb);
+        cb.emit([inst(Inst::Ld {
+            rd: Addr::local(bb, 0),
+            rs1: Addr::global(bg, col0 * eb),
+            size: (cols * eb) as u32,
+        })]);
+        bb
+    });
+    let act = match &s.act_prog {
+        Some(prog) if prog.single().is_none() => {
+            let (bufs, set) = prog.alloc(cb, &s.name, cols * eb);
+            cb.emit(set);
+            Some((prog, bufs))
+        }
+        _ => None,
+    };
+    OwnerSetup { bias, act }
 }
 
 /// A task's input band in local memory: rows `oh0 * stride ..` of the padded input, the

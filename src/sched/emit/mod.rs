@@ -9,6 +9,7 @@
 mod act;
 mod crossbar;
 mod extension;
+mod scatter;
 mod vector;
 
 use super::ht::Step;
@@ -40,7 +41,8 @@ pub fn repeat(depth: u8, count: i64, body: &dyn Fn(i64, u8) -> Vec<Stmt>) -> Vec
     let b0 = body(0, depth + 1);
     let b1 = body(1, depth + 1);
     let mut delta = vec![];
-    if crate::isa::reroll::shift_diff(&b0, &b1, &mut delta) {
+    // An empty first item says nothing about the others (they may not be empty): no loop.
+    if !b0.is_empty() && crate::isa::reroll::shift_diff(&b0, &b1, &mut delta) {
         let last_ok = count == 2 || {
             let bl = body(count - 1, depth + 1);
             let mut dl = vec![];
@@ -345,6 +347,15 @@ mod tests {
         let want: Vec<i64> = (0..12).map(|k| if k == 11 { 999 } else { 16 * k }).collect();
         assert_eq!(srcs, want);
         assert!(p.cores[0].static_count() <= 6, "{}", p.cores[0].static_count());
+    }
+
+    #[test]
+    fn empty_first_items_make_no_loop() {
+        // Items 0, 1 and 5 are empty, 2..=4 are not: a loop built from the samples would
+        // drop them.
+        let out = repeat(0, 6, &|k, _| if (2..5).contains(&k) { vec![ld(0, k)] } else { vec![] });
+        let lds = out.iter().filter(|s| matches!(s, Stmt::Inst(Inst::Ld { .. }, _))).count();
+        assert_eq!(lds, 3, "{out:?}");
     }
 
     #[test]
