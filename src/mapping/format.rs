@@ -2,13 +2,19 @@
 //!
 //! Per layer, by mode (design brief): `ht` takes the least compute time per sample (the
 //! products with their local-memory traffic, and the vector adds of partial sums and, in the
-//! column formats, of each kernel position into its window; pimlir's timing model), then
-//! the least input loaded, then the fewest crossbars; `ll` the least local memory a window
-//! needs beyond its input and output (the patch, the partial sums), then the least time.
-//! Ties go to the earlier format in [`Format::ALL`]. A format whose array group would not fit
-//! one core does not compete, nor a column format whose ring of output rows takes more than a
-//! quarter of local memory. A user forces one with the layer's `format` attribute or the
-//! pass option.
+//! column formats, of each kernel position into its window; pimlir's timing model) times
+//! the crossbars of one replica, then the least input loaded, then the fewest crossbars.
+//! Time times crossbars, because replication spends the chip's crossbars: a layer given X
+//! of them runs X / xbars replicas, so its time per sample is time x xbars / X (a format
+//! twice as fast on twice the crossbars gains nothing once the chip is full; VGG-16's
+//! column formats over 64 channels take 9 crossbars where `ik2_o_1` takes 5). `ll` takes
+//! the least local memory a window needs beyond its input and output (the patch, the
+//! partial sums, the ring), then the least time.
+//! Ties go to the earlier format in [`Format::ALL`]. A format whose array group would not
+//! fit one core does not compete, nor a column format whose ring of output rows takes more
+//! than a quarter of local memory, nor any but `ik2_o_1` for a grouped convolution
+//! (measured slower). A user forces one with the layer's `format` attribute or the pass
+//! option.
 //!
 //! In the formats that sum matrices (`ik2_o_1`, `ik_o_k`, `i_o_k2`) a window is one product
 //! per array group, and the formats differ in where the kernel's rows are cut into groups.
@@ -24,15 +30,6 @@ use crate::cost::{CostModel, Model};
 use crate::graph::{Graph, Node, Op};
 use crate::isa::VecOp;
 use crate::unfold::{Format, Unfolding};
-
-/// In `ht`, a column format is taken only where its modelled time, times this, is still the
-/// least: the model sees a layer alone, and the column formats' many small loads and adds
-/// cost more in a busy pipeline than it says. pimcomp-default, balance, 4 samples, samples/s
-/// with ik2_o_1 everywhere / no margin / 1.5 / 2: SqueezeNet 150.5 / 122.9 / 122.9 / 145.4,
-/// GoogLeNet (+ext) 58.4 / 46.2 / 51.8 / 56.8, ResNet-18 95.7 / 106.4 / 105.1 / 104.8,
-/// ResNet-34 77.9 / 76.9 / 88.5 / 91.8, AlexNet 91.6 / 165.4 / 165.4 / 146.5, VGG-8
-/// 594.7 / 982.8 / 1254.5 / 854.4. At 2 no model loses more than 3%.
-pub const COLUMN_MARGIN: f64 = 2.0;
 
 /// What the choice optimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +188,14 @@ pub fn choose(
     let mut best: Option<(FormatCost, (f64, f64, u64))> = None;
     for f in Format::ALL {
         let c = cost(g, node, unfolding_in(g, node, f, ag_rows, arch, hwc)?, ag_rows, arch);
+        // Grouped convolutions keep ik2_o_1, whose packing and bands were tuned on them: the
+        // model prefers other formats for their fewer crossbars, and the pipeline loses
+        // (pimcomp-default, balance, 4 samples, samples/s: column formats allowed, MobileNetV2
+        // 101.8 -> 59.4, EfficientNet-B0 53.3 -> 25.5, ResNeXt-50 31.4 -> 24.6; ik_o_k
+        // allowed, ResNeXt-50 -> 25.8).
+        if c.unfolding.groups > 1 && f != Format::IK2_O_1 {
+            continue;
+        }
         // A group wider than a core cannot be placed, and the ring of output rows must leave
         // room for the rest of the core's buffers.
         if LayerMap::new(c.unfolding, ag_rows, arch).xbars_per_ag() > arch.xbars_per_core()
@@ -199,9 +204,9 @@ pub fn choose(
             continue;
         }
         let key = match mode {
-            // A column format must beat the others by a margin (see COLUMN_MARGIN).
-            Mode::Ht if !f.sums_matrices() => (c.time_ns * COLUMN_MARGIN, c.loads as f64, c.xbars),
-            Mode::Ht => (c.time_ns, c.loads as f64, c.xbars),
+            // Replication spends the chip's crossbars: a layer given X of them runs X / xbars
+            // replicas, so its time per sample is time x xbars / X.
+            Mode::Ht => (c.time_ns * c.xbars as f64, c.loads as f64, c.xbars),
             Mode::Ll => (c.memory as f64, c.time_ns, c.xbars),
         };
         if best.as_ref().is_none_or(|(_, k)| key < *k) {
@@ -253,19 +258,19 @@ mod tests {
     }
 
     #[test]
-    fn ht_takes_the_fastest_format_that_fits_column_formats_by_a_margin() {
+    fn ht_takes_the_least_time_times_crossbars_that_fits() {
         let arch = Arch::preset("pimcomp-default").unwrap();
         for (cin, cout, k, hw) in [(3, 64, 7, 32), (64, 64, 3, 28), (256, 256, 3, 14), (100, 64, 3, 8)] {
             let g = conv_on(cin, cout, k, hw);
             let n = layer(&g);
             let chosen = choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap();
-            let weighed = |f: Format, t: f64| if f.sums_matrices() { t } else { t * COLUMN_MARGIN };
-            let t = weighed(chosen.format, cost(&g, n, chosen, 128, &arch).time_ns);
+            let area_time = |c: &FormatCost| c.time_ns * c.xbars as f64;
+            let t = area_time(&cost(&g, n, chosen, 128, &arch));
             for f in Format::ALL {
                 let c = cost(&g, n, unfolding_in(&g, n, f, 128, &arch, None).unwrap(), 128, &arch);
                 let fits = LayerMap::new(c.unfolding, 128, &arch).xbars_per_ag() <= arch.xbars_per_core()
                     && c.ring_bytes <= arch.local_memory_bytes() / 4;
-                assert!(!fits || t <= weighed(f, c.time_ns), "{cin}->{cout} {k}x{k}: {} beats {}", f, chosen.format);
+                assert!(!fits || t <= area_time(&c), "{cin}->{cout} {k}x{k}: {} beats {}", f, chosen.format);
             }
         }
         // Three input channels: a product per pixel writes 49 x 64 outputs for 3 rows of input;
@@ -280,13 +285,19 @@ mod tests {
     #[test]
     fn a_forced_format_is_taken_and_packs_its_own_way() {
         let arch = Arch::preset("pimcomp-default").unwrap();
-        // Depthwise 3x3 over 32 channels: ik2_o_1 packs 14 groups (126 rows); i_o_k2 has one
-        // row per group and packs all 32 in each of its 9 matrices.
+        // Depthwise 3x3 over 32 channels: ik2_o_1 packs 14 groups (126 rows) into 3 matrices;
+        // i_o_k2 has one row per group and packs all 32 in each of its 9 matrices; ik_ok_1
+        // (3 rows, 3 columns per group) packs all 32 into one 96 x 96 crossbar.
         let g = conv(32, 32, 3, 32);
         let n = layer(&g);
         let u = choose(&g, n, 128, &arch, None, Mode::Ht, Some(Format::I_O_K2)).unwrap();
         assert_eq!((u.format, u.pack, u.matrices(), u.shape(0)), (Format::I_O_K2, 32, 9, (32, 32)));
-        assert_eq!(choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap().pack, 14);
+        let u = choose(&g, n, 128, &arch, None, Mode::Ht, Some(Format::IK2_O_1)).unwrap();
+        assert_eq!((u.pack, u.matrices()), (14, 3));
+        let u = choose(&g, n, 128, &arch, None, Mode::Ht, Some(Format::IK_OK_1)).unwrap();
+        assert_eq!((u.format, u.pack, u.matrices(), u.shape(0)), (Format::IK_OK_1, 32, 1, (96, 96)));
+        // Unforced, a grouped convolution keeps ik2_o_1.
+        assert_eq!(choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap().format, Format::IK2_O_1);
     }
 
     #[test]
