@@ -51,6 +51,9 @@ impl Mode {
 }
 
 /// One format's unfolding of a layer and what it costs per sample (one replica).
+/// `time_ns` counts the products (input read, crossbars, output write), the vector adds and
+/// the input's movement: from global memory per product in the column formats, else once
+/// into a band and per window from the band into the patch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FormatCost {
     pub unfolding: Unfolding,
@@ -146,6 +149,18 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
         * (taps * windows(g, node)) as f64;
     let unit_rows: u64 = (0..u.units()).map(|k| u64::from(u.unit_shape(k).0)).sum();
     let psums: u64 = groups.iter().map(|a| u64::from(a.cols)).sum();
+    // Input: the column formats load each product's rows from global memory; the others
+    // load the input once into a band and copy each window's patch out of it.
+    let global = &model.global;
+    let patch_bytes = unit_rows * eb;
+    let input_ns = if u.format.sums_matrices() {
+        let input_bytes = g.shape(node.inputs[0]).iter().map(|&d| d.max(1) as u64).product::<u64>() * eb;
+        products as f64 * (local.read_ns(patch_bytes) + local.write_ns(patch_bytes))
+            + global.read_ns(input_bytes)
+            + local.write_ns(input_bytes)
+    } else {
+        products as f64 * (global.read_ns(patch_bytes) + local.write_ns(patch_bytes))
+    };
     // The ring: the output rows one input row reaches, a row of the unit's outputs each
     // (sched::emit::scatter).
     let ring = match &node.op {
@@ -159,7 +174,7 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
     };
     FormatCost {
         unfolding: u,
-        time_ns: products as f64 * per_product + scatter,
+        time_ns: products as f64 * per_product + scatter + input_ns,
         loads: products.saturating_mul(unit_rows).saturating_mul(eb),
         memory: unit_rows + psums + ring,
         ring_bytes: ring * eb,
@@ -219,7 +234,7 @@ pub fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Conv2d, Graph, Node, Op, SrcId};
+    use crate::graph::{Conv2d, Graph, Node, NodeId, Op, SrcId};
 
     /// A graph of one convolution: `cin` -> `cout` channels, `k x k`, `groups`, on 8x8.
     fn conv(cin: i64, cout: i64, k: i64, groups: i64) -> Graph {
@@ -298,6 +313,29 @@ mod tests {
         assert_eq!((u.format, u.pack, u.matrices(), u.shape(0)), (Format::IK_OK_1, 32, 1, (96, 96)));
         // Unforced, a grouped convolution keeps ik2_o_1.
         assert_eq!(choose(&g, n, 128, &arch, None, Mode::Ht, None).unwrap().format, Format::IK2_O_1);
+    }
+
+    #[test]
+    fn column_formats_count_products_per_input_row_or_pixel() {
+        // 3x3, stride 2, pad 1 on 8x8: 16 windows; every input row and pixel is read.
+        let mut g = conv(4, 4, 3, 1);
+        let out = g.outputs[0];
+        g.values[out].shape = vec![1, 4, 4, 4];
+        if let Op::Conv2d(c) = &mut g.nodes[NodeId(0)].op {
+            c.strides = [2, 2];
+        }
+        let n = layer(&g);
+        assert_eq!(products(&g, n, Format::IK2_O_1), 16);
+        assert_eq!(products(&g, n, Format::I_O_K2), 16);
+        assert_eq!(products(&g, n, Format::IK_OK_1), 8 * 4);
+        assert_eq!(products(&g, n, Format::I_OK2_1), 8 * 8);
+        // A 1x1 kernel at stride 2 reads every other row and column.
+        let mut g = conv(4, 4, 1, 1);
+        g.values[out].shape = vec![1, 4, 4, 4];
+        if let Op::Conv2d(c) = &mut g.nodes[NodeId(0)].op {
+            c.strides = [2, 2];
+        }
+        assert_eq!(products(&g, layer(&g), Format::I_OK2_1), 16);
     }
 
     #[test]
