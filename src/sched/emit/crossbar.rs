@@ -275,16 +275,8 @@ impl Emitter<'_> {
                     (None, _) => Inst::Lldi { rd, size, value: 0.0 },
                 }));
             }
-            for (k, (&row0, &ag)) in group_rows.iter().zip(&ag_ids).enumerate() {
-                let dst = if k == 0 { acc } else { partials[k - 1] };
-                b.push(inst(Inst::Mvmul {
-                    rd: Addr::local(dst, 0),
-                    rs1: Addr::local(patch, row0 * eb),
-                    group: ag,
-                    relu: relu_on_mvmul,
-                    mbiw,
-                }));
-            }
+            let groups = Products { patch, group_rows: &group_rows, ag_ids: &ag_ids, sum: acc, partials: &partials };
+            b.extend(groups.emit(cols, eb, relu_on_mvmul, mbiw));
             let vadd = |dst: u32, other: u32| {
                 inst(Inst::Vec {
                     op: VecOp::Vvadd,
@@ -294,9 +286,6 @@ impl Emitter<'_> {
                     len: cols as u32,
                 })
             };
-            for &ps in &partials {
-                b.push(vadd(acc, ps));
-            }
             if !is_owner {
                 b.push(inst(Inst::Send { rs1: Addr::local(acc, 0), core: *owner, size: (cols * eb) as u32 }));
             } else {
@@ -376,6 +365,44 @@ impl Emitter<'_> {
         }
         self.core(*core).emit(out);
         Ok(())
+    }
+}
+
+/// One product of a core's array groups: each group multiplies its rows of `patch` (from
+/// unit row `group_rows[k]`) into `sum` (the first) or its partial, and the partials are
+/// added into `sum`.
+pub(super) struct Products<'a> {
+    pub patch: u32,
+    pub group_rows: &'a [i64],
+    pub ag_ids: &'a [u32],
+    pub sum: u32,
+    pub partials: &'a [u32],
+}
+
+impl Products<'_> {
+    /// The `mvmul`s and adds, for `cols` outputs of `eb` bytes.
+    pub fn emit(&self, cols: i64, eb: i64, relu: bool, mbiw: u32) -> Vec<Stmt> {
+        let mut b = vec![];
+        for (k, (&row0, &ag)) in self.group_rows.iter().zip(self.ag_ids).enumerate() {
+            let dst = if k == 0 { self.sum } else { self.partials[k - 1] };
+            b.push(inst(Inst::Mvmul {
+                rd: Addr::local(dst, 0),
+                rs1: Addr::local(self.patch, row0 * eb),
+                group: ag,
+                relu,
+                mbiw,
+            }));
+        }
+        for &ps in self.partials {
+            b.push(inst(Inst::Vec {
+                op: VecOp::Vvadd,
+                rd: Addr::local(self.sum, 0),
+                rs1: Addr::local(self.sum, 0),
+                rs2: Some(Addr::local(ps, 0)),
+                len: cols as u32,
+            }));
+        }
+        b
     }
 }
 

@@ -14,7 +14,7 @@
 //! blocks of the column stride (`i_ok2_1`) for the same reason. Helpers (cores with other
 //! row groups of the unit) send each product's partial sums to the owner, in the same order.
 
-use super::crossbar::{add_groups, owner_setup, LayerSetup, OwnerSetup};
+use super::crossbar::{add_groups, owner_setup, LayerSetup, OwnerSetup, Products};
 use super::{inst, repeat, Emitter};
 use crate::graph::NodeId;
 use crate::isa::{Addr, Inst, Stmt, VecOp};
@@ -338,20 +338,9 @@ impl Emitter<'_> {
                     None => Inst::Lldi { rd, size, value: 0.0 },
                 }));
             }
-            for (k, (&row0, &ag)) in group_rows.iter().zip(&ag_ids).enumerate() {
-                let dst = if k == 0 { prod } else { partials[k - 1] };
-                b.push(inst(Inst::Mvmul {
-                    rd: Addr::local(dst, 0),
-                    rs1: Addr::local(patch, row0 * eb),
-                    group: ag,
-                    relu: false,
-                    mbiw: self.arch.weight_bits,
-                }));
-            }
+            let groups = Products { patch, group_rows: &group_rows, ag_ids: &ag_ids, sum: prod, partials: &partials };
+            b.extend(groups.emit(cols, eb, false, self.arch.weight_bits));
             let whole = |x: u32| Addr::local(x, 0);
-            for &ps in &partials {
-                b.push(vec_op(VecOp::Vvadd, whole(prod), whole(prod), Some(whole(ps)), cols));
-            }
             let Some(acc) = acc else {
                 b.push(inst(Inst::Send { rs1: whole(prod), core: *owner, size: (cols * eb) as u32 }));
                 return b;
