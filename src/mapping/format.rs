@@ -111,8 +111,8 @@ pub fn products(g: &Graph, node: &Node, format: Format) -> u64 {
             .count() as u64
     };
     match format {
-        Format::I_OK2_1 => reached(0) * reached(1),
-        _ => reached(0) * outs.get(3).copied().unwrap_or(1).max(0) as u64,
+        Format::I_OK2_1 => reached(0).saturating_mul(reached(1)),
+        _ => reached(0).saturating_mul(outs.get(3).copied().unwrap_or(1).max(0) as u64),
     }
 }
 
@@ -168,7 +168,8 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
             let reach = (c.kernel[0] - 1).max(0) * c.dilations[0] + 1;
             let rows = (reach + c.strides[0].max(1) - 1) / c.strides[0].max(1);
             let width = g.shape(node.output).get(3).copied().unwrap_or(1);
-            (rows * width).max(0) as u64 * u64::from(u.output_channels_of(0).1)
+            // Shapes come from files: saturate rather than overflow.
+            (rows.saturating_mul(width).max(0) as u64).saturating_mul(u64::from(u.output_channels_of(0).1))
         }
         _ => 0,
     };
@@ -177,7 +178,7 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
         time_ns: products as f64 * per_product + scatter + input_ns,
         loads: products.saturating_mul(unit_rows).saturating_mul(eb),
         memory: unit_rows + psums + ring,
-        ring_bytes: ring * eb,
+        ring_bytes: ring.saturating_mul(eb),
         xbars: groups.iter().map(|a| u64::from(a.xbars)).sum(),
     }
 }
