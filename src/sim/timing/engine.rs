@@ -181,6 +181,8 @@ impl Machine<'_> {
 /// State shared by the cores.
 struct Shared {
     gmem_free: f64,
+    /// Time the global-memory server spent serving requests (all samples).
+    gmem_busy: f64,
     /// When each mesh link is busy, by link id ([`Mesh::route`]).
     links: Vec<Calendar>,
     /// No core sends anything before this time any more (links forget what ends before it).
@@ -661,6 +663,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
     let index: HashMap<CoreId, usize> = cores.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let mut shared = Shared {
         gmem_free: 0.0,
+        gmem_busy: 0.0,
         links: vec![],
         floor: 0.0,
         channels: FxHashMap::default(),
@@ -716,6 +719,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
                     w.load(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
                 }
                 shared.gmem_free = start + m.cost.global.read_ns(bytes);
+                shared.gmem_busy += m.cost.global.read_ns(bytes);
                 c.totals.global_read_bytes += bytes;
                 c.totals.energy_pj[E_GLOBAL] += m.cost.global.energy(bytes, false);
                 // The data comes back: free under pimsim-nn, over the NoC under pimlir.
@@ -741,6 +745,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
                     w.store(global.0, global.1, Access { sample: c.sample, core: c.id.0, line, at_ns: start });
                 }
                 shared.gmem_free = start + m.cost.global.write_ns(bytes);
+                shared.gmem_busy += m.cost.global.write_ns(bytes);
                 c.totals.global_write_bytes += bytes;
                 c.totals.energy_pj[E_GLOBAL] += m.cost.global.energy(bytes, true);
                 let done = shared.gmem_free;
@@ -757,6 +762,7 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
     let writers = shared.writers.unwrap_or_default();
     Ok(Run {
         cores: cores.into_iter().map(|c| c.totals).collect(),
+        global_busy_ns: shared.gmem_busy,
         overwrites: writers.found,
         overwrite_count: writers.count,
     })
@@ -766,6 +772,8 @@ pub fn run(p: &Program, m: &Machine, opts: &Options, trace: &mut Trace) -> Resul
 /// pipelining overwrote ([`super::pipeline`]).
 pub struct Run {
     pub cores: Vec<CoreTotals>,
+    /// Time the one global-memory server was busy, over all samples.
+    pub global_busy_ns: f64,
     pub overwrites: Vec<(u64, u64, Access, Access)>,
     pub overwrite_count: u64,
 }

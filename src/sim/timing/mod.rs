@@ -108,8 +108,13 @@ pub struct Report {
     pub samples: u32,
     /// The first sample: when the last core finished it.
     pub latency_ns: f64,
-    /// Samples per second in the steady state (with 2 samples or more).
+    /// Samples per second in the steady state (with 2 samples or more): the rate the second
+    /// half of the samples left at, at most what the global-memory server allows.
     pub throughput_per_s: Option<f64>,
+    /// The rate the second half of the samples left at, uncapped.
+    pub measured_throughput_per_s: Option<f64>,
+    /// Time the global-memory server is busy per sample (its requests, one at a time).
+    pub global_busy_ns_per_sample: f64,
     pub bottleneck: Bottleneck,
     pub energy_nj: f64,
     pub energy_breakdown: EnergyBreakdown,
@@ -177,7 +182,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
     let end = totals.iter().map(|t| t.finish_ns).fold(0.0, f64::max);
     // Steady state: the time between the last two samples leaving the pipeline (every
     // core's finish of a sample; the last core's sets it), over the second half of the run.
-    let throughput_per_s = (samples >= 2).then(|| {
+    let measured_throughput_per_s = (samples >= 2).then(|| {
         let done = |k: usize| totals.iter().filter_map(|t| t.sample_finish.get(k).copied()).fold(0.0, f64::max);
         let from = (samples as usize - 1) / 2;
         let n = samples as usize - 1 - from;
@@ -187,6 +192,17 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         } else {
             0.0
         }
+    });
+    // The global-memory server serves one request at a time, the same requests every
+    // sample: no steady state has a shorter period than its busy time per sample. A short
+    // run has not reached it when that server saturates (its queue still grows, the first
+    // samples wait behind the later ones' requests and then leave bunched), so the measured
+    // rate is capped there.
+    let global_busy_ns_per_sample = run.global_busy_ns / f64::from(samples);
+    let global_bound = (global_busy_ns_per_sample > 0.0).then(|| 1e9 / global_busy_ns_per_sample);
+    let throughput_per_s = measured_throughput_per_s.map(|t| match global_bound {
+        Some(b) if b < t => b,
+        _ => t,
     });
     let work = |t: &engine::CoreTotals| {
         let mut w = t.busy_ns;
@@ -268,6 +284,8 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
         samples,
         latency_ns,
         throughput_per_s,
+        measured_throughput_per_s,
+        global_busy_ns_per_sample,
         bottleneck,
         energy_nj,
         energy_breakdown: e,
@@ -306,6 +324,14 @@ impl Report {
                 self.bottleneck.unit,
                 ns(self.bottleneck.work_ns_per_sample)
             );
+            if self.measured_throughput_per_s.is_some_and(|m| m > t) {
+                let _ = writeln!(
+                    s,
+                    "  limited by global memory: its server is busy {} per sample; the last samples left at {:.1} samples/s, before its queue reached the steady state",
+                    ns(self.global_busy_ns_per_sample),
+                    self.measured_throughput_per_s.unwrap_or(t)
+                );
+            }
         }
         let e = &self.energy_breakdown;
         let _ = writeln!(
