@@ -270,6 +270,15 @@ def add_eltwise(gb: GraphBuilder) -> str:
     return gb.add(a, gb.conv(x, 4, 1))
 
 
+@graph_fixture("add-relu")
+def add_relu(gb: GraphBuilder) -> str:
+    """A residual block's join: Relu(Relu(Conv3x3(x)) + x), then a 1x1 conv reading it; the
+    ReLU runs inside the add (one pass over the map instead of two)."""
+    x = gb.input("input", X)
+    y = gb.relu(gb.add(gb.relu(gb.conv(x, 4, 3, 1, 1)), x))
+    return gb.conv(y, 4, 1)
+
+
 @graph_fixture("mul-eltwise")
 def mul_eltwise(gb: GraphBuilder) -> str:
     """Squeeze-excite: GlobalAveragePool, Conv1x1, Relu, Conv1x1, Sigmoid, Mul [1,C,H,W] by [1,C,1,1]."""

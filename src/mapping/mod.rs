@@ -218,6 +218,37 @@ impl Mapping {
     }
 }
 
+/// ReLUs that run inside the element-wise op before them (`Add` or `Mul` of two operands of
+/// the output's shape, on the same cores): the op applies it to each chunk before storing
+/// it as the ReLU's output, and the ReLU's own pass (a load and a store of the whole map)
+/// disappears. Only where the op's result has no other reader and is not a model output.
+/// By the element-wise op, the ReLU it runs.
+pub fn fused_activations(g: &Graph, m: &Mapping) -> BTreeMap<NodeId, NodeId> {
+    let producers = g.producers();
+    let consumers = g.consumers();
+    let mut out = BTreeMap::new();
+    for (j, n) in g.nodes.iter_enumerated() {
+        if !matches!(n.op, crate::graph::Op::Act(crate::graph::Act::Relu)) {
+            continue;
+        }
+        let v = n.inputs[0];
+        let Some(i) = producers[v] else { continue };
+        let p = &g.nodes[i];
+        let shape = g.shape(v);
+        let fusable = matches!(p.op, crate::graph::Op::Add | crate::graph::Op::Mul)
+            && p.inputs.len() == 2
+            && p.inputs.iter().all(|&x| g.shape(x) == shape)
+            && g.shape(n.output) == shape
+            && consumers[v].as_slice() == [j]
+            && !g.outputs.contains(&v)
+            && m.vector_cores.get(&i).is_some_and(|c| !c.is_empty() && m.vector_cores.get(&j) == Some(c));
+        if fusable {
+            out.insert(i, j);
+        }
+    }
+    out
+}
+
 /// Groups of a grouped convolution packed into one matrix: as many as fit a crossbar in
 /// rows and in columns, given the `rows` and `cols` one group's matrix has, at least one.
 /// The matrix is block-diagonal: a group's rows meet only its own columns, so packing never

@@ -160,11 +160,21 @@ impl Emitter<'_> {
                 // padding stays in the patches): measured, zeros in its band cost ResNet-18
                 // 5% on pimcomp-default. A packed matrix's band has the padding (its windows
                 // become one loop: EfficientNet-B0's program 5.9x smaller).
-                let (top, rows_n, left, band_w) = if all {
-                    let (a, b) = (top.clamp(0, win.height), (top + rows_n).clamp(0, win.height));
-                    (a, b - a, 0, width)
+                // A task inside one row of windows takes only the input columns its windows
+                // read (ResNet-18's first layer has ~10 windows per replica on
+                // pimcomp-default: whole rows loaded 11x its input per sample).
+                let (x_lo, x_hi) = if oh0 == oh1 {
+                    let (ow0, ow1) = (windows.0 as i64 % ow_n, (windows.1 as i64 - 1) % ow_n);
+                    let lo = (ow0 * win.strides[1] - win.pads[1]).clamp(0, width);
+                    (lo, (ow1 * win.strides[1] - win.pads[1] + reach(1) + 1).clamp(lo, width))
                 } else {
-                    (top, rows_n, win.pads[1], (width + win.pads[1]).max((ow_n - 1) * win.strides[1] + reach(1) + 1))
+                    (0, width)
+                };
+                let (top, rows_n, left, band_w, x_lo) = if all {
+                    let (a, b) = (top.clamp(0, win.height), (top + rows_n).clamp(0, win.height));
+                    (a, b - a, 0, x_hi - x_lo, x_lo)
+                } else {
+                    (top, rows_n, win.pads[1], (width + win.pads[1]).max((ow_n - 1) * win.strides[1] + reach(1) + 1), 0)
                 };
                 let padded = top < 0 || top + rows_n > win.height || left > 0 || band_w > width + left;
                 let elems = rows_n.saturating_mul(band_w).saturating_mul(c_count);
@@ -196,7 +206,7 @@ impl Emitter<'_> {
                         if y0 > 0 {
                             fill.push(zero(0, y0 * row_band));
                         }
-                        if all && !padded {
+                        if all && !padded && band_w == width {
                             // Whole rows, contiguous in the input and in the band: one load.
                             fill.push(inst(Inst::Ld {
                                 rd: Addr::local(buf, 0),
@@ -209,7 +219,7 @@ impl Emitter<'_> {
                             fill.extend(repeat(0, y1 - y0, &|k, d| {
                                 let y = y0 + k;
                                 let dst = |x: i64| (y * band_w + left + x) * c_count;
-                                let src = |x: i64| ((top + y) * row_in + x * win.channels + c_first) * eb;
+                                let src = |x: i64| ((top + y) * row_in + (x_lo + x) * win.channels + c_first) * eb;
                                 let mut b = vec![];
                                 if left > 0 {
                                     b.push(zero(y * row_band, left * c_count));
@@ -218,7 +228,7 @@ impl Emitter<'_> {
                                     b.push(inst(Inst::Ld {
                                         rd: Addr::local(buf, dst(0) * eb),
                                         rs1: Addr::global(in_g, src(0)),
-                                        size: (row_in * eb) as u32,
+                                        size: (row_band * eb) as u32,
                                     }));
                                 } else {
                                     b.extend(repeat(d, width, &|x, _| {
@@ -247,7 +257,7 @@ impl Emitter<'_> {
                             pads: [0, 0],
                             dilations: win.dilations,
                         };
-                        Band { buf, virt, oh0, c_first, padded, base: top * row_in }
+                        Band { buf, virt, oh0, c_first, padded, top, x_lo, row_in, row_band, channels: win.channels }
                     })
             }
             _ => None,
@@ -268,7 +278,7 @@ impl Emitter<'_> {
                 let size = (sg.len * eb) as u32;
                 b.push(inst(match (sg.src, &band) {
                     (Some(src), Some(bd)) => {
-                        let at = if bd.padded { src - bd.c_first } else { src - bd.base };
+                        let at = if bd.padded { src - bd.c_first } else { bd.at(src) };
                         Inst::Lmv { rd, rs1: Addr::local(bd.buf, at * eb), size }
                     }
                     (Some(src), None) => Inst::Ld { rd, rs1: Addr::global(s.in_g, src * eb), size },
@@ -472,9 +482,23 @@ struct Band {
     oh0: i64,
     c_first: i64,
     /// Whether the band has padding in it (then every window's patch has one shape, read in
-    /// `virt`'s coordinates); otherwise patches read input element `e` at `e - base`.
+    /// `virt`'s coordinates); otherwise patches read input element `e` at [`Band::at`].
     padded: bool,
-    base: i64,
+    /// Without padding: the band holds input rows `top..` and columns `x_lo..`, `row_band`
+    /// elements per row (`row_in` in the input), of `channels` channels.
+    top: i64,
+    x_lo: i64,
+    row_in: i64,
+    row_band: i64,
+    channels: i64,
+}
+
+impl Band {
+    /// Where input element `e` sits in a band without padding (a patch segment never
+    /// crosses an input row, so its elements stay contiguous in the band).
+    fn at(&self, e: i64) -> i64 {
+        (e / self.row_in.max(1) - self.top) * self.row_band + e % self.row_in.max(1) - self.x_lo * self.channels
+    }
 }
 
 /// The kernel taps with patch rows in `[lo, hi)` of the unit of matrix `m`, in its (kh, kw,
@@ -527,13 +551,13 @@ pub fn rectangles(w0: i64, w1: i64, width: i64) -> Vec<(i64, i64, i64, i64)> {
 const BAND_FACTOR: i64 = 4;
 
 /// A packed matrix (a few channels of a grouped convolution) gets a band only for kernels
-/// of at least this many taps. Its band costs local-memory traffic (one load per pixel, then
-/// an `lmv` per tap) that an `mvmul` on the same core waits for; with 3x3 kernels that lost
-/// more than the saved global loads. pimcomp-default, 4 samples, samples/s without -> with a
-/// band for every packed matrix: MobileNetV2 93.2 -> 66.8, ShuffleNet 99.0 -> 89.9 (3x3
-/// only), MobileNetV3-Small 108.1 -> 190.7, EfficientNet-B0 37.7 -> 45.7 (3x3 and 5x5); with
-/// this threshold 93.2, 99.0, 186.9 and 41.2.
-const PACKED_BAND_TAPS: i64 = 16;
+/// of at least this many taps (every 3x3 or larger one). Its band costs a load per pixel and
+/// an `lmv` per tap; without it each window loads every tap from global memory, the
+/// model's bottleneck on pimcomp-default. Simulated period (ga, 8 samples, throughput capped
+/// by global memory) with a threshold of 16 -> 9: MobileNetV2 94.4 -> 73.3 ms, ShuffleNet
+/// 50.6 -> 48.2, EfficientNet-B0 206.2 -> 192.6, MobileNetV3-Small 30.1 -> 30.0. (16 was
+/// chosen on 4-sample runs whose throughput was not capped and read the pipeline fill.)
+const PACKED_BAND_TAPS: i64 = 9;
 
 #[cfg(test)]
 mod tests {

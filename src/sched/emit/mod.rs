@@ -168,6 +168,10 @@ pub struct Emitter<'a> {
     pub eb: i64,
     /// The task each core works on, as last marked.
     marked: BTreeMap<CoreId, crate::isa::Task>,
+    /// ReLUs run by the element-wise op before them ([`crate::mapping::fused_activations`]):
+    /// by op, the ReLU; and the ReLUs whose work was emitted so.
+    pub(crate) fused: BTreeMap<NodeId, NodeId>,
+    pub(crate) fused_done: std::collections::BTreeSet<NodeId>,
 }
 
 /// What an op needs once, before its first task is written.
@@ -181,7 +185,19 @@ pub(crate) enum Prepared {
 impl<'a> Emitter<'a> {
     pub fn new(g: &'a Graph, m: &'a Mapping, arch: &'a Arch, plan: GlobalPlan) -> Self {
         let eb = plan.eb;
-        Emitter { g, m, arch, plan, cores: BTreeMap::new(), layers: vec![], eb, marked: BTreeMap::new() }
+        let fused = crate::mapping::fused_activations(g, m);
+        Emitter {
+            g,
+            m,
+            arch,
+            plan,
+            cores: BTreeMap::new(),
+            layers: vec![],
+            eb,
+            marked: BTreeMap::new(),
+            fused,
+            fused_done: Default::default(),
+        }
     }
 
     pub fn core(&mut self, id: CoreId) -> &mut CoreBuilder {
@@ -260,6 +276,8 @@ impl<'a> Emitter<'a> {
             (Task::Vector { core, index, of }, _) => {
                 let (core, index, of) = (*core, *index, *of);
                 match &self.g.nodes[i].op {
+                    // Already stored by the op before it, on this core.
+                    Op::Act(_) if self.fused_done.contains(&i) => Ok(()),
                     Op::Act(a) => self.activation(i, &act::ActProgram::of(*a), core, index, of),
                     Op::Add => self.elementwise(i, VecOp::Vvadd, core, index, of),
                     Op::Mul => self.elementwise(i, VecOp::Vvmul, core, index, of),

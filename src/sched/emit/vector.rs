@@ -68,7 +68,12 @@ impl Emitter<'_> {
         }
         let total = layouts[0].elements();
         let ins: Vec<u32> = n.inputs.iter().map(|&v| self.plan.global_of(v)).collect();
-        let out = self.plan.global_of(n.output);
+        // A ReLU after this op runs here: applied to each chunk, stored as its output.
+        let relu = self.fused.get(&i).copied().filter(|_| layouts.len() == 2 && layouts[0] == layouts[1]);
+        let out = self.plan.global_of(relu.map_or(n.output, |j| g.nodes[j].output));
+        if let Some(j) = relu {
+            self.fused_done.insert(j);
+        }
         let eb = self.eb;
         let units = (total + CHUNK - 1) / CHUNK;
         let (u0, u1) = share(units, index, of);
@@ -97,6 +102,15 @@ impl Emitter<'_> {
                 rs2: bufs.get(1).map(|&b2| Addr::local(b2, 0)),
                 len: len as u32,
             }));
+            if relu.is_some() {
+                b.push(inst(Inst::Vec {
+                    op: VecOp::Vrelu,
+                    rd: Addr::local(bufs[0], 0),
+                    rs1: Addr::local(bufs[0], 0),
+                    rs2: None,
+                    len: len as u32,
+                }));
+            }
             b.push(inst(Inst::St {
                 rd: Addr::global(out, start * eb),
                 rs1: Addr::local(bufs[0], 0),
