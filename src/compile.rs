@@ -25,7 +25,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { replicate: "work".into(), max_replicas: None, place: "first-fit".into(), mode: Mode::Ht }
+        Options { replicate: "ga".into(), max_replicas: None, place: "first-fit".into(), mode: Mode::Ht }
     }
 }
 
@@ -59,8 +59,13 @@ pub fn compile(imported: &Imported, weights: &str, arch: &Arch, arch_spec: &str,
     let rep = replicate::find(&opts.replicate).ok_or_else(|| {
         Error::new(format!("unknown replicate strategy '{}'; available: {}", opts.replicate, replicate::names()))
     })?;
-    rep.replicate(g, &mut m, arch, &replicate::ReplicateOptions { max_replicas: opts.max_replicas })
-        .map_err(|e| at(e.node, e.message))?;
+    rep.replicate(
+        g,
+        &mut m,
+        arch,
+        &replicate::ReplicateOptions { max_replicas: opts.max_replicas, ..Default::default() },
+    )
+    .map_err(|e| at(e.node, e.message))?;
     let placer = place::find(&opts.place).ok_or_else(|| {
         Error::new(format!("unknown map-cores strategy '{}'; available: {}", opts.place, place::names()))
     })?;

@@ -54,7 +54,7 @@ print(f"| {name} | {compile_s} | {tp:.1f}/s | {tp / ref['throughput_per_s']:.2f}
 PY
 }
 row pimcomp -
-for s in balance work proportional; do
+for s in balance work proportional ga; do
     pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
     start=$(date +%s%N)
     "$bin/pim-opt" models/resnet18.onnx --arch "$tmp/lat8.json" --pass-pipeline="$pipeline" -o "$tmp/$s.pim"

@@ -15,6 +15,11 @@
 #   busiest     the busiest core's mvmul time per sample, as --map-cores notes it (its
 #               estimate of the mapping, exact for crossbar work; waits and transfers come on top)
 #   gap         period / bound (and busiest / bound, the part placement and replication leave)
+#   estimate    the period --map-cores estimates (src/mapping/period.rs: busiest core with
+#               its queueing for global memory, or the global-memory server), and its ratio
+#               to the simulated period
+#   global      the global-memory server's busy time per sample, simulated
+#   search      the ga search's time (its note)
 # A model that does not compile shows the first line of its error instead. Models with
 # softmax or LRN get pimcomp-default with the vector-unit extensions (marked +ext).
 #
@@ -34,8 +39,8 @@ else
 fi
 # pimcomp-default with the vector-unit extensions.
 python3 tools/arch_with_extensions.py "$tmp/pimcomp-ext.json"
-echo "| model | strategy | crossbars | use | compile | latency | period | bound | busiest | gap |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | strategy | crossbars | use | compile | latency | period | bound | busiest | gap | estimate | global | search |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for f in "${files[@]}"; do
     name=$(basename "$f")
     arch=pimcomp-default
@@ -44,26 +49,31 @@ for f in "${files[@]}"; do
         arch="$tmp/pimcomp-ext.json"
         name="$name+ext"
     fi
-    for s in ${STRATEGIES:-none balance work uniform proportional}; do
+    for s in ${STRATEGIES:-none balance work uniform proportional ga}; do
         pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
         start=$(date +%s%N)
         if ! "$bin/pim-opt" "$f" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/p.pim" 2> "$tmp/err"; then
             why=$(grep -m1 "error" "$tmp/err" | sed 's/|/\\|/g' | cut -c1-140)
-            echo "| $name | $s | - | - | - | $why | | | | |"
+            echo "| $name | $s | - | - | - | $why | | | | | | | |"
             # The other strategies stop at the same place.
             break
         fi
         end=$(date +%s%N)
         cp "$tmp/err" "$tmp/note"
         if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 6 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
-            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | | |"
+            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | | | | | |"
             continue
         fi
         python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" "$tmp/note" <<'PY'
 import json, re, sys
 pim, report, name, strategy, ms, note = sys.argv[1:7]
-m = re.search(r"busiest core \d+ ([0-9.]+) ms", open(note).read())
+text = open(note).read()
+m = re.search(r"busiest core \d+ ([0-9.]+) ms", text)
 busiest = float(m.group(1)) * 1e6 if m else float("nan")
+m = re.search(r"estimated period ([0-9.]+) ms", text)
+estimate = float(m.group(1)) * 1e6 if m else float("nan")
+m = re.search(r"scored in ([0-9.]+) s", text)
+search = f"{float(m.group(1)):.2f} s" if m else "-"
 xbars = sum(int(m.group(1)) for m in re.finditer(r"^  ag \d+ .* xbars=(\d+)", open(pim).read(), re.M))
 r = json.load(open(report))
 chip = 144 * 64
@@ -72,7 +82,8 @@ matrix = sum(c["busy_ns"]["matrix"] for c in r["cores"]) / r["samples"]
 bound = matrix / 144
 ms_ = lambda ns: f"{ns / 1e6:.3f} ms"
 print(f"| {name} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} "
-      f"| {ms_(period)} | {ms_(bound)} | {ms_(busiest)} | {period / bound:.1f}x ({busiest / bound:.1f}x) |")
+      f"| {ms_(period)} | {ms_(bound)} | {ms_(busiest)} | {period / bound:.1f}x ({busiest / bound:.1f}x) "
+      f"| {ms_(estimate)} ({estimate / period:.2f}x) | {ms_(r['global_busy_ns_per_sample'])} | {search} |")
 PY
     done
 done

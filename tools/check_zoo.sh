@@ -16,7 +16,7 @@ for m in $models; do
     # GoogLeNet's LRN needs the vector-unit extensions (exp, log, divide): puma has them.
     arch=pimcomp-default
     [ "$m" = googlenet ] && arch=puma
-    for s in none balance work; do
+    for s in none balance work ga; do
         pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
         "$bin/pim-opt" "models/$m.onnx" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/$m.pim"
         "$bin/pim-sim" -q --samples 3 -i "models/$m.input0.npy,models/$m.input1.npy,models/$m.input2.npy" \

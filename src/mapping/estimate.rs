@@ -65,8 +65,8 @@ impl CrossbarWork {
 }
 
 /// The crossbar work of a placed mapping of `g` (layers without placement count nowhere). A
-/// replica's windows take their share of the layer's products (a window's in most formats;
-/// an input pixel's or row's in the column formats, `super::format::products`).
+/// replica runs a product per window in most formats, and per input pixel or row its
+/// windows read in the column formats (`super::format::replica_products`).
 pub fn crossbar_work(g: &Graph, m: &Mapping, arch: &Arch) -> CrossbarWork {
     let cost = CostModel::new(arch, Model::Pimlir);
     let (ibiw, mbiw) = (arch.activation_bits, arch.weight_bits);
@@ -76,11 +76,9 @@ pub fn crossbar_work(g: &Graph, m: &Mapping, arch: &Arch) -> CrossbarWork {
         let (Some(cores), Some(windows)) = (&l.ag_cores, &l.windows) else { continue };
         let specs = l.groups();
         let Some(node) = g.nodes.get(i) else { continue };
-        let per_window =
-            super::format::products(g, node, l.unfolding.format) as f64 / super::windows(g, node).max(1) as f64;
         for r in 0..l.replicas as usize {
             let (Some(&w0), Some(&w1)) = (windows.get(r), windows.get(r + 1)) else { continue };
-            let n = w1.saturating_sub(w0) as f64 * per_window;
+            let n = super::format::replica_products(g, node, l.unfolding.format, w0, w1) as f64;
             for (k, a) in specs.iter().enumerate() {
                 let Some(&core) = cores.get(r * specs.len() + k) else { continue };
                 let c = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);

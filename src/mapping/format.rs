@@ -116,6 +116,89 @@ pub fn products(g: &Graph, node: &Node, format: Format) -> u64 {
     }
 }
 
+/// Products a replica computing windows `[w0, w1)` (row-major) of `node` runs in `format`:
+/// its windows in the formats that sum matrices; in the column formats the input rows (by
+/// output column, `ik_ok_1`) or pixels (`i_ok2_1`) its windows read, so a replica of few
+/// windows pays the kernel's overlap (a 3x3 window alone takes 3 or 9 products).
+pub fn replica_products(g: &Graph, node: &Node, format: Format, w0: u64, w1: u64) -> u64 {
+    let Op::Conv2d(c) = &node.op else { return w1.saturating_sub(w0) };
+    if format.sums_matrices() || w1 <= w0 {
+        return w1.saturating_sub(w0);
+    }
+    let (ins, outs) = (g.shape(node.inputs[0]), g.shape(node.output));
+    let dim = |s: &[i64], k: usize| s.get(k).copied().unwrap_or(1).max(1);
+    let ow_n = dim(outs, 3) as u64;
+    // Input positions along axis `a` some output position in `[o0, o1]` reads.
+    let reached = |a: usize, o0: i64, o1: i64| -> u64 {
+        let (s, d, p) = (c.strides[a].max(1), c.dilations[a].max(1), c.pads[a]);
+        let (lo, hi) = ((o0 * s - p).max(0), (o1 * s - p + (c.kernel[a] - 1).max(0) * d).min(dim(ins, 2 + a) - 1));
+        (lo..=hi)
+            .filter(|&x| {
+                (0..c.kernel[a]).any(|k| {
+                    let m = x + p - k * d;
+                    m >= 0 && m % s == 0 && (o0..=o1).contains(&(m / s))
+                })
+            })
+            .count() as u64
+    };
+    let (oh0, ow0) = ((w0 / ow_n) as i64, (w0 % ow_n) as i64);
+    let (oh1, ow1) = (((w1 - 1) / ow_n) as i64, ((w1 - 1) % ow_n) as i64);
+    let last_col = ow_n as i64 - 1;
+    match format {
+        Format::I_OK2_1 if oh0 == oh1 => reached(0, oh0, oh0).saturating_mul(reached(1, ow0, ow1)),
+        Format::I_OK2_1 => {
+            // The union of three blocks of windows: the rest of the first row, the full rows
+            // between, the start of the last row. Per input row, the columns the blocks
+            // reaching it read (an interval each: a kernel at least as wide as its stride).
+            let blocks = [(oh0, oh0, ow0, last_col), (oh0 + 1, oh1 - 1, 0, last_col), (oh1, oh1, 0, ow1)];
+            let (s, d, p) = (c.strides[0].max(1), c.dilations[0].max(1), c.pads[0]);
+            let reaches = |y: i64, a: i64, b: i64| {
+                b >= a
+                    && (0..c.kernel[0]).any(|k| {
+                        let m = y + p - k * d;
+                        m >= 0 && m % s == 0 && (a..=b).contains(&(m / s))
+                    })
+            };
+            let (sx, dx, px) = (c.strides[1].max(1), c.dilations[1].max(1), c.pads[1]);
+            let width = dim(ins, 3);
+            let cols = |c0: i64, c1: i64| {
+                ((c0 * sx - px).max(0), (c1 * sx - px + (c.kernel[1] - 1).max(0) * dx).min(width - 1))
+            };
+            let (lo, hi) = ((oh0 * s - p).max(0), (oh1 * s - p + (c.kernel[0] - 1).max(0) * d).min(dim(ins, 2) - 1));
+            let mut total = 0u64;
+            for y in lo..=hi {
+                let mut spans: Vec<(i64, i64)> =
+                    blocks.iter().filter(|b| reaches(y, b.0, b.1)).map(|b| cols(b.2, b.3)).collect();
+                spans.sort_unstable();
+                let mut end = -1;
+                for (a, b) in spans {
+                    let a = a.max(end + 1);
+                    if b >= a {
+                        total = total.saturating_add((b - a + 1) as u64);
+                        end = b;
+                    }
+                }
+            }
+            total
+        }
+        // By output column: the rows of the windows of that column in the range.
+        _ if oh0 == oh1 => reached(0, oh0, oh0).saturating_mul((ow1 - ow0 + 1) as u64),
+        _ => {
+            // Columns ow0.. start at row oh0, the others at oh0 + 1; columns ..=ow1 end at
+            // row oh1, the others at oh1 - 1: four classes of columns.
+            let mut total = 0u64;
+            for (starts, ends) in [(true, true), (true, false), (false, true), (false, false)] {
+                let n = (0..=last_col).filter(|&x| (x >= ow0) == starts && (x <= ow1) == ends).count() as u64;
+                let (top, bottom) = (if starts { oh0 } else { oh0 + 1 }, if ends { oh1 } else { oh1 - 1 });
+                if n > 0 && bottom >= top {
+                    total = total.saturating_add(n.saturating_mul(reached(0, top, bottom)));
+                }
+            }
+            total
+        }
+    }
+}
+
 /// What `u` costs `node` per sample.
 pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> FormatCost {
     let model = CostModel::new(arch, Model::Pimlir);
@@ -352,5 +435,35 @@ mod tests {
             .min()
             .unwrap();
         assert_eq!(cost(&g, n, u, 128, &arch).memory, best);
+    }
+
+    /// A replica's products in the column formats are the input rows (by output column) or
+    /// pixels its windows read: checked against the sets themselves for every range of
+    /// windows of a 3x3 convolution on 8x8 (padding 1); the whole range is the layer's.
+    #[test]
+    fn replica_products_count_what_the_windows_read() {
+        let g = conv(16, 16, 3, 1);
+        let n = layer(&g);
+        for f in Format::ALL {
+            assert_eq!(replica_products(&g, n, f, 0, 64), products(&g, n, f), "{f:?}");
+        }
+        for w0 in 0..64u64 {
+            for w1 in w0 + 1..=64 {
+                let (mut rows, mut pixels) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+                for w in w0..w1 {
+                    let (oh, ow) = ((w / 8) as i64, (w % 8) as i64);
+                    for y in (oh - 1..=oh + 1).filter(|y| (0..8).contains(y)) {
+                        rows.insert((y, ow));
+                        pixels.extend((ow - 1..=ow + 1).filter(|x| (0..8).contains(x)).map(|x| (y, x)));
+                    }
+                }
+                assert_eq!(replica_products(&g, n, Format::IK_OK_1, w0, w1), rows.len() as u64, "[{w0}, {w1})");
+                assert_eq!(replica_products(&g, n, Format::I_OK2_1, w0, w1), pixels.len() as u64, "[{w0}, {w1})");
+                assert_eq!(replica_products(&g, n, Format::IK2_O_1, w0, w1), w1 - w0);
+            }
+        }
+        // A lone interior window: 3 rows, 9 pixels.
+        assert_eq!(replica_products(&g, n, Format::IK_OK_1, 9, 10), 3);
+        assert_eq!(replica_products(&g, n, Format::I_OK2_1, 9, 10), 9);
     }
 }

@@ -13,8 +13,10 @@
 
 pub mod estimate;
 pub mod format;
+pub mod period;
 pub mod place;
 pub mod replicate;
+pub mod search;
 
 use crate::arch::{Arch, CoreId};
 use crate::graph::{Graph, Node, NodeId, Op};

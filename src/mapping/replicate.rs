@@ -15,6 +15,8 @@ use crate::graph::{Graph, NodeId};
 pub struct ReplicateOptions {
     /// Upper bound on the replicas of one layer (None: no bound).
     pub max_replicas: Option<u32>,
+    /// The genetic search's seed and budget (`ga` only).
+    pub search: super::search::SearchOptions,
 }
 
 /// A replication strategy.
@@ -26,7 +28,8 @@ pub trait Replicator: Sync {
 }
 
 /// Every strategy, by name.
-pub static STRATEGIES: &[&dyn Replicator] = &[&NoReplication, &Balance, &Work, &Uniform, &Proportional];
+pub static STRATEGIES: &[&dyn Replicator] =
+    &[&NoReplication, &Balance, &Work, &Uniform, &Proportional, &super::search::Genetic];
 
 pub fn find(name: &str) -> Option<&'static dyn Replicator> {
     STRATEGIES.iter().copied().find(|s| s.name() == name)

@@ -15,8 +15,7 @@ pub static PASS: PassDef = PassDef {
         OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" },
         OptionDef {
             name: "report",
-            help:
-                "print the crossbar-work bound of the mapping and the busiest core's gap to it on stderr: true or false",
+            help: "on stderr: true (the crossbar-work bound, the busiest core's gap to it and the estimated period), layers (also each op's estimated global-memory time) or false",
             default: "true",
         },
     ],
@@ -39,15 +38,31 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     if let Err(e) = strategy.place(&gm.graph, &mut gm.mapping, pc.arch) {
         return Err(super::map_error(module, &gm, e));
     }
-    match pc.options.get("report") {
-        "true" => {
-            eprintln!(
-                "note: map-cores: {}",
-                crate::mapping::estimate::crossbar_work(&gm.graph, &gm.mapping, pc.arch).summary()
-            )
+    let report = pc.options.get("report");
+    if !matches!(report, "true" | "false" | "layers") {
+        return Err(module_error(module, &format!("map-cores report={report}: expected true, layers or false")));
+    }
+    if report != "false" {
+        let est = crate::mapping::period::estimate(&gm.graph, &gm.mapping, pc.arch);
+        eprintln!(
+            "note: map-cores: {}; estimated period {:.3} ms (global memory {:.3} ms, busiest core {}), {:.1} samples/s",
+            crate::mapping::estimate::crossbar_work(&gm.graph, &gm.mapping, pc.arch).summary(),
+            est.ns() / 1e6,
+            est.global_ns / 1e6,
+            est.busiest().map_or_else(|| "none".to_string(), |(c, t)| format!("{c} {:.3} ms", t / 1e6)),
+            if est.ns() > 0.0 { 1e9 / est.ns() } else { f64::INFINITY }
+        );
+        if report == "layers" {
+            // The estimate op by op: what each loads and stores through global memory.
+            for (i, ns) in &est.global_by_node {
+                let op = &gm.graph.nodes[*i].op;
+                eprintln!(
+                    "note: map-cores: global memory {:.3} ms per sample: {}",
+                    ns / 1e6,
+                    op.layer_name().unwrap_or(op.mnemonic())
+                );
+            }
         }
-        "false" => {}
-        other => return Err(module_error(module, &format!("map-cores report={other}: expected true or false"))),
     }
     write_graph(pc.ctx, module, &gm.graph, &gm.mapping, Level::Core, &gm.side);
     Ok(())

@@ -12,8 +12,15 @@ pub static PASS: PassDef = PassDef {
     options: &[
         OptionDef {
             name: "strategy",
-            help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows)",
-            default: "work",
+            help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows) or ga (genetic search for the least estimated steady-state period, seeded with the others' answers; the default: it takes well under a second on a resnet-class model)",
+            default: "ga",
+        },
+        OptionDef { name: "seed", help: "ga: the search's seed (same seed and generations, same result)", default: "1" },
+        OptionDef { name: "generations", help: "ga: generations at most", default: "40" },
+        OptionDef {
+            name: "time-budget",
+            help: "ga: seconds at most; the best found so far is kept (the note says after how many generations)",
+            default: "5",
         },
         OptionDef {
             name: "max-replicas",
@@ -40,11 +47,33 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             _ => return Err(module_error(module, &format!("max-replicas = {text} must be a positive integer"))),
         },
     };
+    let number = |key: &str| -> Result<f64, Failed> {
+        let text = pc.options.get(key);
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(module_error(module, &format!("replicate {key}={text}: expected a non-negative number"))),
+        }
+    };
+    let seed = pc.options.get("seed");
+    let Ok(seed) = seed.parse::<u64>() else {
+        return Err(module_error(module, &format!("replicate seed={seed}: expected a non-negative integer")));
+    };
+    let generations = number("generations")?;
+    if generations.fract() != 0.0 || generations > f64::from(u32::MAX) {
+        return Err(module_error(module, &format!("replicate generations={generations}: expected an integer")));
+    }
+    let search = crate::mapping::search::SearchOptions {
+        seed,
+        generations: generations as u32,
+        time_budget: std::time::Duration::from_secs_f64(number("time-budget")?.min(1e6)),
+        progress: true,
+    };
     // The architecture first: a graph read for another one reports confusing shapes.
     record_arch(pc, module)?;
     let mut gm = super::read_graph_checked(module, pc.arch)?;
     super::expect_level(module, &gm.graph, gm.level, Level::Partition, "replicate")?;
-    if let Err(e) = strategy.replicate(&gm.graph, &mut gm.mapping, pc.arch, &ReplicateOptions { max_replicas }) {
+    if let Err(e) = strategy.replicate(&gm.graph, &mut gm.mapping, pc.arch, &ReplicateOptions { max_replicas, search })
+    {
         return Err(super::map_error(module, &gm, e));
     }
     write_graph(pc.ctx, module, &gm.graph, &gm.mapping, Level::Partition, &gm.side);

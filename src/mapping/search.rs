@@ -1,0 +1,401 @@
+//! The genetic search over replica counts (`--replicate=strategy=ga`).
+//!
+//! A chromosome is every crossbar layer's replica count; it is decoded by the first-fit
+//! placement `--map-cores` uses (so whatever the search returns fits) and scored by the
+//! estimated steady-state period ([`super::period`]: the busiest core or the global-memory
+//! server), ties to fewer crossbars. The population starts from every other strategy's
+//! answer, so the search never returns worse than the best of them under the estimate.
+//! Children come from uniform crossover of two tournament winners and mutations that scale
+//! one layer's replicas, add or remove one, or aim at what limits the period (more replicas
+//! for a layer of the busiest core, fewer for the layer that loads most from global memory
+//! when that server limits).
+//!
+//! Reproducible: child `k` of generation `n` draws from its own generator, seeded from
+//! (`seed`, `n`, `k`), and children are scored in parallel (rayon) but selected in index
+//! order, so the result depends on the seed and the generation count, not on the thread
+//! count. A search that stops at its time budget says after how many generations, which is
+//! what to pass to reproduce it elsewhere.
+
+use super::place::{FirstFit, Placer};
+use super::replicate::{ReplicateOptions, Replicator};
+use super::{period, MapError, Mapping};
+use crate::arch::Arch;
+use crate::graph::{Graph, NodeId};
+use rayon::prelude::*;
+use std::time::{Duration, Instant};
+
+/// How long and from where the search runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    pub seed: u64,
+    /// Generations at most.
+    pub generations: u32,
+    /// Wall time at most (the best found so far is returned).
+    pub time_budget: Duration,
+    /// A progress bar on stderr when the search is expected to take over a second.
+    pub progress: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions { seed: 1, generations: 40, time_budget: Duration::from_secs(5), progress: true }
+    }
+}
+
+/// What a search did, for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchReport {
+    pub generations: u32,
+    pub evaluations: u64,
+    /// Estimated period of the best seed strategy, and its name.
+    pub seed_ns: f64,
+    pub seed_strategy: &'static str,
+    /// Estimated period of the result.
+    pub best_ns: f64,
+    pub seconds: f64,
+    /// Whether the time budget stopped it before `generations`.
+    pub out_of_time: bool,
+}
+
+impl SearchReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "ga: {} generations, {} mappings scored in {:.2} s{}; estimated period {:.3} ms ({:.1} samples/s), best seed '{}' {:.3} ms",
+            self.generations,
+            self.evaluations,
+            self.seconds,
+            if self.out_of_time { format!(" (stopped by the time budget: generations={} reproduces it)", self.generations) } else { String::new() },
+            self.best_ns / 1e6,
+            if self.best_ns > 0.0 { 1e9 / self.best_ns } else { f64::INFINITY },
+            self.seed_strategy,
+            self.seed_ns / 1e6
+        )
+    }
+}
+
+/// The genetic search as a replication strategy.
+pub struct Genetic;
+
+impl Replicator for Genetic {
+    fn name(&self) -> &'static str {
+        "ga"
+    }
+    fn summary(&self) -> &'static str {
+        "genetic search for the least estimated period"
+    }
+    fn replicate(&self, g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<(), MapError> {
+        let report = search(g, m, arch, opts)?;
+        eprintln!("note: replicate: {}", report.summary());
+        Ok(())
+    }
+}
+
+/// A scored chromosome: estimated period (ns) and crossbars, lower is better.
+#[derive(Debug, Clone, PartialEq)]
+struct Scored {
+    replicas: Vec<u32>,
+    score: (f64, u64),
+    /// What limits it: the layer index to grow (a layer of the busiest core) or to shrink
+    /// (the layer with the most global traffic), when the server limits.
+    grow: Option<usize>,
+    shrink: Option<usize>,
+}
+
+/// The problem in plain data.
+struct Problem<'a> {
+    g: &'a Graph,
+    base: &'a Mapping,
+    arch: &'a Arch,
+    layers: Vec<NodeId>,
+    /// Upper bound of each layer's replicas (its windows, `max-replicas`).
+    max: Vec<u32>,
+}
+
+impl Problem<'_> {
+    fn mapping(&self, replicas: &[u32]) -> Mapping {
+        let mut m = self.base.clone();
+        for (k, &i) in self.layers.iter().enumerate() {
+            if let Some(l) = m.layers.get_mut(&i) {
+                l.replicas = replicas[k];
+            }
+        }
+        m
+    }
+
+    /// Places and scores `replicas`; None when first-fit cannot place them.
+    fn score(&self, replicas: Vec<u32>) -> Option<Scored> {
+        let mut m = self.mapping(&replicas);
+        FirstFit.place(self.g, &mut m, self.arch).ok()?;
+        let est = period::estimate(self.g, &m, self.arch);
+        let xbars: u64 = m.layers.values().map(|l| l.xbars_per_replica() * u64::from(l.replicas)).sum();
+        let index = |i: NodeId| self.layers.iter().position(|&j| j == i);
+        let global_bound = est.busiest().is_none_or(|(_, t)| t < est.global_ns);
+        let shrink = global_bound
+            .then(|| {
+                est.global_by_node
+                    .iter()
+                    .filter(|(i, _)| m.layers.contains_key(i))
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .and_then(|(&i, _)| index(i))
+            })
+            .flatten();
+        let grow = est.busiest().and_then(|(core, _)| {
+            m.layers
+                .iter()
+                .find(|(_, l)| l.ag_cores.as_ref().is_some_and(|c| c.contains(&core)))
+                .and_then(|(&i, _)| index(i))
+        });
+        Some(Scored { replicas, score: (est.ns(), xbars), grow, shrink })
+    }
+}
+
+fn better(a: &Scored, b: &Scored) -> bool {
+    a.score.0 < b.score.0 || (a.score.0 == b.score.0 && a.score.1 < b.score.1)
+}
+
+/// SplitMix64: a small, well-known generator; a child's stream is a pure function of its
+/// seed, which is all the reproducibility argument needs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, generation: u64, child: u64) -> Rng {
+        let mut r =
+            Rng(seed ^ generation.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ child.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        r.next();
+        r
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+const POPULATION: usize = 24;
+
+/// Runs the search on `m` (partitioned) and leaves the best replicas in it.
+pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) -> Result<SearchReport, MapError> {
+    let started = Instant::now();
+    let so = opts.search;
+    let layers: Vec<NodeId> = m.layers.keys().copied().collect();
+    let max: Vec<u32> = layers
+        .iter()
+        .map(|&i| {
+            let w = super::windows(g, &g.nodes[i]).clamp(1, u64::from(u32::MAX)) as u32;
+            opts.max_replicas.map_or(w, |mx| w.min(mx))
+        })
+        .collect();
+    // The seeds: every other strategy's answer (those that fail are skipped; `none` fails
+    // only when nothing fits, which is the error to report).
+    let mut seeds: Vec<(&'static str, Vec<u32>)> = vec![];
+    let mut failed = None;
+    for s in super::replicate::STRATEGIES.iter().filter(|s| s.name() != "ga") {
+        let mut mm = m.clone();
+        match s.replicate(g, &mut mm, arch, opts) {
+            Ok(()) => seeds.push((s.name(), mm.layers.values().map(|l| l.replicas).collect())),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    if layers.is_empty() {
+        return Ok(SearchReport {
+            generations: 0,
+            evaluations: 0,
+            seed_ns: 0.0,
+            seed_strategy: "none",
+            best_ns: 0.0,
+            seconds: 0.0,
+            out_of_time: false,
+        });
+    }
+    let p = Problem { g, base: m, arch, layers, max };
+    let scored: Vec<(&'static str, Option<Scored>)> =
+        seeds.into_par_iter().map(|(name, r)| (name, p.score(r))).collect();
+    let mut evaluations = scored.len() as u64;
+    let mut pop: Vec<Scored> = vec![];
+    let (mut seed_ns, mut seed_strategy) = (f64::INFINITY, "none");
+    for (name, s) in scored {
+        if let Some(s) = s {
+            if s.score.0 < seed_ns {
+                (seed_ns, seed_strategy) = (s.score.0, name);
+            }
+            pop.push(s);
+        }
+    }
+    if pop.is_empty() {
+        // Nothing fits even once: the strategies' error says what is needed and available.
+        return Err(failed.unwrap_or_else(|| MapError::global("ga: no strategy's replicas could be placed")));
+    }
+    pop.sort_by(|a, b| a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal));
+    let bar = (so.progress && p.layers.len() * POPULATION > 2000).then(|| {
+        let bar = indicatif::ProgressBar::new(u64::from(so.generations));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("ga {bar:40} {pos}/{len} generations ({eta}) {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut generations = 0;
+    let mut out_of_time = false;
+    for n in 0..so.generations {
+        if started.elapsed() >= so.time_budget {
+            out_of_time = true;
+            break;
+        }
+        let parents = pop.clone();
+        let children: Vec<Option<Scored>> = (0..POPULATION)
+            .into_par_iter()
+            .map(|k| {
+                let mut rng = Rng::new(so.seed, u64::from(n), k as u64);
+                p.score(child(&p, &parents, &mut rng))
+            })
+            .collect();
+        evaluations += children.len() as u64;
+        pop.extend(children.into_iter().flatten());
+        pop.sort_by(|a, b| a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal));
+        pop.dedup_by(|a, b| a.replicas == b.replicas);
+        pop.truncate(POPULATION);
+        generations = n + 1;
+        if let Some(b) = &bar {
+            b.set_position(u64::from(generations));
+            b.set_message(format!("{:.3} ms", pop[0].score.0 / 1e6));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let best = &pop[0];
+    debug_assert!(pop.iter().all(|s| !better(s, best)));
+    for (k, &i) in p.layers.iter().enumerate() {
+        if let Some(l) = m.layers.get_mut(&i) {
+            l.replicas = best.replicas[k];
+        }
+    }
+    Ok(SearchReport {
+        generations,
+        evaluations,
+        seed_ns,
+        seed_strategy,
+        best_ns: best.score.0,
+        seconds: started.elapsed().as_secs_f64(),
+        out_of_time,
+    })
+}
+
+/// One child: crossover of two tournament winners (or a copy of one), then mutations.
+fn child(p: &Problem, pop: &[Scored], rng: &mut Rng) -> Vec<u32> {
+    let pick = |rng: &mut Rng| {
+        let (a, b) = (rng.below(pop.len()), rng.below(pop.len()));
+        &pop[a.min(b)] // sorted: the lower index is the better
+    };
+    let a = pick(rng);
+    let mut r = if rng.chance(0.6) {
+        let b = pick(rng);
+        a.replicas.iter().zip(&b.replicas).map(|(&x, &y)| if rng.chance(0.5) { x } else { y }).collect()
+    } else {
+        a.replicas.clone()
+    };
+    let n = r.len();
+    let mutations = 1 + rng.below(3);
+    for _ in 0..mutations {
+        let k = match (rng.below(4), a.grow, a.shrink) {
+            (0, Some(k), _) => {
+                r[k] = (r[k] + 1 + r[k] / 4).min(p.max[k]);
+                continue;
+            }
+            (1, _, Some(k)) => {
+                r[k] = (r[k] - r[k] / 4).max(1).min(r[k].saturating_sub(1).max(1));
+                continue;
+            }
+            _ => rng.below(n),
+        };
+        r[k] = match rng.below(4) {
+            0 => r[k] + 1,
+            1 => r[k].saturating_sub(1),
+            2 => r[k].saturating_mul(2),
+            _ => r[k] / 2,
+        }
+        .clamp(1, p.max[k]);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Conv2d, Node, Op, SrcId};
+    use crate::mapping::LayerMap;
+    use crate::unfold::Format;
+
+    /// Three 3x3 convolutions on 16x16 maps, partitioned for pimcomp-default.
+    fn chain() -> (Graph, Mapping, Arch) {
+        let arch = Arch::preset("pimcomp-default").unwrap();
+        let mut g = Graph::new("main");
+        let mut x = g.add_value(vec![1, 16, 16, 16]);
+        g.inputs.push(x);
+        for k in 0..3 {
+            let c = if k == 1 { 64 } else { 16 };
+            let y = g.add_value(vec![1, c, 16, 16]);
+            let conv = Conv2d {
+                name: format!("c{k}"),
+                weight: format!("c{k}.w"),
+                bias: None,
+                kernel: [3, 3],
+                strides: [1, 1],
+                pads: [1; 4],
+                dilations: [1, 1],
+                group: 1,
+                bn: None,
+                act: None,
+            };
+            g.nodes.push(Node { op: Op::Conv2d(conv), inputs: vec![x], output: y, src: SrcId::NONE });
+            x = y;
+        }
+        g.outputs.push(x);
+        let mut m = Mapping::default();
+        for (i, n) in g.crossbar_layers() {
+            let u = super::super::format::unfolding_in(&g, n, Format::IK2_O_1, 128, &arch, None).unwrap();
+            m.layers.insert(i, LayerMap::new(u, 128, &arch));
+        }
+        (g, m, arch)
+    }
+
+    fn run(seed: u64, threads: usize) -> (Vec<u32>, SearchReport) {
+        let (g, mut m, arch) = chain();
+        let search = SearchOptions { seed, generations: 6, time_budget: Duration::from_secs(600), progress: false };
+        let opts = ReplicateOptions { max_replicas: None, search };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let report = pool.install(|| super::search(&g, &mut m, &arch, &opts)).unwrap();
+        (m.layers.values().map(|l| l.replicas).collect(), report)
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_replicas_on_any_thread_count() {
+        let (a, ra) = run(7, 1);
+        let (b, rb) = run(7, 2);
+        assert_eq!(a, b);
+        assert_eq!((ra.best_ns, ra.generations, ra.evaluations), (rb.best_ns, rb.generations, rb.evaluations));
+        assert!(!ra.out_of_time);
+    }
+
+    #[test]
+    fn the_search_never_returns_worse_than_its_seeds() {
+        let (replicas, report) = run(3, 2);
+        assert!(report.best_ns <= report.seed_ns, "{report:?}");
+        // And what it returns is what it scored: placed, the estimate agrees.
+        let (g, mut m, arch) = chain();
+        for (l, r) in m.layers.values_mut().zip(&replicas) {
+            l.replicas = *r;
+        }
+        FirstFit.place(&g, &mut m, &arch).unwrap();
+        assert_eq!(period::estimate(&g, &m, &arch).ns(), report.best_ns);
+        assert!(report.summary().contains("estimated period"), "{}", report.summary());
+    }
+}
