@@ -167,14 +167,21 @@ impl LayerMap {
     /// The cores that collect replica `r`'s results: for each matrix (its own output
     /// channels), the core of its first array group.
     pub fn owners(&self, r: u32) -> Vec<CoreId> {
+        let (first, n) = (self.first_group_of_each_matrix(), self.ag_count() as usize);
+        self.owners_of(r, &first, n)
+    }
+
+    /// The index in a replica of each matrix's first array group.
+    fn first_group_of_each_matrix(&self) -> Vec<usize> {
         let mut seen = std::collections::BTreeSet::new();
-        let mut out = vec![];
-        for (k, a) in self.groups().iter().enumerate() {
-            if seen.insert(a.matrix) {
-                out.extend(self.core_of(r, k));
-            }
-        }
-        out
+        self.groups().iter().enumerate().filter(|(_, a)| seen.insert(a.matrix)).map(|(k, _)| k).collect()
+    }
+
+    /// [`Self::owners`] with the first groups and the groups per replica computed once (a
+    /// search asks for every replica of every layer, many times).
+    fn owners_of(&self, r: u32, first: &[usize], n: usize) -> Vec<CoreId> {
+        let Some(cores) = self.ag_cores.as_ref() else { return vec![] };
+        first.iter().filter_map(|&k| cores.get(r as usize * n + k).copied()).collect()
     }
 
     /// The windows replica `r` computes.
@@ -199,7 +206,8 @@ impl Mapping {
     /// or a vector op's cores.
     pub fn output_cores(&self, i: NodeId) -> Vec<CoreId> {
         if let Some(l) = self.layers.get(&i) {
-            let mut v: Vec<CoreId> = (0..l.replicas).flat_map(|r| l.owners(r)).collect();
+            let (first, n) = (l.first_group_of_each_matrix(), l.ag_count() as usize);
+            let mut v: Vec<CoreId> = (0..l.replicas).flat_map(|r| l.owners_of(r, &first, n)).collect();
             v.sort_unstable();
             v.dedup();
             return v;

@@ -142,6 +142,13 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
         let (Some(node), Some(cores), Some(bounds)) = (g.nodes.get(i), &l.ag_cores, &l.windows) else { continue };
         let u = l.unfolding;
         let specs = l.groups();
+        // The groups of each unit, once per layer (a depthwise layer has a unit per pack).
+        let mut by_unit: Vec<Vec<usize>> = vec![vec![]; u.units() as usize];
+        for (k, a) in specs.iter().enumerate() {
+            if let Some(v) = by_unit.get_mut(u.unit_of(a.matrix) as usize) {
+                v.push(k);
+            }
+        }
         let conv = match &node.op {
             Op::Conv2d(c) => Some(c),
             _ => None,
@@ -161,11 +168,11 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
             let core = |k: usize| cores.get(r as usize * specs.len() + k).copied();
             // Products on every group's core; the partial sums of a unit go to its first
             // group's core (added there, sent first when on another core).
-            for unit in 0..u.units() {
-                let in_unit: Vec<usize> = (0..specs.len()).filter(|&k| u.unit_of(specs[k].matrix) == unit).collect();
+            for (unit, in_unit) in by_unit.iter().enumerate() {
+                let unit = unit as u32;
                 let Some(owner) = in_unit.first().and_then(|&k| core(k)) else { continue };
                 let (unit_rows, unit_cols) = u.unit_shape(unit);
-                for &k in &in_unit {
+                for &k in in_unit {
                     let a = specs[k];
                     let Some(c) = core(k) else { continue };
                     let mv = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits);
