@@ -398,4 +398,25 @@ mod tests {
         assert_eq!(period::estimate(&g, &m, &arch).ns(), report.best_ns);
         assert!(report.summary().contains("estimated period"), "{}", report.summary());
     }
+
+    proptest::proptest! {
+        /// Whatever replica counts a search tries: when first-fit places them, the mapping
+        /// keeps the pim_core invariants (every array group on a core once, capacities,
+        /// every window allocated once), and the estimate is a finite period at least the
+        /// server's and every core's own time.
+        #[test]
+        fn every_placed_chromosome_is_a_valid_mapping(r in proptest::collection::vec(1u32..=256, 3)) {
+            let (g, base, arch) = chain();
+            let p = Problem { g: &g, base: &base, arch: &arch, layers: base.layers.keys().copied().collect(), max: vec![256; 3] };
+            let mut m = p.mapping(&r);
+            if FirstFit.place(&g, &mut m, &arch).is_ok() {
+                let errors = crate::mapping::check(&g, &m, &arch, true);
+                proptest::prop_assert!(errors.is_empty(), "{:?}", errors.iter().map(|e| &e.message).collect::<Vec<_>>());
+                let est = period::estimate(&g, &m, &arch);
+                let t = est.ns();
+                proptest::prop_assert!(t.is_finite() && t >= est.global_ns && est.per_core.iter().all(|&c| t >= c));
+                proptest::prop_assert_eq!(p.score(r.clone()).map(|s| s.score.0), Some(t));
+            }
+        }
+    }
 }
