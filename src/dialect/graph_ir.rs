@@ -207,6 +207,7 @@ struct RawLayer<'c> {
     format: Format,
     pack: i64,
     ag_cols: i64,
+    format_fixed: bool,
     ag_cores: Option<Vec<i64>>,
     windows: Option<Vec<i64>>,
 }
@@ -352,6 +353,7 @@ fn layer_map(g: &Graph, raw: &RawLayer<'_>, arch: &Arch, level: Level) -> Result
     }
     let mut l = LayerMap::new(unfolding, small("ag_rows", raw.ag_rows)?, arch);
     l.ag_cols = small("ag_cols", raw.ag_cols)?;
+    l.format_fixed = raw.format_fixed;
     if l.ag_rows == 0 || l.ag_rows > arch.xbar_rows() {
         // Reported with the other mapping checks (needs no more than this).
         l.replicas = small("replicas", raw.replicas)?;
@@ -596,6 +598,7 @@ fn read_partition<'c>(a: &super::Attrs<'c, '_>, placed: bool) -> Result<RawLayer
         format,
         pack: a.opt_i64("pack")?.unwrap_or(1),
         ag_cols: a.opt_i64("ag_cols")?.unwrap_or(0),
+        format_fixed: if a.has("format_fixed") { a.bool("format_fixed")? } else { false },
         ag_cores: if placed { Some(ag_cores(a)?) } else { None },
         windows: if placed && a.has("replica_windows") { Some(a.i64_array("replica_windows")?) } else { None },
     })
@@ -724,9 +727,9 @@ fn modelled_names(ctx: melior::ContextRef, n: &Node, level: Option<Level>) -> Ha
     names
 }
 
-const PARTITION_KEYS: [&str; 9] =
-    ["rows", "cols", "ag_rows", "ag_count", "xbars_per_ag", "replicas", "format", "pack", "ag_cols"];
-const CORE_LAYER_KEYS: [&str; 11] = [
+const PARTITION_KEYS: [&str; 10] =
+    ["rows", "cols", "ag_rows", "ag_count", "xbars_per_ag", "replicas", "format", "format_fixed", "pack", "ag_cols"];
+const CORE_LAYER_KEYS: [&str; 12] = [
     "rows",
     "cols",
     "ag_rows",
@@ -734,6 +737,7 @@ const CORE_LAYER_KEYS: [&str; 11] = [
     "xbars_per_ag",
     "replicas",
     "format",
+    "format_fixed",
     "pack",
     "ag_cols",
     "ag_cores",
@@ -823,6 +827,9 @@ fn node_attrs<'c>(ctx: &'c Context, id: NodeId, n: &Node, m: &Mapping, level: Le
                 .i64("replicas", i64::from(l.replicas));
             if l.unfolding.format != Format::IK2_O_1 {
                 b = b.str("format", l.unfolding.format.name());
+            }
+            if l.format_fixed {
+                b = b.bool("format_fixed", true);
             }
             if l.unfolding.pack != 1 {
                 b = b.i64("pack", i64::from(l.unfolding.pack));

@@ -266,6 +266,37 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
     }
 }
 
+/// The unfoldings of a convolution the choice (and the replication search) may take, in
+/// [`Format::ALL`] order: every format whose array group fits one core and, in the column
+/// formats, whose ring of output rows takes at most a quarter of local memory; for a grouped
+/// convolution `ik2_o_1` only, whose packing and bands were tuned on them (the model prefers
+/// other formats for their fewer crossbars, and the pipeline loses: pimcomp-default, balance,
+/// 4 samples, samples/s: column formats allowed, MobileNetV2 101.8 -> 59.4, EfficientNet-B0
+/// 53.3 -> 25.5, ResNeXt-50 31.4 -> 24.6; ik_o_k allowed, ResNeXt-50 -> 25.8).
+pub fn candidates(
+    g: &Graph,
+    node: &Node,
+    ag_rows: u32,
+    arch: &Arch,
+    hwc: Option<[i64; 3]>,
+) -> Result<Vec<Unfolding>, String> {
+    let mut out = vec![];
+    for f in Format::ALL {
+        let u = unfolding_in(g, node, f, ag_rows, arch, hwc)?;
+        if u.groups > 1 && f != Format::IK2_O_1 {
+            continue;
+        }
+        let c = cost(g, node, u, ag_rows, arch);
+        if LayerMap::new(u, ag_rows, arch).xbars_per_ag() > arch.xbars_per_core()
+            || c.ring_bytes > arch.local_memory_bytes() / 4
+        {
+            continue;
+        }
+        out.push(u);
+    }
+    Ok(out)
+}
+
 /// The unfolding `--partition` gives `node`: `forced` if given, else the best format for
 /// `mode` among those the scheduler runs. A fully connected layer is always `ik2_o_1` (its
 /// kernel, if any, is a flattened map's), and so is a layer forced to it.
@@ -285,23 +316,8 @@ pub fn choose(
         return unfolding_in(g, node, Format::IK2_O_1, ag_rows, arch, hwc);
     }
     let mut best: Option<(FormatCost, (f64, f64, u64))> = None;
-    for f in Format::ALL {
-        let c = cost(g, node, unfolding_in(g, node, f, ag_rows, arch, hwc)?, ag_rows, arch);
-        // Grouped convolutions keep ik2_o_1, whose packing and bands were tuned on them: the
-        // model prefers other formats for their fewer crossbars, and the pipeline loses
-        // (pimcomp-default, balance, 4 samples, samples/s: column formats allowed, MobileNetV2
-        // 101.8 -> 59.4, EfficientNet-B0 53.3 -> 25.5, ResNeXt-50 31.4 -> 24.6; ik_o_k
-        // allowed, ResNeXt-50 -> 25.8).
-        if c.unfolding.groups > 1 && f != Format::IK2_O_1 {
-            continue;
-        }
-        // A group wider than a core cannot be placed, and the ring of output rows must leave
-        // room for the rest of the core's buffers.
-        if LayerMap::new(c.unfolding, ag_rows, arch).xbars_per_ag() > arch.xbars_per_core()
-            || c.ring_bytes > arch.local_memory_bytes() / 4
-        {
-            continue;
-        }
+    for u in candidates(g, node, ag_rows, arch, hwc)? {
+        let c = cost(g, node, u, ag_rows, arch);
         let key = match mode {
             // Replication spends the chip's crossbars: a layer given X of them runs X / xbars
             // replicas, so its time per sample is time x xbars / X.

@@ -66,6 +66,9 @@ pub struct LayerMap {
     pub xbars_per_logical: u32,
     /// Copies of the layer's weights (at least 1).
     pub replicas: u32,
+    /// The unfolding format was forced (a layer attribute or the `--partition` option): a
+    /// search that revisits formats leaves it.
+    pub format_fixed: bool,
     /// After `--map-cores`: the core of every array group, replica by replica.
     pub ag_cores: Option<Vec<CoreId>>,
     /// After `--map-cores`: replica `r` computes output windows
@@ -83,6 +86,7 @@ impl LayerMap {
             xbar_cols: arch.xbar_cols(),
             xbars_per_logical: arch.xbars_per_logical(),
             replicas: 1,
+            format_fixed: false,
             ag_cores: None,
             windows: None,
         }

@@ -52,6 +52,8 @@ pub struct SearchReport {
     pub seed_strategy: &'static str,
     /// Estimated period of the result.
     pub best_ns: f64,
+    /// Layers the result unfolds in another format than `--partition` chose.
+    pub formats_changed: usize,
     pub seconds: f64,
     /// Whether the time budget stopped it before `generations`.
     pub out_of_time: bool,
@@ -60,7 +62,7 @@ pub struct SearchReport {
 impl SearchReport {
     pub fn summary(&self) -> String {
         format!(
-            "ga: {} generations, {} mappings scored in {:.2} s{}; estimated period {:.3} ms ({:.1} samples/s), best seed '{}' {:.3} ms",
+            "ga: {} generations, {} mappings scored in {:.2} s{}; estimated period {:.3} ms ({:.1} samples/s), best seed '{}' {:.3} ms; {} layer(s) in another unfolding format",
             self.generations,
             self.evaluations,
             self.seconds,
@@ -68,7 +70,8 @@ impl SearchReport {
             self.best_ns / 1e6,
             if self.best_ns > 0.0 { 1e9 / self.best_ns } else { f64::INFINITY },
             self.seed_strategy,
-            self.seed_ns / 1e6
+            self.seed_ns / 1e6,
+            self.formats_changed
         )
     }
 }
@@ -94,6 +97,8 @@ impl Replicator for Genetic {
 #[derive(Debug, Clone, PartialEq)]
 struct Scored {
     replicas: Vec<u32>,
+    /// Each layer's unfolding, an index into [`Problem::options`] (0: `--partition`'s).
+    formats: Vec<u8>,
     score: (f64, u64),
     /// What limits it: the layer index to grow (a layer of the busiest core) or to shrink
     /// (the layer with the most global traffic), when the server limits.
@@ -109,22 +114,28 @@ struct Problem<'a> {
     layers: Vec<NodeId>,
     /// Upper bound of each layer's replicas (its windows, `max-replicas`).
     max: Vec<u32>,
+    /// Each layer's unfoldings to choose from: `--partition`'s first, then the other formats
+    /// it could have chosen ([`super::format::candidates`]) unless the format was forced.
+    options: Vec<Vec<super::LayerMap>>,
 }
 
 impl Problem<'_> {
-    fn mapping(&self, replicas: &[u32]) -> Mapping {
+    fn mapping(&self, replicas: &[u32], formats: &[u8]) -> Mapping {
         let mut m = self.base.clone();
         for (k, &i) in self.layers.iter().enumerate() {
             if let Some(l) = m.layers.get_mut(&i) {
+                if let Some(o) = self.options[k].get(usize::from(formats[k])).filter(|_| formats[k] > 0) {
+                    *l = o.clone();
+                }
                 l.replicas = replicas[k];
             }
         }
         m
     }
 
-    /// Places and scores `replicas`; None when first-fit cannot place them.
-    fn score(&self, replicas: Vec<u32>) -> Option<Scored> {
-        let mut m = self.mapping(&replicas);
+    /// Places and scores a chromosome; None when first-fit cannot place it.
+    fn score(&self, replicas: Vec<u32>, formats: Vec<u8>) -> Option<Scored> {
+        let mut m = self.mapping(&replicas, &formats);
         FirstFit.place(self.g, &mut m, self.arch).ok()?;
         let est = period::estimate(self.g, &m, self.arch);
         let xbars: u64 = m.layers.values().map(|l| l.xbars_per_replica() * u64::from(l.replicas)).sum();
@@ -145,7 +156,7 @@ impl Problem<'_> {
                 .find(|(_, l)| l.ag_cores.as_ref().is_some_and(|c| c.contains(&core)))
                 .and_then(|(&i, _)| index(i))
         });
-        Some(Scored { replicas, score: (est.ns(), xbars), grow, shrink })
+        Some(Scored { replicas, formats, score: (est.ns(), xbars), grow, shrink })
     }
 }
 
@@ -211,13 +222,38 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
             seed_ns: 0.0,
             seed_strategy: "none",
             best_ns: 0.0,
+            formats_changed: 0,
             seconds: 0.0,
             out_of_time: false,
         });
     }
-    let p = Problem { g, base: m, arch, layers, max };
+    // The formats a layer may change to: a convolution whose format `--partition` chose
+    // (not forced), cut into whole-width array groups.
+    let options: Vec<Vec<super::LayerMap>> = layers
+        .iter()
+        .map(|&i| {
+            let l = &m.layers[&i];
+            let node = &g.nodes[i];
+            let mut v = vec![l.clone()];
+            // (A 1x1 kernel unfolds the same in every format.)
+            let kernel = match &node.op {
+                crate::graph::Op::Conv2d(c) => c.kernel[0] * c.kernel[1],
+                _ => 1,
+            };
+            if kernel > 1 && !l.format_fixed && l.ag_cols == 0 {
+                for u in super::format::candidates(g, node, l.ag_rows, arch, None).unwrap_or_default() {
+                    if u.format != l.unfolding.format && v.len() < usize::from(u8::MAX) {
+                        v.push(super::LayerMap::new(u, l.ag_rows, arch));
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let p = Problem { g, base: m, arch, layers, max, options };
+    let zeros = vec![0u8; p.layers.len()];
     let scored: Vec<(&'static str, Option<Scored>)> =
-        seeds.into_par_iter().map(|(name, r)| (name, p.score(r))).collect();
+        seeds.into_par_iter().map(|(name, r)| (name, p.score(r, zeros.clone()))).collect();
     let mut evaluations = scored.len() as u64;
     let mut pop: Vec<Scored> = vec![];
     let (mut seed_ns, mut seed_strategy) = (f64::INFINITY, "none");
@@ -254,13 +290,14 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
             .into_par_iter()
             .map(|k| {
                 let mut rng = Rng::new(so.seed, u64::from(n), k as u64);
-                p.score(child(&p, &parents, &mut rng))
+                let (r, f) = child(&p, &parents, &mut rng);
+                p.score(r, f)
             })
             .collect();
         evaluations += children.len() as u64;
         pop.extend(children.into_iter().flatten());
         pop.sort_by(|a, b| a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal));
-        pop.dedup_by(|a, b| a.replicas == b.replicas);
+        pop.dedup_by(|a, b| a.replicas == b.replicas && a.formats == b.formats);
         pop.truncate(POPULATION);
         generations = n + 1;
         if let Some(b) = &bar {
@@ -273,12 +310,13 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
     }
     let best = &pop[0];
     debug_assert!(pop.iter().all(|s| !better(s, best)));
-    for (k, &i) in p.layers.iter().enumerate() {
-        if let Some(l) = m.layers.get_mut(&i) {
-            l.replicas = best.replicas[k];
-        }
+    let best_mapping = p.mapping(&best.replicas, &best.formats);
+    let formats_changed = best.formats.iter().filter(|&&f| f > 0).count();
+    for (&i, l) in best_mapping.layers.iter() {
+        m.layers.insert(i, l.clone());
     }
     Ok(SearchReport {
+        formats_changed,
         generations,
         evaluations,
         seed_ns,
@@ -290,19 +328,32 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
 }
 
 /// One child: crossover of two tournament winners (or a copy of one), then mutations.
-fn child(p: &Problem, pop: &[Scored], rng: &mut Rng) -> Vec<u32> {
+fn child(p: &Problem, pop: &[Scored], rng: &mut Rng) -> (Vec<u32>, Vec<u8>) {
     let pick = |rng: &mut Rng| {
         let (a, b) = (rng.below(pop.len()), rng.below(pop.len()));
         &pop[a.min(b)] // sorted: the lower index is the better
     };
     let a = pick(rng);
-    let mut r = if rng.chance(0.6) {
+    // A layer's format and replicas go together (replicas suit the format's crossbars).
+    let (mut r, mut f): (Vec<u32>, Vec<u8>) = if rng.chance(0.6) {
         let b = pick(rng);
-        a.replicas.iter().zip(&b.replicas).map(|(&x, &y)| if rng.chance(0.5) { x } else { y }).collect()
+        (0..a.replicas.len())
+            .map(|k| if rng.chance(0.5) { (a.replicas[k], a.formats[k]) } else { (b.replicas[k], b.formats[k]) })
+            .unzip()
     } else {
-        a.replicas.clone()
+        (a.replicas.clone(), a.formats.clone())
     };
     let n = r.len();
+    // Another format for one layer, its replicas scaled to the same crossbars.
+    let open: Vec<usize> = (0..n).filter(|&k| p.options[k].len() > 1).collect();
+    if !open.is_empty() && rng.chance(0.3) {
+        let k = open[rng.below(open.len())];
+        let now = usize::from(f[k]);
+        let next = (now + 1 + rng.below(p.options[k].len() - 1)) % p.options[k].len();
+        let (x0, x1) = (p.options[k][now].xbars_per_replica().max(1), p.options[k][next].xbars_per_replica().max(1));
+        r[k] = ((u64::from(r[k]) * x0 / x1) as u32).clamp(1, p.max[k]);
+        f[k] = next as u8;
+    }
     let mutations = 1 + rng.below(3);
     for _ in 0..mutations {
         let k = match (rng.below(4), a.grow, a.shrink) {
@@ -324,7 +375,7 @@ fn child(p: &Problem, pop: &[Scored], rng: &mut Rng) -> Vec<u32> {
         }
         .clamp(1, p.max[k]);
     }
-    r
+    (r, f)
 }
 
 #[cfg(test)]
@@ -367,13 +418,13 @@ mod tests {
         (g, m, arch)
     }
 
-    fn run(seed: u64, threads: usize) -> (Vec<u32>, SearchReport) {
+    fn run(seed: u64, threads: usize) -> (Mapping, SearchReport) {
         let (g, mut m, arch) = chain();
         let search = SearchOptions { seed, generations: 6, time_budget: Duration::from_secs(600), progress: false };
         let opts = ReplicateOptions { max_replicas: None, search };
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let report = pool.install(|| super::search(&g, &mut m, &arch, &opts)).unwrap();
-        (m.layers.values().map(|l| l.replicas).collect(), report)
+        (m, report)
     }
 
     #[test]
@@ -387,16 +438,34 @@ mod tests {
 
     #[test]
     fn the_search_never_returns_worse_than_its_seeds() {
-        let (replicas, report) = run(3, 2);
+        let (mut m, report) = run(3, 2);
         assert!(report.best_ns <= report.seed_ns, "{report:?}");
         // And what it returns is what it scored: placed, the estimate agrees.
-        let (g, mut m, arch) = chain();
-        for (l, r) in m.layers.values_mut().zip(&replicas) {
-            l.replicas = *r;
-        }
+        let (g, _, arch) = chain();
         FirstFit.place(&g, &mut m, &arch).unwrap();
         assert_eq!(period::estimate(&g, &m, &arch).ns(), report.best_ns);
         assert!(report.summary().contains("estimated period"), "{}", report.summary());
+    }
+
+    /// The search may give a 3x3 layer another unfolding format, but never one whose format
+    /// was forced.
+    #[test]
+    fn forced_formats_stay() {
+        let (g, mut m, arch) = chain();
+        for l in m.layers.values_mut() {
+            l.format_fixed = true;
+        }
+        let search = SearchOptions { seed: 2, generations: 10, time_budget: Duration::from_secs(600), progress: false };
+        let report = super::search(&g, &mut m, &arch, &ReplicateOptions { max_replicas: None, search }).unwrap();
+        assert_eq!(report.formats_changed, 0);
+        assert!(m.layers.values().all(|l| l.unfolding.format == Format::IK2_O_1 && l.format_fixed));
+        // Unforced, the formats are open: each layer has the other candidates.
+        let (g, base, arch) = chain();
+        let opts = ReplicateOptions { max_replicas: None, search };
+        let mut free = base.clone();
+        let report = super::search(&g, &mut free, &arch, &opts).unwrap();
+        let changed = free.layers.values().filter(|l| l.unfolding.format != Format::IK2_O_1).count();
+        assert_eq!(changed, report.formats_changed);
     }
 
     proptest::proptest! {
@@ -407,15 +476,16 @@ mod tests {
         #[test]
         fn every_placed_chromosome_is_a_valid_mapping(r in proptest::collection::vec(1u32..=256, 3)) {
             let (g, base, arch) = chain();
-            let p = Problem { g: &g, base: &base, arch: &arch, layers: base.layers.keys().copied().collect(), max: vec![256; 3] };
-            let mut m = p.mapping(&r);
+            let options = base.layers.values().map(|l| vec![l.clone()]).collect();
+            let p = Problem { g: &g, base: &base, arch: &arch, layers: base.layers.keys().copied().collect(), max: vec![256; 3], options };
+            let mut m = p.mapping(&r, &[0; 3]);
             if FirstFit.place(&g, &mut m, &arch).is_ok() {
                 let errors = crate::mapping::check(&g, &m, &arch, true);
                 proptest::prop_assert!(errors.is_empty(), "{:?}", errors.iter().map(|e| &e.message).collect::<Vec<_>>());
                 let est = period::estimate(&g, &m, &arch);
                 let t = est.ns();
                 proptest::prop_assert!(t.is_finite() && t >= est.global_ns && est.per_core.iter().all(|&c| t >= c));
-                proptest::prop_assert_eq!(p.score(r.clone()).map(|s| s.score.0), Some(t));
+                proptest::prop_assert_eq!(p.score(r.clone(), vec![0; 3]).map(|s| s.score.0), Some(t));
             }
         }
     }

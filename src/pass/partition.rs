@@ -97,7 +97,9 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         // Grouped convolutions pack several groups block-diagonally into one crossbar.
         match choose(g, node, ag_rows, pc.arch, hwc, mode, forced) {
             Ok(u) => {
-                gm.mapping.layers.insert(i, LayerMap::new(u, ag_rows, pc.arch));
+                let mut l = LayerMap::new(u, ag_rows, pc.arch);
+                l.format_fixed = forced.is_some();
+                gm.mapping.layers.insert(i, l);
             }
             Err(m) => {
                 emit_error(gm.side.loc(node.src), &format!("layer '{name}': {m}"));
