@@ -38,7 +38,7 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        SearchOptions { seed: 1, generations: 40, time_budget: Duration::from_secs(5), progress: true }
+        SearchOptions { seed: 1, generations: 100, time_budget: Duration::from_secs(5), progress: true }
     }
 }
 

@@ -12,11 +12,11 @@ pub static PASS: PassDef = PassDef {
     options: &[
         OptionDef {
             name: "strategy",
-            help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows) or ga (genetic search for the least estimated steady-state period, seeded with the others' answers; the default: it takes well under a second on a resnet-class model)",
+            help: "none (every layer once), balance (even out windows per replica), work (even out crossbar work per core), uniform (the same replicas for every layer, as many as fit) or proportional (replicas in proportion to each layer's windows) or ga (genetic search for the least estimated steady-state period, seeded with the others' answers; the default: about half a second on a resnet-class model)",
             default: "ga",
         },
         OptionDef { name: "seed", help: "ga: the search's seed (same seed and generations, same result)", default: "1" },
-        OptionDef { name: "generations", help: "ga: generations at most", default: "40" },
+        OptionDef { name: "generations", help: "ga: generations at most", default: "100" },
         OptionDef {
             name: "time-budget",
             help: "ga: seconds at most; the best found so far is kept (the note says after how many generations)",
