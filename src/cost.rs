@@ -240,6 +240,13 @@ impl CostModel {
         }
     }
 
+    /// How long one `mvmul` keeps its core busy (the estimates' unit of crossbar work): the
+    /// input read from local memory, the crossbar passes and the output written back.
+    pub fn mvmul_ns(&self, rows: u32, cols: u32, xbars: u32, ibiw: u32, obiw: u32, mbiw: u32) -> f64 {
+        let c = self.mvmul(rows, cols, xbars, ibiw, obiw, mbiw);
+        self.local.read_ns(c.read_bytes) + c.xbar_ns + self.local.write_ns(c.write_bytes)
+    }
+
     /// The vector unit's compute time for `len` elements.
     pub fn vector_ns(&self, len: u32) -> f64 {
         let chunks = u64::from(len).div_ceil(u64::from(self.vector_width.max(1))) as f64;

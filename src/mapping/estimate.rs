@@ -81,8 +81,7 @@ pub fn crossbar_work(g: &Graph, m: &Mapping, arch: &Arch) -> CrossbarWork {
             let n = super::format::replica_products(g, node, l.unfolding.format, w0, w1) as f64;
             for (k, a) in specs.iter().enumerate() {
                 let Some(&core) = cores.get(r * specs.len() + k) else { continue };
-                let c = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);
-                let ns = cost.local.read_ns(c.read_bytes) + c.xbar_ns + cost.local.write_ns(c.write_bytes);
+                let ns = cost.mvmul_ns(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);
                 *per_core.entry(core).or_default() += n * ns;
                 total_ns += n * ns;
             }

@@ -213,8 +213,7 @@ pub fn cost(g: &Graph, node: &Node, u: Unfolding, ag_rows: u32, arch: &Arch) -> 
     };
     let mut per_product = 0.0;
     for a in &groups {
-        let c = model.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits);
-        per_product += local.read_ns(c.read_bytes) + c.xbar_ns + local.write_ns(c.write_bytes);
+        per_product += model.mvmul_ns(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits);
     }
     // Partial sums: every group of a unit but its first adds into the first.
     for k in 0..u.units() {

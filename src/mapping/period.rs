@@ -175,9 +175,7 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
                 for &k in in_unit {
                     let a = specs[k];
                     let Some(c) = core(k) else { continue };
-                    let mv = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits);
-                    let ns = local.read_ns(mv.read_bytes) + mv.xbar_ns + local.write_ns(mv.write_bytes);
-                    add(&mut p, c, rp * ns);
+                    add(&mut p, c, rp * cost.mvmul_ns(a.rows, a.cols, a.xbars, ibiw, ibiw, arch.weight_bits));
                     if k != in_unit[0] {
                         add(&mut p, owner, rp * vec_ns(VecOp::Vvadd, u64::from(a.cols)));
                         if c != owner {

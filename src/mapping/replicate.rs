@@ -96,14 +96,7 @@ impl Replicator for Work {
             .layers
             .values()
             .map(|l| {
-                let ns: f64 = l
-                    .groups()
-                    .iter()
-                    .map(|a| {
-                        let c = cost.mvmul(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw);
-                        cost.local.read_ns(c.read_bytes) + c.xbar_ns + cost.local.write_ns(c.write_bytes)
-                    })
-                    .sum();
+                let ns: f64 = l.groups().iter().map(|a| cost.mvmul_ns(a.rows, a.cols, a.xbars, ibiw, ibiw, mbiw)).sum();
                 ns.max(1.0).round() as u128
             })
             .collect();
