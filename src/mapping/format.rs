@@ -331,12 +331,12 @@ pub fn choose(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::graph::{Conv2d, Graph, Node, NodeId, Op, SrcId};
 
     /// A graph of one convolution: `cin` -> `cout` channels, `k x k`, `groups`, on 8x8.
-    fn conv(cin: i64, cout: i64, k: i64, groups: i64) -> Graph {
+    pub(crate) fn conv(cin: i64, cout: i64, k: i64, groups: i64) -> Graph {
         let mut g = Graph::new("main");
         let x = g.add_value(vec![1, cin, 8, 8]);
         g.inputs.push(x);

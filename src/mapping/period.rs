@@ -84,14 +84,6 @@ impl Period {
             .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
             .map(|(c, &t)| (CoreId(c as u32), t))
     }
-
-    /// What sets the period, for a person.
-    pub fn limit(&self) -> String {
-        match self.busiest() {
-            Some((c, t)) if t >= self.global_ns => format!("core {c}"),
-            _ => "global memory".to_string(),
-        }
-    }
 }
 
 /// The estimated steady state of `m` (placed) for `g` on `arch`.
@@ -117,10 +109,10 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
     // A load of `bytes` by core `c`: the server's read, then the core's local write (the
     // core's transfer unit waits for the server meanwhile).
     let load = |p: &mut Period, c: CoreId, bytes: u64, times: f64| {
-        let server = global.read_ns(bytes) * times;
-        p.request(c, global.read_ns(bytes), times);
+        let service = global.read_ns(bytes);
+        p.request(c, service, times);
         if let Some(t) = p.per_core.get_mut(c.0 as usize) {
-            *t += server + local.write_ns(bytes) * times;
+            *t += (service + local.write_ns(bytes)) * times;
         }
     };
     let add = |p: &mut Period, c: CoreId, ns: f64| {
@@ -171,7 +163,7 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
             for (unit, in_unit) in by_unit.iter().enumerate() {
                 let unit = unit as u32;
                 let Some(owner) = in_unit.first().and_then(|&k| core(k)) else { continue };
-                let (unit_rows, unit_cols) = u.unit_shape(unit);
+                let unit_cols = u.unit_shape(unit).1;
                 for &k in in_unit {
                     let a = specs[k];
                     let Some(c) = core(k) else { continue };
@@ -204,7 +196,6 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
                 let mut unit_cores: Vec<CoreId> = in_unit.iter().filter_map(|&k| core(k)).collect();
                 unit_cores.sort_unstable();
                 unit_cores.dedup();
-                let _ = unit_rows;
                 for &c in &unit_cores {
                     // A core's patch holds the rows of its own groups.
                     let rows: u64 =
@@ -306,7 +297,6 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Conv2d, Node, SrcId};
     use crate::mapping::LayerMap;
     use crate::unfold::Format;
 
@@ -337,24 +327,7 @@ mod tests {
     #[test]
     fn a_layer_loads_its_band_once_and_stores_each_window() {
         let arch = Arch::preset("pimcomp-default").unwrap();
-        let mut g = Graph::new("main");
-        let x = g.add_value(vec![1, 16, 8, 8]);
-        let y = g.add_value(vec![1, 16, 8, 8]);
-        g.inputs.push(x);
-        g.outputs.push(y);
-        let conv = Conv2d {
-            name: "c".into(),
-            weight: "c.w".into(),
-            bias: None,
-            kernel: [3, 3],
-            strides: [1, 1],
-            pads: [1; 4],
-            dilations: [1, 1],
-            group: 1,
-            bn: None,
-            act: None,
-        };
-        g.nodes.push(Node { op: Op::Conv2d(conv), inputs: vec![x], output: y, src: SrcId::NONE });
+        let g = crate::mapping::format::tests::conv(16, 16, 3, 1);
         let i = crate::graph::NodeId(0);
         let u = super::super::format::unfolding_in(&g, &g.nodes[i], Format::IK2_O_1, 128, &arch, None).unwrap();
         let mut l = LayerMap::new(u, 128, &arch);

@@ -124,8 +124,11 @@ impl Problem<'_> {
         let mut m = self.base.clone();
         for (k, &i) in self.layers.iter().enumerate() {
             if let Some(l) = m.layers.get_mut(&i) {
-                if let Some(o) = self.options[k].get(usize::from(formats[k])).filter(|_| formats[k] > 0) {
-                    *l = o.clone();
+                // Format 0 is the base's own.
+                if formats[k] > 0 {
+                    if let Some(o) = self.options[k].get(usize::from(formats[k])) {
+                        *l = o.clone();
+                    }
                 }
                 l.replicas = replicas[k];
             }
@@ -158,10 +161,6 @@ impl Problem<'_> {
         });
         Some(Scored { replicas, formats, score: (est.ns(), xbars), grow, shrink })
     }
-}
-
-fn better(a: &Scored, b: &Scored) -> bool {
-    a.score.0 < b.score.0 || (a.score.0 == b.score.0 && a.score.1 < b.score.1)
 }
 
 /// SplitMix64: a small, well-known generator; a child's stream is a pure function of its
@@ -204,17 +203,7 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
             opts.max_replicas.map_or(w, |mx| w.min(mx))
         })
         .collect();
-    // The seeds: every other strategy's answer (those that fail are skipped; `none` fails
-    // only when nothing fits, which is the error to report).
-    let mut seeds: Vec<(&'static str, Vec<u32>)> = vec![];
-    let mut failed = None;
-    for s in super::replicate::STRATEGIES.iter().filter(|s| s.name() != "ga") {
-        let mut mm = m.clone();
-        match s.replicate(g, &mut mm, arch, opts) {
-            Ok(()) => seeds.push((s.name(), mm.layers.values().map(|l| l.replicas).collect())),
-            Err(e) => failed = failed.or(Some(e)),
-        }
-    }
+    // Nothing to search (a model of vector ops only).
     if layers.is_empty() {
         return Ok(SearchReport {
             generations: 0,
@@ -226,6 +215,17 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
             seconds: 0.0,
             out_of_time: false,
         });
+    }
+    // The seeds: every other strategy's answer (those that fail are skipped; when all do,
+    // the first one's error says what does not fit).
+    let mut seeds: Vec<(&'static str, Vec<u32>)> = vec![];
+    let mut failed = None;
+    for s in super::replicate::STRATEGIES.iter().filter(|s| s.name() != "ga") {
+        let mut mm = m.clone();
+        match s.replicate(g, &mut mm, arch, opts) {
+            Ok(()) => seeds.push((s.name(), mm.layers.values().map(|l| l.replicas).collect())),
+            Err(e) => failed = failed.or(Some(e)),
+        }
     }
     // The formats a layer may change to: a convolution whose format `--partition` chose
     // (not forced), cut into whole-width array groups.
@@ -309,7 +309,6 @@ pub fn search(g: &Graph, m: &mut Mapping, arch: &Arch, opts: &ReplicateOptions) 
         b.finish_and_clear();
     }
     let best = &pop[0];
-    debug_assert!(pop.iter().all(|s| !better(s, best)));
     let best_mapping = p.mapping(&best.replicas, &best.formats);
     let formats_changed = best.formats.iter().filter(|&&f| f > 0).count();
     for (&i, l) in best_mapping.layers.iter() {

@@ -47,25 +47,26 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             _ => return Err(module_error(module, &format!("max-replicas = {text} must be a positive integer"))),
         },
     };
-    let number = |key: &str| -> Result<f64, Failed> {
-        let text = pc.options.get(key);
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => Err(module_error(module, &format!("replicate {key}={text}: expected a non-negative number"))),
-        }
-    };
     let seed = pc.options.get("seed");
     let Ok(seed) = seed.parse::<u64>() else {
         return Err(module_error(module, &format!("replicate seed={seed}: expected a non-negative integer")));
     };
-    let generations = number("generations")?;
-    if generations.fract() != 0.0 || generations > f64::from(u32::MAX) {
+    let generations = pc.options.get("generations");
+    let Ok(generations) = generations.parse::<u32>() else {
         return Err(module_error(module, &format!("replicate generations={generations}: expected an integer")));
-    }
+    };
+    let budget = pc.options.get("time-budget");
+    let budget = match budget.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => v.min(1e6),
+        _ => {
+            let m = format!("replicate time-budget={budget}: expected a non-negative number");
+            return Err(module_error(module, &m));
+        }
+    };
     let search = crate::mapping::search::SearchOptions {
         seed,
-        generations: generations as u32,
-        time_budget: std::time::Duration::from_secs_f64(number("time-budget")?.min(1e6)),
+        generations,
+        time_budget: std::time::Duration::from_secs_f64(budget),
         progress: true,
     };
     // The architecture first: a graph read for another one reports confusing shapes.

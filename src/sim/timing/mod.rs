@@ -200,10 +200,7 @@ pub fn simulate(p: &Program, arch: &Arch, noc: &Noc, opts: &Options, trace: &mut
     // rate is capped there.
     let global_busy_ns_per_sample = run.global_busy_ns / f64::from(samples);
     let global_bound = (global_busy_ns_per_sample > 0.0).then(|| 1e9 / global_busy_ns_per_sample);
-    let throughput_per_s = measured_throughput_per_s.map(|t| match global_bound {
-        Some(b) if b < t => b,
-        _ => t,
-    });
+    let throughput_per_s = measured_throughput_per_s.map(|t| global_bound.map_or(t, |b| t.min(b)));
     let work = |t: &engine::CoreTotals| {
         let mut w = t.busy_ns;
         w[engine::TRANSFER] = (w[engine::TRANSFER] - t.wait_ns).max(0.0);
