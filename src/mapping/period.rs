@@ -209,24 +209,34 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
                     let band = conv.and_then(|cv| {
                         // Rows and columns of the input the windows read (as the band rule).
                         let (oh0, oh1) = (w0 / ow, (w1 - 1) / ow);
-                        let reach = |k: usize| ((cv.kernel[k] - 1).max(0) * cv.dilations[k].max(1)) as u64;
-                        let rows = ((oh1 - oh0) * cv.strides[0].max(1) as u64 + reach(0) + 1).min(in_h);
-                        let patches = (w1 - w0) * patch_bytes;
-                        let taps = (cv.kernel[0] * cv.kernel[1]).max(1) as u64;
+                        let reach =
+                            |k: usize| ((cv.kernel[k] - 1).max(0).saturating_mul(cv.dilations[k].max(1))) as u64;
+                        // Shapes come from files: saturate rather than overflow.
+                        let rows = ((oh1 - oh0).saturating_mul(cv.strides[0].max(1) as u64))
+                            .saturating_add(reach(0) + 1)
+                            .min(in_h);
+                        // A band is taken when at most 4x the bytes of the windows' patches.
+                        let band_limit = (w1 - w0).saturating_mul(patch_bytes).saturating_mul(4);
+                        let taps = cv.kernel[0].saturating_mul(cv.kernel[1]).max(1) as u64;
                         if all {
                             let width = if oh0 == oh1 {
-                                ((w1 - w0 - 1) * cv.strides[1].max(1) as u64 + reach(1) + 1).min(in_w)
+                                ((w1 - w0 - 1).saturating_mul(cv.strides[1].max(1) as u64))
+                                    .saturating_add(reach(1) + 1)
+                                    .min(in_w)
                             } else {
                                 in_w
                             };
-                            let bytes = rows * width * in_c * eb;
-                            (bytes <= budget && bytes <= 4 * patches)
+                            let bytes = rows.saturating_mul(width).saturating_mul(in_c).saturating_mul(eb);
+                            (bytes <= budget && bytes <= band_limit)
                                 .then_some((bytes, if width == in_w { 1 } else { rows }))
                         } else {
                             // A packed matrix's few channels: a load per pixel of whole rows.
-                            let bytes = rows * in_w * (patch_bytes / taps.max(1)).max(1);
-                            let loads = rows * in_w;
-                            (bytes <= budget && bytes <= 4 * patches && loads <= (w1 - w0) * taps && taps >= 9)
+                            let loads = rows.saturating_mul(in_w);
+                            let bytes = loads.saturating_mul((patch_bytes / taps.max(1)).max(1));
+                            (bytes <= budget
+                                && bytes <= band_limit
+                                && loads <= (w1 - w0).saturating_mul(taps)
+                                && taps >= 9)
                                 .then_some((bytes, loads))
                         }
                     });
