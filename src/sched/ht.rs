@@ -242,7 +242,7 @@ mod tests {
                 })
                 .collect(),
             reads: reads.iter().map(|&v| NodeId(v)).collect(),
-            tasks: vec![Task::Vector { core: CoreId(core), index: 0, of: 1 }],
+            tasks: vec![Task::Vector { core: CoreId(core), index: 0, of: 1, rows: None }],
         }
     }
 

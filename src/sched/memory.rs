@@ -34,6 +34,23 @@ impl Layout {
             Layout::Flat(n) => n,
         }
     }
+
+    /// Elements per output row: a feature map's pixels of a row, else the whole value (one
+    /// row).
+    pub fn row_elements(self) -> i64 {
+        match self {
+            Layout::Hwc { c, w, .. } => c * w,
+            l => l.elements(),
+        }
+    }
+
+    /// Rows: a feature map's height, else one.
+    pub fn rows(self) -> i64 {
+        match self {
+            Layout::Hwc { h, .. } => h,
+            _ => 1,
+        }
+    }
 }
 
 /// Layout of a graph value from its shape.
@@ -268,6 +285,12 @@ impl GlobalPlan {
 pub struct CoreBuilder {
     pub prog: CoreProgram,
     bufs: HashMap<String, u32>,
+    /// Array groups by (layer, replica, matrix, first row, first column).
+    ag_ids: HashMap<(String, u32, u32, i64, i64), u32>,
+    /// Buffers asked for from here on are this scope's own (`name.scope`): the element
+    /// pipeline gives every band its buffers, which then live for the band only, and the
+    /// allocator lets the bands of the ops a core interleaves share memory.
+    pub scope: Option<String>,
 }
 
 impl CoreBuilder {
@@ -275,12 +298,23 @@ impl CoreBuilder {
         CoreBuilder {
             prog: CoreProgram { id, line: Line::NONE, ags: vec![], buffers: vec![], body: vec![] },
             bufs: HashMap::new(),
+            ag_ids: HashMap::new(),
+            scope: None,
         }
     }
 
-    /// A local buffer by name, created (or grown) to hold `size` bytes.
+    /// A local buffer by name, created (or grown) to hold `size` bytes; within a
+    /// [`CoreBuilder::scope`], the scope's own buffer of that name.
     pub fn buf(&mut self, name: &str, size: i64) -> u32 {
         let size = size.max(0) as u64;
+        let scoped;
+        let name = match &self.scope {
+            Some(s) => {
+                scoped = format!("{name}.{s}");
+                scoped.as_str()
+            }
+            None => name,
+        };
         if let Some(&i) = self.bufs.get(name) {
             let b = &mut self.prog.buffers[i as usize];
             b.size = b.size.max(size);
@@ -292,9 +326,17 @@ impl CoreBuilder {
         i
     }
 
+    /// The id of array group `ag` on this core, added on first use (the element pipeline
+    /// runs a replica's groups in several tasks).
     pub fn add_ag(&mut self, ag: ArrayGroup) -> u32 {
+        let key = (ag.layer.clone(), ag.replica, ag.matrix, ag.row_begin, ag.col_begin);
+        if let Some(&i) = self.ag_ids.get(&key) {
+            return i;
+        }
         self.prog.ags.push(ag);
-        (self.prog.ags.len() - 1) as u32
+        let i = (self.prog.ags.len() - 1) as u32;
+        self.ag_ids.insert(key, i);
+        i
     }
 
     pub fn emit(&mut self, stmts: impl IntoIterator<Item = Stmt>) {

@@ -35,8 +35,9 @@ pub enum Task {
         /// The other cores holding groups of the replica (they send to the owner), ascending.
         helpers: Vec<CoreId>,
     },
-    /// Share `index` of `of` of a vector op, on `core`.
-    Vector { core: CoreId, index: usize, of: usize },
+    /// Share `index` of `of` of a vector op, on `core`; with `rows`, of those output rows
+    /// only (a band of the element pipeline).
+    Vector { core: CoreId, index: usize, of: usize, rows: Option<(i64, i64)> },
 }
 
 impl Task {
@@ -113,7 +114,7 @@ impl TaskGraph {
                 }
             }
             let tasks = match reorder_core {
-                Some(core) => vec![Task::Vector { core, index: 0, of: 1 }],
+                Some(core) => vec![Task::Vector { core, index: 0, of: 1, rows: None }],
                 None if n.op.is_crossbar_layer() => layer_tasks(g, m, i)?,
                 None => vector_tasks(m, i)?,
             };
@@ -205,7 +206,11 @@ fn vector_tasks(m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedError> {
     if cores.is_empty() {
         return Err(SchedError::at(i, "op is placed on no core"));
     }
-    Ok(cores.iter().enumerate().map(|(k, &core)| Task::Vector { core, index: k, of: cores.len() }).collect())
+    Ok(cores
+        .iter()
+        .enumerate()
+        .map(|(k, &core)| Task::Vector { core, index: k, of: cores.len(), rows: None })
+        .collect())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //!   sum over the `size` channels around `c` as shifted `vvadd`s of the squares within each
 //!   pixel, in blocks of whole pixels.
 
-use super::{inst, over_regions, regions, repeat, share, Emitter};
+use super::{inst, over_regions, regions, repeat, Emitter, Part};
 use crate::arch::CoreId;
 use crate::graph::{Lrn, NodeId};
 use crate::isa::{Addr, Inst, Stmt, VecOp};
@@ -61,14 +61,7 @@ impl Emitter<'_> {
 
     /// Softmax: over a `[1, N]` vector (one group), or over the channels of every pixel of a
     /// feature map (`axis` 1); groups are shared among the op's cores.
-    pub(crate) fn softmax(
-        &mut self,
-        i: NodeId,
-        axis: i64,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
+    pub(crate) fn softmax(&mut self, i: NodeId, axis: i64, core: CoreId, part: Part) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
         let rank = g.shape(n.inputs[0]).len() as i64;
@@ -85,7 +78,7 @@ impl Emitter<'_> {
                 ))
             }
         };
-        let (g0, g1) = share(groups, index, of);
+        let (g0, g1) = part.rows(groups);
         if g0 >= g1 {
             return Ok(());
         }
@@ -120,14 +113,7 @@ impl Emitter<'_> {
 
     /// Local response normalization of a feature map, in blocks of whole pixels (shared among
     /// the op's cores); the channel window sums stay inside each pixel.
-    pub(crate) fn lrn(
-        &mut self,
-        i: NodeId,
-        lrn: &Lrn,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
+    pub(crate) fn lrn(&mut self, i: NodeId, lrn: &Lrn, core: CoreId, part: Part) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
         let (c, h, w) = self.hwc(i, n.inputs[0])?;
@@ -140,7 +126,7 @@ impl Emitter<'_> {
         let per_block = (budget / c).max(1);
         let pixels = h * w;
         let blocks = (pixels + per_block - 1) / per_block;
-        let (u0, u1) = share(blocks, index, of);
+        let (u0, u1) = part.rows(blocks);
         if u0 >= u1 {
             return Ok(());
         }

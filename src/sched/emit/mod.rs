@@ -156,6 +156,47 @@ pub fn share(units: i64, index: usize, of: usize) -> (i64, i64) {
     ((k * u / n) as i64, ((k + 1) * u / n) as i64)
 }
 
+/// A core's part of a vector op: share `index` of `of` of its work, or, with `rows`, of
+/// those output rows only (a band of the element pipeline, `crate::sched::ll`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub index: usize,
+    pub of: usize,
+    pub rows: Option<(i64, i64)>,
+}
+
+impl Part {
+    /// The part's units of `units` (output rows, or whatever else the op shares): its share
+    /// of the band's rows, or of all.
+    pub fn rows(&self, units: i64) -> (i64, i64) {
+        match self.rows {
+            Some((a, b)) => {
+                let a = a.clamp(0, units);
+                let b = b.clamp(a, units);
+                let (x, y) = share(b - a, self.index, self.of);
+                (a + x, a + y)
+            }
+            None => share(units, self.index, self.of),
+        }
+    }
+
+    /// The part's elements `[e0, e1)` of `total`, `row` per output row: whole rows of the
+    /// band, or without one, whole chunks of `vector::CHUNK` elements.
+    pub fn elements(&self, total: i64, row: i64) -> (i64, i64) {
+        let chunk = vector::CHUNK;
+        match self.rows {
+            Some(_) if row > 0 => {
+                let (a, b) = self.rows(total / row);
+                (a * row, b * row)
+            }
+            _ => {
+                let (u0, u1) = share((total + chunk - 1) / chunk, self.index, self.of);
+                (u0 * chunk, (u1 * chunk).min(total))
+            }
+        }
+    }
+}
+
 /// Writes tasks into core programs.
 pub struct Emitter<'a> {
     pub g: &'a Graph,
@@ -172,6 +213,9 @@ pub struct Emitter<'a> {
     /// by op, the ReLU; and the ReLUs whose work was emitted so.
     pub(crate) fused: BTreeMap<NodeId, NodeId>,
     pub(crate) fused_done: std::collections::BTreeSet<NodeId>,
+    /// Whether each task gets local buffers of its own (the element pipeline's bands; see
+    /// [`CoreBuilder::scope`]).
+    pub band_buffers: bool,
 }
 
 /// What an op needs once, before its first task is written.
@@ -197,6 +241,7 @@ impl<'a> Emitter<'a> {
             marked: BTreeMap::new(),
             fused,
             fused_done: Default::default(),
+            band_buffers: false,
         }
     }
 
@@ -215,7 +260,8 @@ impl<'a> Emitter<'a> {
     /// Writes the steps in order.
     pub fn run(&mut self, tg: &TaskGraph, steps: &[Step<'_>]) -> Result<(), SchedError> {
         let _ = tg;
-        let mut current: Option<(NodeId, Prepared)> = None;
+        // Once per op, at its first task (the element pipeline interleaves ops' tasks).
+        let mut prepared: BTreeMap<NodeId, Prepared> = BTreeMap::new();
         for step in steps {
             match *step {
                 Step::Token { op, from, to } => {
@@ -232,10 +278,10 @@ impl<'a> Emitter<'a> {
                     c.emit([inst(Inst::Recv { rd: Addr::local(tok, 0), core: from, size: eb as u32 })]);
                 }
                 Step::Task { op, task } => {
-                    if current.as_ref().is_none_or(|(n, _)| *n != op.node) {
-                        current = Some((op.node, self.prepare(op)?));
+                    if let std::collections::btree_map::Entry::Vacant(e) = prepared.entry(op.node) {
+                        e.insert(self.prepare(op)?);
                     }
-                    let prepared = &current.as_ref().expect("set above").1;
+                    let prepared = &prepared[&op.node];
                     let name = value_name(self.g, op.node);
                     let marker = match *task {
                         Task::Layer { replica, windows, .. } => crate::isa::Task {
@@ -246,7 +292,16 @@ impl<'a> Emitter<'a> {
                         Task::Vector { .. } => crate::isa::Task::compute(&name),
                     };
                     self.mark(task.core(), marker);
+                    let core = task.core();
+                    let scope = match *task {
+                        Task::Layer { windows, .. } => windows.0,
+                        Task::Vector { rows, .. } => rows.map_or(0, |r| r.0.max(0) as u64),
+                    };
+                    if self.band_buffers {
+                        self.core(core).scope = Some(format!("b{scope}"));
+                    }
                     self.task(op, task, prepared)?;
+                    self.core(core).scope = None;
                 }
             }
         }
@@ -273,30 +328,30 @@ impl<'a> Emitter<'a> {
         let i = op.node;
         match (task, prepared) {
             (Task::Layer { .. }, Prepared::Layer(setup)) => self.layer_task(i, setup, task),
-            (Task::Vector { core, index, of }, _) => {
-                let (core, index, of) = (*core, *index, *of);
+            (Task::Vector { core, index, of, rows }, _) => {
+                let (core, part) = (*core, Part { index: *index, of: *of, rows: *rows });
                 match &self.g.nodes[i].op {
                     // Already stored by the op before it, on this core.
                     Op::Act(_) if self.fused_done.contains(&i) => Ok(()),
-                    Op::Act(a) => self.activation(i, &act::ActProgram::of(*a), core, index, of),
-                    Op::Add => self.elementwise(i, VecOp::Vvadd, core, index, of),
-                    Op::Mul => self.elementwise(i, VecOp::Vvmul, core, index, of),
-                    Op::MaxPool(p) => self.pool(i, &p.clone(), false, core, index, of),
-                    Op::AvgPool(p) => self.pool(i, &p.clone(), true, core, index, of),
-                    Op::GlobalAvgPool => self.global_avgpool(i, core, index, of),
-                    Op::Concat { axis } => self.concat(i, *axis, core, index, of),
+                    Op::Act(a) => self.activation(i, &act::ActProgram::of(*a), core, part),
+                    Op::Add => self.elementwise(i, VecOp::Vvadd, core, part),
+                    Op::Mul => self.elementwise(i, VecOp::Vvmul, core, part),
+                    Op::MaxPool(p) => self.pool(i, &p.clone(), false, core, part),
+                    Op::AvgPool(p) => self.pool(i, &p.clone(), true, core, part),
+                    Op::GlobalAvgPool => self.global_avgpool(i, core, part),
+                    Op::Concat { axis } => self.concat(i, *axis, core, part),
                     Op::BatchNorm(_) => match prepared {
                         Prepared::Channelwise(ops) => {
                             let x = self.g.nodes[i].inputs[0];
-                            self.channelwise(i, x, &ops.clone(), core, index, of)
+                            self.channelwise(i, x, &ops.clone(), core, part)
                         }
                         _ => Err(SchedError::at(i, "batch normalization was not prepared")),
                     },
-                    Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, index, of),
+                    Op::ChannelShuffle { groups } => self.channel_shuffle(i, *groups, core, part),
                     Op::Flatten { .. } => self.flatten_output(i, core),
-                    Op::Pad { pads, value } => self.pad(i, *pads, *value, core, index, of),
-                    Op::Softmax { axis } => self.softmax(i, *axis, core, index, of),
-                    Op::Lrn(l) => self.lrn(i, &l.clone(), core, index, of),
+                    Op::Pad { pads, value } => self.pad(i, *pads, *value, core, part),
+                    Op::Softmax { axis } => self.softmax(i, *axis, core, part),
+                    Op::Lrn(l) => self.lrn(i, &l.clone(), core, part),
                     other => Err(SchedError::at(i, format!("'{}' cannot be scheduled", other.mnemonic()))),
                 }
             }

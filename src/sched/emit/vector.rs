@@ -3,7 +3,7 @@
 //! elements; a per-channel operand row by row (one instruction per pixel with the C-vector);
 //! pooling row by row; channel shuffle with one strided `vmv` per run of output channels.
 
-use super::{inst, over_regions, regions, repeat, share, tap_runs, Emitter};
+use super::{inst, over_regions, regions, repeat, tap_runs, Emitter, Part};
 use crate::arch::CoreId;
 use crate::graph::{BatchNorm, NodeId, Pool, ValueId};
 use crate::isa::{Addr, BnRef, GlobalInit, Inst, Stmt, VecOp};
@@ -14,6 +14,13 @@ use std::collections::BTreeMap;
 /// Largest vector (elements) an element-wise op handles at once.
 pub const CHUNK: i64 = 2048;
 
+/// The chunks of elements `[e0, e1)` (chunk `k` starts at `e0 + k * CHUNK`) as regions of
+/// one instruction shape: the full chunks, then a short last one.
+fn chunk_regions(e0: i64, e1: i64) -> Vec<(i64, i64)> {
+    let n = (e1 - e0 + CHUNK - 1) / CHUNK;
+    regions(0, n, (0, (e1 - e0) / CHUNK))
+}
+
 impl Emitter<'_> {
     pub(crate) fn hwc(&self, i: NodeId, v: ValueId) -> Result<(i64, i64, i64), SchedError> {
         match self.plan.layout_of(v) {
@@ -23,14 +30,7 @@ impl Emitter<'_> {
     }
 
     /// Element-wise ops over equal layouts in chunks; a per-channel operand broadcast row by row.
-    pub(crate) fn elementwise(
-        &mut self,
-        i: NodeId,
-        op: VecOp,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
+    pub(crate) fn elementwise(&mut self, i: NodeId, op: VecOp, core: CoreId, part: Part) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
         let layouts: Vec<Layout> = n.inputs.iter().map(|&v| self.plan.layout_of(v)).collect();
@@ -53,7 +53,7 @@ impl Emitter<'_> {
                 if let Some(c) = channels(layouts[full]) {
                     if layouts[full] != layouts[vec] && per_channel(n.inputs[vec], c) {
                         let v = self.plan.global_of(n.inputs[vec]);
-                        return self.channelwise(i, n.inputs[full], &[(op, v)], core, index, of);
+                        return self.channelwise(i, n.inputs[full], &[(op, v)], core, part);
                     }
                 }
             }
@@ -75,9 +75,8 @@ impl Emitter<'_> {
             self.fused_done.insert(j);
         }
         let eb = self.eb;
-        let units = (total + CHUNK - 1) / CHUNK;
-        let (u0, u1) = share(units, index, of);
-        if u0 >= u1 {
+        let (e0, e1) = part.elements(total, layouts[0].row_elements());
+        if e0 >= e1 {
             return Ok(());
         }
         let mnemonic = n.op.mnemonic();
@@ -85,8 +84,8 @@ impl Emitter<'_> {
         let bufs: Vec<u32> =
             (0..ins.len()).map(|k| cb.buf(&format!("{mnemonic}{}.in{k}", i.0), CHUNK.min(total) * eb)).collect();
         let chunk = |u: i64| -> Vec<Stmt> {
-            let start = u * CHUNK;
-            let len = CHUNK.min(total - start);
+            let start = e0 + u * CHUNK;
+            let len = CHUNK.min(e1 - start);
             let mut b = vec![];
             for (k, &gi) in ins.iter().enumerate() {
                 b.push(inst(Inst::Ld {
@@ -119,8 +118,7 @@ impl Emitter<'_> {
             b
         };
         // Full chunks are one region, a short last chunk another.
-        let full = total / CHUNK;
-        let stmts = over_regions(0, &regions(u0, u1, (0, full)), &|u, _| chunk(u));
+        let stmts = over_regions(0, &chunk_regions(e0, e1), &|u, _| chunk(u));
         self.core(core).emit(stmts);
         Ok(())
     }
@@ -131,18 +129,17 @@ impl Emitter<'_> {
         i: NodeId,
         prog: &super::act::ActProgram,
         core: CoreId,
-        index: usize,
-        of: usize,
+        part: Part,
     ) -> Result<(), SchedError> {
         if let Some(op) = prog.single() {
-            return self.elementwise(i, op, core, index, of);
+            return self.elementwise(i, op, core, part);
         }
         let n = &self.g.nodes[i];
         let total = self.plan.layout_of(n.inputs[0]).elements();
         let (input, out) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
         let eb = self.eb;
-        let (u0, u1) = share((total + CHUNK - 1) / CHUNK, index, of);
-        if u0 >= u1 {
+        let (e0, e1) = part.elements(total, self.plan.layout_of(n.inputs[0]).row_elements());
+        if e0 >= e1 {
             return Ok(());
         }
         let name = format!("{}{}", n.op.mnemonic(), i.0);
@@ -152,8 +149,8 @@ impl Emitter<'_> {
         let (bufs, set) = prog.alloc(cb, &name, bytes);
         cb.emit(set);
         let chunk = |u: i64| -> Vec<Stmt> {
-            let start = u * CHUNK;
-            let len = CHUNK.min(total - start);
+            let start = e0 + u * CHUNK;
+            let len = CHUNK.min(e1 - start);
             let mut b = vec![inst(Inst::Ld {
                 rd: Addr::local(x, 0),
                 rs1: Addr::global(input, start * eb),
@@ -167,8 +164,7 @@ impl Emitter<'_> {
             }));
             b
         };
-        let full = total / CHUNK;
-        let stmts = over_regions(0, &regions(u0, u1, (0, full)), &|u, _| chunk(u));
+        let stmts = over_regions(0, &chunk_regions(e0, e1), &|u, _| chunk(u));
         self.core(core).emit(stmts);
         Ok(())
     }
@@ -198,8 +194,7 @@ impl Emitter<'_> {
         x: ValueId,
         ops: &[(VecOp, u32)],
         core: CoreId,
-        index: usize,
-        of: usize,
+        part: Part,
     ) -> Result<(), SchedError> {
         let (c, h, w) = match self.plan.layout_of(x) {
             Layout::Hwc { c, h, w } => (c, h, w),
@@ -213,7 +208,7 @@ impl Emitter<'_> {
         };
         let (in_g, out_g) = (self.plan.global_of(x), self.plan.global_of(self.g.nodes[i].output));
         let eb = self.eb;
-        let (r0, r1) = share(h, index, of);
+        let (r0, r1) = part.rows(h);
         if r0 >= r1 {
             return Ok(());
         }
@@ -262,15 +257,14 @@ impl Emitter<'_> {
         i: NodeId,
         groups: i64,
         core: CoreId,
-        index: usize,
-        of: usize,
+        part: Part,
     ) -> Result<(), SchedError> {
         let x = self.g.nodes[i].inputs[0];
         let (c, h, w) = self.hwc(i, x)?;
         let (in_g, out_g) = (self.plan.global_of(x), self.plan.global_of(self.g.nodes[i].output));
         let eb = self.eb;
         let per = c / groups.max(1);
-        let (r0, r1) = share(h, index, of);
+        let (r0, r1) = part.rows(h);
         if r0 >= r1 {
             return Ok(());
         }
@@ -307,15 +301,7 @@ impl Emitter<'_> {
 
     /// Max / average pooling, one output row per work unit: the input rows it needs are loaded,
     /// then every output pixel is reduced from the valid positions of its window.
-    pub(crate) fn pool(
-        &mut self,
-        i: NodeId,
-        p: &Pool,
-        avg: bool,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
+    pub(crate) fn pool(&mut self, i: NodeId, p: &Pool, avg: bool, core: CoreId, part: Part) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
         let (c, h, w) = self.hwc(i, n.inputs[0])?;
@@ -324,7 +310,7 @@ impl Emitter<'_> {
         let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
         let eb = self.eb;
         let [kh_n, kw_n] = p.kernel;
-        let (r0, r1) = share(oh_n, index, of);
+        let (r0, r1) = part.rows(oh_n);
         if r0 >= r1 {
             return Ok(());
         }
@@ -460,14 +446,13 @@ impl Emitter<'_> {
         [top, left, _, _]: [i64; 4],
         value: f32,
         core: CoreId,
-        index: usize,
-        of: usize,
+        part: Part,
     ) -> Result<(), SchedError> {
         let n = &self.g.nodes[i];
         let (c, h, w) = self.hwc(i, n.inputs[0])?;
         let o = self.g.shape(n.output);
         let (oh, ow) = (o[2], o[3]);
-        let (r0, r1) = share(oh, index, of);
+        let (r0, r1) = part.rows(oh);
         if r0 >= r1 {
             return Ok(());
         }
@@ -573,14 +558,8 @@ impl Emitter<'_> {
 
     /// Global average pooling, on one core (the one whose share of one unit of work is not
     /// empty: the last): rows accumulated, then scaled.
-    pub(crate) fn global_avgpool(
-        &mut self,
-        i: NodeId,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
-        if share(1, index, of) != (0, 1) {
+    pub(crate) fn global_avgpool(&mut self, i: NodeId, core: CoreId, part: Part) -> Result<(), SchedError> {
+        if part.rows(1) != (0, 1) {
             return Ok(());
         }
         let g = self.g;
@@ -626,14 +605,7 @@ impl Emitter<'_> {
 
     /// Channel concatenation of feature maps (each output pixel gathers its inputs' pixels), or
     /// concatenation of vectors (on one core, as global average pooling).
-    pub(crate) fn concat(
-        &mut self,
-        i: NodeId,
-        axis: i64,
-        core: CoreId,
-        index: usize,
-        of: usize,
-    ) -> Result<(), SchedError> {
+    pub(crate) fn concat(&mut self, i: NodeId, axis: i64, core: CoreId, part: Part) -> Result<(), SchedError> {
         let g = self.g;
         let n = &g.nodes[i];
         let eb = self.eb;
@@ -642,7 +614,7 @@ impl Emitter<'_> {
             n.inputs.iter().map(|&v| (self.plan.global_of(v), self.plan.layout_of(v))).collect();
         match self.plan.layout_of(n.output) {
             Layout::Hwc { c, h, w } if axis == 1 || axis == -3 => {
-                let (r0, r1) = share(h, index, of);
+                let (r0, r1) = part.rows(h);
                 if r0 >= r1 {
                     return Ok(());
                 }
@@ -680,7 +652,7 @@ impl Emitter<'_> {
                 Ok(())
             }
             Layout::Flat(total) if axis == 1 || axis == -1 => {
-                if share(1, index, of) != (0, 1) {
+                if part.rows(1) != (0, 1) {
                     return Ok(());
                 }
                 let cb = self.core(core);
