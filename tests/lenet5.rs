@@ -87,6 +87,22 @@ fn the_library_pipeline_equals_the_pass_pipeline() {
         direct.strip_lines();
         assert_eq!(pimlir::isa::text::print(&by_passes), pimlir::isa::text::print(&direct), "{strategy}");
     }
+    // And in the element pipeline.
+    let onnx = models().join("lenet5.onnx");
+    let pipeline = "partition,replicate{strategy=work},map-cores,schedule{mode=ll bands=8},alloc-memory";
+    let mut by_passes = compile_onnx(&onnx, "pimcomp-default", pipeline).unwrap();
+    let imported = pimlir::frontend::import_onnx(&onnx).unwrap();
+    let arch = pimlir::arch::Arch::load("pimcomp-default").unwrap();
+    let opts = pimlir::compile::Options {
+        replicate: "work".into(),
+        mode: pimlir::sched::Mode::Ll { bands: 8 },
+        ..Default::default()
+    };
+    let mut direct =
+        pimlir::compile::compile(&imported, &onnx.display().to_string(), &arch, "pimcomp-default", &opts).unwrap();
+    by_passes.strip_lines();
+    direct.strip_lines();
+    assert_eq!(pimlir::isa::text::print(&by_passes), pimlir::isa::text::print(&direct), "ll");
 }
 
 /// A pass that panics (a bug) is reported as an internal error naming the pass; the process

@@ -1,9 +1,11 @@
-// RUN: pim-opt %inputs/small-net.mlir --partition --replicate --map-cores | not pim-opt --schedule=mode=ll 2>&1 | FileCheck %s --check-prefix=LL
+// RUN: pim-opt %inputs/small-net.mlir --partition --replicate --map-cores | not pim-opt --schedule="mode=ll bands=0" 2>&1 | FileCheck %s --check-prefix=BANDS
+// RUN: pim-opt %inputs/small-net.mlir --partition --replicate --map-cores | not pim-opt --schedule="mode=ll bands=many" 2>&1 | FileCheck %s --check-prefix=BANDS-TEXT
 // RUN: pim-opt %inputs/small-net.mlir --partition --replicate --map-cores | not pim-opt --schedule=mode=fast 2>&1 | FileCheck %s --check-prefix=MODE
 // RUN: not pim-opt %inputs/small-net.mlir --partition --schedule 2>&1 | FileCheck %s --check-prefix=ORDER
 // RUN: not pim-opt %s --partition --replicate --map-cores --schedule 2>&1 | FileCheck %s --check-prefix=SOFTMAX
 
-// LL: error: mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht
+// BANDS: error: schedule bands=0: expected an integer in 1..=1024
+// BANDS-TEXT: error: schedule bands=many: expected an integer in 1..=1024
 // MODE: error: unknown schedule mode 'fast'; expected ht or ll
 // ORDER: error: --schedule expects pim_core-level IR (run --map-cores first), got pim_partition-level IR
 // SOFTMAX: schedule-errors.mlir:[[@LINE+3]]:8: error: softmax needs exp, log and divide, which the published PIM ISA does not have; enable the vector-unit extensions

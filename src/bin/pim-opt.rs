@@ -10,7 +10,7 @@ use pimlir::driver::{self, pipeline};
 use pimlir::pass::PASSES;
 use std::process::ExitCode;
 
-use pimlir::driver::COMPILE_PIPELINE;
+use pimlir::driver::{COMPILE_PIPELINE, COMPILE_PIPELINE_LL};
 
 // The --max-instructions default above is written out; it must be the library's.
 const _: () = assert!(pimlir::limits::DEFAULT_INSTRUCTIONS == 100_000_000);
@@ -42,6 +42,9 @@ fn command() -> Command {
         ))
         .arg(Arg::new("compile").long("compile").action(ArgAction::SetTrue).help(format!(
             "Run the whole compilation: {COMPILE_PIPELINE}"
+        )))
+        .arg(Arg::new("mode").long("mode").value_parser(["ht", "ll"]).help(format!(
+            "With --compile: ht, the batch pipeline for throughput (the default), or ll, the element pipeline for latency: {COMPILE_PIPELINE_LL}"
         )))
         .arg(Arg::new("emit").long("emit").value_parser(["mlir", "pim"]).help("Output format [default: by -o extension]"))
         .arg(Arg::new("print-ir-after-all").long("print-ir-after-all").action(ArgAction::SetTrue).help("Print the IR to stderr after every pass"))
@@ -138,7 +141,15 @@ fn run(m: &ArgMatches) -> Result<bool, Error> {
         if !steps.is_empty() {
             return Err(Error::new("--compile runs the whole pipeline; do not add passes to it"));
         }
-        steps = pipeline::parse_pipeline(COMPILE_PIPELINE).map_err(Error::new)?;
+        let text = match m.get_one::<String>("mode").map(|s| s.as_str()) {
+            Some("ll") => COMPILE_PIPELINE_LL,
+            _ => COMPILE_PIPELINE,
+        };
+        steps = pipeline::parse_pipeline(text).map_err(Error::new)?;
+    } else if m.get_one::<String>("mode").is_some() {
+        return Err(Error::new(
+            "--mode applies to --compile; a pass takes its own, e.g. --pass-pipeline='builtin.module(..., schedule{mode=ll}, ...)'",
+        ));
     }
     let emit_pim = match m.get_one::<String>("emit").map(|s| s.as_str()) {
         Some("pim") => true,

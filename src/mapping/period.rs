@@ -19,8 +19,9 @@
 use super::Mapping;
 use crate::arch::{Arch, CoreId};
 use crate::cost::{CostModel, Model};
-use crate::graph::{shape::elements, Graph, Op};
+use crate::graph::{shape::elements, Graph, NodeId, Op};
 use crate::isa::VecOp;
+use std::collections::BTreeMap;
 
 /// The share of the M/G/1 queueing delay a request sees ([`Period::ns`]). Requests do not
 /// arrive at random: a core issues them between its own instructions, which spreads them.
@@ -44,7 +45,7 @@ pub struct Period {
     /// mean, what the queueing delay depends on.
     pub service_sq: f64,
     /// Of that, each op's (its loads and stores).
-    pub global_by_node: std::collections::BTreeMap<crate::graph::NodeId, f64>,
+    pub global_by_node: BTreeMap<NodeId, f64>,
 }
 
 impl Period {
@@ -88,6 +89,23 @@ impl Period {
 
 /// The estimated steady state of `m` (placed) for `g` on `arch`.
 pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
+    estimate_with(g, m, arch, None)
+}
+
+/// Each op's share of every core's busy time per sample (ns; cores it keeps busy only):
+/// [`estimate`]'s per-core figures, by op.
+pub fn busy_by_node(g: &Graph, m: &Mapping, arch: &Arch) -> BTreeMap<NodeId, Vec<(CoreId, f64)>> {
+    let mut out = BTreeMap::new();
+    estimate_with(g, m, arch, Some(&mut out));
+    out
+}
+
+fn estimate_with(
+    g: &Graph,
+    m: &Mapping,
+    arch: &Arch,
+    mut by_node: Option<&mut BTreeMap<NodeId, Vec<(CoreId, f64)>>>,
+) -> Period {
     let cost = CostModel::new(arch, Model::Pimlir);
     let mut p = Period {
         per_core: vec![0.0; arch.core_count() as usize],
@@ -123,9 +141,20 @@ pub fn estimate(g: &Graph, m: &Mapping, arch: &Arch) -> Period {
     let budget = arch.local_memory_bytes() / 4;
     // Each op's share of the server: what it added since the op before.
     let (mut last, mut prev) = (0.0, None);
-    let mut record = |p: &mut Period, i: Option<crate::graph::NodeId>| {
+    // The per-core times when the op before began (only when asked by op).
+    let mut snap: Vec<f64> = if by_node.is_some() { p.per_core.clone() } else { vec![] };
+    let mut record = |p: &mut Period, i: Option<NodeId>| {
         if let Some(j) = prev {
             *p.global_by_node.entry(j).or_default() += p.global_ns - last;
+            if let Some(out) = by_node.as_deref_mut() {
+                let e = out.entry(j).or_default();
+                for (c, (&now, was)) in p.per_core.iter().zip(snap.iter_mut()).enumerate() {
+                    if now > *was {
+                        e.push((CoreId(c as u32), now - *was));
+                    }
+                    *was = now;
+                }
+            }
         }
         (last, prev) = (p.global_ns, i);
     };

@@ -11,19 +11,31 @@ use melior::ir::Module;
 pub static PASS: PassDef = PassDef {
     name: "schedule",
     summary: "Schedule the dataflow into per-core ISA programs (pim_core -> pim_isa)",
-    options: &[OptionDef {
-        name: "mode",
-        help: "ht (batch pipeline, high throughput) or ll (element pipeline, low latency)",
-        default: "ht",
-    }],
+    options: &[
+        OptionDef {
+            name: "mode",
+            help: "ht (batch pipeline, high throughput) or ll (element pipeline, low latency)",
+            default: "ht",
+        },
+        OptionDef {
+            name: "bands",
+            help: "mode=ll: bands of rows each op's output is cut into (more: more overlap, more tokens and code)",
+            default: "32",
+        },
+    ],
     run,
     checks_output: true,
 };
 
 fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
+    let bands = pc.options.get("bands");
+    let bands = match bands.parse::<u32>() {
+        Ok(b) if (1..=1024).contains(&b) => b,
+        _ => return Err(module_error(module, &format!("schedule bands={bands}: expected an integer in 1..=1024"))),
+    };
     let mode = match pc.options.get("mode") {
         "ht" => Mode::Ht,
-        "ll" => Mode::Ll,
+        "ll" => Mode::Ll { bands },
         other => return Err(module_error(module, &format!("unknown schedule mode '{other}'; expected ht or ll"))),
     };
     // The architecture first: a graph read for another one reports confusing shapes.

@@ -16,6 +16,7 @@
 
 pub mod emit;
 pub mod ht;
+pub mod ll;
 pub mod memory;
 pub mod tasks;
 
@@ -28,8 +29,8 @@ use crate::mapping::Mapping;
 pub enum Mode {
     /// Batch pipeline: high throughput.
     Ht,
-    /// Element pipeline: low latency (not implemented yet).
-    Ll,
+    /// Element pipeline: low latency; every op's rows in `bands` bands ([`ll`]).
+    Ll { bands: u32 },
 }
 
 /// A scheduling failure at graph node `node` (None: the graph as a whole).
@@ -69,8 +70,18 @@ pub fn schedule(
             e.run(&tasks, &order.steps)?;
             Ok(e.finish(arch_spec, weights))
         }
-        Mode::Ll => {
-            Err(SchedError::global("mode=ll (the low-latency element pipeline) is not implemented yet; use mode=ht"))
+        Mode::Ll { bands } => {
+            let mut plan = memory::GlobalPlan::new(g, m, arch)?;
+            let whole = tasks::TaskGraph::new(g, m)?;
+            let tasks = ll::bands(g, m, arch, &plan, &whole, bands)?;
+            let order = ht::order(&tasks)?;
+            for (&node, &copies) in &order.copies {
+                plan.set_copies(g, node, copies);
+            }
+            let mut e = emit::Emitter::new(g, m, arch, plan);
+            e.band_buffers = true;
+            e.run(&tasks, &order.steps)?;
+            Ok(e.finish(arch_spec, weights))
         }
     }
 }
