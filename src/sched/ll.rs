@@ -89,6 +89,7 @@ fn row_op(g: &Graph, plan: &GlobalPlan, op: &OpTasks) -> RowOp {
             | Op::Act(_)
             | Op::BatchNorm(_)
             | Op::ChannelShuffle { .. }
+            | Op::Lrn(_)
             | Op::Pad { .. } => true,
             Op::Concat { axis } => *axis == 1 || *axis == -3,
             _ => false,

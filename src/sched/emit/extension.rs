@@ -125,9 +125,18 @@ impl Emitter<'_> {
         let budget = (self.arch.local_memory_bytes() as i64 / (24 * eb)).clamp(1, super::vector::CHUNK);
         let per_block = (budget / c).max(1);
         let pixels = h * w;
-        let blocks = (pixels + per_block - 1) / per_block;
-        let (u0, u1) = part.rows(blocks);
-        if u0 >= u1 {
+        // The part's pixels: whole rows of its band, or whole blocks of the map.
+        let (p0, p1) = match part.rows {
+            Some(_) => {
+                let (r0, r1) = part.rows(h);
+                (r0 * w, r1 * w)
+            }
+            None => {
+                let (u0, u1) = part.rows((pixels + per_block - 1) / per_block);
+                (u0 * per_block, (u1 * per_block).min(pixels))
+            }
+        };
+        if p0 >= p1 {
             return Ok(());
         }
         let (in_g, out_g) = (self.plan.global_of(n.inputs[0]), self.plan.global_of(n.output));
@@ -147,8 +156,8 @@ impl Emitter<'_> {
         let shifts: Vec<i64> = (-below..=above).filter(|&s| s != 0 && s.abs() < c).collect();
         let at = |b: u32, e: i64| Addr::local(b, e * eb);
         let block = |u: i64, d: u8| -> Vec<Stmt> {
-            let p0 = u * per_block;
-            let np = per_block.min(pixels - p0);
+            let p0 = p0 + u * per_block;
+            let np = per_block.min(p1 - p0);
             let len = np * c;
             let size = (len * eb) as u32;
             let mut b = vec![
@@ -179,8 +188,9 @@ impl Emitter<'_> {
             ]);
             b
         };
-        let full = pixels / per_block;
-        let stmts = over_regions(0, &regions(u0, u1, (0, full)), &block);
+        // Full blocks are one region, a short last block another.
+        let blocks = (p1 - p0 + per_block - 1) / per_block;
+        let stmts = over_regions(0, &regions(0, blocks, (0, (p1 - p0) / per_block)), &block);
         self.core(core).emit(stmts);
         Ok(())
     }
