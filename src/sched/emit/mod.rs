@@ -173,7 +173,11 @@ impl Part {
             Some((a, b)) => {
                 let a = a.clamp(0, units);
                 let b = b.clamp(a, units);
-                let (x, y) = share(b - a, self.index, self.of);
+                // The shares turn with the band's first row, so that bands of fewer rows
+                // than cores do not all fall to the same few.
+                let of = self.of.max(1);
+                let turn = (self.index + a as usize % of) % of;
+                let (x, y) = share(b - a, turn, of);
                 (a + x, a + y)
             }
             None => share(units, self.index, self.of),
