@@ -8,6 +8,9 @@
 # issue-bound roofline (all mvmul time of one sample over the 64 cores), with the ratios to
 # PIMCOMP's resnet18_batch.gz under the same run.
 #
+# Then the low-latency element pipeline: one sample's latency against PIMCOMP's
+# resnet18_element_setbw.gz and its batch program.
+#
 # Usage: tools/bench_anchor.sh [SAMPLES]   (needs models/resnet18.onnx: make models ZOO=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +64,33 @@ for s in balance work proportional ga; do
     end=$(date +%s%N)
     sim "$s" "$tmp/$s.pim"
     row "$s" "$(( (end - start) / 1000000 )) ms"
+done
+
+# The low-latency element pipeline: one sample's latency (--samples 1), against PIMCOMP's
+# element-pipeline program (resnet18_element_setbw.gz) and its batch program's latency.
+echo
+echo "\$ $bin/pim-sim $data/resnet18_element_setbw.gz --timing=pimsim-compat --arch lat8.json --samples 1"
+one() {
+    "$bin/pim-sim" "$2" --timing=pimsim-compat --arch "$tmp/lat8.json" --samples 1 --report-json "$tmp/$1.one.json" -q
+}
+one pimcomp_ll "$data/resnet18_element_setbw.gz"
+one pimcomp_ht "$data/resnet18_batch.gz"
+echo "| program | compile | latency | PIMCOMP's element pipeline / this | PIMCOMP's batch program / this |"
+echo "|---|---|---|---|---|"
+lrow() {
+    python3 - "$tmp/$1.one.json" "$tmp/pimcomp_ll.one.json" "$tmp/pimcomp_ht.one.json" "$1" "$2" <<'PY'
+import json, sys
+r, ll, ht = (json.load(open(f))["latency_ns"] for f in sys.argv[1:4])
+print(f"| {sys.argv[4]} | {sys.argv[5]} | {r / 1e6:.3f} ms | {ll / r:.2f}x | {ht / r:.2f}x |")
+PY
+}
+lrow pimcomp_ll -
+lrow pimcomp_ht -
+for s in work ga; do
+    pipeline="builtin.module(partition,replicate{strategy=$s},map-cores{report=false},schedule{mode=ll},alloc-memory)"
+    start=$(date +%s%N)
+    "$bin/pim-opt" models/resnet18.onnx --arch "$tmp/lat8.json" --pass-pipeline="$pipeline" -o "$tmp/ll-$s.pim"
+    end=$(date +%s%N)
+    one "ll-$s" "$tmp/ll-$s.pim"
+    lrow "ll-$s" "$(( (end - start) / 1000000 )) ms"
 done

@@ -4,6 +4,7 @@
 # tools/make_models.py): three samples pipelined (pim-sim --samples 3 first times them
 # overlapped and refuses a schedule where a sample would read another's data), each output
 # checked. Run by hand (a few minutes for the big models): tools/check_zoo.sh [MODEL...]
+# MODES (default "ht ll") and STRATEGIES (default "none balance work ga") pick the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/release/pim-sim ] || cargo build --release --bins
@@ -16,12 +17,14 @@ for m in $models; do
     # GoogLeNet's LRN needs the vector-unit extensions (exp, log, divide): puma has them.
     arch=pimcomp-default
     [ "$m" = googlenet ] && arch=puma
-    for s in none balance work ga; do
-        pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
-        "$bin/pim-opt" "models/$m.onnx" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/$m.pim"
+    for mode in ${MODES:-ht ll}; do
+    for s in ${STRATEGIES:-none balance work ga}; do
+        pipeline="builtin.module(partition{mode=$mode},replicate{strategy=$s},map-cores,schedule{mode=$mode},alloc-memory)"
+        "$bin/pim-opt" "models/$m.onnx" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/$m.pim" ||
+            { echo "$m $s $mode: does not compile"; status=1; continue; }
         "$bin/pim-sim" -q --samples 3 -i "models/$m.input0.npy,models/$m.input1.npy,models/$m.input2.npy" \
             -o "$tmp/$m.0.npy,$tmp/$m.1.npy,$tmp/$m.2.npy" "$tmp/$m.pim" || { status=1; continue; }
-        .venv/bin/python - "$tmp/$m" "models/$m" "$m" "$s" <<'PY' || status=1
+        .venv/bin/python - "$tmp/$m" "models/$m" "$m" "$s $mode" <<'PY' || status=1
 import sys
 import numpy as np
 ok, errs = True, []
@@ -30,9 +33,10 @@ for k in range(3):
     err = float(np.abs(got - want).max())
     errs.append(err)
     ok = ok and got.shape == want.shape and err <= 1e-4 * max(1.0, float(np.abs(want).max()))
-print(f"{sys.argv[3]:>16} {sys.argv[4]:>8}: 3 samples, max |pim-sim - onnxruntime| = {max(errs):.3g} {'ok' if ok else 'MISMATCH'}")
+print(f"{sys.argv[3]:>16} {sys.argv[4]:>11}: 3 samples, max |pim-sim - onnxruntime| = {max(errs):.3g} {'ok' if ok else 'MISMATCH'}")
 sys.exit(0 if ok else 1)
 PY
+    done
     done
 done
 exit $status
