@@ -3,26 +3,30 @@
 //! one sample run at the same time on their cores, band after band, instead of one after
 //! another as in the batch pipeline.
 //!
-//! Bands are aligned along the graph: band `b` of an op ends at the last row whose input
-//! rows all lie in bands `<= b` of its producers (and at most at `(b + 1) / bands` of its
-//! rows), so a band never waits for a later band of its producer and the receptive field
-//! costs no extra band per layer. The source ops (reading only model inputs) split evenly;
-//! an op that needs whole inputs (fully connected, global pooling, softmax, anything read
-//! through a view) is one band, after its inputs' last. Within a band a layer's windows are
-//! shared among its replicas (each replica takes a part of every band: round robin at band
-//! granularity) and a vector op's rows among its cores.
+//! Bands follow the graph ([`band_ends`]): each input's band ends give the rows the op can
+//! compute from them, so a band waits for no later band of its producer than it must; the
+//! rows that wait for an input's last band are a band each, so that the receptive field's
+//! growth does not pile up in one last band. Source ops (reading only model inputs) split
+//! evenly. An op that needs whole inputs (fully connected, global pooling, softmax, anything
+//! read through a view) is one band, after its inputs' last.
+//!
+//! Within a band, a layer's windows go to the sets of cores holding its replicas in the
+//! mapping's proportions, a run per set for one of its replicas in turn ([`ReplicaShares`]);
+//! a vector op's rows are shared among its cores. A band's tokens come from the cores that
+//! stored the rows each of its cores reads (row by row, not band to band).
 //!
 //! The order is a list schedule on estimated times (`mapping::period`'s busy time of each
 //! op on each core, in proportion to the band's rows): the next band is the one that can
-//! start earliest. The result is again one global order of tasks, each preceded by tokens
-//! from the cores that stored the rows it reads, so [`super::ht::order`] drops the implied
-//! tokens, counts copies for samples in flight, and its deadlock argument holds unchanged.
+//! start earliest. The result is again one global order of tasks, each preceded by its
+//! tokens, so [`super::ht::order`] drops the implied tokens, counts copies for samples in
+//! flight, and its deadlock argument holds unchanged.
 
 use super::memory::{GlobalPlan, Layout};
 use super::tasks::{OpTasks, Task, TaskGraph, Token};
 use super::SchedError;
 use crate::arch::{Arch, CoreId};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op, ValueId};
+use crate::ids::IdVec;
 use crate::mapping::Mapping;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -71,9 +75,8 @@ struct RowOp {
     inputs: Vec<(NodeId, i64, Need)>,
 }
 
-fn row_op(g: &Graph, plan: &GlobalPlan, op: &OpTasks) -> RowOp {
+fn row_op(g: &Graph, producers: &IdVec<ValueId, Option<NodeId>>, plan: &GlobalPlan, op: &OpTasks) -> RowOp {
     let n = &g.nodes[op.node];
-    let producers = g.producers();
     let out = plan.layout_of(n.output);
     let h = out.rows();
     // A reordered output (a flattened map copied out in channel-major order) is a view's
@@ -96,7 +99,7 @@ fn row_op(g: &Graph, plan: &GlobalPlan, op: &OpTasks) -> RowOp {
         };
     let mut inputs = vec![];
     for &v in &n.inputs {
-        let Some(p) = g.data_producer(&producers, v) else { continue };
+        let Some(p) = g.data_producer(producers, v) else { continue };
         if !op.reads.contains(&p) {
             continue;
         }
@@ -153,13 +156,14 @@ pub fn bands(
 ) -> Result<TaskGraph, SchedError> {
     let nb = bands.max(1);
     let op_index: HashMap<NodeId, usize> = tg.ops.iter().enumerate().map(|(k, o)| (o.node, k)).collect();
+    let producers = g.producers();
     // ends[op]: the op's band ends (rows stored once each band is done), the last its rows.
     let mut ends: Vec<Vec<i64>> = Vec::with_capacity(tg.ops.len());
     // tails[op]: the first row of its tail, from which every row is a band.
     let mut tails: Vec<i64> = Vec::with_capacity(tg.ops.len());
     let mut rows_of: Vec<RowOp> = Vec::with_capacity(tg.ops.len());
     for op in &tg.ops {
-        let r = row_op(g, plan, op);
+        let r = row_op(g, &producers, plan, op);
         let inputs: Vec<(&[i64], i64, i64, Need)> = r
             .inputs
             .iter()
@@ -259,13 +263,14 @@ pub fn bands(
     Ok(TaskGraph { ops })
 }
 
-/// The band ends of an op (`inputs`: each input's band ends, rows and need): every point at
-/// which one input's bands let it go further, and an even split into `nb` bands, merged
-/// where closer than half a band (a lone row at least); the last end is the op's rows. Taking
-/// the inputs' points keeps bands aligned (a band waits for no later band of its producer
-/// than it must); the points near the end stay as fine as the producer's, so the rows that
-/// wait for a model's last input rows (more at every layer: the receptive field grows) still
-/// flow from layer to layer instead of piling up in one last band.
+/// The band ends of an op and its tail (`inputs`: each input's band ends, tail, rows and
+/// need). The ends: every point at which one input's bands let the op go further, and an
+/// even split into `nb` bands, merged where closer than half a band (a row at least); the
+/// last end is the op's rows. Taking the inputs' points keeps bands aligned (a band waits for
+/// no later band of its producer than it must). The tail is the rows that wait for some
+/// input's tail (a source's tail is its last band): each is a band of its own, so that these
+/// rows, more at every layer as the receptive field grows, flow from layer to layer instead
+/// of piling up in one last band.
 fn band_ends(r: &RowOp, inputs: &[(&[i64], i64, i64, Need)], nb: u32) -> (Vec<i64>, i64) {
     let h = r.h;
     if h <= 0 {
