@@ -165,15 +165,17 @@ fn live_ranges(c: &CoreProgram, eb: u64) -> Vec<Option<(usize, usize)>> {
     let w = Walk::new(c, eb);
     let mut ranges: Vec<Option<(usize, usize)>> =
         w.uses.iter().map(|u| Some((u.first()?.pos, u.iter().map(|x| x.pos).max()?))).collect();
-    // Loops in program order (outer before inner): a buffer used in a loop and outside it, or
-    // whose value may outlive an iteration, lives for the whole loop.
-    for (l, lp) in w.loops.iter().enumerate() {
-        for (b, uses) in w.uses.iter().enumerate() {
+    // A buffer used in a loop and outside it, or whose value may outlive an iteration, lives
+    // for the whole loop. Each buffer visits the loops its uses are in (not every loop of the
+    // core: an element-pipeline program has tens of thousands of loops and of buffers).
+    for (b, uses) in w.uses.iter().enumerate() {
+        let mut around: Vec<usize> = uses.iter().flat_map(|u| u.loops.iter().copied()).collect();
+        around.sort_unstable();
+        around.dedup();
+        for l in around {
             let inside: Vec<&Use> = uses.iter().filter(|u| u.loops.contains(&l)).collect();
-            if inside.is_empty() {
-                continue;
-            }
             if inside.len() < uses.len() || !iteration_local(&inside, l, &w.loops) {
+                let lp = &w.loops[l];
                 let r = ranges[b].as_mut().expect("a used buffer has a range");
                 *r = (r.0.min(lp.first), r.1.max(lp.last));
             }
