@@ -56,14 +56,19 @@ print(f"| {name} | {compile_s} | {tp:.1f}/s | {tp / ref['throughput_per_s']:.2f}
       f"| {r['bottleneck']['work_ns_per_sample'] / 1e6:.3f} ms | {roof:.1f}/s | {tp / roof:.2f}x | {r['overwrite_count']} |")
 PY
 }
+# compile NAME PIPELINE: ResNet-18 into $tmp/NAME.pim; the compile time in $compile_ms.
+compile() {
+    local start end
+    start=$(date +%s%N)
+    "$bin/pim-opt" models/resnet18.onnx --arch "$tmp/lat8.json" --pass-pipeline="$2" -o "$tmp/$1.pim"
+    end=$(date +%s%N)
+    compile_ms="$(( (end - start) / 1000000 )) ms"
+}
 row pimcomp -
 for s in balance work proportional ga; do
-    pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
-    start=$(date +%s%N)
-    "$bin/pim-opt" models/resnet18.onnx --arch "$tmp/lat8.json" --pass-pipeline="$pipeline" -o "$tmp/$s.pim"
-    end=$(date +%s%N)
+    compile "$s" "builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
     sim "$s" "$tmp/$s.pim"
-    row "$s" "$(( (end - start) / 1000000 )) ms"
+    row "$s" "$compile_ms"
 done
 
 # The low-latency element pipeline: one sample's latency (--samples 1), against PIMCOMP's
@@ -87,10 +92,7 @@ PY
 lrow pimcomp_ll -
 lrow pimcomp_ht -
 for s in work ga; do
-    pipeline="builtin.module(partition,replicate{strategy=$s},map-cores{report=false},schedule{mode=ll},alloc-memory)"
-    start=$(date +%s%N)
-    "$bin/pim-opt" models/resnet18.onnx --arch "$tmp/lat8.json" --pass-pipeline="$pipeline" -o "$tmp/ll-$s.pim"
-    end=$(date +%s%N)
+    compile "ll-$s" "builtin.module(partition,replicate{strategy=$s},map-cores{report=false},schedule{mode=ll},alloc-memory)"
     one "ll-$s" "$tmp/ll-$s.pim"
-    lrow "ll-$s" "$(( (end - start) / 1000000 )) ms"
+    lrow "ll-$s" "$compile_ms"
 done

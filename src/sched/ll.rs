@@ -54,10 +54,16 @@ impl Need {
         }
         let (lo, hi) = match self {
             Need::Same => (y0, y1),
-            Need::Window { k, s, pad, d } => {
-                (y0.saturating_mul(s) - pad, (y1 - 1).saturating_mul(s) - pad + (k - 1).saturating_mul(d) + 1)
-            }
-            Need::Shift { top } => (y0 - top, y1 - top),
+            // Kernel, stride and padding come from model files: saturate, never overflow.
+            Need::Window { k, s, pad, d } => (
+                y0.saturating_mul(s).saturating_sub(pad),
+                (y1 - 1)
+                    .saturating_mul(s)
+                    .saturating_sub(pad)
+                    .saturating_add(k.saturating_sub(1).saturating_mul(d))
+                    .saturating_add(1),
+            ),
+            Need::Shift { top } => (y0.saturating_sub(top), y1.saturating_sub(top)),
             Need::All => (0, h_in),
         };
         let lo = lo.clamp(0, h_in);
@@ -238,12 +244,8 @@ pub fn bands(
         for t in &item.tasks {
             let reader = t.core();
             let rows = task_rows(g, r, op, t);
-            for &d in &item.deps {
-                let dep = &items[d];
-                let value = tg.ops[dep.op].node;
-                if dep.op == item.op {
-                    continue;
-                }
+            for &d in item.deps.iter().filter(|&&d| items[d].op != item.op) {
+                let value = tg.ops[items[d].op].node;
                 for &(_, h_in, need) in r.inputs.iter().filter(|i| i.0 == value) {
                     let (lo, hi) = need.range(rows.0, rows.1, h_in);
                     for &(w, (a, b)) in &rows_done[d] {
@@ -480,10 +482,14 @@ fn band_tasks(g: &Graph, op: &OpTasks, r: &RowOp, shares: &mut ReplicaShares, (y
 /// whose dependencies are placed and which can start earliest (ties: lower band, earlier
 /// op).
 fn list_schedule(g: &Graph, m: &Mapping, arch: &Arch, tg: &TaskGraph, rows_of: &[RowOp], items: &[Item]) -> Vec<usize> {
-    let busy = crate::mapping::period::busy_by_node(g, m, arch);
+    let mut busy: HashMap<(NodeId, CoreId), f64> = HashMap::new();
+    for (node, cores) in crate::mapping::period::busy_by_node(g, m, arch) {
+        for (core, t) in cores {
+            *busy.entry((node, core)).or_default() += t;
+        }
+    }
     let duration = |it: &Item, core: CoreId| -> f64 {
-        let node = tg.ops[it.op].node;
-        let total: f64 = busy.get(&node).map_or(0.0, |v| v.iter().filter(|(c, _)| *c == core).map(|(_, t)| t).sum());
+        let total = busy.get(&(tg.ops[it.op].node, core)).copied().unwrap_or(0.0);
         let h = rows_of[it.op].h.max(1) as f64;
         (total * (it.rows.1 - it.rows.0) as f64 / h).max(1.0)
     };

@@ -58,30 +58,19 @@ pub fn schedule(
     weights: Option<String>,
     mode: Mode,
 ) -> Result<Program, SchedError> {
-    match mode {
-        Mode::Ht => {
-            let mut plan = memory::GlobalPlan::new(g, m, arch)?;
-            let tasks = tasks::TaskGraph::new(g, m)?;
-            let order = ht::order(&tasks)?;
-            for (&node, &copies) in &order.copies {
-                plan.set_copies(g, node, copies);
-            }
-            let mut e = emit::Emitter::new(g, m, arch, plan);
-            e.run(&tasks, &order.steps)?;
-            Ok(e.finish(arch_spec, weights))
-        }
-        Mode::Ll { bands } => {
-            let mut plan = memory::GlobalPlan::new(g, m, arch)?;
-            let whole = tasks::TaskGraph::new(g, m)?;
-            let tasks = ll::bands(g, m, arch, &plan, &whole, bands)?;
-            let order = ht::order(&tasks)?;
-            for (&node, &copies) in &order.copies {
-                plan.set_copies(g, node, copies);
-            }
-            let mut e = emit::Emitter::new(g, m, arch, plan);
-            e.band_buffers = true;
-            e.run(&tasks, &order.steps)?;
-            Ok(e.finish(arch_spec, weights))
-        }
+    let mut plan = memory::GlobalPlan::new(g, m, arch)?;
+    let whole = tasks::TaskGraph::new(g, m)?;
+    // The modes differ in the task graph: the element pipeline cuts every op into bands.
+    let tasks = match mode {
+        Mode::Ht => whole,
+        Mode::Ll { bands } => ll::bands(g, m, arch, &plan, &whole, bands)?,
+    };
+    let order = ht::order(&tasks)?;
+    for (&node, &copies) in &order.copies {
+        plan.set_copies(g, node, copies);
     }
+    let mut e = emit::Emitter::new(g, m, arch, plan);
+    e.band_buffers = matches!(mode, Mode::Ll { .. });
+    e.run(&tasks, &order.steps)?;
+    Ok(e.finish(arch_spec, weights))
 }
