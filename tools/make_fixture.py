@@ -175,6 +175,12 @@ def conv_depthwise_5x5(gb: GraphBuilder) -> str:
     return gb.conv(gb.input("input", [1, 12, 9, 9]), 12, 5, 1, 2, group=12)
 
 
+@graph_fixture("conv-wide")
+def conv_wide(gb: GraphBuilder) -> str:
+    """Conv over 96 channels (3x3 pad 1, 7x7, 96 -> 8): on 64-row crossbars a replica is two row groups, which a small core cannot hold together (owner and helper)."""
+    return gb.conv(gb.input("input", [1, 96, 7, 7]), 8, 3, 1, 1)
+
+
 @graph_fixture("conv-dilation")
 def conv_dilation(gb: GraphBuilder) -> str:
     """Dilated Conv (3x3, dilations 2, pads 2: 6x6 -> 6x6)."""
