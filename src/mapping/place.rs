@@ -14,7 +14,7 @@ pub trait Placer: Sync {
 }
 
 /// Every strategy, by name.
-pub static STRATEGIES: &[&dyn Placer] = &[&FirstFit];
+pub static STRATEGIES: &[&dyn Placer] = &[&FirstFit, &Balanced];
 
 pub fn find(name: &str) -> Option<&'static dyn Placer> {
     STRATEGIES.iter().copied().find(|s| s.name() == name)
@@ -155,6 +155,100 @@ impl Placer for FirstFit {
         place_vector_ops_near_producers(g, m);
         Ok(())
     }
+}
+
+/// Balanced: the crossbar work spread evenly over the cores. First-fit keeps a layer on
+/// neighbouring cores, so a core of an early layer (many windows per crossbar) carries several
+/// times the work of one of a late layer (few): ResNet-18 on latency_config.json, `work`
+/// replicas, busiest core 1.96x the mean. Here the unit of placement is a replica's unit (its
+/// groups that sum into one output, kept on one core so partial sums stay local), or each of
+/// its groups when the unit is wider than a core; items go widest first (so wide groups still
+/// find a core with room), most work first among equals, each to the core with the least work
+/// that has room. Cores then mix layers, which the element pipeline interleaves band by band
+/// (the batch pipeline runs a core's layers in order each sample, so it keeps first-fit). When
+/// the items do not pack this way, first-fit places them.
+pub struct Balanced;
+
+impl Placer for Balanced {
+    fn name(&self) -> &'static str {
+        "balanced"
+    }
+    fn summary(&self) -> &'static str {
+        "spread crossbar work evenly over the cores (for the element pipeline)"
+    }
+    fn place(&self, g: &Graph, m: &mut Mapping, arch: &Arch) -> Result<(), MapError> {
+        match balanced(g, m, arch) {
+            Some(placed) => {
+                for (node, cores) in placed {
+                    let total = windows(g, &g.nodes[node]);
+                    let l = m.layers.get_mut(&node).expect("a layer of the mapping");
+                    l.windows = Some(even_windows(total, l.replicas));
+                    l.ag_cores = Some(cores);
+                }
+                place_vector_ops_near_producers(g, m);
+                Ok(())
+            }
+            None => FirstFit.place(g, m, arch),
+        }
+    }
+}
+
+/// The cores of every group, per layer, of a balanced placement (None: the items do not
+/// pack, or a group is wider than a core).
+fn balanced(g: &Graph, m: &Mapping, arch: &Arch) -> Option<Vec<(NodeId, Vec<CoreId>)>> {
+    struct Item {
+        layer: usize,
+        /// Indices into the layer's `ag_cores`.
+        slots: Vec<usize>,
+        xbars: u64,
+        work: f64,
+    }
+    let cost = crate::cost::CostModel::new(arch, crate::cost::Model::Pimlir);
+    let (ibiw, mbiw) = (arch.activation_bits, arch.weight_bits);
+    let per_core = u64::from(arch.xbars_per_core());
+    let mut items = vec![];
+    let mut out = vec![];
+    for (layer, (&node, l)) in m.layers.iter().enumerate() {
+        let n = g.nodes.get(node)?;
+        let specs = l.groups();
+        let bounds = even_windows(windows(g, n), l.replicas);
+        let mut units: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for (k, a) in specs.iter().enumerate() {
+            units.entry(l.unfolding.unit_of(a.matrix)).or_default().push(k);
+        }
+        for r in 0..l.replicas as usize {
+            let products = super::format::replica_products(g, n, l.unfolding.format, bounds[r], bounds[r + 1]) as f64;
+            let work =
+                |k: usize| products * cost.mvmul_ns(specs[k].rows, specs[k].cols, specs[k].xbars, ibiw, ibiw, mbiw);
+            for groups in units.values() {
+                let xbars: u64 = groups.iter().map(|&k| u64::from(specs[k].xbars)).sum();
+                let slot = |k: usize| r * specs.len() + k;
+                if xbars <= per_core {
+                    let work = groups.iter().map(|&k| work(k)).sum();
+                    items.push(Item { layer, slots: groups.iter().map(|&k| slot(k)).collect(), xbars, work });
+                } else {
+                    for &k in groups {
+                        let xbars = u64::from(specs[k].xbars);
+                        (xbars <= per_core).then_some(())?;
+                        items.push(Item { layer, slots: vec![slot(k)], xbars, work: work(k) });
+                    }
+                }
+            }
+        }
+        out.push((node, vec![CoreId(0); specs.len() * l.replicas as usize]));
+    }
+    items.sort_by(|a, b| b.xbars.cmp(&a.xbars).then(b.work.total_cmp(&a.work)));
+    let cores = arch.core_count() as usize;
+    let (mut free, mut load) = (vec![per_core; cores], vec![0.0f64; cores]);
+    for it in &items {
+        let c = (0..cores).filter(|&c| free[c] >= it.xbars).min_by(|&a, &b| load[a].total_cmp(&load[b]))?;
+        free[c] -= it.xbars;
+        load[c] += it.work;
+        for &s in &it.slots {
+            out[it.layer].1[s] = CoreId(c as u32);
+        }
+    }
+    Some(out)
 }
 
 /// The message for a failed placement.
@@ -300,6 +394,37 @@ mod tests {
             proptest::prop_assert_eq!((w[0], w[replicas as usize]), (0, total));
             proptest::prop_assert!(w.windows(2).all(|p| p[0] <= p[1] && p[1] - p[0] <= total.div_ceil(u64::from(replicas))));
         }
+    }
+
+    /// 64 replicas of a 3x3 convolution (two one-crossbar groups each): first-fit packs them
+    /// into the first two cores, balanced gives each replica a core of its own, its groups
+    /// together, and every group is placed once within the cores' crossbars.
+    #[test]
+    fn balanced_spreads_the_work_that_first_fit_piles_up() {
+        let arch = Arch::preset("pimcomp-default").unwrap();
+        let g = crate::mapping::format::tests::conv(16, 16, 3, 1);
+        let i = NodeId(0);
+        let u = crate::mapping::format::unfolding_in(&g, &g.nodes[i], crate::unfold::Format::IK2_O_1, 128, &arch, None)
+            .unwrap();
+        let mut l = crate::mapping::LayerMap::new(u, 128, &arch);
+        l.replicas = 64;
+        let mut m = Mapping::default();
+        m.layers.insert(i, l);
+        let (mut ff, mut bal) = (m.clone(), m);
+        FirstFit.place(&g, &mut ff, &arch).unwrap();
+        Balanced.place(&g, &mut bal, &arch).unwrap();
+        let work = |m: &Mapping| crate::mapping::estimate::crossbar_work(&g, m, &arch);
+        let (w_ff, w_bal) = (work(&ff), work(&bal));
+        assert!((w_ff.total_ns - w_bal.total_ns).abs() < 1e-6);
+        assert_eq!(w_ff.per_core.len(), 2);
+        assert_eq!(w_bal.per_core.len(), 64);
+        assert!(w_bal.gap() * 30.0 < w_ff.gap(), "{} vs {}", w_bal.gap(), w_ff.gap());
+        let cores = bal.layers[&i].ag_cores.clone().unwrap();
+        assert_eq!(cores.len(), 128);
+        for r in 0..64 {
+            assert_eq!(cores[2 * r], cores[2 * r + 1], "replica {r}'s groups sum on one core");
+        }
+        assert_eq!(bal.layers[&i].windows.as_deref(), Some(crate::mapping::even_windows(64, 64).as_slice()));
     }
 
     #[test]

@@ -12,7 +12,11 @@ pub static PASS: PassDef = PassDef {
     name: "map-cores",
     summary: "Place array groups and vector ops on cores (pim_partition -> pim_core)",
     options: &[
-        OptionDef { name: "strategy", help: "placement strategy: first-fit", default: "first-fit" },
+        OptionDef {
+            name: "strategy",
+            help: "placement strategy: first-fit (fill cores in layer order, for the batch pipeline) or balanced (spread crossbar work evenly; the element pipeline's default)",
+            default: "first-fit",
+        },
         OptionDef {
             name: "report",
             help: "on stderr: true (the crossbar-work bound, the busiest core's gap to it and the estimated period), layers (also each op's estimated global-memory time) or false",
