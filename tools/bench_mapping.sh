@@ -14,16 +14,21 @@
 #               program's crossbar work on this chip can have a shorter period
 #   busiest     the busiest core's mvmul time per sample, as --map-cores notes it (its
 #               estimate of the mapping, exact for crossbar work; waits and transfers come on top)
-#   gap         period / bound (and busiest / bound, the part placement and replication leave)
-#   estimate    the period --map-cores estimates (src/mapping/period.rs: busiest core with
+#   gap         period / bound (ll: latency / bound), and busiest / bound (the part placement
+#               and replication leave)
+#   estimate    ht: the period --map-cores estimates (src/mapping/period.rs: busiest core with
 #               its queueing for global memory, or the global-memory server), and its ratio
-#               to the simulated period
+#               to the simulated period; ll: the latency --schedule=mode=ll estimates (its list
+#               schedule), and its ratio to the simulated latency
 #   global      the global-memory server's busy time per sample, simulated
 #   search      the ga search's time (its note)
 # A model that does not compile shows the first line of its error instead. Models with
 # softmax or LRN get pimcomp-default with the vector-unit extensions (marked +ext).
 #
-# Usage: STRATEGIES="none balance work" tools/bench_mapping.sh [MODEL-FILE...]
+# MODES (default "ht"; "ht ll" for both): ll compiles with --schedule=mode=ll and simulates
+# one sample (its period and global columns are then one sample's).
+#
+# Usage: STRATEGIES="none balance work" MODES="ht ll" tools/bench_mapping.sh [MODEL-FILE...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/release/pim-opt ] || cargo build --release --bins
@@ -39,8 +44,8 @@ else
 fi
 # pimcomp-default with the vector-unit extensions.
 python3 tools/arch_with_extensions.py "$tmp/pimcomp-ext.json"
-echo "| model | strategy | crossbars | use | compile | latency | period | bound | busiest | gap | estimate | global | search |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | mode | strategy | crossbars | use | compile | latency | period | bound | busiest | gap | estimate | global | search |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for f in "${files[@]}"; do
     name=$(basename "$f")
     arch=pimcomp-default
@@ -49,28 +54,31 @@ for f in "${files[@]}"; do
         arch="$tmp/pimcomp-ext.json"
         name="$name+ext"
     fi
+    for mode in ${MODES:-ht}; do
+    samples=6
+    [ "$mode" = ll ] && samples=1
     for s in ${STRATEGIES:-none balance work uniform proportional ga}; do
-        pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule,alloc-memory)"
+        pipeline="builtin.module(partition,replicate{strategy=$s},map-cores,schedule{mode=$mode},alloc-memory)"
         start=$(date +%s%N)
         if ! "$bin/pim-opt" "$f" --arch "$arch" --pass-pipeline="$pipeline" -o "$tmp/p.pim" 2> "$tmp/err"; then
             why=$(grep -m1 "error" "$tmp/err" | sed 's/|/\\|/g' | cut -c1-140)
-            echo "| $name | $s | - | - | - | $why | | | | | | | |"
+            echo "| $name | $mode | $s | - | - | - | $why | | | | | | | |"
             # The other strategies stop at the same place.
             break
         fi
         end=$(date +%s%N)
         cp "$tmp/err" "$tmp/note"
-        if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples 6 --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
-            echo "| $name | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | | | | | |"
+        if ! "$bin/pim-sim" "$tmp/p.pim" --arch "$arch" --samples "$samples" --report-json "$tmp/r.json" -q 2> "$tmp/err"; then
+            echo "| $name | $mode | $s | | | | $(grep -m1 error "$tmp/err" | cut -c1-140) | | | | | | | |"
             continue
         fi
-        python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" "$tmp/note" <<'PY'
+        python3 - "$tmp/p.pim" "$tmp/r.json" "$name" "$s" "$(( (end - start) / 1000000 ))" "$tmp/note" "$mode" <<'PY'
 import json, re, sys
-pim, report, name, strategy, ms, note = sys.argv[1:7]
+pim, report, name, strategy, ms, note, mode = sys.argv[1:8]
 text = open(note).read()
 m = re.search(r"busiest core \d+ ([0-9.]+) ms", text)
 busiest = float(m.group(1)) * 1e6 if m else float("nan")
-m = re.search(r"estimated period ([0-9.]+) ms", text)
+m = re.search(r"estimated period ([0-9.]+) ms" if mode == "ht" else r"estimated latency ([0-9.]+) ms", text)
 estimate = float(m.group(1)) * 1e6 if m else float("nan")
 m = re.search(r"scored in ([0-9.]+) s", text)
 search = f"{float(m.group(1)):.2f} s" if m else "-"
@@ -78,12 +86,15 @@ xbars = sum(int(m.group(1)) for m in re.finditer(r"^  ag \d+ .* xbars=(\d+)", op
 r = json.load(open(report))
 chip = 144 * 64
 period = 1e9 / r["throughput_per_s"] if r.get("throughput_per_s") else float("nan")
+# What the estimate is of: the period (ht), one sample's latency (ll).
+measured = period if mode == "ht" else r["latency_ns"]
 matrix = sum(c["busy_ns"]["matrix"] for c in r["cores"]) / r["samples"]
 bound = matrix / 144
-ms_ = lambda ns: f"{ns / 1e6:.3f} ms"
-print(f"| {name} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} "
-      f"| {ms_(period)} | {ms_(bound)} | {ms_(busiest)} | {period / bound:.1f}x ({busiest / bound:.1f}x) "
-      f"| {ms_(estimate)} ({estimate / period:.2f}x) | {ms_(r['global_busy_ns_per_sample'])} | {search} |")
+ms_ = lambda ns: f"{ns / 1e6:.3f} ms" if ns == ns else "-"
+print(f"| {name} | {mode} | {strategy} | {xbars} | {100 * xbars / chip:.1f}% | {int(ms) / 1000:.2f} s | {ms_(r['latency_ns'])} "
+      f"| {ms_(period)} | {ms_(bound)} | {ms_(busiest)} | {measured / bound:.1f}x ({busiest / bound:.1f}x) "
+      f"| {ms_(estimate)} ({estimate / measured:.2f}x) | {ms_(r['global_busy_ns_per_sample'])} | {search} |")
 PY
+    done
     done
 done

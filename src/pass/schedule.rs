@@ -22,6 +22,11 @@ pub static PASS: PassDef = PassDef {
             help: "mode=ll: bands of rows each op's output is cut into (more: more overlap, more tokens and code)",
             default: "32",
         },
+        OptionDef {
+            name: "report",
+            help: "mode=ll: on stderr, the list schedule's estimate of one sample's latency (true or false)",
+            default: "true",
+        },
     ],
     run,
     checks_output: true,
@@ -32,6 +37,11 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let bands = match bands.parse::<u32>() {
         Ok(b) if (1..=1024).contains(&b) => b,
         _ => return Err(module_error(module, &format!("schedule bands={bands}: expected an integer in 1..=1024"))),
+    };
+    let report = match pc.options.get("report") {
+        "true" => true,
+        "false" => false,
+        other => return Err(module_error(module, &format!("schedule report={other}: expected true or false"))),
     };
     let mode = match pc.options.get("mode") {
         "ht" => Mode::Ht,
@@ -51,7 +61,13 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
     let weights = crate::dialect::module_str(module, "pim.weights");
     match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode) {
-        Ok(program) => {
+        Ok(crate::sched::Scheduled { program, estimated_latency_ns }) => {
+            if let (true, Some(ns)) = (report, estimated_latency_ns) {
+                eprintln!(
+                    "note: schedule: estimated latency {:.3} ms per sample (the list schedule on pimlir's timing model, or the global-memory server's work if longer; waits for partners left out)",
+                    ns / 1e6
+                );
+            }
             if pc.verify {
                 super::verify::report_program(module, &program, pc.arch)?;
             }

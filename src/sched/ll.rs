@@ -151,7 +151,10 @@ struct Item {
 }
 
 /// The task graph of the element pipeline: `tg`'s ops cut into `bands` bands each, in the
-/// order of the list schedule.
+/// order of the list schedule; and an estimate of one sample's latency (ns): when the list
+/// schedule's last band ends (`mapping::period`'s busy times, no waits for partners), or the
+/// global-memory server's work for the sample if that is longer (the list schedule gives
+/// each core its loads' service time but not the queue at the one server).
 pub fn bands(
     g: &Graph,
     m: &Mapping,
@@ -159,7 +162,7 @@ pub fn bands(
     plan: &GlobalPlan,
     tg: &TaskGraph,
     bands: u32,
-) -> Result<TaskGraph, SchedError> {
+) -> Result<(TaskGraph, f64), SchedError> {
     let nb = bands.max(1);
     let op_index: HashMap<NodeId, usize> = tg.ops.iter().enumerate().map(|(k, o)| (o.node, k)).collect();
     let producers = g.producers();
@@ -217,7 +220,8 @@ pub fn bands(
         }
     }
 
-    let order = list_schedule(g, m, arch, tg, &rows_of, &items);
+    let (order, makespan) = list_schedule(g, m, arch, tg, &rows_of, &items);
+    let latency_ns = makespan.max(crate::mapping::period::estimate(g, m, arch).global_ns);
 
     // The task graph in that order, each band with a token from every core that stored
     // rows a core of the band reads (row by row, not band to band: a core of a pooling
@@ -262,7 +266,7 @@ pub fn bands(
             .collect();
         ops.push(OpTasks { node: op.node, tokens, reads: op.reads.clone(), tasks: item.tasks.clone() });
     }
-    Ok(TaskGraph { ops })
+    Ok((TaskGraph { ops }, latency_ns))
 }
 
 /// The band ends of an op and its tail (`inputs`: each input's band ends, tail, rows and
@@ -481,7 +485,15 @@ fn band_tasks(g: &Graph, op: &OpTasks, r: &RowOp, shares: &mut ReplicaShares, (y
 /// The order of `items` from a list schedule on estimated busy times: repeatedly the item
 /// whose dependencies are placed and which can start earliest (ties: lower band, earlier
 /// op).
-fn list_schedule(g: &Graph, m: &Mapping, arch: &Arch, tg: &TaskGraph, rows_of: &[RowOp], items: &[Item]) -> Vec<usize> {
+/// The items in list-schedule order, and when the last one finishes (ns).
+fn list_schedule(
+    g: &Graph,
+    m: &Mapping,
+    arch: &Arch,
+    tg: &TaskGraph,
+    rows_of: &[RowOp],
+    items: &[Item],
+) -> (Vec<usize>, f64) {
     let mut busy: HashMap<(NodeId, CoreId), f64> = HashMap::new();
     for (node, cores) in crate::mapping::period::busy_by_node(g, m, arch) {
         for (core, t) in cores {
@@ -504,6 +516,7 @@ fn list_schedule(g: &Graph, m: &Mapping, arch: &Arch, tg: &TaskGraph, rows_of: &
     let mut finish = vec![0.0f64; items.len()];
     let mut free: HashMap<CoreId, f64> = HashMap::new();
     let mut order = Vec::with_capacity(items.len());
+    let mut makespan = 0.0f64;
     while !ready.is_empty() {
         let start_of = |k: usize| -> f64 {
             let it = &items[k];
@@ -529,6 +542,7 @@ fn list_schedule(g: &Graph, m: &Mapping, arch: &Arch, tg: &TaskGraph, rows_of: &
             end = end.max(e);
         }
         finish[best] = end;
+        makespan = makespan.max(end);
         order.push(best);
         for &u in &users[best] {
             missing[u] -= 1;
@@ -537,7 +551,7 @@ fn list_schedule(g: &Graph, m: &Mapping, arch: &Arch, tg: &TaskGraph, rows_of: &
             }
         }
     }
-    order
+    (order, makespan)
 }
 
 #[cfg(test)]

@@ -49,6 +49,13 @@ impl SchedError {
     }
 }
 
+/// A schedule: the program, and what the scheduler estimated of it.
+pub struct Scheduled {
+    pub program: Program,
+    /// `mode=ll`: the estimate of one sample's latency, ns (`ll::bands`).
+    pub estimated_latency_ns: Option<f64>,
+}
+
 /// Schedules a mapped graph into a program for `arch` (recorded as `arch_spec`).
 pub fn schedule(
     g: &Graph,
@@ -57,13 +64,16 @@ pub fn schedule(
     arch_spec: &str,
     weights: Option<String>,
     mode: Mode,
-) -> Result<Program, SchedError> {
+) -> Result<Scheduled, SchedError> {
     let mut plan = memory::GlobalPlan::new(g, m, arch)?;
     let whole = tasks::TaskGraph::new(g, m)?;
     // The modes differ in the task graph: the element pipeline cuts every op into bands.
-    let tasks = match mode {
-        Mode::Ht => whole,
-        Mode::Ll { bands } => ll::bands(g, m, arch, &plan, &whole, bands)?,
+    let (tasks, estimated_latency_ns) = match mode {
+        Mode::Ht => (whole, None),
+        Mode::Ll { bands } => {
+            let (t, ns) = ll::bands(g, m, arch, &plan, &whole, bands)?;
+            (t, Some(ns))
+        }
     };
     let order = ht::order(&tasks)?;
     for (&node, &copies) in &order.copies {
@@ -72,5 +82,5 @@ pub fn schedule(
     let mut e = emit::Emitter::new(g, m, arch, plan);
     e.band_buffers = matches!(mode, Mode::Ll { .. });
     e.run(&tasks, &order.steps)?;
-    Ok(e.finish(arch_spec, weights))
+    Ok(Scheduled { program: e.finish(arch_spec, weights), estimated_latency_ns })
 }
