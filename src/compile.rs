@@ -70,7 +70,7 @@ pub fn compile(imported: &Imported, weights: &str, arch: &Arch, arch_spec: &str,
         Error::new(format!("unknown map-cores strategy '{}'; available: {}", opts.place, place::names()))
     })?;
     placer.place(g, &mut m, arch).map_err(|e| at(e.node, e.message))?;
-    let mut p = schedule(g, &m, arch, arch_spec, Some(weights.to_string()), opts.mode)
+    let mut p = schedule(g, &m, arch, arch_spec, Some(weights.to_string()), opts.mode, true)
         .map_err(|e| at(e.node, e.message))?
         .program;
     crate::isa::alloc::allocate(&mut p, arch).map_err(Error::new)?;

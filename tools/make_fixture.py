@@ -181,6 +181,14 @@ def conv_wide(gb: GraphBuilder) -> str:
     return gb.conv(gb.input("input", [1, 96, 7, 7]), 8, 3, 1, 1)
 
 
+@graph_fixture("residual-block")
+def residual_block(gb: GraphBuilder) -> str:
+    """A ResNet block: Relu(Conv3x3(Relu(Conv3x3(x))) + x), read by a 1x1 conv; the add and its ReLU run inside the second conv (sched::fuse)."""
+    x = gb.input("input", X)
+    h = gb.conv(gb.relu(gb.conv(x, 4, 3, 1, 1)), 4, 3, 1, 1)
+    return gb.conv(gb.relu(gb.add(h, x)), 4, 1)
+
+
 @graph_fixture("conv-dilation")
 def conv_dilation(gb: GraphBuilder) -> str:
     """Dilated Conv (3x3, dilations 2, pads 2: 6x6 -> 6x6)."""

@@ -23,6 +23,11 @@ pub static PASS: PassDef = PassDef {
             default: "32",
         },
         OptionDef {
+            name: "fuse-adds",
+            help: "run a residual add (and a ReLU after it) inside the convolution before it: one load and one store of the map less (true or false)",
+            default: "true",
+        },
+        OptionDef {
             name: "report",
             help: "mode=ll: on stderr, the list schedule's estimate of one sample's latency (true or false)",
             default: "true",
@@ -43,6 +48,11 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         "false" => false,
         other => return Err(module_error(module, &format!("schedule report={other}: expected true or false"))),
     };
+    let fuse_adds = match pc.options.get("fuse-adds") {
+        "true" => true,
+        "false" => false,
+        other => return Err(module_error(module, &format!("schedule fuse-adds={other}: expected true or false"))),
+    };
     let mode = match pc.options.get("mode") {
         "ht" => Mode::Ht,
         "ll" => Mode::Ll { bands },
@@ -60,7 +70,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     super::expect_level(module, &gm.graph, gm.level, Level::Core, "schedule")?;
     let arch_spec = crate::dialect::module_str(module, "pim.arch").unwrap_or_else(|| pc.arch_spec.to_string());
     let weights = crate::dialect::module_str(module, "pim.weights");
-    match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode) {
+    match schedule(&gm.graph, &gm.mapping, pc.arch, &arch_spec, weights, mode, fuse_adds) {
         Ok(crate::sched::Scheduled { program, estimated_latency_ns }) => {
             if let (true, Some(ns)) = (report, estimated_latency_ns) {
                 eprintln!(

@@ -104,7 +104,7 @@ fn row_op(g: &Graph, producers: &IdVec<ValueId, Option<NodeId>>, plan: &GlobalPl
             _ => false,
         };
     let mut inputs = vec![];
-    for &v in &n.inputs {
+    for (k, &v) in n.inputs.iter().enumerate() {
         let Some(p) = g.data_producer(producers, v) else { continue };
         if !op.reads.contains(&p) {
             continue;
@@ -113,6 +113,8 @@ fn row_op(g: &Graph, producers: &IdVec<ValueId, Option<NodeId>>, plan: &GlobalPl
         let direct = producers[v] == Some(p);
         let need = match (&n.op, plan.layout_of(v)) {
             _ if !kind_banded || !direct => Need::All,
+            // A fused residual (`sched::fuse`): the rows of the output.
+            (Op::Conv2d(_), Layout::Hwc { h: hv, .. }) if k > 0 && hv == h => Need::Same,
             (Op::Conv2d(c), _) => Need::Window { k: c.kernel[0], s: c.strides[0], pad: c.pads[0], d: c.dilations[0] },
             (Op::MaxPool(p) | Op::AvgPool(p), _) => {
                 Need::Window { k: p.kernel[0], s: p.strides[0], pad: p.pads[0], d: 1 }

@@ -15,6 +15,7 @@
 //!   memory follow the static program, not the number of windows.
 
 pub mod emit;
+pub mod fuse;
 pub mod ht;
 pub mod ll;
 pub mod memory;
@@ -56,7 +57,8 @@ pub struct Scheduled {
     pub estimated_latency_ns: Option<f64>,
 }
 
-/// Schedules a mapped graph into a program for `arch` (recorded as `arch_spec`).
+/// Schedules a mapped graph into a program for `arch` (recorded as `arch_spec`); with
+/// `fuse_adds`, residual adds run inside the convolutions before them ([`fuse`]).
 pub fn schedule(
     g: &Graph,
     m: &Mapping,
@@ -64,7 +66,13 @@ pub fn schedule(
     arch_spec: &str,
     weights: Option<String>,
     mode: Mode,
+    fuse_adds: bool,
 ) -> Result<Scheduled, SchedError> {
+    let fused = if fuse_adds { fuse::residual_adds(g, m) } else { None };
+    let (g, m) = match &fused {
+        Some((g, m)) => (g, m),
+        None => (g, m),
+    };
     let mut plan = memory::GlobalPlan::new(g, m, arch)?;
     let whole = tasks::TaskGraph::new(g, m)?;
     // The modes differ in the task graph: the element pipeline cuts every op into bands.

@@ -30,6 +30,9 @@ pub(crate) struct LayerSetup {
     pub(super) act: Option<Act>,
     /// The activation applied on the way out (ReLU may instead ride on the crossbar).
     pub(super) act_prog: Option<ActProgram>,
+    /// A residual map added after the bias and before the activation (`sched::fuse`): its
+    /// global buffer, laid out as the output.
+    pub(super) residual: Option<u32>,
 }
 
 /// What the owner of a unit sets up once per task: the bias (loaded) and the activation's
@@ -37,6 +40,26 @@ pub(crate) struct LayerSetup {
 pub(super) struct OwnerSetup<'p> {
     pub bias: Option<u32>,
     pub act: Option<(&'p ActProgram, super::act::ActBufs)>,
+    /// A fused residual: its global buffer and the local buffer a window's slice goes to.
+    pub residual: Option<(u32, u32)>,
+}
+
+impl OwnerSetup<'_> {
+    /// Adds the residual's `len` outputs at output element `at` into `dst` (nothing without
+    /// a residual).
+    pub fn add_residual(&self, dst: Addr, at: i64, len: i64, eb: i64) -> Vec<Stmt> {
+        let Some((rg, rb)) = self.residual else { return vec![] };
+        vec![
+            inst(Inst::Ld { rd: Addr::local(rb, 0), rs1: Addr::global(rg, at * eb), size: (len * eb) as u32 }),
+            inst(Inst::Vec {
+                op: VecOp::Vvadd,
+                rd: dst.clone(),
+                rs1: dst,
+                rs2: Some(Addr::local(rb, 0)),
+                len: len as u32,
+            }),
+        ]
+    }
 }
 
 impl Emitter<'_> {
@@ -95,7 +118,13 @@ impl Emitter<'_> {
             Some(init) => Some(self.plan.add_global(&format!("{name}.bias"), i64::from(cols), init)?),
             None => None,
         };
-        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_prog })
+        // A fused residual add's other operand (`sched::fuse`), laid out as the output.
+        let residual = match n.inputs.get(1) {
+            Some(&r) if self.plan.layout_of(r) == self.plan.layout_of(n.output) => Some(self.plan.global_of(r)),
+            Some(_) => return Err(SchedError::at(i, "a residual operand must be laid out as the layer's output")),
+            None => None,
+        };
+        Ok(LayerSetup { name, unfolding: u, window, out_hw, in_g, out_g, bias_g, act, act_prog, residual })
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
@@ -132,10 +161,18 @@ impl Emitter<'_> {
         let acc = cb.buf(&format!("{name}.acc"), cols * eb);
         let partials: Vec<u32> = (1..groups.len()).map(|k| cb.buf(&format!("{name}.psum{k}"), cols * eb)).collect();
         let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), cols * eb));
-        let OwnerSetup { bias: bias_buf, act } =
-            if is_owner { owner_setup(cb, s, col0, cols, eb) } else { OwnerSetup { bias: None, act: None } };
+        let setup = if is_owner {
+            owner_setup(cb, s, col0, cols, eb)
+        } else {
+            OwnerSetup { bias: None, act: None, residual: None }
+        };
+        let (bias_buf, act) = (setup.bias, &setup.act);
         // ReLU rides on the crossbar when nothing has to be added after the product.
-        let relu_on_mvmul = s.act == Some(Act::Relu) && groups.len() == 1 && helpers.is_empty() && bias_buf.is_none();
+        let relu_on_mvmul = s.act == Some(Act::Relu)
+            && groups.len() == 1
+            && helpers.is_empty()
+            && bias_buf.is_none()
+            && s.residual.is_none();
         let mbiw = self.arch.weight_bits;
         let ow_n = s.out_hw.1;
         // Input reuse: the input rows the task's windows read, loaded once into a band with
@@ -307,7 +344,8 @@ impl Emitter<'_> {
                 if let Some(bb) = bias_buf {
                     b.push(vadd(acc, bb));
                 }
-                if let Some((prog, bufs)) = &act {
+                b.extend(setup.add_residual(Addr::local(acc, 0), w * out_cols + col0, cols, eb));
+                if let Some((prog, bufs)) = act {
                     b.extend(prog.apply(bufs, acc, cols as u32));
                 }
                 if let (Some(op), false) = (s.act_prog.as_ref().and_then(|p| p.single()), relu_on_mvmul) {
@@ -470,7 +508,8 @@ pub(super) fn owner_setup<'p>(
         }
         _ => None,
     };
-    OwnerSetup { bias, act }
+    let residual = s.residual.map(|rg| (rg, cb.buf(&format!("{}.res", s.name), cols * eb)));
+    OwnerSetup { bias, act, residual }
 }
 
 /// A task's input band in local memory: rows `oh0 * stride ..` of the padded input, the

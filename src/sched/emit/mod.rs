@@ -224,7 +224,7 @@ pub struct Emitter<'a> {
 
 /// What an op needs once, before its first task is written.
 pub(crate) enum Prepared {
-    Layer(crossbar::LayerSetup),
+    Layer(Box<crossbar::LayerSetup>),
     /// Globals holding per-channel vectors, for a standalone batch normalization.
     Channelwise(Vec<(VecOp, u32)>),
     None,
@@ -320,7 +320,7 @@ impl<'a> Emitter<'a> {
     fn prepare(&mut self, op: &OpTasks) -> Result<Prepared, SchedError> {
         let i = op.node;
         match &self.g.nodes[i].op {
-            Op::Conv2d(_) | Op::Fc(_) => Ok(Prepared::Layer(self.prepare_layer(i)?)),
+            Op::Conv2d(_) | Op::Fc(_) => Ok(Prepared::Layer(Box::new(self.prepare_layer(i)?))),
             Op::BatchNorm(bn) => Ok(Prepared::Channelwise(self.prepare_batchnorm(i, bn)?)),
             Op::Softmax { .. } => self.need_extensions(i, "softmax").map(|()| Prepared::None),
             Op::Lrn(_) => self.need_extensions(i, "local response normalization").map(|()| Prepared::None),

@@ -275,7 +275,15 @@ impl Emitter<'_> {
         // Every core of the unit adds its products into a ring of its own.
         let acc = cb.buf(&format!("{name}.rows"), ring * row_bytes);
         let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), row_bytes));
-        let setup = if is_owner { owner_setup(cb, s, col0, o_u, eb) } else { OwnerSetup { bias: None, act: None } };
+        let setup = if is_owner {
+            owner_setup(cb, s, col0, o_u, eb)
+        } else {
+            OwnerSetup { bias: None, act: None, residual: None }
+        };
+        // A fused residual goes in by rows when the unit has every channel (a row's windows
+        // are then contiguous in the output, and in the ring).
+        let row_residual = setup.residual.is_some() && o_u == out_cols;
+        let res_row = row_residual.then(|| self.core(*core).buf(&format!("{name}.resrow"), row_bytes));
         let slot = |oh: i64| oh.rem_euclid(ring) * row_bytes;
         let vec_op = |op: VecOp, rd: Addr, rs1: Addr, rs2: Option<Addr>, len: i64| {
             inst(Inst::Vec { op, rd, rs1, rs2, len: len as u32 })
@@ -306,11 +314,26 @@ impl Emitter<'_> {
             if !is_owner {
                 return vec![];
             }
+            // A fused residual: the row's windows in one load when they are contiguous.
+            if let (true, Some((rg, _)), Some(rb)) = (row_residual, setup.residual, res_row) {
+                if len > 0 {
+                    let at = (oh * walk.ow_n + c0) * out_cols + col0;
+                    b.push(inst(Inst::Ld {
+                        rd: Addr::local(rb, 0),
+                        rs1: Addr::global(rg, at * eb),
+                        size: (len * eb) as u32,
+                    }));
+                    b.push(vec_op(VecOp::Vvadd, mine.clone(), mine.clone(), Some(Addr::local(rb, 0)), len));
+                }
+            }
             b.extend(repeat(d, c1 - c0, &|k, _| {
                 let x = Addr::local(acc, at(c0 + k));
                 let mut v = vec![];
                 if let Some(bb) = setup.bias {
                     v.push(vec_op(VecOp::Vvadd, x.clone(), x.clone(), Some(Addr::local(bb, 0)), o_u));
+                }
+                if !row_residual {
+                    v.extend(setup.add_residual(x.clone(), (oh * walk.ow_n + c0 + k) * out_cols + col0, o_u, eb));
                 }
                 if let Some((prog, bufs)) = &setup.act {
                     v.extend(prog.apply_at(bufs, acc, at(c0 + k), o_u as u32));
