@@ -78,7 +78,7 @@ struct RowOp {
     /// Whether its rows can be computed band by band.
     banded: bool,
     /// (producer, rows it has, need) per input read.
-    inputs: Vec<(NodeId, i64, Need)>,
+    inputs: Vec<(NodeId, i64, Need, bool)>,
 }
 
 fn row_op(g: &Graph, producers: &IdVec<ValueId, Option<NodeId>>, plan: &GlobalPlan, op: &OpTasks) -> RowOp {
@@ -123,7 +123,9 @@ fn row_op(g: &Graph, producers: &IdVec<ValueId, Option<NodeId>>, plan: &GlobalPl
             (_, Layout::Hwc { h: hv, .. }) if hv == h => Need::Same,
             _ => Need::All,
         };
-        inputs.push((p, h_in, need));
+        // A fused residual is read by the replicas' owners only.
+        let owners_only = k > 0 && matches!(n.op, Op::Conv2d(_));
+        inputs.push((p, h_in, need, owners_only));
     }
     RowOp { h, banded: kind_banded, inputs }
 }
@@ -178,7 +180,7 @@ pub fn bands(
         let inputs: Vec<(&[i64], i64, i64, Need)> = r
             .inputs
             .iter()
-            .filter_map(|&(p, h_in, need)| op_index.get(&p).map(|&k| (ends[k].as_slice(), tails[k], h_in, need)))
+            .filter_map(|&(p, h_in, need, _)| op_index.get(&p).map(|&k| (ends[k].as_slice(), tails[k], h_in, need)))
             .collect();
         let (e, tail) = band_ends(&r, &inputs, nb);
         ends.push(e);
@@ -204,7 +206,7 @@ pub fn bands(
                 continue;
             }
             let mut deps: BTreeSet<usize> = last_item.into_iter().collect();
-            for &(p, h_in, need) in &r.inputs {
+            for &(p, h_in, need, _) in &r.inputs {
                 let Some(&pk) = op_index.get(&p) else { continue };
                 let (lo, hi) = need.range(y0, y1, h_in);
                 for (pb, &p1) in ends[pk].iter().enumerate() {
@@ -250,9 +252,10 @@ pub fn bands(
         for t in &item.tasks {
             let reader = t.core();
             let rows = task_rows(g, r, op, t);
+            let helper = matches!(t, Task::Layer { core, owner, .. } if core != owner);
             for &d in item.deps.iter().filter(|&&d| items[d].op != item.op) {
                 let value = tg.ops[items[d].op].node;
-                for &(_, h_in, need) in r.inputs.iter().filter(|i| i.0 == value) {
+                for &(_, h_in, need, _) in r.inputs.iter().filter(|i| i.0 == value && !(i.3 && helper)) {
                     let (lo, hi) = need.range(rows.0, rows.1, h_in);
                     for &(w, (a, b)) in &rows_done[d] {
                         if w != reader && a < hi && lo < b {

@@ -97,7 +97,10 @@ impl TaskGraph {
             };
             let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<NodeId>> = BTreeMap::new();
             let mut reads = vec![];
-            for &v in &n.inputs {
+            // A fused residual (a convolution's second input, `sched::fuse`) is read by the
+            // replicas' owners only.
+            let owners = m.output_cores(i);
+            for (k, &v) in n.inputs.iter().enumerate() {
                 let Some(p) = g.data_producer(&producers, v) else { continue };
                 if matches!(g.nodes[p].op, Op::Constant { .. }) {
                     continue;
@@ -105,8 +108,9 @@ impl TaskGraph {
                 if !reads.contains(&p) {
                     reads.push(p);
                 }
+                let readers = if k > 0 && matches!(n.op, Op::Conv2d(_)) { &owners } else { &readers };
                 for w in m.output_cores(p) {
-                    for &r in &readers {
+                    for &r in readers {
                         if w != r {
                             pairs.entry((w, r)).or_default().insert(p);
                         }
