@@ -43,16 +43,12 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
         Ok(b) if (1..=1024).contains(&b) => b,
         _ => return Err(module_error(module, &format!("schedule bands={bands}: expected an integer in 1..=1024"))),
     };
-    let report = match pc.options.get("report") {
-        "true" => true,
-        "false" => false,
-        other => return Err(module_error(module, &format!("schedule report={other}: expected true or false"))),
+    let flag = |name: &str| match pc.options.get(name) {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(module_error(module, &format!("schedule {name}={other}: expected true or false"))),
     };
-    let fuse_adds = match pc.options.get("fuse-adds") {
-        "true" => true,
-        "false" => false,
-        other => return Err(module_error(module, &format!("schedule fuse-adds={other}: expected true or false"))),
-    };
+    let (report, fuse_adds) = (flag("report")?, flag("fuse-adds")?);
     let mode = match pc.options.get("mode") {
         "ht" => Mode::Ht,
         "ll" => Mode::Ll { bands },

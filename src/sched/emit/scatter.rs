@@ -283,7 +283,10 @@ impl Emitter<'_> {
         // A fused residual goes in by rows when the unit has every channel (a row's windows
         // are then contiguous in the output, and in the ring).
         let row_residual = setup.residual.is_some() && o_u == out_cols;
-        let res_row = row_residual.then(|| self.core(*core).buf(&format!("{name}.resrow"), row_bytes));
+        if row_residual {
+            // (The owner's residual buffer, grown to a row.)
+            self.core(*core).buf(&format!("{name}.res"), row_bytes);
+        }
         let slot = |oh: i64| oh.rem_euclid(ring) * row_bytes;
         let vec_op = |op: VecOp, rd: Addr, rs1: Addr, rs2: Option<Addr>, len: i64| {
             inst(Inst::Vec { op, rd, rs1, rs2, len: len as u32 })
@@ -315,16 +318,8 @@ impl Emitter<'_> {
                 return vec![];
             }
             // A fused residual: the row's windows in one load when they are contiguous.
-            if let (true, Some((rg, _)), Some(rb)) = (row_residual, setup.residual, res_row) {
-                if len > 0 {
-                    let at = (oh * walk.ow_n + c0) * out_cols + col0;
-                    b.push(inst(Inst::Ld {
-                        rd: Addr::local(rb, 0),
-                        rs1: Addr::global(rg, at * eb),
-                        size: (len * eb) as u32,
-                    }));
-                    b.push(vec_op(VecOp::Vvadd, mine.clone(), mine.clone(), Some(Addr::local(rb, 0)), len));
-                }
+            if row_residual && len > 0 {
+                b.extend(setup.add_residual(mine.clone(), (oh * walk.ow_n + c0) * out_cols + col0, len, eb));
             }
             b.extend(repeat(d, c1 - c0, &|k, _| {
                 let x = Addr::local(acc, at(c0 + k));
