@@ -105,20 +105,20 @@ fn merge(a: &mut [u32], b: &[u32]) {
 pub fn order(tg: &TaskGraph) -> Result<Schedule<'_>, SchedError> {
     let mut clocks = Clocks::new(tg);
     let n = clocks.index.len();
-    // The event after which each core has written its part of each op's output.
-    let mut written: HashMap<(NodeId, usize), u32> = HashMap::new();
+    // The event after which each core has written its part of each op's output (by index).
+    let mut written: HashMap<(usize, usize), u32> = HashMap::new();
     // Pairs of cores that rendezvous in every sample.
     let mut lockstep: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     let mut steps = vec![];
     let mut implied = 0;
-    for op in &tg.ops {
+    for (index, op) in tg.ops.iter().enumerate() {
         // Tokens for the latest inputs first: their writers tend to know of the earlier
         // ones (a residual add hears of the block's input from the convolution before it).
         let mut tokens: Vec<&super::tasks::Token> = op.tokens.iter().collect();
-        tokens.sort_by_key(|t| (std::cmp::Reverse(t.values.iter().max().copied()), t.from, t.to));
+        tokens.sort_by_key(|t| (std::cmp::Reverse(t.writes.iter().max().copied()), t.from, t.to));
         for t in tokens {
             let (w, r) = (clocks.at(t.from), clocks.at(t.to));
-            let needed = t.values.iter().filter_map(|&v| written.get(&(v, w))).copied().max().unwrap_or(0);
+            let needed = t.writes.iter().filter_map(|&o| written.get(&(o, w))).copied().max().unwrap_or(0);
             if clocks.known[r][w] >= needed {
                 implied += 1;
                 continue;
@@ -140,7 +140,7 @@ pub fn order(tg: &TaskGraph) -> Result<Schedule<'_>, SchedError> {
             steps.push(Step::Task { op, task });
             let c = clocks.at(task.core());
             let e = clocks.tick(c);
-            written.insert((op.node, c), e);
+            written.insert((index, c), e);
             if let Task::Layer { owner, .. } = *task {
                 let o = clocks.at(owner);
                 if o != c {
@@ -230,15 +230,17 @@ mod tests {
     use super::*;
     use crate::sched::tasks::Token;
 
+    /// An op of one vector task; the tests' ops are nodes 0, 1, ... in order, so a token's
+    /// writes (op indices) are node numbers.
     fn vector(node: u32, core: u32, reads: &[u32], tokens: &[(u32, u32, &[u32])]) -> OpTasks {
         OpTasks {
             node: NodeId(node),
             tokens: tokens
                 .iter()
-                .map(|&(from, to, values)| Token {
+                .map(|&(from, to, writes)| Token {
                     from: CoreId(from),
                     to: CoreId(to),
-                    values: values.iter().map(|&v| NodeId(v)).collect(),
+                    writes: writes.iter().map(|&o| o as usize).collect(),
                 })
                 .collect(),
             reads: reads.iter().map(|&v| NodeId(v)).collect(),
@@ -279,6 +281,29 @@ mod tests {
         // a's readers: core 1 one hop away, core 3 three: four copies. b, c: two.
         let want: BTreeMap<NodeId, u32> = [(NodeId(0), 4), (NodeId(1), 2), (NodeId(2), 2)].into();
         assert_eq!(s.copies, want);
+    }
+
+    #[test]
+    fn a_band_is_implied_by_a_chain_that_started_after_it_not_after_the_writers_latest() {
+        // The element pipeline: a's band 0 (op 0, core 0) is read by b (op 1, core 1), then
+        // core 0 stores a's band 1 (op 2), and c (op 3, core 2) reads b and a's band 0. c
+        // hears of band 0 through b, though not of band 1 (stored after the rendezvous with
+        // b's core): band 0 is all it reads, so core 0 hands it no token.
+        let tg = TaskGraph {
+            ops: vec![
+                vector(0, 0, &[], &[]),
+                vector(1, 1, &[0], &[(0, 1, &[0])]),
+                vector(0, 0, &[], &[]),
+                vector(2, 2, &[1, 0], &[(1, 2, &[1]), (0, 2, &[0])]),
+            ],
+        };
+        let s = order(&tg).unwrap();
+        assert_eq!(tokens(&s), vec![(0, 1), (1, 2)]);
+        assert_eq!(s.implied, 1);
+        // Reading band 1 as well, c needs core 0's token.
+        let mut tg = tg;
+        tg.ops[3].tokens[1].writes = vec![0, 2];
+        assert_eq!(tokens(&order(&tg).unwrap()), vec![(0, 1), (0, 2), (1, 2)]);
     }
 
     #[test]

@@ -19,7 +19,10 @@
 //! op on each core, in proportion to the band's rows): the next band is the one that can
 //! start earliest. The result is again one global order of tasks, each preceded by its
 //! tokens, so [`super::ht::order`] drops the implied tokens, counts copies for samples in
-//! flight, and its deadlock argument holds unchanged.
+//! flight, and its deadlock argument holds unchanged. A token names the bands it waits for,
+//! so a chain of rendezvous that started after them implies it even when the writer has
+//! stored later bands since (a fused residual hears of its rows through the block's two
+//! convolutions).
 
 use super::memory::{GlobalPlan, Layout};
 use super::tasks::{OpTasks, Task, TaskGraph, Token};
@@ -243,12 +246,17 @@ pub fn bands(
                 .collect()
         })
         .collect();
+    // Each item's index in the new task graph, which tokens name.
+    let mut position = vec![usize::MAX; items.len()];
+    for (k, &it) in order.iter().enumerate() {
+        position[it] = k;
+    }
     let mut ops = Vec::with_capacity(items.len());
     for &it in &order {
         let item = &items[it];
         let op = &tg.ops[item.op];
         let r = &rows_of[item.op];
-        let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<NodeId>> = BTreeMap::new();
+        let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<usize>> = BTreeMap::new();
         for t in &item.tasks {
             let reader = t.core();
             let rows = task_rows(g, r, op, t);
@@ -259,7 +267,7 @@ pub fn bands(
                     let (lo, hi) = need.range(rows.0, rows.1, h_in);
                     for &(w, (a, b)) in &rows_done[d] {
                         if w != reader && a < hi && lo < b {
-                            pairs.entry((w, reader)).or_default().insert(value);
+                            pairs.entry((w, reader)).or_default().insert(position[d]);
                         }
                     }
                 }
@@ -267,7 +275,7 @@ pub fn bands(
         }
         let tokens = pairs
             .into_iter()
-            .map(|((from, to), values)| Token { from, to, values: values.into_iter().collect() })
+            .map(|((from, to), writes)| Token { from, to, writes: writes.into_iter().collect() })
             .collect();
         ops.push(OpTasks { node: op.node, tokens, reads: op.reads.clone(), tasks: item.tasks.clone() });
     }

@@ -17,7 +17,7 @@ use super::SchedError;
 use crate::arch::CoreId;
 use crate::graph::{Graph, NodeId, Op};
 use crate::mapping::Mapping;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One core's part of one op.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +48,15 @@ impl Task {
     }
 }
 
-/// A dependency edge: core `from` wrote (part of) the outputs of ops `values`, which core
-/// `to` reads in this op.
+/// A dependency edge: core `from` wrote (part of) the outputs of the earlier ops `writes`
+/// (indices into [`TaskGraph::ops`]), which core `to` reads in this op. Indices, not nodes:
+/// in the element pipeline one node is many ops (bands), and a reader needs the stores of
+/// the bands it reads, not of the writer's latest one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub from: CoreId,
     pub to: CoreId,
-    pub values: Vec<NodeId>,
+    pub writes: Vec<usize>,
 }
 
 /// The tasks of one op and the tokens that must arrive before it starts.
@@ -78,7 +80,9 @@ pub struct TaskGraph {
 impl TaskGraph {
     pub fn new(g: &Graph, m: &Mapping) -> Result<TaskGraph, SchedError> {
         let producers = g.producers();
-        let mut ops = vec![];
+        let mut ops: Vec<OpTasks> = vec![];
+        // Each node's op, for the tokens of its readers.
+        let mut op_of: HashMap<NodeId, usize> = HashMap::new();
         for (i, n) in g.nodes.iter_enumerated() {
             // A view runs nowhere, unless it is a model output copied into channel-major
             // order: then on the first core that produces its map.
@@ -95,7 +99,7 @@ impl TaskGraph {
                 Some(core) => vec![core],
                 None => m.cores_of(i),
             };
-            let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<NodeId>> = BTreeMap::new();
+            let mut pairs: BTreeMap<(CoreId, CoreId), BTreeSet<usize>> = BTreeMap::new();
             let mut reads = vec![];
             // A fused residual (a convolution's second input, `sched::fuse`) is read by the
             // replicas' owners only.
@@ -109,10 +113,11 @@ impl TaskGraph {
                     reads.push(p);
                 }
                 let readers = if k > 0 && matches!(n.op, Op::Conv2d(_)) { &owners } else { &readers };
+                let Some(&written) = op_of.get(&p) else { continue };
                 for w in m.output_cores(p) {
                     for &r in readers {
                         if w != r {
-                            pairs.entry((w, r)).or_default().insert(p);
+                            pairs.entry((w, r)).or_default().insert(written);
                         }
                     }
                 }
@@ -124,8 +129,9 @@ impl TaskGraph {
             };
             let tokens = pairs
                 .into_iter()
-                .map(|((from, to), values)| Token { from, to, values: values.into_iter().collect() })
+                .map(|((from, to), writes)| Token { from, to, writes: writes.into_iter().collect() })
                 .collect();
+            op_of.insert(i, ops.len());
             ops.push(OpTasks { node: i, tokens, reads, tasks });
         }
         Ok(TaskGraph { ops })
