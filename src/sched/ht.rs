@@ -336,6 +336,7 @@ mod tests {
             windows: (0, 4),
             owner: CoreId(0),
             helpers: vec![CoreId(1)],
+            stream: None,
         };
         let tg = TaskGraph {
             ops: vec![

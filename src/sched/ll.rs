@@ -12,12 +12,20 @@
 //!
 //! Within a band, a layer's windows go to the sets of cores holding its replicas in the
 //! mapping's proportions, a run per set for one of its replicas in turn ([`ReplicaShares`]);
-//! a vector op's rows are shared among its cores. A band's tokens come from the cores that
+//! a vector op's rows are shared among its cores. A layer in a column format (a product per
+//! input pixel or kernel row, added into every window it reaches) instead gives each set a
+//! stripe of output columns, which the set streams down the rows band by band
+//! ([`Task::Layer::stream`]): runs inside a band would multiply each input row once per band
+//! that reads it (3x for a 3x3 kernel in one-row bands: ResNet-18's layer-1 cores spent
+//! 11 ms of 12 on it), and strips of rows would wait, layer after layer, for the last row
+//! of the strip above (ResNet-18 LL anchor: 25.4 ms in runs, 28.6 in strips, 15.0 in
+//! stripes). A band's tokens come from the cores that
 //! stored the rows each of its cores reads (row by row, not band to band).
 //!
 //! The order is a list schedule on estimated times (`mapping::period`'s busy time of each
-//! op on each core, in proportion to the band's rows): the next band is the one that can
-//! start earliest. The result is again one global order of tasks, each preceded by its
+//! op on each core, in proportion to the band's products on it): the next band is the one
+//! that can start earliest. A band follows the op's earlier bands on its own cores only, so
+//! stripes go side by side. The result is again one global order of tasks, each preceded by its
 //! tokens, so [`super::ht::order`] drops the implied tokens, counts copies for samples in
 //! flight, and its deadlock argument holds unchanged. A token names the bands it waits for,
 //! so a chain of rendezvous that started after them implies it even when the writer has
@@ -197,18 +205,21 @@ pub fn bands(
     for (k, op) in tg.ops.iter().enumerate() {
         let r = &rows_of[k];
         let mut shares = ReplicaShares::new(op);
-        let mut last_item: Option<usize> = None;
+        // The op's latest band on each core: a band follows the op's earlier bands on its
+        // cores (not on others: sets of cores streaming strips of a layer go side by side).
+        let mut last_on: HashMap<CoreId, usize> = HashMap::new();
+        let column = is_column(m, op.node);
         for (b, &y1) in ends[k].iter().enumerate() {
             let b = b as u32;
             let y0 = if b == 0 { 0 } else { ends[k][b as usize - 1] };
             if y1 <= y0 {
                 continue;
             }
-            let tasks = band_tasks(g, op, r, &mut shares, (y0, y1));
+            let tasks = band_tasks(g, op, r, &mut shares, column, (y0, y1));
             if tasks.is_empty() {
                 continue;
             }
-            let mut deps: BTreeSet<usize> = last_item.into_iter().collect();
+            let mut deps: BTreeSet<usize> = tasks.iter().filter_map(|t| last_on.get(&t.core()).copied()).collect();
             for &(p, h_in, need, _) in &r.inputs {
                 let Some(&pk) = op_index.get(&p) else { continue };
                 let (lo, hi) = need.range(y0, y1, h_in);
@@ -222,7 +233,9 @@ pub fn bands(
                 }
             }
             item_of.insert((k, b), items.len());
-            last_item = Some(items.len());
+            for t in &tasks {
+                last_on.insert(t.core(), items.len());
+            }
             items.push(Item { op: k, band: b, rows: (y0, y1), tasks, deps: deps.into_iter().collect() });
         }
     }
@@ -380,6 +393,41 @@ impl ReplicaShares {
         ReplicaShares { sets, total, owed: vec![0.0; n], turn: vec![0; n] }
     }
 
+    /// The stripe of each set: contiguous output columns of the `ow`, from the first, in
+    /// proportion to the set's windows in the mapping (a set may get none). Stripes, not
+    /// strips of rows: every set then works down the rows at once, and the halo a stripe
+    /// reads of its neighbour's is in the same rows (strips of rows wait, layer after
+    /// layer, for the last row of the strip above).
+    fn stripes(&self, ow: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::with_capacity(self.sets.len());
+        let (mut at, mut sum) = (0u64, 0u128);
+        for (k, &(_, w)) in self.sets.iter().enumerate() {
+            sum += u128::from(w);
+            let end = if k + 1 == self.sets.len() || self.total == 0 {
+                ow
+            } else {
+                ((sum * u128::from(ow) + u128::from(self.total) / 2) / u128::from(self.total)) as u64
+            };
+            let end = end.clamp(at, ow);
+            out.push((at, end));
+            at = end;
+        }
+        out
+    }
+
+    /// A column format's band `[w0, w1)` (whole rows of `ow` windows): for each set's first
+    /// replica, the band with the set's stripe, which the set streams (see
+    /// [`Task::Layer::stream`]).
+    fn stripe_parts(&self, w0: u64, w1: u64, ow: u64) -> BTreeMap<u32, ((u64, u64), Option<(u64, u64)>)> {
+        let mut out = BTreeMap::new();
+        for ((replicas, _), (x0, x1)) in self.sets.iter().zip(self.stripes(ow)) {
+            if let (Some(&r), true) = (replicas.first(), x0 < x1 && w0 < w1) {
+                out.insert(r, ((w0, w1), Some((x0, x1))));
+            }
+        }
+        out
+    }
+
     /// The windows of each replica in band `[w0, w1)` (replicas without any left out), in
     /// runs of `quantum` windows (the last run of the band may be shorter).
     fn split(&mut self, w0: u64, w1: u64, quantum: u64) -> BTreeMap<u32, (u64, u64)> {
@@ -432,6 +480,17 @@ impl ReplicaShares {
     }
 }
 
+/// Whether `node` is a crossbar layer in a format that puts kernel positions into columns
+/// (its bands stream strips: [`Task::Layer::stream`]).
+fn is_column(m: &Mapping, node: NodeId) -> bool {
+    m.layers.get(&node).is_some_and(|l| !l.unfolding.format.sums_matrices())
+}
+
+/// Windows per output row (a convolution's output width; 1 for a vector).
+fn row_width(g: &Graph, node: NodeId) -> i64 {
+    g.shape(g.nodes[node].output).get(3).copied().unwrap_or(1).max(1)
+}
+
 /// The output rows a task computes (a vector op's whole output unless banded).
 fn task_rows(g: &Graph, r: &RowOp, op: &OpTasks, t: &Task) -> (i64, i64) {
     if !r.banded {
@@ -451,7 +510,14 @@ fn task_rows(g: &Graph, r: &RowOp, op: &OpTasks, t: &Task) -> (i64, i64) {
 }
 
 /// The tasks of `op` for its output rows `[y0, y1)` (`shares`: a layer's replica shares).
-fn band_tasks(g: &Graph, op: &OpTasks, r: &RowOp, shares: &mut ReplicaShares, (y0, y1): (i64, i64)) -> Vec<Task> {
+fn band_tasks(
+    g: &Graph,
+    op: &OpTasks,
+    r: &RowOp,
+    shares: &mut ReplicaShares,
+    column: bool,
+    (y0, y1): (i64, i64),
+) -> Vec<Task> {
     if !r.banded {
         return op.tasks.clone();
     }
@@ -467,7 +533,11 @@ fn band_tasks(g: &Graph, op: &OpTasks, r: &RowOp, shares: &mut ReplicaShares, (y
         // (shorter runs load each window's taps one by one: ResNeXt-50 2.4x the loads).
         let packed = op.tasks.iter().any(|t| matches!(t, Task::Layer { unit, .. } if *unit > 0));
         let quantum = if packed { ow as u64 } else { MIN_RUN };
-        shares.split((y0 * ow) as u64, (y1 * ow) as u64, quantum)
+        if column && !packed {
+            shares.stripe_parts((y0 * ow) as u64, (y1 * ow) as u64, ow as u64)
+        } else {
+            shares.split((y0 * ow) as u64, (y1 * ow) as u64, quantum).into_iter().map(|(r, w)| (r, (w, None))).collect()
+        }
     } else {
         BTreeMap::new()
     };
@@ -475,10 +545,11 @@ fn band_tasks(g: &Graph, op: &OpTasks, r: &RowOp, shares: &mut ReplicaShares, (y
     for t in &op.tasks {
         match t {
             Task::Layer { replica, .. } => {
-                if let Some(&(a, b)) = split.get(replica).filter(|w| w.0 < w.1) {
+                if let Some(&((a, b), stripe)) = split.get(replica).filter(|w| w.0 .0 < w.0 .1) {
                     let mut t = t.clone();
-                    if let Task::Layer { windows, .. } = &mut t {
+                    if let Task::Layer { windows, stream, .. } = &mut t {
                         *windows = (a, b);
+                        *stream = stripe;
                     }
                     out.push(t);
                 }
@@ -513,10 +584,44 @@ fn list_schedule(
             *busy.entry((node, core)).or_default() += t;
         }
     }
-    let duration = |it: &Item, core: CoreId| -> f64 {
+    // A layer's products (`mapping::format::replica_products`) of windows `[w0, w1)`.
+    let products = |op: usize, (w0, w1): (u64, u64)| -> f64 {
+        let node = tg.ops[op].node;
+        match m.layers.get(&node) {
+            Some(l) => crate::mapping::format::replica_products(g, &g.nodes[node], l.unfolding.format, w0, w1) as f64,
+            None => w1.saturating_sub(w0) as f64,
+        }
+    };
+    // The products each core runs in the mapping, which its busy time is for.
+    let mut mapped: HashMap<(usize, CoreId), f64> = HashMap::new();
+    for (k, op) in tg.ops.iter().enumerate() {
+        for t in &op.tasks {
+            if let Task::Layer { core, windows, .. } = t {
+                *mapped.entry((k, *core)).or_default() += products(k, *windows);
+            }
+        }
+    }
+    // A band's task takes the core's busy time in proportion to its products: a streamed
+    // band's are its stripe's share of the input rows its windows read that the earlier
+    // bands did not.
+    let duration = |it: &Item, t: &Task| -> f64 {
+        let core = t.core();
         let total = busy.get(&(tg.ops[it.op].node, core)).copied().unwrap_or(0.0);
-        let h = rows_of[it.op].h.max(1) as f64;
-        (total * (it.rows.1 - it.rows.0) as f64 / h).max(1.0)
+        let share = match t {
+            Task::Layer { windows, stream, .. } => {
+                let own = match stream {
+                    Some((x0, x1)) => {
+                        let ow = row_width(g, tg.ops[it.op].node).max(1) as u64;
+                        let whole = |w: u64| products(it.op, (0, w));
+                        (whole(windows.1) - whole(windows.0)) * x1.saturating_sub(*x0) as f64 / ow as f64
+                    }
+                    None => products(it.op, *windows),
+                };
+                own / mapped.get(&(it.op, core)).copied().unwrap_or(1.0).max(1.0)
+            }
+            Task::Vector { .. } => (it.rows.1 - it.rows.0) as f64 / rows_of[it.op].h.max(1) as f64,
+        };
+        (total * share).max(1.0)
     };
     let mut users: Vec<Vec<usize>> = vec![vec![]; items.len()];
     let mut missing: Vec<usize> = items.iter().map(|it| it.deps.len()).collect();
@@ -549,7 +654,7 @@ fn list_schedule(
         let it = &items[best];
         let mut end = start;
         for t in &it.tasks {
-            let e = start + duration(it, t.core());
+            let e = start + duration(it, t);
             let f = free.entry(t.core()).or_insert(0.0);
             *f = f.max(e);
             end = end.max(e);
@@ -624,6 +729,7 @@ mod tests {
                     windows: (0, n),
                     owner: CoreId(core),
                     helpers: vec![],
+                    stream: None,
                 })
                 .collect(),
         }
@@ -637,6 +743,21 @@ mod tests {
         assert_eq!(a, [(0, (0, 10)), (2, (10, 40))].into());
         let b = s.split(40, 80, 1);
         assert_eq!(b, [(1, (40, 50)), (2, (50, 80))].into());
+    }
+
+    #[test]
+    fn a_column_format_band_goes_to_each_set_as_its_stripe() {
+        // Core 0 holds replicas 0 and 1 (20 windows in the mapping), core 1 replica 2 (60):
+        // of 8 columns, core 0 streams the first 2 with its first replica, core 1 the rest;
+        // each band is whole rows for both.
+        let s = ReplicaShares::new(&layer_op(&[(0, 0, 10), (1, 0, 10), (2, 1, 60)]));
+        assert_eq!(s.stripes(8), vec![(0, 2), (2, 8)]);
+        let band = s.stripe_parts(16, 32, 8);
+        assert_eq!(band, [(0, ((16, 32), Some((0, 2)))), (2, ((16, 32), Some((2, 8))))].into());
+        // A set too small for a column of its own gets none; the stripes still tile the row.
+        let s = ReplicaShares::new(&layer_op(&[(0, 0, 1), (1, 1, 99)]));
+        assert_eq!(s.stripes(4), vec![(0, 0), (0, 4)]);
+        assert_eq!(s.stripe_parts(0, 4, 4).keys().copied().collect::<Vec<_>>(), vec![1]);
     }
 
     proptest::proptest! {

@@ -34,6 +34,12 @@ pub enum Task {
         owner: CoreId,
         /// The other cores holding groups of the replica (they send to the owner), ascending.
         helpers: Vec<CoreId>,
+        /// In a column format (`i_ok2_1`, `ik_ok_1`), the output columns of the stripe this
+        /// task is a band of (its windows are then whole rows, of which it computes these
+        /// columns): the element pipeline gives each set of cores one stripe of a layer, and
+        /// the cores stream it band by band: every input row is multiplied once, into all the
+        /// rows it reaches, and the next band goes on from there. None: the task stands alone.
+        stream: Option<(u64, u64)>,
     },
     /// Share `index` of `of` of a vector op, on `core`; with `rows`, of those output rows
     /// only (a band of the element pipeline).
@@ -175,7 +181,16 @@ fn layer_tasks(g: &Graph, m: &Mapping, i: NodeId) -> Result<Vec<Task>, SchedErro
                 .map(|(&c, _)| c)
                 .collect();
             let windows = l.window_range(r).unwrap_or((0, total));
-            tasks.push(Task::Layer { core, replica: r, unit, groups: groups.clone(), windows, owner, helpers });
+            tasks.push(Task::Layer {
+                core,
+                replica: r,
+                unit,
+                groups: groups.clone(),
+                windows,
+                owner,
+                helpers,
+                stream: None,
+            });
         }
     }
     // Every core works through its parts in one order of the (replica, unit) pairs. The

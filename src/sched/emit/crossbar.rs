@@ -128,7 +128,7 @@ impl Emitter<'_> {
     }
 
     pub(crate) fn layer_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
-        let Task::Layer { core, replica, unit, groups, windows, owner, helpers } = task else {
+        let Task::Layer { core, replica, unit, groups, windows, owner, helpers, .. } = task else {
             return Err(SchedError::at(i, "not a layer task"));
         };
         if !s.unfolding.format.sums_matrices() {

@@ -220,6 +220,8 @@ pub struct Emitter<'a> {
     /// Whether each task gets local buffers of its own (the element pipeline's bands; see
     /// [`CoreBuilder::scope`]).
     pub band_buffers: bool,
+    /// The strips cores stream, by (core, layer, replica, unit).
+    pub(crate) streams: std::collections::HashMap<(CoreId, NodeId, u32, u32), scatter::Stream>,
 }
 
 /// What an op needs once, before its first task is written.
@@ -246,6 +248,7 @@ impl<'a> Emitter<'a> {
             fused,
             fused_done: Default::default(),
             band_buffers: false,
+            streams: Default::default(),
         }
     }
 

@@ -55,11 +55,16 @@ struct Walk {
     c_count: i64,
     w0: i64,
     w1: i64,
+    /// The windows products add into: the task's (`w0..w1`), or the whole layer's when it
+    /// streams a stripe (see [`Task::Layer::stream`]).
+    cover: (i64, i64),
+    /// The output columns of its windows (a stripe's, or every column).
+    cols: (i64, i64),
 }
 
 impl Walk {
     fn covered(&self, oh: i64, ow: i64) -> bool {
-        (self.w0..self.w1).contains(&(oh * self.ow_n + ow))
+        (self.cover.0..self.cover.1).contains(&(oh * self.ow_n + ow)) && (self.cols.0..self.cols.1).contains(&ow)
     }
 
     /// The output position that input position `x` reaches through kernel tap `k` on axis
@@ -204,8 +209,8 @@ impl Walk {
 
     /// The covered windows of output row `oh`, as a column range.
     fn row_cols(&self, oh: i64) -> (i64, i64) {
-        let a = (self.w0 - oh * self.ow_n).clamp(0, self.ow_n);
-        let b = (self.w1 - oh * self.ow_n).clamp(0, self.ow_n);
+        let a = (self.w0 - oh * self.ow_n).clamp(0, self.ow_n).max(self.cols.0);
+        let b = (self.w1 - oh * self.ow_n).clamp(0, self.ow_n).min(self.cols.1);
         (a, b.max(a))
     }
 }
@@ -213,7 +218,7 @@ impl Walk {
 impl Emitter<'_> {
     /// One task of a layer in a column format (see the module).
     pub(crate) fn scatter_task(&mut self, i: NodeId, s: &LayerSetup, task: &Task) -> Result<(), SchedError> {
-        let Task::Layer { core, replica, unit, groups, windows, owner, helpers } = task else {
+        let Task::Layer { core, replica, unit, groups, windows, owner, helpers, stream } = task else {
             return Err(SchedError::at(i, "not a layer task"));
         };
         let Some(win) = s.window else {
@@ -246,7 +251,14 @@ impl Emitter<'_> {
             c_count: i64::from(c_count),
             w0: windows.0 as i64,
             w1: windows.1 as i64,
+            cover: if stream.is_some() { (0, s.out_hw.0 * s.out_hw.1) } else { (windows.0 as i64, windows.1 as i64) },
+            cols: stream.map_or((0, s.out_hw.1), |(a, b)| (a as i64, b as i64)),
         };
+        // A streamed band goes on from the input row its stripe's previous band reached,
+        // when that band ended where this one starts.
+        let key = (*core, i, *replica, *unit);
+        let resume = stream
+            .and_then(|st| self.streams.get(&key).filter(|p| p.cover == st && p.end == windows.0).map(|p| p.next_ih));
         let (col0, o_u) = (i64::from(col0), i64::from(o_u));
         let l = &self.m.layers[&i];
         let specs = l.groups();
@@ -264,16 +276,46 @@ impl Emitter<'_> {
 
         // Output rows, the input rows that reach them, and the ring's size.
         let (oh0, oh1) = walk.out_rows();
-        let spans: Vec<Option<(i64, i64)>> = (oh0..oh1).map(|oh| walk.span(oh)).collect();
-        let (ih0, ih1) = spans.iter().flatten().fold((i64::MAX, i64::MIN), |(a, b), &(x, y)| (a.min(x), b.max(y)));
-        let ring = (ih0..=ih1)
-            .map(|ih| spans.iter().flatten().filter(|&&(a, b)| a <= ih && ih <= b).count() as i64)
-            .max()
-            .unwrap_or(0)
-            .max(1);
+        let own: Vec<Option<(i64, i64)>> = (oh0..oh1).map(|oh| walk.span(oh)).collect();
+        let (ih0, ih1) = own.iter().flatten().fold((i64::MAX, i64::MIN), |(a, b), &(x, y)| (a.min(x), b.max(y)));
+        // The input rows this task multiplies: from where its stripe's previous band stopped.
+        let ih_s = resume.map_or(ih0, |n| n.max(ih0));
+        // The rows it works on: (row, span, its own) -- its own, and when it streams, the
+        // rows ahead that its input rows reach (the stripe's next bands close them).
+        let mut rows: Vec<(i64, Option<(i64, i64)>, bool)> =
+            own.iter().enumerate().map(|(k, &sp)| (oh0 + k as i64, sp, true)).collect();
         let row_bytes = walk.ow_n * o_u * eb;
-        // Every core of the unit adds its products into a ring of its own.
-        let acc = cb.buf(&format!("{name}.rows"), ring * row_bytes);
+        let (acc, ring) = if stream.is_some() {
+            if ih0 <= ih1 {
+                rows.extend(
+                    (oh1..walk.oh_n)
+                        .filter_map(|oh| walk.span(oh).filter(|&(a, _)| a <= ih1).map(|sp| (oh, Some(sp), false))),
+                );
+            }
+            // One ring for the whole stripe, outside the band's scope: the rows open at
+            // once anywhere in it.
+            let spans: Vec<(i64, i64)> = (0..walk.oh_n).filter_map(|oh| walk.span(oh)).collect();
+            let ring = spans
+                .iter()
+                .filter_map(|&(a, z)| {
+                    (a..=z).map(|ih| spans.iter().filter(|&&(x, y)| x <= ih && ih <= y).count()).max()
+                })
+                .max()
+                .unwrap_or(1)
+                .max(1) as i64;
+            let scope = cb.scope.take();
+            let acc = cb.buf(&format!("{name}.r{replica}.u{unit}.stream"), ring * row_bytes);
+            cb.scope = scope;
+            (acc, ring)
+        } else {
+            let ring = (ih0..=ih1)
+                .map(|ih| own.iter().flatten().filter(|&&(a, b)| a <= ih && ih <= b).count() as i64)
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            // Every core of the unit adds its products into a ring of its own.
+            (cb.buf(&format!("{name}.rows"), ring * row_bytes), ring)
+        };
         let recv = (is_owner && !helpers.is_empty()).then(|| cb.buf(&format!("{name}.recv"), row_bytes));
         let setup = if is_owner {
             owner_setup(cb, s, col0, o_u, eb)
@@ -379,12 +421,12 @@ impl Emitter<'_> {
             }
             b
         };
-        // Input row `ih`: the rows it opens, its products in blocks, the rows it closes.
+        // Input row `ih`: the rows it opens, its products in blocks, the (own) rows it closes.
         let input_row = |ih: i64, d: u8| -> Vec<Stmt> {
             let mut b = vec![];
-            for (k, sp) in spans.iter().enumerate() {
+            for &(oh, sp, _) in &rows {
                 if sp.is_some_and(|(a, _)| a == ih) {
-                    b.extend(open(oh0 + k as i64));
+                    b.extend(open(oh));
                 }
             }
             let blk = walk.block();
@@ -396,38 +438,43 @@ impl Emitter<'_> {
                     }));
                 }
             }
-            for (k, sp) in spans.iter().enumerate() {
-                if sp.is_some_and(|(_, z)| z == ih) {
-                    b.extend(close(oh0 + k as i64, d, true));
+            for &(oh, sp, mine) in &rows {
+                if mine && sp.is_some_and(|(_, z)| z == ih) {
+                    b.extend(close(oh, d, true));
                 }
             }
             b
         };
         let mut out = vec![];
-        // Rows that only padding reaches are their bias and activation.
-        for (k, sp) in spans.iter().enumerate() {
-            if sp.is_none() {
-                out.extend(open(oh0 + k as i64));
-                out.extend(close(oh0 + k as i64, 0, false));
+        for &(oh, sp, mine) in &rows {
+            match sp {
+                // Rows that only padding reaches are their bias and activation.
+                None if mine => {
+                    out.extend(open(oh));
+                    out.extend(close(oh, 0, false));
+                }
+                // Own rows whose input earlier bands of the stripe multiplied are complete.
+                Some((_, z)) if mine && z < ih_s => out.extend(close(oh, 0, true)),
+                _ => {}
             }
         }
-        if ih0 <= ih1 {
+        if ih_s <= ih1 {
             // Blocks of `stride x ring` input rows: the next block reaches rows `ring` further,
             // which are in the same slots. Runs of blocks with equal signatures are loops.
             let period = walk.strides[0].max(1) * ring;
-            let blocks = (ih1 - ih0 + period) / period;
-            let rows_of = |q: i64| ih0 + q * period..(ih0 + (q + 1) * period).min(ih1 + 1);
+            let blocks = (ih1 - ih_s + period) / period;
+            let rows_of = |q: i64| ih_s + q * period..(ih_s + (q + 1) * period).min(ih1 + 1);
             let row_sig = |q: i64| -> Vec<i64> {
                 let (oh_off, src_off) = (q * ring, q * period * walk.w * walk.c);
                 let mut v = vec![];
                 for ih in rows_of(q) {
                     v.push(i64::MIN);
-                    for (k, sp) in spans.iter().enumerate() {
-                        let oh = oh0 + k as i64;
-                        if let Some((a, z)) = *sp {
+                    for &(oh, sp, mine) in &rows {
+                        if let Some((a, z)) = sp {
                             let (c0, c1) = walk.row_cols(oh);
-                            if a == ih || z == ih {
-                                v.extend([oh - oh_off, i64::from(a == ih), i64::from(z == ih), c0, c1]);
+                            let closes = mine && z == ih;
+                            if a == ih || closes {
+                                v.extend([oh - oh_off, i64::from(a == ih), i64::from(closes), c0, c1]);
                             }
                         }
                     }
@@ -452,8 +499,22 @@ impl Emitter<'_> {
             }
         }
         self.core(*core).emit(out);
+        if let Some(st) = *stream {
+            let next_ih = if ih0 <= ih1 { ih_s.max(ih1 + 1) } else { resume.unwrap_or(0) };
+            self.streams.insert(key, Stream { cover: st, end: windows.1, next_ih });
+        }
         Ok(())
     }
+}
+
+/// Where a core's stream of a stripe stands (see [`Task::Layer::stream`]): its stripe's
+/// columns, the end of the last band it computed, and the first input row it has not
+/// multiplied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stream {
+    cover: (u64, u64),
+    end: u64,
+    next_ih: i64,
 }
 
 #[cfg(test)]
@@ -479,6 +540,8 @@ mod tests {
             c_count: 2,
             w0: 0,
             w1: o * o,
+            cover: (0, o * o),
+            cols: (0, o),
         }
     }
 
