@@ -352,6 +352,10 @@ fn band_ends(r: &RowOp, inputs: &[(&[i64], i64, i64, Need)], nb: u32) -> (Vec<i6
     (out, tail)
 }
 
+/// A band's part for each replica that takes some: its windows and, when it streams, its
+/// stripe's columns ([`Task::Layer::stream`]).
+type Parts = BTreeMap<u32, ((u64, u64), Option<(u64, u64)>)>;
+
 /// How a layer's windows are shared among its replicas, band after band. Replicas on the
 /// same cores run one after another anyway, so a band is shared among the sets of cores
 /// that hold replicas, each set in proportion to the windows the mapping gives its replicas
@@ -418,7 +422,7 @@ impl ReplicaShares {
     /// A column format's band `[w0, w1)` (whole rows of `ow` windows): for each set's first
     /// replica, the band with the set's stripe, which the set streams (see
     /// [`Task::Layer::stream`]).
-    fn stripe_parts(&self, w0: u64, w1: u64, ow: u64) -> BTreeMap<u32, ((u64, u64), Option<(u64, u64)>)> {
+    fn stripe_parts(&self, w0: u64, w1: u64, ow: u64) -> Parts {
         let mut out = BTreeMap::new();
         for ((replicas, _), (x0, x1)) in self.sets.iter().zip(self.stripes(ow)) {
             if let (Some(&r), true) = (replicas.first(), x0 < x1 && w0 < w1) {

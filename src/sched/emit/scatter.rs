@@ -25,6 +25,9 @@ use crate::sched::tasks::Task;
 use crate::sched::SchedError;
 use crate::unfold::{clip, push_segment, Format, Segment};
 
+/// The first and last input rows that reach an output row (None: only padding does).
+type Span = Option<(i64, i64)>;
+
 /// What a product adds to one window: the unit's columns from `col` (one output vector)
 /// into window (`oh`, `ow`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +285,7 @@ impl Emitter<'_> {
         let ih_s = resume.map_or(ih0, |n| n.max(ih0));
         // The rows it works on: (row, span, its own) -- its own, and when it streams, the
         // rows ahead that its input rows reach (the stripe's next bands close them).
-        let mut rows: Vec<(i64, Option<(i64, i64)>, bool)> =
+        let mut rows: Vec<(i64, Span, bool)> =
             own.iter().enumerate().map(|(k, &sp)| (oh0 + k as i64, sp, true)).collect();
         let row_bytes = walk.ow_n * o_u * eb;
         let (acc, ring) = if stream.is_some() {
