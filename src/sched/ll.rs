@@ -206,7 +206,7 @@ pub fn bands(
         let r = &rows_of[k];
         let mut shares = ReplicaShares::new(op);
         // The op's latest band on each core: a band follows the op's earlier bands on its
-        // cores (not on others: sets of cores streaming strips of a layer go side by side).
+        // cores (not on others: sets of cores streaming stripes of a layer go side by side).
         let mut last_on: HashMap<CoreId, usize> = HashMap::new();
         let column = is_column(m, op.node);
         for (b, &y1) in ends[k].iter().enumerate() {
@@ -485,7 +485,7 @@ impl ReplicaShares {
 }
 
 /// Whether `node` is a crossbar layer in a format that puts kernel positions into columns
-/// (its bands stream strips: [`Task::Layer::stream`]).
+/// (its bands stream stripes: [`Task::Layer::stream`]).
 fn is_column(m: &Mapping, node: NodeId) -> bool {
     m.layers.get(&node).is_some_and(|l| !l.unfolding.format.sums_matrices())
 }
@@ -502,7 +502,7 @@ fn task_rows(g: &Graph, r: &RowOp, op: &OpTasks, t: &Task) -> (i64, i64) {
     }
     match t {
         Task::Layer { windows, .. } => {
-            let ow = g.shape(g.nodes[op.node].output).get(3).copied().unwrap_or(1).max(1);
+            let ow = row_width(g, op.node);
             let (a, b) = (windows.0 as i64, windows.1 as i64);
             if a >= b {
                 return (0, 0);
@@ -525,9 +525,7 @@ fn band_tasks(
     if !r.banded {
         return op.tasks.clone();
     }
-    let n = &g.nodes[op.node];
-    // Windows per output row (a convolution's output width).
-    let ow = g.shape(n.output).get(3).copied().unwrap_or(1).max(1);
+    let ow = row_width(g, op.node);
     let split = if op.tasks.iter().any(|t| matches!(t, Task::Layer { .. })) {
         // Runs of a few windows at least: a run is a loop nest per region of the window
         // grid, and lone windows near the padding unroll (ResNet-18's latency: 31.9 ms in
@@ -615,7 +613,7 @@ fn list_schedule(
             Task::Layer { windows, stream, .. } => {
                 let own = match stream {
                     Some((x0, x1)) => {
-                        let ow = row_width(g, tg.ops[it.op].node).max(1) as u64;
+                        let ow = row_width(g, tg.ops[it.op].node) as u64;
                         let whole = |w: u64| products(it.op, (0, w));
                         (whole(windows.1) - whole(windows.0)) * x1.saturating_sub(*x0) as f64 / ow as f64
                     }

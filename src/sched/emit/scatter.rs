@@ -298,14 +298,11 @@ impl Emitter<'_> {
             // One ring for the whole stripe, outside the band's scope: the rows open at
             // once anywhere in it.
             let spans: Vec<(i64, i64)> = (0..walk.oh_n).filter_map(|oh| walk.span(oh)).collect();
-            let ring = spans
-                .iter()
-                .filter_map(|&(a, z)| {
-                    (a..=z).map(|ih| spans.iter().filter(|&&(x, y)| x <= ih && ih <= y).count()).max()
-                })
+            let ring = (0..walk.h)
+                .map(|ih| spans.iter().filter(|&&(a, z)| a <= ih && ih <= z).count() as i64)
                 .max()
                 .unwrap_or(1)
-                .max(1) as i64;
+                .max(1);
             let scope = cb.scope.take();
             let acc = cb.buf(&format!("{name}.r{replica}.u{unit}.stream"), ring * row_bytes);
             cb.scope = scope;
