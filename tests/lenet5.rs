@@ -121,7 +121,7 @@ fn a_panicking_pass_becomes_an_internal_error() {
     let mut module = melior::ir::Module::new(melior::ir::Location::new(&ctx, "m.mlir", 1, 1));
     let arch = std::sync::Arc::new(pimlir::arch::Arch::load("pimcomp-default").unwrap());
     let pm = melior::pass::PassManager::new(&ctx);
-    pm.add_pass(create(&BOOM, Options::default(), arch, "pimcomp-default".into(), true));
+    pm.add_pass(create(&BOOM, Options::default(), arch, "pimcomp-default".into(), true, Default::default()));
     assert!(pm.run(&mut module).is_err());
     let d = capture.take();
     let msg = &d[0].message;
@@ -133,4 +133,30 @@ fn a_panicking_pass_becomes_an_internal_error() {
 fn every_pass_has_a_type_id() {
     // One id per registered pass, one left for passes outside the registry (tests).
     assert!(pimlir::pass::PASSES.len() < 8);
+}
+
+#[test]
+fn the_program_a_pass_hands_over_is_the_one_in_its_module() {
+    // --schedule and --alloc-memory hand the program they wrote to the next step instead of
+    // it reading the module back (pass::handoff): it must be exactly what the module holds.
+    use pimlir::dialect::{isa_ir, new_context, DiagnosticCapture};
+    use pimlir::driver::{import_onnx, run_pipeline, COMPILE_PIPELINE_LL};
+    let onnx = models().join("lenet5.onnx");
+    let arch = pimlir::arch::Arch::load("pimcomp-default").unwrap();
+    let ctx = new_context();
+    let _capture = DiagnosticCapture::attach(&ctx);
+    for pipeline in [COMPILE_PIPELINE, COMPILE_PIPELINE_LL, "partition,replicate,map-cores,schedule"] {
+        let mut module = import_onnx(&ctx, &onnx).unwrap();
+        let handoff = run_pipeline(&ctx, &mut module, pipeline, &arch, "pimcomp-default").unwrap();
+        let handed = handoff.take(&module).expect("the last pass hands its program over");
+        assert_eq!(handed, isa_ir::read_program(&module).unwrap(), "{pipeline}");
+        assert!(handoff.take(&module).is_none(), "a program is handed over once");
+    }
+    // An upstream pass in the pipeline could change the module between two of ours: then
+    // nothing is handed over, and the module is read.
+    let mut module = import_onnx(&ctx, &onnx).unwrap();
+    let pipeline = format!("canonicalize,{COMPILE_PIPELINE}");
+    let handoff = run_pipeline(&ctx, &mut module, &pipeline, &arch, "pimcomp-default").unwrap();
+    assert!(handoff.take(&module).is_none());
+    assert!(isa_ir::read_program(&module).is_ok());
 }

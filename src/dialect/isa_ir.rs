@@ -10,7 +10,9 @@ use super::graph_ir::Failed;
 use super::{attrs, emit_error, AttrBuilder};
 use crate::isa::*;
 use melior::dialect::func;
-use melior::ir::attribute::{DenseI32ArrayAttribute, IntegerAttribute, StringAttribute, TypeAttribute};
+use melior::ir::attribute::{
+    BoolAttribute, DenseI32ArrayAttribute, FloatAttribute, IntegerAttribute, StringAttribute, TypeAttribute,
+};
 use melior::ir::block::BlockLike;
 use melior::ir::operation::{OperationBuilder, OperationLike, OperationRef};
 use melior::ir::r#type::{FunctionType, IntegerType};
@@ -19,6 +21,8 @@ use melior::ir::{
     Value, ValueLike,
 };
 use melior::Context;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 
 fn map_attr<'c>(m: AffineMap<'c>) -> Attribute<'c> {
@@ -127,10 +131,12 @@ pub fn write_program<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) {
             OperationBuilder::new("pim_isa.global", file_loc(g.line.0)).add_attributes(&b.list).build().expect("op"),
         );
     }
+    let mut uniq = Uniqued::new(ctx);
     for c in &p.cores {
         let region = Region::new();
         let block = region.append_block(Block::new(&[]));
-        let mut w = CoreWriter { ctx, bases: HashMap::new(), memo: vec![HashMap::new()], file_loc: &file_loc };
+        let mut w =
+            CoreWriter { bases: HashMap::new(), memo: vec![FxHashMap::default()], file_loc: &file_loc, u: &mut uniq };
         for (i, ag) in c.ags.iter().enumerate() {
             let mut b = AttrBuilder::new(ctx)
                 .i64("index", i as i64)
@@ -238,14 +244,69 @@ fn read_bn(a: &super::Attrs) -> Result<Option<BnRef>, String> {
     }))
 }
 
-struct CoreWriter<'a, 'c> {
+/// What every instruction op needs, made once per program instead of once per op: MLIR
+/// uniques names, types and affine maps behind a hash lookup each, and a large core makes
+/// a hundred thousand ops (an address map is shared by ~20 of them on ResNet-18).
+struct Uniqued<'c> {
     ctx: &'c Context,
+    index: Type<'c>,
+    i64: Type<'c>,
+    map: Identifier<'c>,
+    /// Attribute names of the instruction table.
+    names: FxHashMap<&'static str, Identifier<'c>>,
+    /// `pim_isa.<mnemonic>` by mnemonic.
+    op_names: FxHashMap<&'static str, String>,
+    /// `affine.apply` maps by (term coefficients, offset, whether a base symbol is added).
+    maps: FxHashMap<(Vec<i64>, i64, bool), Attribute<'c>>,
+}
+
+impl<'c> Uniqued<'c> {
+    fn new(ctx: &'c Context) -> Self {
+        Uniqued {
+            ctx,
+            index: Type::index(ctx),
+            i64: IntegerType::new(ctx, 64).into(),
+            map: Identifier::new(ctx, "map"),
+            names: FxHashMap::default(),
+            op_names: FxHashMap::default(),
+            maps: FxHashMap::default(),
+        }
+    }
+
+    fn name(&mut self, n: &'static str) -> Identifier<'c> {
+        let ctx = self.ctx;
+        *self.names.entry(n).or_insert_with(|| Identifier::new(ctx, n))
+    }
+
+    fn op_name(&mut self, mnemonic: &'static str) -> &str {
+        self.op_names.entry(mnemonic).or_insert_with(|| format!("pim_isa.{mnemonic}"))
+    }
+
+    /// (d_0 .. d_k)[s0] -> (s0 + sum c_i * d_i + offset), s0 only when `base`.
+    fn map(&mut self, a: &Addr, base: bool) -> Attribute<'c> {
+        let key = (a.terms.iter().map(|&(_, c)| c).collect::<Vec<i64>>(), a.offset, base);
+        let ctx = self.ctx;
+        *self.maps.entry(key).or_insert_with(|| {
+            let mut expr = AffineExpr::constant(ctx, a.offset);
+            for (i, &(_, coeff)) in a.terms.iter().enumerate() {
+                expr = expr + AffineExpr::dim(ctx, i) * AffineExpr::constant(ctx, coeff);
+            }
+            if base {
+                expr = expr + AffineExpr::symbol(ctx, 0);
+            }
+            map_attr(AffineMap::new(ctx, a.terms.len(), usize::from(base), &[expr]))
+        })
+    }
+}
+
+struct CoreWriter<'a, 'c> {
     /// Raw values of buffer and global bases.
     bases: HashMap<Base, mlir_sys::MlirValue>,
     /// Address values already materialized, per enclosing block (outermost first): a value
     /// defined in an outer block is reused inside loops, so each address is computed once.
-    memo: Vec<HashMap<Addr, mlir_sys::MlirValue>>,
+    memo: Vec<FxHashMap<Addr, mlir_sys::MlirValue>>,
     file_loc: &'a dyn Fn(u32) -> Location<'c>,
+    u: &'a mut Uniqued<'c>,
 }
 
 impl<'a, 'c> CoreWriter<'a, 'c> {
@@ -271,13 +332,13 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
     }
 
     fn materialize(
-        &self,
+        &mut self,
         block: &Block<'c>,
         a: &Addr,
         ivs: &[mlir_sys::MlirValue],
         loc: Location<'c>,
     ) -> mlir_sys::MlirValue {
-        let idx = Type::index(self.ctx);
+        let idx = self.u.index;
         let base = match a.base {
             Base::Abs => None,
             b => Some(self.bases[&b]),
@@ -289,10 +350,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                 }
             } else {
                 let op = OperationBuilder::new("arith.constant", loc)
-                    .add_attributes(&[(
-                        Identifier::new(self.ctx, "value"),
-                        IntegerAttribute::new(idx, a.offset).into(),
-                    )])
+                    .add_attributes(&[(self.u.name("value"), IntegerAttribute::new(idx, a.offset).into())])
                     .add_results(&[idx])
                     .build()
                     .expect("op");
@@ -300,22 +358,12 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
             }
         }
         // affine.apply (d_0 .. d_k)[s0] -> (s0 + sum c_i * d_i + offset)
-        let mut operands: Vec<Value> = vec![];
-        let mut expr = AffineExpr::constant(self.ctx, a.offset);
-        for (i, &(level, coeff)) in a.terms.iter().enumerate() {
-            operands.push(self.value(ivs[level as usize]));
-            expr = expr + AffineExpr::dim(self.ctx, i) * AffineExpr::constant(self.ctx, coeff);
-        }
-        let nsym = if let Some(b) = base {
-            operands.push(self.value(b));
-            expr = expr + AffineExpr::symbol(self.ctx, 0);
-            1
-        } else {
-            0
-        };
-        let map = AffineMap::new(self.ctx, a.terms.len(), nsym, &[expr]);
+        let mut operands: SmallVec<[Value; 4]> =
+            a.terms.iter().map(|&(level, _)| self.value(ivs[level as usize])).collect();
+        operands.extend(base.map(|b| self.value(b)));
+        let map = self.u.map(a, base.is_some());
         let op = OperationBuilder::new("affine.apply", loc)
-            .add_attributes(&[(Identifier::new(self.ctx, "map"), map_attr(map))])
+            .add_attributes(&[(self.u.map, map)])
             .add_operands(&operands)
             .add_results(&[idx])
             .build()
@@ -328,7 +376,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
             match s {
                 Stmt::Inst(i, line) => self.inst(block, i, line.0, ivs),
                 Stmt::Task(t) => {
-                    let mut b = AttrBuilder::new(self.ctx).str("op", &t.op);
+                    let mut b = AttrBuilder::new(self.u.ctx).str("op", &t.op);
                     if let Some(r) = t.replica {
                         b = b.i64("replica", i64::from(r));
                     }
@@ -338,26 +386,26 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                     if t.sync {
                         b = b.bool("sync", true);
                     }
-                    let op = OperationBuilder::new("pim_isa.task", Location::unknown(self.ctx))
+                    let op = OperationBuilder::new("pim_isa.task", Location::unknown(self.u.ctx))
                         .add_attributes(&b.list)
                         .build()
                         .expect("op");
                     block.append_operation(op);
                 }
                 Stmt::Comment(c) => {
-                    let b = AttrBuilder::new(self.ctx).str("text", &c.text).bool("trailing", c.trailing);
-                    let op = OperationBuilder::new("pim_isa.comment", Location::unknown(self.ctx))
+                    let b = AttrBuilder::new(self.u.ctx).str("text", &c.text).bool("trailing", c.trailing);
+                    let op = OperationBuilder::new("pim_isa.comment", Location::unknown(self.u.ctx))
                         .add_attributes(&b.list)
                         .build()
                         .expect("op");
                     block.append_operation(op);
                 }
                 Stmt::Repeat { start, count, body } => {
-                    let loc = Location::unknown(self.ctx);
-                    let idx = Type::index(self.ctx);
+                    let loc = Location::unknown(self.u.ctx);
+                    let idx = Type::index(self.u.ctx);
                     let inner = Block::new(&[(idx, loc)]);
                     ivs.push(inner.argument(0).expect("iv").to_raw());
-                    self.memo.push(HashMap::new());
+                    self.memo.push(FxHashMap::default());
                     self.stmts(&inner, body, ivs);
                     self.memo.pop();
                     ivs.pop();
@@ -367,17 +415,17 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                     let op = OperationBuilder::new("affine.for", loc)
                         .add_attributes(&[
                             (
-                                Identifier::new(self.ctx, "lowerBoundMap"),
-                                map_attr(AffineMap::constant(self.ctx, *start)),
+                                Identifier::new(self.u.ctx, "lowerBoundMap"),
+                                map_attr(AffineMap::constant(self.u.ctx, *start)),
                             ),
                             (
-                                Identifier::new(self.ctx, "upperBoundMap"),
-                                map_attr(AffineMap::constant(self.ctx, start + count)),
+                                Identifier::new(self.u.ctx, "upperBoundMap"),
+                                map_attr(AffineMap::constant(self.u.ctx, start + count)),
                             ),
-                            (Identifier::new(self.ctx, "step"), IntegerAttribute::new(idx, 1).into()),
+                            (Identifier::new(self.u.ctx, "step"), IntegerAttribute::new(idx, 1).into()),
                             (
-                                Identifier::new(self.ctx, "operandSegmentSizes"),
-                                DenseI32ArrayAttribute::new(self.ctx, &[0, 0, 0]).into(),
+                                Identifier::new(self.u.ctx, "operandSegmentSizes"),
+                                DenseI32ArrayAttribute::new(self.u.ctx, &[0, 0, 0]).into(),
                             ),
                         ])
                         .add_regions([region])
@@ -391,19 +439,22 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
 
     fn inst(&mut self, block: &Block<'c>, i: &Inst, line: u32, ivs: &[mlir_sys::MlirValue]) {
         let loc = (self.file_loc)(line);
-        let operands: Vec<mlir_sys::MlirValue> = i.addrs().into_iter().map(|a| self.addr(block, a, ivs, loc)).collect();
-        let operands: Vec<Value> = operands.into_iter().map(|r| self.value(r)).collect();
-        let mut b = AttrBuilder::new(self.ctx);
+        let operands: SmallVec<[mlir_sys::MlirValue; 3]> =
+            i.addrs().into_iter().map(|a| self.addr(block, a, ivs, loc)).collect();
+        let operands: SmallVec<[Value; 3]> = operands.into_iter().map(|r| self.value(r)).collect();
+        let ctx = self.u.ctx;
+        let mut attrs: SmallVec<[(Identifier, Attribute); 4]> = SmallVec::new();
         for (info, v) in i.info().attrs.iter().zip(i.attrs()) {
-            b = match v {
-                AttrValue::Flag(f) => b.bool(info.name, f),
-                AttrValue::Float(f) => b.f32(info.name, f),
-                AttrValue::Int(x) => b.i64(info.name, x),
+            let value = match v {
+                AttrValue::Flag(f) => BoolAttribute::new(ctx, f).into(),
+                AttrValue::Float(f) => FloatAttribute::new(ctx, Type::float32(ctx), f64::from(f)).into(),
+                AttrValue::Int(x) => IntegerAttribute::new(self.u.i64, x).into(),
             };
+            attrs.push((self.u.name(info.name), value));
         }
-        let op = OperationBuilder::new(&format!("pim_isa.{}", i.mnemonic()), loc)
+        let op = OperationBuilder::new(self.u.op_name(i.mnemonic()), loc)
             .add_operands(&operands)
-            .add_attributes(&b.list)
+            .add_attributes(&attrs)
             .build()
             .expect("op");
         block.append_operation(op);
@@ -477,6 +528,12 @@ pub fn write_addresses<'c>(ctx: &'c Context, module: &Module<'c>, p: &Program) -
     Ok(())
 }
 
+/// The file a module's location names (an imported model's, or a parsed file's): what
+/// [`read_program`] gives as the program's `source`.
+pub fn module_source(module: &Module) -> Option<String> {
+    super::location_to_loc(module.as_operation().location()).map(|l| l.file.to_string())
+}
+
 /// Reads a `pim_isa` module into a program.
 pub fn read_program(module: &Module) -> Result<Program, Failed> {
     let mut p = Program {
@@ -529,8 +586,8 @@ pub fn read_program(module: &Module) -> Result<Program, Failed> {
             other => fail(op.location(), &format!("unexpected top-level op '{other}' in a pim_isa module")),
         }
     }
-    if let Some(l) = super::location_to_loc(module.as_operation().location()) {
-        p.source = l.file.to_string();
+    if let Some(s) = module_source(module) {
+        p.source = s;
     }
     let mut globals = HashMap::new();
     for (i, g) in p.globals.iter().enumerate() {

@@ -8,6 +8,7 @@ use crate::arch::Arch;
 use crate::diag::{Diagnostic, Error, Result, SourceMap};
 use crate::dialect::graph_ir::Failed;
 use crate::dialect::{isa_ir, DiagnosticCapture};
+use crate::pass::handoff::Handoff;
 use melior::ir::operation::{OperationLike, OperationPrintingFlags};
 use melior::ir::{Location, Module};
 use melior::Context;
@@ -245,8 +246,15 @@ pub fn module_to_mlir(module: &Module, debug_info: bool) -> String {
 }
 
 /// Prints a `pim_isa` module as `.pim` text written to `out_path` (weights made relative).
-pub fn module_to_pim(module: &Module, out_path: Option<&str>) -> std::result::Result<String, Failed> {
-    let mut p = isa_ir::read_program(module)?;
+pub fn module_to_pim(
+    module: &Module,
+    out_path: Option<&str>,
+    handoff: &Handoff,
+) -> std::result::Result<String, Failed> {
+    let mut p = match handoff.take(module) {
+        Some(p) => p,
+        None => isa_ir::read_program(module)?,
+    };
     if let Some(out) = out_path.filter(|o| *o != "-") {
         paths_for_file(&mut p, out);
     }
@@ -307,22 +315,23 @@ pub const COMPILE_PIPELINE: &str = "partition,replicate,map-cores,schedule,alloc
 pub const COMPILE_PIPELINE_LL: &str = "partition,replicate{strategy=work},map-cores,schedule{mode=ll},alloc-memory";
 
 /// Runs a pass pipeline (text, e.g. [`COMPILE_PIPELINE`]) on a module, verifying after each
-/// pass. Errors are the diagnostics the passes reported.
+/// pass. Errors are the diagnostics the passes reported; on success, the ISA program the last
+/// pass handed over, if it wrote one (see [`Handoff`]).
 pub fn run_pipeline(
     ctx: &Context,
     module: &mut Module,
     pipeline_text: &str,
     arch: &Arch,
     arch_spec: &str,
-) -> Result<()> {
+) -> Result<Handoff> {
     let capture = DiagnosticCapture::attach(ctx);
     let steps = pipeline::parse_pipeline(pipeline_text).map_err(Error::new)?;
-    let pm = pipeline::build(ctx, &steps, arch, arch_spec, true, false);
+    let (pm, handoff) = pipeline::build(ctx, &steps, arch, arch_spec, true, false);
     if pm.run(module).is_err() {
         let d = capture.take();
         return Err(if d.is_empty() { Error::new("a pass failed") } else { Error::many(d) });
     }
-    Ok(())
+    Ok(handoff)
 }
 
 /// Compiles an ONNX model into an ISA program with the given pipeline (library entry point
@@ -332,6 +341,9 @@ pub fn compile_onnx(path: &Path, arch_spec: &str, pipeline_text: &str) -> Result
     let capture = DiagnosticCapture::attach(&ctx);
     let arch = Arch::load(arch_spec)?;
     let mut module = import_onnx(&ctx, path)?;
-    run_pipeline(&ctx, &mut module, pipeline_text, &arch, arch_spec)?;
-    isa_ir::read_program(&module).map_err(|_| Error::many(capture.take()))
+    let handoff = run_pipeline(&ctx, &mut module, pipeline_text, &arch, arch_spec)?;
+    match handoff.take(&module) {
+        Some(p) => Ok(p),
+        None => isa_ir::read_program(&module).map_err(|_| Error::many(capture.take())),
+    }
 }

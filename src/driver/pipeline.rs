@@ -2,6 +2,7 @@
 //! string, to a configured MLIR pass manager.
 
 use crate::arch::Arch;
+use crate::pass::handoff::Handoff;
 use crate::pass::{self, Options, PassDef};
 use melior::ir::operation::OperationPrintingFlags;
 use melior::pass::{PassIrPrintingOptions, PassManager};
@@ -131,6 +132,8 @@ pub fn parse_pipeline(text: &str) -> Result<Vec<Step>, String> {
 }
 
 /// A pass manager running `steps`; with `verify_each`, pimlir's verifier follows each pass.
+/// The handoff holds the ISA program the last pimlir pass wrote, for the driver (see
+/// [`pass::handoff`]); it is off when upstream passes run.
 pub fn build<'c>(
     ctx: &'c Context,
     steps: &[Step],
@@ -138,13 +141,15 @@ pub fn build<'c>(
     arch_spec: &str,
     verify_each: bool,
     print_after_all: bool,
-) -> PassManager<'c> {
+) -> (PassManager<'c>, Handoff) {
     let pm = PassManager::new(ctx);
+    let upstream = steps.iter().any(|s| matches!(s, Step::Upstream(_)));
+    let handoff = Handoff::new(!upstream);
     // MLIR's structural verifier after every pass: needed after upstream passes; after
     // pimlir's it would re-check IR that pimlir's own verifier has just checked (or that a
     // pass built from checked data), at a cost that grows with the module (a third of a
     // ResNet-18 compile). The driver verifies the result once instead (`verify_result`).
-    pm.enable_verifier(steps.iter().any(|s| matches!(s, Step::Upstream(_))));
+    pm.enable_verifier(upstream);
     if print_after_all {
         pm.enable_ir_printing(&PassIrPrintingOptions {
             before_all: false,
@@ -161,16 +166,16 @@ pub fn build<'c>(
     for s in steps {
         match s {
             Step::Ours(def, opts) => {
-                pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone(), verify_each));
+                pm.add_pass(pass::create(def, opts.clone(), arch.clone(), spec.clone(), verify_each, handoff.clone()));
                 if verify_each && def.name != "verify" && !def.checks_output {
                     let v = &pass::verify::PASS;
-                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone(), true));
+                    pm.add_pass(pass::create(v, Options::default(), arch.clone(), spec.clone(), true, handoff.clone()));
                 }
             }
             Step::Upstream(text) => add_upstream(&pm, text).expect("checked when the step was built"),
         }
     }
-    pm
+    (pm, handoff)
 }
 
 #[cfg(test)]

@@ -169,11 +169,15 @@ fn live_ranges(c: &CoreProgram, eb: u64) -> Vec<Option<(usize, usize)>> {
     // for the whole loop. Each buffer visits the loops its uses are in (not every loop of the
     // core: an element-pipeline program has tens of thousands of loops and of buffers).
     for (b, uses) in w.uses.iter().enumerate() {
-        let mut around: Vec<usize> = uses.iter().flat_map(|u| u.loops.iter().copied()).collect();
-        around.sort_unstable();
-        around.dedup();
-        for l in around {
-            let inside: Vec<&Use> = uses.iter().filter(|u| u.loops.contains(&l)).collect();
+        // The uses inside each loop, in program order, gathered in one pass over the uses (a
+        // ring buffer of the element pipeline has thousands of uses in hundreds of loops).
+        let mut inside_loop: std::collections::BTreeMap<usize, Vec<&Use>> = Default::default();
+        for u in uses {
+            for &l in &u.loops {
+                inside_loop.entry(l).or_default().push(u);
+            }
+        }
+        for (l, inside) in inside_loop {
             if inside.len() < uses.len() || !iteration_local(&inside, l, &w.loops) {
                 let lp = &w.loops[l];
                 let r = ranges[b].as_mut().expect("a used buffer has a range");

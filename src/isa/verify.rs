@@ -25,6 +25,8 @@ struct Checker<'a> {
     core_index: usize,
     /// Layers by name (the first of each name).
     layers: HashMap<&'a str, &'a crate::isa::Layer>,
+    /// Ids of the cores that have a program (what a send or recv may name).
+    programmed: rustc_hash::FxHashSet<CoreId>,
 }
 
 /// How much memory a program touches: per core (in `Program::cores` order) the end of the
@@ -63,6 +65,7 @@ pub fn check_all(p: &Program, arch: &Arch) -> (Vec<Diagnostic>, Footprint) {
         footprint,
         core_index: 0,
         layers: HashMap::new(),
+        programmed: p.cores.iter().map(|c| c.id).collect(),
     };
     for (line, e) in disagreements {
         c.report(line, e);
@@ -349,7 +352,7 @@ impl Checker<'_> {
                     let core = CoreId(v.int() as u32);
                     if core == id {
                         self.report(line, format!("core {id}: {m} names its own core"));
-                    } else if core.0 >= self.arch.core_count() && self.p.core(core).is_none() {
+                    } else if core.0 >= self.arch.core_count() && !self.programmed.contains(&core) {
                         self.report(
                             line,
                             format!(
@@ -357,7 +360,7 @@ impl Checker<'_> {
                                 self.arch.core_count()
                             ),
                         );
-                    } else if self.p.core(core).is_none() {
+                    } else if !self.programmed.contains(&core) {
                         self.report(line, format!("core {id}: {m} names core {core}, which has no program"));
                     }
                 }
@@ -368,7 +371,7 @@ impl Checker<'_> {
             self.report(line, format!("core {id}: {m} of 0 bytes"));
         }
         // (address, bytes accessed, operand role, memory)
-        let mut accesses: Vec<(&Addr, i64, &str, Space)> = vec![];
+        let mut accesses: smallvec::SmallVec<[(&Addr, i64, &str, Space); 3]> = smallvec::SmallVec::new();
         for (k, (o, a)) in info.operands.iter().zip(i.addrs()).enumerate() {
             accesses.push((a, i.operand_bytes(k, eb, group), o.role, o.space));
         }
@@ -401,24 +404,26 @@ impl Checker<'_> {
                 self.report(line, format!("core {id}: {m} {what} address ranges over {span}, beyond any memory"));
                 continue;
             };
-            let (limit, what_mem, base_off) = match a.base {
+            // (The memory's description is only formatted for a finding: this runs for every
+            // address of every instruction.)
+            let (limit, base_off) = match a.base {
                 Base::Local(b) => match c.buffers.get(b as usize) {
-                    Some(buf) => (buf.size as i64, format!("buffer '@{}'", buf.name), 0),
+                    Some(buf) => (buf.size as i64, 0),
                     None => {
                         self.report(line, format!("core {id}: {m} uses an unknown buffer"));
                         continue;
                     }
                 },
                 Base::Global(g) => match self.p.globals.get(g as usize) {
-                    Some(gb) => (gb.size as i64, format!("global buffer '${}'", gb.name), 0),
+                    Some(gb) => (gb.size as i64, 0),
                     None => {
                         self.report(line, format!("core {id}: {m} uses an unknown global buffer"));
                         continue;
                     }
                 },
                 Base::Abs => match space {
-                    Space::Global => (self.arch.global_memory_bytes() as i64, "global memory".to_string(), 0),
-                    Space::Local => (self.arch.local_memory_bytes() as i64, "local memory".to_string(), 0),
+                    Space::Global => (self.arch.global_memory_bytes() as i64, 0),
+                    Space::Local => (self.arch.local_memory_bytes() as i64, 0),
                 },
             };
             // What this access touches, in absolute bytes.
@@ -439,6 +444,12 @@ impl Checker<'_> {
             }
             if lo < base_off || hi.saturating_add(bytes) > limit {
                 let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
+                let what_mem = match (a.base, space) {
+                    (Base::Local(b), _) => format!("buffer '@{}'", c.buffers[b as usize].name),
+                    (Base::Global(g), _) => format!("global buffer '${}'", self.p.globals[g as usize].name),
+                    (Base::Abs, Space::Global) => "global memory".to_string(),
+                    (Base::Abs, Space::Local) => "local memory".to_string(),
+                };
                 self.report(
                     line,
                     format!("core {id}: {m} {what} ({bytes} bytes at {span}) is outside {what_mem} of {limit} bytes"),

@@ -4,7 +4,7 @@
 
 use super::{module_error, PassContext, PassDef};
 use crate::dialect::graph_ir::Failed;
-use crate::dialect::isa_ir::{read_program, write_addresses};
+use crate::dialect::isa_ir::write_addresses;
 use melior::ir::Module;
 
 pub static PASS: PassDef = PassDef {
@@ -26,7 +26,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
             ),
         ));
     }
-    let mut p = read_program(module)?;
+    let mut p = pc.program(module)?;
     if let Err(msg) = crate::isa::alloc::allocate(&mut p, pc.arch) {
         return Err(module_error(module, &msg));
     }
@@ -35,5 +35,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
     }
     // Only the addresses changed: set them in place instead of rewriting the module.
     write_addresses(pc.ctx, module, &p)
-        .map_err(|m| module_error(module, &format!("internal error in alloc-memory: {m}")))
+        .map_err(|m| module_error(module, &format!("internal error in alloc-memory: {m}")))?;
+    pc.hand_off(module, p);
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! Errors are reported as MLIR diagnostics at the op they concern.
 
 pub mod alloc_memory;
+pub mod handoff;
 pub mod map_cores;
 pub mod partition;
 pub mod replicate;
@@ -19,6 +20,7 @@ use melior::ir::r#type::TypeId;
 use melior::ir::{Module, OperationRef};
 use melior::pass::{ExternalPass, Pass, RunExternalPass};
 use melior::{Context, ContextRef};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
@@ -40,6 +42,28 @@ pub struct PassContext<'a, 'c> {
     /// Whether the pipeline verifies after each pass (not under `--no-verify`). A pass with
     /// [`PassDef::checks_output`] then checks what it writes itself.
     pub verify: bool,
+    /// The ISA program the previous pimlir step wrote into the module, if it handed it over.
+    incoming: RefCell<Option<crate::isa::Program>>,
+    handoff: &'a handoff::Handoff,
+}
+
+impl PassContext<'_, '_> {
+    /// The ISA program in `module`: the one the previous pass handed over, else read from it.
+    pub fn program(&self, module: &Module) -> Result<crate::isa::Program, Failed> {
+        match self.incoming.borrow_mut().take() {
+            Some(p) => Ok(p),
+            None => crate::dialect::isa_ir::read_program(module),
+        }
+    }
+
+    /// Hands `p`, just written into `module`, to the next step (see [`handoff`]).
+    pub fn hand_off(&self, module: &Module, mut p: crate::isa::Program) {
+        // As read back: the program's source is the module's file.
+        if let Some(s) = crate::dialect::isa_ir::module_source(module) {
+            p.source = s;
+        }
+        self.handoff.put(module, p);
+    }
 }
 
 pub type RunFn = for<'a, 'c> fn(&PassContext<'a, 'c>, &mut Module<'c>) -> Result<(), Failed>;
@@ -190,6 +214,7 @@ struct External {
     verify: bool,
     arch: Arc<Arch>,
     arch_spec: Arc<str>,
+    handoff: handoff::Handoff,
 }
 
 impl<'c> RunExternalPass<'c> for External {
@@ -202,12 +227,17 @@ impl<'c> RunExternalPass<'c> for External {
         let ctx = op.context();
         // SAFETY: the context outlives the pass run.
         let ctx: &'c Context = unsafe { ctx.to_ref() };
+        // What the previous step handed over is for this pass only: any pass may change the
+        // module, so the slot is emptied before it runs.
+        let incoming = self.handoff.take(&module);
         let pc = PassContext {
             ctx,
             arch: &self.arch,
             arch_spec: &self.arch_spec,
             options: &self.options,
             verify: self.verify,
+            incoming: RefCell::new(incoming),
+            handoff: &self.handoff,
         };
         // A panic must not unwind into MLIR's C++ (that aborts the process): it becomes an
         // internal-error diagnostic naming the pass.
@@ -230,10 +260,17 @@ impl<'c> RunExternalPass<'c> for External {
 
 /// Wraps a pass definition as an MLIR pass. A pass not in [`PASSES`] (a test's) gets the
 /// last type id.
-pub fn create(def: &'static PassDef, options: Options, arch: Arc<Arch>, arch_spec: Arc<str>, verify: bool) -> Pass {
+pub fn create(
+    def: &'static PassDef,
+    options: Options,
+    arch: Arc<Arch>,
+    arch_spec: Arc<str>,
+    verify: bool,
+    handoff: handoff::Handoff,
+) -> Pass {
     let index = PASSES.iter().position(|p| p.name == def.name).unwrap_or(PASS_IDS.len() - 1);
     melior::pass::create_external(
-        External { def, options, verify, arch, arch_spec },
+        External { def, options, verify, arch, arch_spec, handoff },
         TypeId::create(&PASS_IDS[index]),
         def.name,
         def.name,

@@ -78,6 +78,7 @@ fn run(pc: &PassContext, module: &mut Module) -> Result<(), Failed> {
                 super::verify::report_program(module, &program, pc.arch)?;
             }
             write_program(pc.ctx, module, &program);
+            pc.hand_off(module, program);
             Ok(())
         }
         Err(e) => {

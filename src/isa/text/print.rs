@@ -187,8 +187,9 @@ pub fn print(p: &Program) -> String {
         out.push('\n');
         trailing(&mut out, p, &anchor);
     }
+    let globals: Vec<String> = p.globals.iter().map(|g| quote_name(&g.name)).collect();
     for c in &p.cores {
-        print_core(&mut out, p, c);
+        print_core(&mut out, p, c, &globals);
     }
     if let Some(end) = p.comments.get(&Anchor::End).filter(|e| !e.is_empty()) {
         out.push('\n');
@@ -199,7 +200,8 @@ pub fn print(p: &Program) -> String {
     out
 }
 
-fn print_core(out: &mut String, p: &Program, c: &CoreProgram) {
+/// `globals`: the printed (quoted when needed) name of each global buffer.
+fn print_core(out: &mut String, p: &Program, c: &CoreProgram, globals: &[String]) {
     out.push('\n');
     let anchor = Anchor::Core(c.id);
     leading(out, p, &anchor, 0);
@@ -231,15 +233,18 @@ fn print_core(out: &mut String, p: &Program, c: &CoreProgram) {
         out.push('\n');
         trailing(out, p, &anchor);
     }
-    let mut printer = Printer { out, p, c };
+    let buffers: Vec<String> = c.buffers.iter().map(|b| quote_name(&b.name)).collect();
+    let mut printer = Printer { out, buffers: &buffers, globals };
     printer.stmts(&c.body, 1);
     let _ = writeln!(printer.out, "}}");
 }
 
 struct Printer<'a> {
     out: &'a mut String,
-    p: &'a Program,
-    c: &'a CoreProgram,
+    /// The printed names of the core's buffers and of the global buffers, made once (an
+    /// address names one at nearly every instruction).
+    buffers: &'a [String],
+    globals: &'a [String],
 }
 
 impl Printer<'_> {
@@ -302,12 +307,12 @@ impl Printer<'_> {
                 offset = 0;
             }
             Base::Local(b) => {
-                let name = self.c.buffers.get(b as usize).map(|b| b.name.as_str()).unwrap_or("?");
-                let _ = write!(self.out, "@{}", quote_name(name));
+                self.out.push('@');
+                self.out.push_str(self.buffers.get(b as usize).map(|s| s.as_str()).unwrap_or("?"));
             }
             Base::Global(g) => {
-                let name = self.p.globals.get(g as usize).map(|g| g.name.as_str()).unwrap_or("?");
-                let _ = write!(self.out, "${}", quote_name(name));
+                self.out.push('$');
+                self.out.push_str(self.globals.get(g as usize).map(|s| s.as_str()).unwrap_or("?"));
             }
         }
         for &(level, coeff) in &a.terms {
