@@ -232,6 +232,61 @@ impl Mapping {
     }
 }
 
+/// A residual add the scheduler runs inside the convolution before it (`sched::fuse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FusedResidual {
+    /// The `Add`, which then has no code of its own.
+    pub add: NodeId,
+    /// Its other operand, which the convolution loads window by window.
+    pub shortcut: crate::graph::ValueId,
+    /// A ReLU that only the add feeds: the convolution applies it, and it goes too.
+    pub relu: Option<NodeId>,
+}
+
+/// The residual adds that fold into the convolution before them, by convolution: an add of
+/// two maps of one shape whose later operand (in graph order) a mapped convolution without
+/// an activation of its own produces, read by nothing else and no model output. Shared by
+/// the scheduler (which rewrites the graph) and the period estimate (which must price what
+/// the scheduler emits: a load of the shortcut per window, not the add's three maps).
+pub fn fused_residuals(g: &Graph, m: &Mapping) -> BTreeMap<NodeId, FusedResidual> {
+    use crate::graph::Act;
+    let producers = g.producers();
+    let consumers = g.consumers();
+    let mut out = BTreeMap::new();
+    for (a, n) in g.nodes.iter_enumerated() {
+        let (Op::Add, &[x, y]) = (&n.op, n.inputs.as_slice()) else { continue };
+        let shape = g.shape(n.output);
+        if !matches!(shape, [1, _, _, _]) || g.shape(x) != shape || g.shape(y) != shape || x == y {
+            continue;
+        }
+        // The later operand's producer is the convolution; the other operand comes first.
+        let (Some(px), py) = (producers[x], producers[y]) else { continue };
+        let (conv, v, s) = match py {
+            Some(py) if py > px => (py, y, x),
+            _ => (px, x, y),
+        };
+        let fusable = matches!(&g.nodes[conv].op, Op::Conv2d(c) if c.act.is_none())
+            && g.nodes[conv].inputs.len() == 1
+            && m.layers.contains_key(&conv)
+            && consumers[v].as_slice() == [a]
+            && !g.outputs.contains(&v);
+        if !fusable {
+            continue;
+        }
+        let relu = match consumers[n.output].as_slice() {
+            &[j] if matches!(g.nodes[j].op, Op::Act(Act::Relu))
+                && !g.outputs.contains(&n.output)
+                && g.shape(g.nodes[j].output) == shape =>
+            {
+                Some(j)
+            }
+            _ => None,
+        };
+        out.insert(conv, FusedResidual { add: a, shortcut: s, relu });
+    }
+    out
+}
+
 /// ReLUs that run inside the element-wise op before them (`Add` or `Mul` of two operands of
 /// the output's shape, on the same cores): the op applies it to each chunk before storing
 /// it as the ReLU's output, and the ReLU's own pass (a load and a store of the whole map)

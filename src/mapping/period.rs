@@ -23,9 +23,9 @@ use crate::graph::{shape::elements, Graph, NodeId, Op};
 use crate::isa::VecOp;
 use std::collections::BTreeMap;
 
-/// The share of the M/G/1 queueing delay a request sees ([`Period::ns`]). Requests do not
-/// arrive at random: a core issues them between its own instructions, which spreads them.
-const QUEUE_WAIT: f64 = 0.25;
+/// The share of the other cores' requests at the server that a request waits for
+/// ([`Period::ns`]): 1 when each is still to be served in full.
+const QUEUE_WAIT: f64 = 1.0;
 
 /// Elements per vector instruction of an element-wise op (`sched::emit::vector::CHUNK`).
 const VECTOR_CHUNK: u64 = 2048;
@@ -41,9 +41,6 @@ pub struct Period {
     pub global_by_core: Vec<f64>,
     /// Requests each core sends the server per sample, indexed by core id.
     pub requests_by_core: Vec<f64>,
-    /// The sum over all requests of a sample of their service time squared (ns^2): with the
-    /// mean, what the queueing delay depends on.
-    pub service_sq: f64,
     /// Of that, each op's (its loads and stores).
     pub global_by_node: BTreeMap<NodeId, f64>,
 }
@@ -52,7 +49,6 @@ impl Period {
     /// A core's `count` requests of `service` ns each.
     fn request(&mut self, core: CoreId, service: f64, count: f64) {
         self.global_ns += service * count;
-        self.service_sq += service * service * count;
         let c = core.0 as usize;
         if let (Some(g), Some(n)) = (self.global_by_core.get_mut(c), self.requests_by_core.get_mut(c)) {
             *g += service * count;
@@ -61,20 +57,38 @@ impl Period {
     }
 
     /// The estimated period: the global-memory server, or the busiest core with its waits
-    /// in the server's queue. The queue is M/G/1's (Pollaczek-Khinchine): with `N`
-    /// requests per period `P`, `G` of service in all and `Q` the sum of their squares, a
-    /// request waits `W = Q / (2 (P - G))`. A core busy `C` (its own service included) with
-    /// `n` requests then needs `P = C + n W`, whose root above `G` is
-    /// `((C + G) + sqrt((C - G)^2 + 2 n Q)) / 2`. (Measured: a mapping whose busiest core
-    /// comes near the server's time runs 1.25-1.4x the larger of the two; small requests
-    /// waiting behind other cores' large ones are most of it.)
+    /// in the server's queue. A core's loads and stores block it, so it has at most one
+    /// request at the server at a time, and a request waits for at most one of each other
+    /// core (a closed queue: it cannot grow without bound as an open M/G/1 queue does near
+    /// full load). With core j's share of the period spent at the server
+    /// `o_j = n_j (s_j + w_j) / P` (its `n_j` requests of mean service `s_j`, each waiting
+    /// `w_j`), a request of core c waits `w_c = QUEUE_WAIT * sum_{j != c} o_j s_j`, and
+    /// `P = max(G, max_c C_c + n_c w_c)` (`C_c` the core's busy time, its own service
+    /// included), solved by damped fixed-point iteration.
     pub fn ns(&self) -> f64 {
         let g = self.global_ns;
-        self.per_core
-            .iter()
-            .zip(&self.requests_by_core)
-            .map(|(&c, &n)| ((c + g) + ((c - g) * (c - g) + 2.0 * QUEUE_WAIT * n * self.service_sq).sqrt()) / 2.0)
-            .fold(g, f64::max)
+        let n = &self.requests_by_core;
+        let cores = self.per_core.len().min(n.len()).min(self.global_by_core.len());
+        let service: Vec<f64> =
+            (0..cores).map(|c| if n[c] > 0.0 { self.global_by_core[c] / n[c] } else { 0.0 }).collect();
+        let mut p = self.per_core.iter().copied().fold(g, f64::max);
+        if p.is_nan() || p <= 0.0 {
+            return p;
+        }
+        let mut wait = vec![0.0; cores];
+        for _ in 0..200 {
+            let at_server: Vec<f64> = (0..cores).map(|j| (n[j] * (service[j] + wait[j]) / p).min(1.0)).collect();
+            let total: f64 = (0..cores).map(|j| at_server[j] * service[j]).sum();
+            for c in 0..cores {
+                wait[c] = QUEUE_WAIT * (total - at_server[c] * service[c]).max(0.0);
+            }
+            let next = (0..cores).map(|c| self.per_core[c] + n[c] * wait[c]).fold(g, f64::max);
+            if (next - p).abs() <= 1e-9 * p {
+                return next;
+            }
+            p = 0.5 * (p + next);
+        }
+        p
     }
 
     /// The busiest core and its time.
@@ -112,7 +126,6 @@ fn estimate_with(
         global_ns: 0.0,
         global_by_core: vec![0.0; arch.core_count() as usize],
         requests_by_core: vec![0.0; arch.core_count() as usize],
-        service_sq: 0.0,
         global_by_node: Default::default(),
     };
     let eb = u64::from(arch.activation_bytes());
@@ -139,6 +152,8 @@ fn estimate_with(
         }
     };
     let budget = arch.local_memory_bytes() / 4;
+    // Residual adds run inside their convolution (the scheduler's default, `fuse-adds`).
+    let residuals = super::fused_residuals(g, m);
     // Each op's share of the server: what it added since the op before.
     let (mut last, mut prev) = (0.0, None);
     // The per-core times when the op before began (only when asked by op).
@@ -179,6 +194,7 @@ fn estimate_with(
         let dim = |s: &[i64], k: usize| s.get(k).copied().unwrap_or(1).max(1) as u64;
         let (in_c, in_h, in_w) = (dim(ins, 1), dim(ins, 2), dim(ins, 3));
         let ow = if conv.is_some() { dim(outs, 3) } else { 1 };
+        let residual = residuals.contains_key(&i);
         for r in 0..l.replicas {
             let (Some(&w0), Some(&w1)) = (bounds.get(r as usize), bounds.get(r as usize + 1)) else { continue };
             if w1 <= w0 {
@@ -221,6 +237,12 @@ fn estimate_with(
                 add(&mut p, owner, n * (taps + 1.0) * vec_ns(VecOp::Vvadd, cols));
                 p.request(owner, global.write_ns(out_bytes), n);
                 add(&mut p, owner, n * (global.write_ns(out_bytes) + local.read_ns(out_bytes)));
+                if residual {
+                    // The shortcut's slice of each window, loaded and added before the
+                    // activation (the add itself has no code).
+                    load(&mut p, owner, out_bytes, n);
+                    add(&mut p, owner, n * vec_ns(VecOp::Vvadd, cols));
+                }
                 // The input, by every core of the unit.
                 let mut unit_cores: Vec<CoreId> = in_unit.iter().filter_map(|&k| core(k)).collect();
                 unit_cores.sort_unstable();
@@ -287,13 +309,15 @@ fn estimate_with(
         }
     }
     // Vector ops: each core its share of the elements, its inputs loaded and output stored
-    // (a ReLU run inside the op before it, nothing of its own).
+    // (a ReLU run inside the op before it, and a residual add run inside its convolution,
+    // nothing of their own).
     let fused = super::fused_activations(g, m);
-    let fused_relus: std::collections::BTreeSet<_> = fused.values().copied().collect();
+    let mut no_code: std::collections::BTreeSet<_> = fused.values().copied().collect();
+    no_code.extend(residuals.values().flat_map(|r| std::iter::once(r.add).chain(r.relu)));
     for (&i, cores) in &m.vector_cores {
         record(&mut p, Some(i));
         let Some(node) = g.nodes.get(i) else { continue };
-        if cores.is_empty() || node.op.is_crossbar_layer() || fused_relus.contains(&i) {
+        if cores.is_empty() || node.op.is_crossbar_layer() || no_code.contains(&i) {
             continue;
         }
         let out = elements(g.shape(node.output)).unwrap_or(0).max(0) as u64;
@@ -346,19 +370,35 @@ mod tests {
             global_by_core: vec![0.0; per_core.len()],
             per_core,
             global_ns,
-            service_sq: 0.0,
             global_by_node: Default::default(),
         };
         assert_eq!(idle(vec![3.0, 5.0], 4.0).ns(), 5.0);
         assert_eq!(idle(vec![3.0, 1.0], 4.0).ns(), 4.0);
-        // A core with requests waits W = QUEUE_WAIT Q / (2 (P - G)) per request: P solves
-        // P = C + n W, above both C and G.
-        let mut p = idle(vec![3.0, 1.0], 4.0);
-        p.requests_by_core[0] = 10.0;
-        p.service_sq = 8.0;
+        // A core alone at the server never waits: the period is its time or the server's.
+        let mut alone = idle(vec![3.0, 1.0], 2.5);
+        (alone.requests_by_core[0], alone.global_by_core[0]) = (10.0, 2.5);
+        assert_eq!(alone.ns(), 3.0);
+        // Two cores at the server: each request of core 0 waits for core 1's share of the
+        // period there times its service; P solves P = C_0 + n_0 w_0, above both C and G.
+        let mut p = idle(vec![3.0, 2.0], 4.0);
+        (p.requests_by_core, p.global_by_core) = (vec![10.0, 4.0], vec![2.0, 2.0]);
         let period = p.ns();
-        let wait = QUEUE_WAIT * p.service_sq / (2.0 * (period - p.global_ns));
-        assert!(period > 4.0 && (period - (3.0 + 10.0 * wait)).abs() < 1e-9, "{period}");
+        // Core 0's requests take 0.2 ns each, core 1's 0.5 ns; at the fixed point each waits
+        // for the other's share at the server: w_0 = o_1 s_1, w_1 = o_0 s_0, with
+        // o_j = n_j (s_j + w_j) / P.
+        let s1 = 2.0 / 4.0;
+        let (mut w0, mut w1) = (0.0, 0.0);
+        for _ in 0..1000 {
+            let (o0, o1) = (10.0 * (0.2 + w0) / period, 4.0 * (s1 + w1) / period);
+            (w0, w1) = (QUEUE_WAIT * o1 * s1, QUEUE_WAIT * o0 * 0.2);
+        }
+        assert!(period > 4.0, "{period}");
+        assert!((period - (3.0 + 10.0 * w0)).abs() < 1e-6, "{period} vs {}", 3.0 + 10.0 * w0);
+        // However many other cores: a request never waits more than one request of each.
+        let mut crowd = idle(vec![1.0; 64], 32.0);
+        crowd.requests_by_core = vec![1.0; 64];
+        crowd.global_by_core = vec![0.5; 64];
+        assert!(crowd.ns() <= 1.0 + 63.0 * 0.5 * QUEUE_WAIT + 1e-9 && crowd.ns() >= 32.0);
     }
 
     /// One 3x3 convolution over 16 channels of an 8x8 map, on one core: the band of the whole

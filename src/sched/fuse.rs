@@ -21,41 +21,15 @@ use crate::mapping::Mapping;
 /// The graph and mapping with every fusable residual add folded into its convolution, or
 /// None when there is none.
 pub fn residual_adds(g: &Graph, m: &Mapping) -> Option<(Graph, Mapping)> {
-    let producers = g.producers();
-    let consumers = g.consumers();
+    let fused = crate::mapping::fused_residuals(g, m);
+    if fused.is_empty() {
+        return None;
+    }
     let mut g2 = g.clone();
     let mut removed = vec![false; g.nodes.len()];
-    let mut any = false;
-    for (a, n) in g.nodes.iter_enumerated() {
-        let (Op::Add, &[x, y]) = (&n.op, n.inputs.as_slice()) else { continue };
-        let shape = g.shape(n.output);
-        if !matches!(shape, [1, _, _, _]) || g.shape(x) != shape || g.shape(y) != shape || x == y {
-            continue;
-        }
-        // The later operand's producer is the convolution; the other operand comes first.
-        let (Some(px), py) = (producers[x], producers[y]) else { continue };
-        let (conv, v, s) = match py {
-            Some(py) if py > px => (py, y, x),
-            _ => (px, x, y),
-        };
-        let fusable = matches!(&g.nodes[conv].op, Op::Conv2d(c) if c.act.is_none())
-            && g.nodes[conv].inputs.len() == 1
-            && m.layers.contains_key(&conv)
-            && consumers[v].as_slice() == [a]
-            && !g.outputs.contains(&v);
-        if !fusable {
-            continue;
-        }
-        // A ReLU that only the add feeds goes with it.
-        let relu = match consumers[n.output].as_slice() {
-            &[j] if matches!(g.nodes[j].op, Op::Act(Act::Relu))
-                && !g.outputs.contains(&n.output)
-                && g.shape(g.nodes[j].output) == shape =>
-            {
-                Some(j)
-            }
-            _ => None,
-        };
+    for (&conv, f) in &fused {
+        let (a, s, relu) = (f.add, f.shortcut, f.relu);
+        let n = &g.nodes[a];
         let node = &mut g2.nodes[conv];
         node.inputs.push(s);
         node.output = relu.map_or(n.output, |j| g.nodes[j].output);
@@ -66,10 +40,6 @@ pub fn residual_adds(g: &Graph, m: &Mapping) -> Option<(Graph, Mapping)> {
         if let Some(j) = relu {
             removed[j.0 as usize] = true;
         }
-        any = true;
-    }
-    if !any {
-        return None;
     }
     // Drop the fused nodes; the mapping follows the new node ids.
     let mut new_id: Vec<Option<NodeId>> = vec![None; g.nodes.len()];
