@@ -109,6 +109,7 @@ fn steps_from_flags(m: &ArgMatches) -> Result<Vec<pipeline::Step>, String> {
 }
 
 fn main() -> ExitCode {
+    pimlir::limits::tune_host_memory();
     let m = command().get_matches();
     if let Some(&n) = m.get_one::<u64>("max-instructions") {
         pimlir::limits::set_instructions(n);

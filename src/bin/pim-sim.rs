@@ -128,20 +128,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // Importing a million-record program grows a few very large vectors; mimalloc's default
-    // returns each freed buffer to the OS after 10 ms, and the kernel then zeroes fresh pages
-    // for the next growth: more than half of a ResNet-18 import. Freed memory stays for reuse.
-    // SAFETY: mi_option_set only stores an option value; 15 is mi_option_purge_delay in
-    // mimalloc v2 and v3 (mimalloc.h), which the bindings do not name.
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
-    // Transparent huge pages make a run's time depend on what ran before it (the kernel
-    // compacts memory to find 2 MiB pages): a ResNet-18 import took 1.0-2.2 s with them,
-    // 1.26-1.44 s and 30 MB less without.
-    // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag of this process.
-    #[cfg(target_os = "linux")]
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
+    pimlir::limits::tune_host_memory();
     let args = Args::parse();
     pimlir::limits::set_instructions(args.max_instructions);
     pimlir::limits::set_memory(args.max_memory);

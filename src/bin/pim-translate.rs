@@ -129,6 +129,7 @@ enum Emit {
 }
 
 fn main() -> ExitCode {
+    pimlir::limits::tune_host_memory();
     let args = Args::parse();
     pimlir::limits::set_instructions(args.max_instructions);
     pimlir::limits::set_memory(args.max_memory);
