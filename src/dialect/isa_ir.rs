@@ -402,7 +402,7 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                 }
                 Stmt::Repeat { start, count, body } => {
                     let loc = Location::unknown(self.u.ctx);
-                    let idx = Type::index(self.u.ctx);
+                    let idx = self.u.index;
                     let inner = Block::new(&[(idx, loc)]);
                     ivs.push(inner.argument(0).expect("iv").to_raw());
                     self.memo.push(FxHashMap::default());
@@ -414,17 +414,11 @@ impl<'a, 'c> CoreWriter<'a, 'c> {
                     region.append_block(inner);
                     let op = OperationBuilder::new("affine.for", loc)
                         .add_attributes(&[
+                            (self.u.name("lowerBoundMap"), map_attr(AffineMap::constant(self.u.ctx, *start))),
+                            (self.u.name("upperBoundMap"), map_attr(AffineMap::constant(self.u.ctx, start + count))),
+                            (self.u.name("step"), IntegerAttribute::new(idx, 1).into()),
                             (
-                                Identifier::new(self.u.ctx, "lowerBoundMap"),
-                                map_attr(AffineMap::constant(self.u.ctx, *start)),
-                            ),
-                            (
-                                Identifier::new(self.u.ctx, "upperBoundMap"),
-                                map_attr(AffineMap::constant(self.u.ctx, start + count)),
-                            ),
-                            (Identifier::new(self.u.ctx, "step"), IntegerAttribute::new(idx, 1).into()),
-                            (
-                                Identifier::new(self.u.ctx, "operandSegmentSizes"),
+                                self.u.name("operandSegmentSizes"),
                                 DenseI32ArrayAttribute::new(self.u.ctx, &[0, 0, 0]).into(),
                             ),
                         ])

@@ -445,8 +445,12 @@ impl Checker<'_> {
             if lo < base_off || hi.saturating_add(bytes) > limit {
                 let span = if lo == hi { format!("offset {lo}") } else { format!("offsets {lo}..{hi}") };
                 let what_mem = match (a.base, space) {
-                    (Base::Local(b), _) => format!("buffer '@{}'", c.buffers[b as usize].name),
-                    (Base::Global(g), _) => format!("global buffer '${}'", self.p.globals[g as usize].name),
+                    (Base::Local(b), _) => {
+                        format!("buffer '@{}'", c.buffers.get(b as usize).map_or("?", |b| b.name.as_str()))
+                    }
+                    (Base::Global(g), _) => {
+                        format!("global buffer '${}'", self.p.globals.get(g as usize).map_or("?", |g| g.name.as_str()))
+                    }
                     (Base::Abs, Space::Global) => "global memory".to_string(),
                     (Base::Abs, Space::Local) => "local memory".to_string(),
                 };

@@ -75,9 +75,11 @@ impl Period {
         if p.is_nan() || p <= 0.0 {
             return p;
         }
-        let mut wait = vec![0.0; cores];
+        let (mut wait, mut at_server) = (vec![0.0; cores], vec![0.0; cores]);
         for _ in 0..200 {
-            let at_server: Vec<f64> = (0..cores).map(|j| (n[j] * (service[j] + wait[j]) / p).min(1.0)).collect();
+            for j in 0..cores {
+                at_server[j] = (n[j] * (service[j] + wait[j]) / p).min(1.0);
+            }
             let total: f64 = (0..cores).map(|j| at_server[j] * service[j]).sum();
             for c in 0..cores {
                 wait[c] = QUEUE_WAIT * (total - at_server[c] * service[c]).max(0.0);
